@@ -1,0 +1,311 @@
+"""The ``diamp`` command line.
+
+Heavy modules (numpy, numba, h5py, mpmath) are imported inside the commands so that
+``diamp --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from diamp import __version__
+from diamp.errors import DiampError
+
+if TYPE_CHECKING:
+    from diamp.protocol.amplify import AmplifyResult
+
+app = typer.Typer(
+    name="diamp",
+    help=(
+        "Device-independent randomness amplification: run Bell-test experiments (simulated or "
+        "on lab hardware), certify their randomness with the MDL/EAT security proof, extract "
+        "it with the Dodis two-source extractor, and serve it."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+ABORT_EXIT = 3
+
+
+class RichProgress:
+    """Renders library progress steps as rich progress bars on stderr."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+
+    def start(self, description: str, total: float) -> Callable[[float], None]:
+        """Add a bar for one step."""
+        if self._progress is None:
+            return lambda _: None
+        progress = self._progress
+        task = progress.add_task(description, total=total)
+
+        def update(completed: float) -> None:
+            progress.update(task, completed=completed)
+
+        return update
+
+    def log(self, message: str) -> None:
+        """Print a status line."""
+        if self._progress is not None:
+            self._progress.console.print(message)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[RichProgress]:
+    if not enabled:
+        yield RichProgress(None)
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        yield RichProgress(progress)
+
+
+def _fail(err: DiampError) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {err}")
+    return typer.Exit(err.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"diamp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Device-independent randomness amplification."""
+
+
+def _summary(result: AmplifyResult, cert_path: Path, key_path: Path | None) -> None:
+    total = result.scan.total
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("run", result.scan.run_id)
+    table.add_row("trials n", f"{total.n:,} in {len(result.scan.blocks)} blocks")
+    table.add_row("CHSH S", f"{total.chsh():.5f}")
+    table.add_row("S_mu,obs", f"{float(result.s_mu_obs):.6g}  (mu = {float(result.params.mu)})")
+    if result.length is not None:
+        table.add_row("eta", f"{result.length.eta:.8f} bits/trial ({result.params.protocol.bound} bound)")
+    table.add_row("status", "[green]ok[/]" if result.status == "ok" else f"[red]abort[/]: {result.abort_reason}")
+    table.add_row("certified m", f"{result.m:,} bits")
+    table.add_row("certificate", str(cert_path))
+    if key_path is not None:
+        table.add_row("key", f"{key_path} (sha256 {result.key.sha256() if result.key else ''})")
+    console.print(table)
+
+
+def _finish(result: AmplifyResult, run_dir: Path, suffix: str, as_json: bool) -> None:
+    from diamp.protocol.certificate import build_certificate, dump_json, write_atomic
+
+    cert_path = run_dir / f"certificate{suffix}.json"
+    key_path = run_dir / f"key{suffix}.bin" if result.key is not None else None
+    if key_path is not None and result.key is not None:
+        write_atomic(key_path, result.key.data.tobytes())
+    cert = build_certificate(result, None if key_path is None else key_path.name)
+    write_atomic(cert_path, dump_json(cert))
+    if as_json:
+        out.print_json(data={k: cert[k] for k in cert if k != "series"})
+    else:
+        _summary(result, cert_path, key_path)
+    if result.status != "ok":
+        raise typer.Exit(ABORT_EXIT)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Run config (TOML), e.g. configs/simulated.toml.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Run directory to create (default: runs/<name>-<run id>)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the certificate as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run a complete DIRA experiment: trials, Z, statistics, output length, extraction.
+
+    Writes DIR/trials.h5 (trial store v1), DIR/certificate.json and, unless the protocol
+    aborts, DIR/key.bin (packed MSB-first). Exit status 3 means the protocol aborted: the
+    certificate says why and no key is written.
+    """
+    from diamp.config import load_config
+    from diamp.protocol.acquire import acquire, new_run_id
+    from diamp.protocol.amplify import amplify, params_from_config
+
+    try:
+        loaded = load_config(config)
+        run_id = new_run_id()
+        run_dir = out_dir or Path("runs") / f"{loaded.config.run.name}-{run_id}"
+        if (run_dir / "trials.h5").exists():
+            console.print(f"[bold red]error:[/] {run_dir}/trials.h5 exists; choose another --out")
+            raise typer.Exit(2)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        params = params_from_config(loaded.text, loaded.path)
+        with _progress(not quiet) as progress:
+            acquire(loaded, run_dir / "trials.h5", run_id, progress)
+            result = amplify(run_dir / "trials.h5", params, progress)
+    except DiampError as err:
+        raise _fail(err) from err
+    _finish(result, run_dir, "", as_json)
+
+
+def _next_suffix(run_dir: Path) -> str:
+    index = 1
+    while (run_dir / f"certificate.amplify-{index:03d}.json").exists():
+        index += 1
+    return f".amplify-{index:03d}"
+
+
+@app.command()
+def amplify(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory holding trials.h5.")],
+    mu: Annotated[str | None, typer.Option(help="SV bias bound mu (default: the run's config).")] = None,
+    eps: Annotated[float | None, typer.Option(help="Security parameter epsilon.")] = None,
+    eps_s: Annotated[float | None, typer.Option("--eps-s", help="Smoothing parameter.")] = None,
+    eps_ea: Annotated[float | None, typer.Option("--eps-ea", help="EAT abort parameter.")] = None,
+    bound: Annotated[str | None, typer.Option(help="Output-length bound: strict or paper.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the certificate as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Re-run parameter estimation and extraction on a stored run (batch post-processing).
+
+    Writes certificate.amplify-NNN.json and key.amplify-NNN.bin beside the run's files; the
+    store is only read.
+    """
+    from diamp.protocol.amplify import amplify as do_amplify
+    from diamp.protocol.amplify import params_from_config
+    from diamp.daq.store import TrialStoreReader
+
+    overrides: dict[str, Any] = {
+        k: v for k, v in {"mu": mu, "eps": eps, "eps_s": eps_s, "eps_ea": eps_ea, "bound": bound}.items() if v is not None
+    }
+    store = run_dir / "trials.h5"
+    try:
+        with TrialStoreReader(store) as reader:
+            config_text = reader.config_text
+        if mu is not None:
+            from diamp.config import exact_fraction
+
+            try:
+                overrides["mu"] = exact_fraction(mu)
+            except ValueError as err:
+                raise _fail(DiampError(f"--mu: {err}")) from err
+        params = params_from_config(config_text, f"{store}:/config", overrides)
+        with _progress(not quiet) as progress:
+            result = do_amplify(store, params, progress)
+    except DiampError as err:
+        raise _fail(err) from err
+    _finish(result, run_dir, _next_suffix(run_dir), as_json)
+
+
+@app.command()
+def stats(
+    trials: Annotated[Path, typer.Argument(help="Trial store (HDF5) to analyse.")],
+    mu: Annotated[str, typer.Option(help="SV bias bound mu used in S_mu.")],
+    segment: Annotated[int, typer.Option(help="Trials per series segment.")] = 2**22,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Recompute Bell statistics (counts, CHSH, exact S_mu, per-block series) from a store."""
+    from diamp.config import exact_fraction
+    from diamp.protocol.certificate import fraction_str
+    from diamp.protocol.scan import scan_store, series_dict
+
+    try:
+        mu_value = exact_fraction(mu)
+    except ValueError as err:
+        raise _fail(DiampError(f"--mu: {err}")) from err
+    try:
+        with _progress(not quiet and not as_json) as progress:
+            scan = scan_store(trials, segment, with_ab=False, progress=progress)
+        total = scan.total
+        s_mu = total.s_mu(mu_value)
+    except DiampError as err:
+        raise _fail(err) from err
+    data = {
+        "run_id": scan.run_id,
+        "n_trials": total.n,
+        "mu": fraction_str(mu_value),
+        "counts": total.as_abxy(),
+        "chsh": total.chsh(),
+        "s_mu_obs": str(s_mu),
+        "s_mu_obs_float": float(s_mu),
+        "series": series_dict(scan, mu_value),
+    }
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    table = Table(title=f"{trials} — run {scan.run_id}")
+    table.add_column("block", justify="right")
+    table.add_column("trials", justify="right")
+    table.add_column("CHSH", justify="right")
+    table.add_column("S_mu", justify="right")
+    for i, c in enumerate(scan.block_counts):
+        table.add_row(str(i), f"{c.n:,}", f"{c.chsh():.5f}", f"{float(c.s_mu(mu_value)):.6g}")
+    table.add_row("all", f"{total.n:,}", f"{total.chsh():.5f}", f"{float(s_mu):.6g}", style="bold")
+    out.print(table)
+    out.print(f"S_mu,obs = {s_mu}  (exact)")
+
+
+@app.command()
+def rate(
+    n: Annotated[int, typer.Option("--n", help="Number of Bell trials n.")],
+    mu: Annotated[str, typer.Option("--mu", help="SV bias bound mu, e.g. 0.0075.")],
+    s_mu: Annotated[str, typer.Option("--s-mu", help="S_mu threshold (Theorem 5).")],
+    eps: Annotated[float, typer.Option(help="Security parameter epsilon.")] = 1e-12,
+    eps_s: Annotated[float | None, typer.Option("--eps-s", help="Smoothing (default eps/12).")] = None,
+    eps_ea: Annotated[float | None, typer.Option("--eps-ea", help="EAT abort (default eps).")] = None,
+    bound: Annotated[str, typer.Option(help="strict (re-derived chain, default) or paper (eq. 18).")] = "strict",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (keys include eta, m).")] = False,
+) -> None:
+    """Rate eta and output length m for n trials at an S_mu threshold (Theorem 5)."""
+    from diamp.config import exact_fraction
+    from diamp.protocol.security import output_length
+
+    if bound not in ("strict", "paper"):
+        raise _fail(DiampError(f"--bound: expected 'strict' or 'paper', found {bound!r}"))
+    try:
+        mu_value, s_value = exact_fraction(mu), exact_fraction(s_mu)
+    except ValueError as err:
+        raise _fail(DiampError(f"--mu/--s-mu: {err}")) from err
+    try:
+        result = output_length(n, mu_value, s_value, eps, eps_s, eps_ea, bound)  # type: ignore[arg-type]
+    except DiampError as err:
+        raise _fail(err) from err
+    data = result.to_dict()
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({bound} bound)")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Run configuration: versioned TOML files validated into frozen, typed objects.
+
+A config is loaded once, from an explicit path, and passed down explicitly; there is no
+global configuration. Unknown keys, wrong types and out-of-range values are errors that
+name the file and the dotted key (``device.visibility``), never warnings.
+
+Decimal parameters that enter exact arithmetic (``sources.mu``, the S_mu thresholds) are
+kept as :class:`fractions.Fraction`; write them as decimal strings (``"0.0075"``) or as TOML
+floats, which are read through their shortest decimal representation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from diamp.errors import ConfigError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AdaptiveProtocol",
+    "DeviceConfig",
+    "ExtractorConfig",
+    "FixedProtocol",
+    "LhvDevice",
+    "LoadedConfig",
+    "QuantumDevice",
+    "RunConfig",
+    "RunSection",
+    "SourceConfig",
+    "SourcesSection",
+    "exact_fraction",
+    "load_config",
+    "parse_config",
+]
+
+SCHEMA_VERSION = 1
+
+
+def exact_fraction(value: object) -> Fraction:
+    """Read a decimal string, int or float as an exact fraction (floats via ``repr``)."""
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a number, found a boolean")
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, found {value!r}")
+        return Fraction(repr(value))
+    if isinstance(value, str):
+        try:
+            return Fraction(value.strip())
+        except (ValueError, ZeroDivisionError) as err:
+            raise ValueError(f"expected a decimal number, found {value!r}") from err
+    raise ValueError(f"expected a number, found {type(value).__name__}")
+
+
+ExactNumber = Annotated[Fraction, BeforeValidator(exact_fraction)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class RunSection(_Section):
+    """``[run]``: size and seeding of the run."""
+
+    name: str = Field(default="run", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    seed: int = Field(ge=0, lt=2**128)
+    blocks: int = Field(ge=1, le=100_000)
+    trials_per_block: int = Field(ge=1, le=2**31)
+    segment_trials: int = Field(default=2**22, ge=1, le=2**31)
+
+
+class SourceConfig(_Section):
+    """One simulated Santha-Vazirani source.
+
+    ``iid`` emits independent bits with P(1) = 1/2 + bias. ``markov`` emits bits whose
+    bias depends on the previous bit: P(1 | previous = 1) = 1/2 + bias and
+    P(1 | previous = 0) = 1/2 - bias, which stays inside the SV bound for |bias| <= mu.
+    """
+
+    model: Literal["iid", "markov"] = "iid"
+    bias: float = Field(default=0.0, ge=-0.5, le=0.5)
+
+
+class SourcesSection(_Section):
+    """``[sources]``: the declared SV bound and the two simulated input sources."""
+
+    mu: ExactNumber
+    alice: SourceConfig = SourceConfig()
+    bob: SourceConfig = SourceConfig()
+    z_source: Literal["alice", "bob"] = "alice"
+
+    @model_validator(mode="after")
+    def _check_bias(self) -> SourcesSection:
+        if not 0 <= self.mu < Fraction(1, 2):
+            raise ValueError(f"mu must satisfy 0 <= mu < 1/2, found {float(self.mu)}")
+        for name in ("alice", "bob"):
+            bias = getattr(self, name).bias
+            if Fraction(abs(bias)) > self.mu:
+                raise ValueError(
+                    f"{name}.bias = {bias} exceeds the declared SV bound mu = {float(self.mu)}; "
+                    "a simulated source must stay inside the bound the proof assumes"
+                )
+        return self
+
+
+class QuantumDevice(_Section):
+    """A noisy |Psi+> measured with CHSH-optimal settings, read out with finite fidelity."""
+
+    model: Literal["quantum"] = "quantum"
+    visibility: float = Field(ge=0.0, le=1.0)
+    readout_fidelity: float | tuple[float, float] = 1.0
+
+    @model_validator(mode="after")
+    def _check_fidelity(self) -> QuantumDevice:
+        values = self.readout_fidelity
+        pair = (values, values) if isinstance(values, float) else values
+        for f in pair:
+            if not 0.5 <= f <= 1.0:
+                raise ValueError(f"readout_fidelity must lie in [0.5, 1], found {f}")
+        return self
+
+    @property
+    def fidelities(self) -> tuple[float, float]:
+        """(P(read 0 | state 0), P(read 1 | state 1)), the same at both nodes."""
+        values = self.readout_fidelity
+        return (values, values) if isinstance(values, float) else values
+
+
+class LhvDevice(_Section):
+    """A local-hidden-variable device: shared randomness only, so CHSH <= 2."""
+
+    model: Literal["lhv"]
+    noise: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+DeviceConfig = Annotated[QuantumDevice | LhvDevice, Field(discriminator="model")]
+
+
+class _ProtocolCommon(_Section):
+    eps: float = Field(default=1e-12, gt=0.0, lt=1.0)
+    eps_s: float | None = Field(default=None, gt=0.0, lt=1.0)
+    eps_ea: float | None = Field(default=None, gt=0.0, lt=1.0)
+    bound: Literal["strict", "paper"] = "strict"
+
+
+class FixedProtocol(_ProtocolCommon):
+    """Theorem 5: output length from a threshold fixed before the run."""
+
+    mode: Literal["fixed"] = "fixed"
+    s_mu_threshold: ExactNumber
+
+    @model_validator(mode="after")
+    def _check(self) -> FixedProtocol:
+        if self.s_mu_threshold <= 0:
+            raise ValueError("s_mu_threshold must be > 0 (no randomness is certified at S_mu <= 0)")
+        return self
+
+
+class AdaptiveProtocol(_ProtocolCommon):
+    """Theorem 6: output length from the observed S_mu, floored to a grid of M bins.
+
+    ``eps`` is the total security parameter; each bin uses eps / bins.
+    """
+
+    mode: Literal["adaptive"]
+    s_mu_max: ExactNumber
+    bins: int = Field(ge=1, le=10**9)
+
+    @model_validator(mode="after")
+    def _check(self) -> AdaptiveProtocol:
+        if self.s_mu_max <= 0:
+            raise ValueError("s_mu_max must be > 0")
+        return self
+
+
+ProtocolConfig = Annotated[FixedProtocol | AdaptiveProtocol, Field(discriminator="mode")]
+
+
+class ExtractorConfig(_Section):
+    """``[extractor]``: self-check of the extracted key."""
+
+    verify_bits: int = Field(default=64, ge=0, le=1_000_000)
+
+
+class RunConfig(_Section):
+    """A whole run configuration (``schema_version = 1``)."""
+
+    schema_version: Literal[1]
+    run: RunSection
+    sources: SourcesSection
+    device: DeviceConfig
+    protocol: ProtocolConfig = FixedProtocol(s_mu_threshold=Fraction(1, 1000))
+    extractor: ExtractorConfig = ExtractorConfig()
+
+    @property
+    def n_trials(self) -> int:
+        """Total number of Bell trials n = blocks × trials_per_block."""
+        return self.run.blocks * self.run.trials_per_block
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config together with the exact text it was read from."""
+
+    config: RunConfig
+    text: str
+    path: str
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the config text (UTF-8)."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+_TAGGED = {"device": {"quantum", "lhv"}, "protocol": {"fixed", "adaptive"}}
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for item in err.errors():
+        parts = [str(part) for part in item["loc"]]
+        if len(parts) > 1 and parts[0] in _TAGGED and parts[1] in _TAGGED[parts[0]]:
+            del parts[1]  # pydantic puts the discriminator value in the path
+        loc = ".".join(parts)
+        msg = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{loc or '<root>'}: {msg}")
+    return "; ".join(lines)
+
+
+def parse_config(text: str, path: str = "<string>") -> LoadedConfig:
+    """Validate config text; raise :class:`ConfigError` naming the file and every bad key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}", path=path) from err
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ConfigError(
+            f"{path}: schema_version: expected {SCHEMA_VERSION}, found {version!r}",
+            path=path,
+            key="schema_version",
+        )
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{path}: {_format_errors(err)}", path=path) from err
+    return LoadedConfig(config=config, text=text, path=path)
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Read and validate a TOML run config from ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ConfigError(f"{p}: config file not found", path=str(p)) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{p}: cannot read config: {err}", path=str(p)) from err
+    return parse_config(text, str(p))

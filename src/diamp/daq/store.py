@@ -1,0 +1,266 @@
+"""Trial store v1: one HDF5 file per run, a fixed schema that outside tools can read.
+
+Layout (documented for users in ``docs/trial-store.md``)::
+
+    /                      attrs: schema = "diamp.trials", schema_version = 1, run_id,
+                                  config (the run config as TOML text), config_sha256,
+                                  software_version, created_utc
+    /blocks/000000/trials  uint8, one trial per byte, v = 8x + 4y + 2a + b (lzf-compressed)
+    /blocks/000000         attrs: n_trials, sha256 (of the uint8 trial bytes),
+                                  status ("writing" until fully written and flushed, then "complete")
+    /z                     uint8, Z packed MSB-first; attrs: bits, sha256 (of the packed bytes)
+
+Readers stream block by block, verify every checksum, and refuse incomplete or corrupted
+blocks with a :class:`~diamp.errors.StoreIntegrityError` naming the block. h5py objects never
+leave this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from diamp import __version__
+from diamp.errors import StorageError, StoreIntegrityError
+
+if TYPE_CHECKING:
+    import h5py
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "BlockInfo", "TrialStoreReader", "TrialStoreWriter"]
+
+SCHEMA = "diamp.trials"
+SCHEMA_VERSION = 1
+_CHUNK = 2**20
+_STATUS_COMPLETE = "complete"
+_STATUS_WRITING = "writing"
+
+
+def block_name(index: int) -> str:
+    """The group name of block ``index`` ("000000", "000001", …)."""
+    return f"{index:06d}"
+
+
+def sha256_hex(data: np.ndarray) -> str:
+    """SHA-256 of the raw bytes of a contiguous ``uint8`` array."""
+    return hashlib.sha256(memoryview(np.ascontiguousarray(data))).hexdigest()
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """What the store says about one block."""
+
+    index: int
+    n_trials: int
+    sha256: str
+    status: str
+
+
+def _attr_str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class TrialStoreWriter:
+    """Create a run file and append blocks to it.
+
+    A block is marked ``complete`` only after its data and checksum are written and the file
+    is flushed, so a crash leaves at most the block in flight incomplete.
+    """
+
+    def __init__(self, path: str | Path, run_id: str, config_text: str, config_sha256: str) -> None:
+        import h5py
+
+        self.path = Path(path)
+        try:
+            self._file = h5py.File(self.path, "x")
+        except (OSError, FileExistsError) as err:
+            raise StorageError(f"{self.path}: cannot create trial store: {err}", path=str(self.path)) from err
+        f = self._file
+        f.attrs["schema"] = SCHEMA
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["run_id"] = run_id
+        f.attrs["config"] = config_text
+        f.attrs["config_sha256"] = config_sha256
+        f.attrs["software_version"] = __version__
+        f.attrs["created_utc"] = datetime.now(UTC).isoformat()
+        self._blocks = f.create_group("blocks")
+        self.n_blocks = 0
+        f.flush()
+
+    def append_block(self, trials: np.ndarray) -> BlockInfo:
+        """Write the next block (``uint8`` trials) and mark it complete."""
+        data = np.ascontiguousarray(trials)
+        if data.dtype != np.uint8 or data.ndim != 1 or data.size == 0:
+            raise StorageError(f"block {self.n_blocks}: trials must be a non-empty 1-d uint8 array")
+        index = self.n_blocks
+        digest = sha256_hex(data)
+        group = self._blocks.create_group(block_name(index))
+        group.attrs["status"] = _STATUS_WRITING
+        group.create_dataset(
+            "trials", data=data, chunks=(min(_CHUNK, data.size),), compression="lzf", shuffle=False
+        )
+        group.attrs["n_trials"] = data.size
+        group.attrs["sha256"] = digest
+        self._file.flush()
+        group.attrs["status"] = _STATUS_COMPLETE
+        self._file.flush()
+        self.n_blocks += 1
+        return BlockInfo(index, data.size, digest, _STATUS_COMPLETE)
+
+    def write_z(self, packed: np.ndarray, bits: int) -> str:
+        """Store Z (packed MSB-first, ``bits`` valid bits); returns its SHA-256."""
+        if packed.dtype != np.uint8 or packed.size != (bits + 7) // 8:
+            raise StorageError(f"z: expected {(bits + 7) // 8} packed bytes for {bits} bits, found {packed.size}")
+        digest = sha256_hex(packed)
+        ds = self._file.create_dataset("z", data=packed, chunks=(min(_CHUNK, max(packed.size, 1)),))
+        ds.attrs["bits"] = bits
+        ds.attrs["sha256"] = digest
+        self._file.flush()
+        return digest
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class TrialStoreReader:
+    """Read a trial store, verifying the schema and every checksum."""
+
+    def __init__(self, path: str | Path) -> None:
+        import h5py
+
+        self.path = Path(path)
+        try:
+            self._file = h5py.File(self.path, "r")
+        except FileNotFoundError as err:
+            raise StorageError(f"{self.path}: trial store not found", path=str(self.path)) from err
+        except OSError as err:
+            raise StoreIntegrityError(
+                f"{self.path}: not a readable HDF5 trial store: {err}", path=str(self.path)
+            ) from err
+        self._check_root()
+
+    def _fail(self, where: str, message: str, **fields: Any) -> StoreIntegrityError:
+        return StoreIntegrityError(f"{self.path}: {where}: {message}", path=str(self.path), **fields)
+
+    def _check_root(self) -> None:
+        attrs = self._file.attrs
+        schema = _attr_str(attrs.get("schema", ""))
+        if schema != SCHEMA:
+            raise self._fail("root", f"schema: expected {SCHEMA!r}, found {schema!r}")
+        version = attrs.get("schema_version")
+        if version is None or int(version) != SCHEMA_VERSION:
+            raise self._fail("root", f"schema_version: expected {SCHEMA_VERSION}, found {version!r}")
+        for key in ("run_id", "config"):
+            if key not in attrs:
+                raise self._fail("root", f"missing attribute {key!r}")
+        if "blocks" not in self._file:
+            raise self._fail("root", "missing group /blocks")
+
+    @property
+    def run_id(self) -> str:
+        """The run identifier."""
+        return _attr_str(self._file.attrs["run_id"])
+
+    @property
+    def config_text(self) -> str:
+        """The run config (TOML text) stored with the run."""
+        return _attr_str(self._file.attrs["config"])
+
+    def blocks(self) -> list[BlockInfo]:
+        """Every block in order; refuses gaps in the numbering."""
+        names = sorted(self._file["blocks"].keys())
+        infos = []
+        for expected, name in enumerate(names):
+            if name != block_name(expected):
+                raise self._fail(f"block {block_name(expected)}", f"missing (next block found: {name})")
+            group = self._file["blocks"][name]
+            infos.append(
+                BlockInfo(
+                    index=expected,
+                    n_trials=int(group.attrs.get("n_trials", -1)),
+                    sha256=_attr_str(group.attrs.get("sha256", "")),
+                    status=_attr_str(group.attrs.get("status", "")),
+                )
+            )
+        return infos
+
+    def read_block(self, info: BlockInfo) -> np.ndarray:
+        """The trials of one block, after checking status, size and SHA-256."""
+        where = f"block {block_name(info.index)}"
+        if info.status != _STATUS_COMPLETE:
+            raise self._fail(where, f"incomplete (status {info.status!r}, expected 'complete')", block=info.index)
+        group: h5py.Group = self._file["blocks"][block_name(info.index)]
+        if "trials" not in group:
+            raise self._fail(where, "dataset 'trials' is missing", block=info.index)
+        ds = group["trials"]
+        if ds.dtype != np.uint8 or ds.ndim != 1:
+            raise self._fail(where, f"trials: expected 1-d uint8, found {ds.dtype} {ds.shape}", block=info.index)
+        if ds.shape[0] != info.n_trials:
+            raise self._fail(
+                where, f"n_trials: attribute says {info.n_trials}, dataset holds {ds.shape[0]}", block=info.index
+            )
+        try:
+            data = ds[()]
+        except OSError as err:
+            raise self._fail(where, f"unreadable data ({err})", block=info.index) from err
+        found = sha256_hex(data)
+        if found != info.sha256:
+            raise self._fail(where, f"sha256 mismatch (expected {info.sha256}, found {found})", block=info.index)
+        return np.asarray(data, dtype=np.uint8)
+
+    def iter_blocks(self) -> Iterator[tuple[BlockInfo, np.ndarray]]:
+        """Stream (info, trials) block by block, verified."""
+        for info in self.blocks():
+            yield info, self.read_block(info)
+
+    def n_trials(self) -> int:
+        """Total trials over all blocks (from the attributes; reading verifies them)."""
+        return sum(info.n_trials for info in self.blocks())
+
+    def read_z(self) -> tuple[np.ndarray, int]:
+        """Z as (packed bytes MSB-first, number of bits), after checking size and SHA-256."""
+        if "z" not in self._file:
+            raise self._fail("z", "dataset /z is missing (the run did not finish drawing Z)")
+        ds = self._file["z"]
+        bits = ds.attrs.get("bits")
+        expected_digest = _attr_str(ds.attrs.get("sha256", ""))
+        if bits is None:
+            raise self._fail("z", "missing attribute 'bits'")
+        bits = int(bits)
+        if ds.dtype != np.uint8 or ds.ndim != 1 or ds.shape[0] != (bits + 7) // 8:
+            raise self._fail("z", f"expected {(bits + 7) // 8} packed uint8 bytes for {bits} bits, found {ds.shape}")
+        try:
+            packed = np.asarray(ds[()], dtype=np.uint8)
+        except OSError as err:
+            raise self._fail("z", f"unreadable data ({err})") from err
+        found = sha256_hex(packed)
+        if found != expected_digest:
+            raise self._fail("z", f"sha256 mismatch (expected {expected_digest}, found {found})")
+        return packed, bits
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,69 @@
+"""Bit strings: packed MSB-first storage with an explicit bit count.
+
+In memory diamp holds bits either unpacked (``uint8`` 0/1) or packed MSB-first
+(``numpy.packbits`` default: bit 0 of the string is the most significant bit of byte 0).
+:class:`PackedBits` carries the bit count beside the bytes; bits past it must be zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from diamp.errors import ExtractionError
+
+__all__ = ["PackedBits"]
+
+
+@dataclass(frozen=True, eq=False)
+class PackedBits:
+    """``nbits`` bits packed MSB-first into ``data`` (``uint8``, ``ceil(nbits / 8)`` bytes)."""
+
+    data: np.ndarray
+    nbits: int
+
+    def __post_init__(self) -> None:
+        if self.data.dtype != np.uint8 or self.data.ndim != 1:
+            raise ExtractionError(f"packed bits must be 1-d uint8, found {self.data.dtype} {self.data.shape}")
+        if self.nbits < 0 or self.data.size != (self.nbits + 7) // 8:
+            raise ExtractionError(
+                f"packed bits: {self.nbits} bits need {(self.nbits + 7) // 8} bytes, found {self.data.size}"
+            )
+        spare = 8 * self.data.size - self.nbits
+        if spare and int(self.data[-1]) & ((1 << spare) - 1):
+            raise ExtractionError(f"packed bits: the {spare} padding bits after bit {self.nbits} are not zero")
+
+    @classmethod
+    def from_bits(cls, bits: np.ndarray) -> PackedBits:
+        """Pack an unpacked 0/1 array."""
+        arr = np.asarray(bits, dtype=np.uint8)
+        if arr.size and int(arr.max()) > 1:
+            raise ExtractionError("unpacked bits must be 0 or 1")
+        return cls(np.packbits(arr), arr.size)
+
+    def __len__(self) -> int:
+        return self.nbits
+
+    def unpack(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Bits ``[start, stop)`` as ``uint8`` 0/1 (clipped to the string)."""
+        stop = self.nbits if stop is None else min(stop, self.nbits)
+        start = max(0, start)
+        if stop <= start:
+            return np.zeros(0, dtype=np.uint8)
+        first, last = start // 8, (stop + 7) // 8
+        bits = np.unpackbits(self.data[first:last])
+        offset = start - 8 * first
+        return bits[offset : offset + (stop - start)]
+
+    def sha256(self) -> str:
+        """SHA-256 of the packed bytes."""
+        return hashlib.sha256(memoryview(np.ascontiguousarray(self.data))).hexdigest()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PackedBits) and self.nbits == other.nbits and bool(
+            np.array_equal(self.data, other.data)
+        )
+
+    __hash__ = None  # type: ignore[assignment]

@@ -1,0 +1,181 @@
+"""Parameter estimation and extraction on a stored run: the certificate and the key.
+
+``amplify`` is the batch post-processing path (``diamp amplify``) and the second half of
+``diamp run``: it reads the store back (every checksum verified), estimates S_mu exactly,
+computes eta and the output length m (Theorem 5 or 6), aborts when the protocol says so, and
+otherwise extracts K = Ext(AB, Z) with the Dodis extractor and self-checks it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diamp.config import AdaptiveProtocol, FixedProtocol, parse_config
+from diamp.daq.store import TrialStoreReader
+from diamp.errors import ProtocolError
+from diamp.extractors.bits import PackedBits
+from diamp.extractors.dodis import DodisResult, dodis_extract, verify_output
+from diamp.protocol.progress import NullProgress, ProgressSink
+from diamp.protocol.scan import StoreScan, scan_store
+from diamp.protocol.security import (
+    AdaptiveOutputLength,
+    OutputLength,
+    output_length,
+    output_length_adaptive,
+    z_min_entropy,
+)
+
+__all__ = ["AmplifyParams", "AmplifyResult", "amplify", "params_from_config"]
+
+log = logging.getLogger(__name__)
+
+ProtocolSettings = FixedProtocol | AdaptiveProtocol
+
+
+@dataclass(frozen=True)
+class AmplifyParams:
+    """What parameter estimation and extraction need besides the data."""
+
+    mu: Fraction
+    protocol: ProtocolSettings
+    verify_bits: int = 64
+    segment_trials: int = 2**22
+
+
+@dataclass(frozen=True)
+class AmplifyResult:
+    """Outcome of one amplification: ``key`` is None exactly when the protocol aborted."""
+
+    scan: StoreScan
+    params: AmplifyParams
+    s_mu_obs: Fraction
+    length: OutputLength | None
+    adaptive: AdaptiveOutputLength | None
+    abort_reason: str | None
+    key: PackedBits | None
+    extraction: DodisResult | None
+    z_sha256: str
+    z_bits: int
+    started_utc: str
+    finished_utc: str
+
+    @property
+    def status(self) -> str:
+        """"ok" or "abort"."""
+        return "abort" if self.abort_reason else "ok"
+
+    @property
+    def m(self) -> int:
+        """Certified output length (0 on abort)."""
+        return 0 if self.key is None else len(self.key)
+
+
+def params_from_config(
+    config_text: str, source: str, overrides: dict[str, Any] | None = None
+) -> AmplifyParams:
+    """Build parameters from a run config (e.g. the one stored in a run), with overrides.
+
+    ``overrides`` may set ``mu`` and any ``[protocol]`` key (``eps``, ``bound``, …); they are
+    validated exactly like the config file.
+    """
+    cfg = parse_config(config_text, source).config
+    overrides = dict(overrides or {})
+    mu = overrides.pop("mu", None)
+    protocol: ProtocolSettings = cfg.protocol
+    if overrides:
+        data = {**protocol.model_dump(), **overrides}
+        try:
+            protocol = type(protocol).model_validate(data)
+        except ValueError as err:
+            raise ProtocolError(f"invalid override: {err}") from err
+    mu_value = cfg.sources.mu if mu is None else Fraction(mu)
+    return AmplifyParams(mu_value, protocol, cfg.extractor.verify_bits, cfg.run.segment_trials)
+
+
+def _output_length(
+    n: int, s_mu_obs: Fraction, params: AmplifyParams
+) -> tuple[OutputLength, AdaptiveOutputLength | None, str | None]:
+    p = params.protocol
+    if isinstance(p, FixedProtocol):
+        length = output_length(n, params.mu, p.s_mu_threshold, p.eps, p.eps_s, p.eps_ea, p.bound)
+        if s_mu_obs < p.s_mu_threshold:
+            return length, None, (
+                f"S_mu,obs = {float(s_mu_obs):.6g} is below the threshold S_mu = "
+                f"{float(p.s_mu_threshold):.6g} fixed before the run (Theorem 5)"
+            )
+        return length, None, None
+    adaptive = output_length_adaptive(
+        n, params.mu, s_mu_obs, p.s_mu_max, p.bins, p.eps / p.bins, p.eps_s, p.bound
+    )
+    if adaptive.bin_index == 0:
+        return adaptive.result, adaptive, (
+            f"S_mu,obs = {float(s_mu_obs):.6g} is below the first bin ΔS = "
+            f"{float(adaptive.delta_s):.6g} (Theorem 6 outputs nothing)"
+        )
+    return adaptive.result, adaptive, None
+
+
+def amplify(
+    store_path: Path, params: AmplifyParams, progress: ProgressSink | None = None
+) -> AmplifyResult:
+    """Estimate, decide, extract and self-check; see the module docs."""
+    progress = progress or NullProgress()
+    started = datetime.now(UTC).isoformat()
+    scan = scan_store(store_path, params.segment_trials, progress=progress)
+    n = scan.total.n
+    if n == 0:
+        raise ProtocolError(f"{store_path}: the store holds no trials")
+    with TrialStoreReader(store_path) as reader:
+        z_packed, z_bits = reader.read_z()
+    z = PackedBits(z_packed, z_bits)
+    if z_bits != 2 * n:
+        raise ProtocolError(f"{store_path}: Z holds {z_bits} bits, the protocol needs d = 2n = {2 * n}")
+    s_mu_obs = scan.total.s_mu(params.mu)
+    length, adaptive, reason = _output_length(n, s_mu_obs, params)
+    if reason is None and length.m <= 0:
+        reason = (
+            f"output length m = {length.m} <= 0: eta = {length.eta:.6g} does not exceed the "
+            "extractor break-even rate (too few trials or too small a violation)"
+        )
+    key = extraction = None
+    if reason is None:
+        if scan.ab is None:  # scan_store(with_ab=True) always packs AB
+            raise ProtocolError("internal error: AB was not assembled from the store")
+        update = progress.start(f"Dodis extraction (m = {length.m:,})", 1)
+        extraction = dodis_extract(scan.ab, z, length.m, progress=lambda d, t: update(d / t))
+        rng = np.random.default_rng(secrets.randbits(128))
+        count = min(params.verify_bits, length.m)
+        positions = sorted(int(p) for p in rng.choice(length.m, size=count, replace=False))
+        update = progress.start(f"Self-check ({count} bits from the definition)", 1)
+        checked = verify_output(scan.ab, z, extraction.output, positions)
+        update(1)
+        extraction = DodisResult(**{**extraction.__dict__, "checked_positions": checked})
+        key = extraction.output
+    log.info("amplification %s: m = %d", "aborted" if reason else "ok", 0 if key is None else len(key))
+    return AmplifyResult(
+        scan=scan,
+        params=params,
+        s_mu_obs=s_mu_obs,
+        length=length,
+        adaptive=adaptive,
+        abort_reason=reason,
+        key=key,
+        extraction=extraction,
+        z_sha256=z.sha256(),
+        z_bits=z_bits,
+        started_utc=started,
+        finished_utc=datetime.now(UTC).isoformat(),
+    )
+
+
+def z_requirement(n: int, mu: Fraction) -> float:
+    """H_min(Z | XYE) lower bound for d = 2n SV bits (spec §4, Theorem 5)."""
+    return z_min_entropy(2 * n, mu)

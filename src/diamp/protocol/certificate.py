@@ -1,0 +1,151 @@
+"""The run certificate (``diamp.certificate/1``) and crash-safe output files.
+
+The certificate records every parameter, count and hash needed to re-judge a run: the
+counts N(abxy), CHSH and the exact S_mu,obs, the security parameters and how eta and m were
+obtained (bound and eta construction with versions), the SHA-256 of AB, Z and the key, the
+extractor's exactness evidence, and the software version and timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from diamp import __version__
+from diamp.config import FixedProtocol
+from diamp.protocol.amplify import AmplifyResult, z_requirement
+from diamp.protocol.scan import series_dict
+from diamp.protocol.security import BOUND_DESCRIPTIONS, ETA_CONSTRUCTION
+
+__all__ = ["CERTIFICATE_SCHEMA", "build_certificate", "fraction_str", "write_atomic"]
+
+CERTIFICATE_SCHEMA = "diamp.certificate/1"
+
+
+def fraction_str(value: Fraction) -> str:
+    """Exact text of a fraction: a terminating decimal when there is one, else "p/q"."""
+    den = value.denominator
+    twos = fives = 0
+    while den % 2 == 0:
+        den //= 2
+        twos += 1
+    while den % 5 == 0:
+        den //= 5
+        fives += 1
+    if den != 1:
+        return f"{value.numerator}/{value.denominator}"
+    digits = max(twos, fives)
+    scaled = value * 10**digits
+    sign = "-" if scaled < 0 else ""
+    whole = str(abs(scaled.numerator))
+    if digits == 0:
+        return sign + whole
+    whole = whole.rjust(digits + 1, "0")
+    return f"{sign}{whole[:-digits]}.{whole[-digits:]}"
+
+
+def _protocol_dict(result: AmplifyResult) -> dict[str, Any]:
+    p = result.params.protocol
+    if isinstance(p, FixedProtocol):
+        return {"theorem": 5, "mode": "fixed", "s_mu_threshold": fraction_str(p.s_mu_threshold)}
+    info: dict[str, Any] = {
+        "theorem": 6,
+        "mode": "adaptive",
+        "s_mu_max": fraction_str(p.s_mu_max),
+        "bins": p.bins,
+        "eps_total": p.eps,
+    }
+    if result.adaptive is not None:
+        info.update(
+            eps_per_bin=p.eps / p.bins,
+            delta_s=fraction_str(result.adaptive.delta_s),
+            s_used=fraction_str(result.adaptive.s_used),
+            bin_index=result.adaptive.bin_index,
+        )
+    return info
+
+
+def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, Any]:
+    """The certificate of one amplification as a JSON-ready dict."""
+    scan, params, length = result.scan, result.params, result.length
+    n = scan.total.n
+    p = params.protocol
+    extraction = result.extraction
+    return {
+        "schema": CERTIFICATE_SCHEMA,
+        "status": result.status,
+        "abort_reason": result.abort_reason,
+        "run_id": scan.run_id,
+        "n_trials": n,
+        "mu": fraction_str(params.mu),
+        "counts": scan.total.as_abxy(),
+        "chsh": scan.total.chsh(),
+        "s_mu_obs": str(result.s_mu_obs),
+        "s_mu_obs_float": float(result.s_mu_obs),
+        "eps": p.eps,
+        "eps_s": None if length is None else length.eps_s,
+        "eps_ea": None if length is None else length.eps_ea,
+        "eta": None if length is None else length.eta,
+        "m": result.m,
+        "m_bound": None if length is None else length.m,
+        "bound": p.bound,
+        "bound_description": BOUND_DESCRIPTIONS[p.bound],
+        "eta_construction": ETA_CONSTRUCTION,
+        "protocol": _protocol_dict(result),
+        "security": None if length is None else length.to_dict(),
+        "inputs": {
+            "ab_sha256": None if scan.ab is None else scan.ab.sha256(),
+            "ab_bits": 2 * n,
+            "z_sha256": result.z_sha256,
+            "z_bits": result.z_bits,
+            "z_min_entropy_bound": z_requirement(n, params.mu),
+            "z_source": "SV source, d = 2n bits drawn after the last trial",
+        },
+        "output": {
+            "bits": result.m,
+            "sha256": None if result.key is None else result.key.sha256(),
+            "file": key_file,
+            "bit_order": "packed MSB-first",
+        },
+        "extractor": None
+        if extraction is None
+        else {
+            "name": "dodis-noncyclic",
+            "definition": "K_j = sum_{t=0}^{N-1-j} AB_t * Z_{t+j} mod 2",
+            "block_bits": extraction.block_bits,
+            "lag_bits": extraction.lag_bits,
+            "fft_length": extraction.fft_length,
+            "roundoff_bound": extraction.error_bound,
+            "max_residual": extraction.max_residual,
+            "checked_positions": list(extraction.checked_positions),
+        },
+        "blocks": [
+            {"index": b.index, "n_trials": b.n_trials, "sha256": b.sha256} for b in scan.blocks
+        ],
+        "series": series_dict(scan, params.mu),
+        "software": {"name": "diamp", "version": __version__},
+        "timestamps": {"started_utc": result.started_utc, "finished_utc": result.finished_utc},
+    }
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file, fsync and rename (never half-written)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dump_json(obj: Any) -> bytes:
+    """Canonical pretty JSON (UTF-8, trailing newline)."""
+    return (json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=True) + "\n").encode()

@@ -1,0 +1,38 @@
+"""A minimal progress interface so library code can report without printing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+__all__ = ["NullProgress", "ProgressSink", "Update"]
+
+Update = Callable[[float], None]
+"""Called with the amount of work completed so far."""
+
+
+class ProgressSink(Protocol):
+    """Receives named steps of long work (the CLI renders them as progress bars)."""
+
+    def start(self, description: str, total: float) -> Update:
+        """Begin a step of ``total`` units; returns the function that reports completion."""
+        ...
+
+    def log(self, message: str) -> None:
+        """A one-line status message."""
+        ...
+
+
+class NullProgress:
+    """Discards progress (library default)."""
+
+    def start(self, description: str, total: float) -> Update:
+        """Begin a step (ignored)."""
+        return _ignore
+
+    def log(self, message: str) -> None:
+        """Ignore a message."""
+
+
+def _ignore(_: float) -> None:
+    return None
