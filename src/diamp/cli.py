@@ -6,7 +6,6 @@ Heavy modules (numpy, numba, h5py, mpmath) are imported inside the commands so t
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -81,6 +80,14 @@ def _progress(enabled: bool) -> Iterator[RichProgress]:
         yield RichProgress(progress)
 
 
+def _emit_json(data: Any) -> None:
+    """Write strict JSON to stdout (no wrapping, no colour): for scripts."""
+    from diamp.protocol.certificate import dump_json
+
+    sys.stdout.write(dump_json(data).decode())
+    sys.stdout.flush()
+
+
 def _fail(err: DiampError) -> typer.Exit:
     console.print(f"[bold red]error:[/] {err}")
     return typer.Exit(err.exit_code)
@@ -109,8 +116,13 @@ def _summary(result: AmplifyResult, cert_path: Path, key_path: Path | None) -> N
     table.add_row("CHSH S", f"{total.chsh():.5f}")
     table.add_row("S_mu,obs", f"{float(result.s_mu_obs):.6g}  (mu = {float(result.params.mu)})")
     if result.length is not None:
-        table.add_row("eta", f"{result.length.eta:.8f} bits/trial ({result.params.protocol.bound} bound)")
-    table.add_row("status", "[green]ok[/]" if result.status == "ok" else f"[red]abort[/]: {result.abort_reason}")
+        table.add_row(
+            "eta", f"{result.length.eta:.8f} bits/trial ({result.params.protocol.bound} bound)"
+        )
+    table.add_row(
+        "status",
+        "[green]ok[/]" if result.status == "ok" else f"[red]abort[/]: {result.abort_reason}",
+    )
     table.add_row("certified m", f"{result.m:,} bits")
     table.add_row("certificate", str(cert_path))
     if key_path is not None:
@@ -128,7 +140,7 @@ def _finish(result: AmplifyResult, run_dir: Path, suffix: str, as_json: bool) ->
     cert = build_certificate(result, None if key_path is None else key_path.name)
     write_atomic(cert_path, dump_json(cert))
     if as_json:
-        out.print_json(data={k: cert[k] for k in cert if k != "series"})
+        _emit_json({k: cert[k] for k in cert if k != "series"})
     else:
         _summary(result, cert_path, key_path)
     if result.status != "ok":
@@ -182,7 +194,9 @@ def _next_suffix(run_dir: Path) -> str:
 @app.command()
 def amplify(
     run_dir: Annotated[Path, typer.Argument(help="A run directory holding trials.h5.")],
-    mu: Annotated[str | None, typer.Option(help="SV bias bound mu (default: the run's config).")] = None,
+    mu: Annotated[
+        str | None, typer.Option(help="SV bias bound mu (default: the run's config).")
+    ] = None,
     eps: Annotated[float | None, typer.Option(help="Security parameter epsilon.")] = None,
     eps_s: Annotated[float | None, typer.Option("--eps-s", help="Smoothing parameter.")] = None,
     eps_ea: Annotated[float | None, typer.Option("--eps-ea", help="EAT abort parameter.")] = None,
@@ -195,12 +209,14 @@ def amplify(
     Writes certificate.amplify-NNN.json and key.amplify-NNN.bin beside the run's files; the
     store is only read.
     """
+    from diamp.daq.store import TrialStoreReader
     from diamp.protocol.amplify import amplify as do_amplify
     from diamp.protocol.amplify import params_from_config
-    from diamp.daq.store import TrialStoreReader
 
     overrides: dict[str, Any] = {
-        k: v for k, v in {"mu": mu, "eps": eps, "eps_s": eps_s, "eps_ea": eps_ea, "bound": bound}.items() if v is not None
+        k: v
+        for k, v in {"mu": mu, "eps": eps, "eps_s": eps_s, "eps_ea": eps_ea, "bound": bound}.items()
+        if v is not None
     }
     store = run_dir / "trials.h5"
     try:
@@ -256,7 +272,7 @@ def stats(
         "series": series_dict(scan, mu_value),
     }
     if as_json:
-        out.print_json(json.dumps(data))
+        _emit_json(data)
         return
     table = Table(title=f"{trials} — run {scan.run_id}")
     table.add_column("block", justify="right")
@@ -276,10 +292,18 @@ def rate(
     mu: Annotated[str, typer.Option("--mu", help="SV bias bound mu, e.g. 0.0075.")],
     s_mu: Annotated[str, typer.Option("--s-mu", help="S_mu threshold (Theorem 5).")],
     eps: Annotated[float, typer.Option(help="Security parameter epsilon.")] = 1e-12,
-    eps_s: Annotated[float | None, typer.Option("--eps-s", help="Smoothing (default eps/12).")] = None,
-    eps_ea: Annotated[float | None, typer.Option("--eps-ea", help="EAT abort (default eps).")] = None,
-    bound: Annotated[str, typer.Option(help="strict (re-derived chain, default) or paper (eq. 18).")] = "strict",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (keys include eta, m).")] = False,
+    eps_s: Annotated[
+        float | None, typer.Option("--eps-s", help="Smoothing (default eps/12).")
+    ] = None,
+    eps_ea: Annotated[
+        float | None, typer.Option("--eps-ea", help="EAT abort (default eps).")
+    ] = None,
+    bound: Annotated[
+        str, typer.Option(help="strict (re-derived chain, default) or paper (eq. 18).")
+    ] = "strict",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (keys include eta, m).")
+    ] = False,
 ) -> None:
     """Rate eta and output length m for n trials at an S_mu threshold (Theorem 5)."""
     from diamp.config import exact_fraction
@@ -297,7 +321,7 @@ def rate(
         raise _fail(err) from err
     data = result.to_dict()
     if as_json:
-        out.print_json(json.dumps(data))
+        _emit_json(data)
         return
     out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({bound} bound)")
 
@@ -308,4 +332,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -201,8 +201,25 @@ class RunConfig(_Section):
     run: RunSection
     sources: SourcesSection
     device: DeviceConfig
-    protocol: ProtocolConfig = FixedProtocol(s_mu_threshold=Fraction(1, 1000))
+    protocol: ProtocolConfig
     extractor: ExtractorConfig = ExtractorConfig()
+
+    @model_validator(mode="after")
+    def _check_quantum_max(self) -> RunConfig:
+        mu = self.sources.mu
+        s_q = (2 * math.sqrt(2) - 2) * float((Fraction(1, 2) - mu) ** 2 * (Fraction(1, 2) + mu) ** 2) / 4
+        p = self.protocol
+        key, value = (
+            ("s_mu_threshold", p.s_mu_threshold)
+            if isinstance(p, FixedProtocol)
+            else ("s_mu_max", p.s_mu_max)
+        )
+        if float(value) >= s_q:
+            raise ValueError(
+                f"protocol.{key} = {float(value)} is at or above the quantum maximum of S_mu "
+                f"({s_q:.7g} at mu = {float(mu)}); no quantum device can reach it"
+            )
+        return self
 
     @property
     def n_trials(self) -> int:

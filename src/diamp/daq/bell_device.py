@@ -68,7 +68,10 @@ def quantum_table(
             ideal = np.array(
                 [
                     [
-                        np.trace(rho @ np.kron(_projector(alice_angles[x], a), _projector(bob_angles[y], b)))
+                        np.trace(
+                            rho
+                            @ np.kron(_projector(alice_angles[x], a), _projector(bob_angles[y], b))
+                        )
                         for b in (0, 1)
                     ]
                     for a in (0, 1)

@@ -7,7 +7,7 @@ Layout (documented for users in ``docs/trial-store.md``)::
                                   software_version, created_utc
     /blocks/000000/trials  uint8, one trial per byte, v = 8x + 4y + 2a + b (lzf-compressed)
     /blocks/000000         attrs: n_trials, sha256 (of the uint8 trial bytes),
-                                  status ("writing" until fully written and flushed, then "complete")
+                                  status ("writing", then "complete" once written and flushed)
     /z                     uint8, Z packed MSB-first; attrs: bits, sha256 (of the packed bytes)
 
 Readers stream block by block, verify every checksum, and refuse incomplete or corrupted
@@ -49,7 +49,7 @@ def block_name(index: int) -> str:
 
 def sha256_hex(data: np.ndarray) -> str:
     """SHA-256 of the raw bytes of a contiguous ``uint8`` array."""
-    return hashlib.sha256(memoryview(np.ascontiguousarray(data))).hexdigest()
+    return hashlib.sha256(np.ascontiguousarray(data).data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,9 @@ class TrialStoreWriter:
         try:
             self._file = h5py.File(self.path, "x")
         except (OSError, FileExistsError) as err:
-            raise StorageError(f"{self.path}: cannot create trial store: {err}", path=str(self.path)) from err
+            raise StorageError(
+                f"{self.path}: cannot create trial store: {err}", path=str(self.path)
+            ) from err
         f = self._file
         f.attrs["schema"] = SCHEMA
         f.attrs["schema_version"] = SCHEMA_VERSION
@@ -116,7 +118,9 @@ class TrialStoreWriter:
     def write_z(self, packed: np.ndarray, bits: int) -> str:
         """Store Z (packed MSB-first, ``bits`` valid bits); returns its SHA-256."""
         if packed.dtype != np.uint8 or packed.size != (bits + 7) // 8:
-            raise StorageError(f"z: expected {(bits + 7) // 8} packed bytes for {bits} bits, found {packed.size}")
+            raise StorageError(
+                f"z: expected {(bits + 7) // 8} packed bytes for {bits} bits, found {packed.size}"
+            )
         digest = sha256_hex(packed)
         ds = self._file.create_dataset("z", data=packed, chunks=(min(_CHUNK, max(packed.size, 1)),))
         ds.attrs["bits"] = bits
@@ -132,7 +136,10 @@ class TrialStoreWriter:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -155,7 +162,9 @@ class TrialStoreReader:
         self._check_root()
 
     def _fail(self, where: str, message: str, **fields: Any) -> StoreIntegrityError:
-        return StoreIntegrityError(f"{self.path}: {where}: {message}", path=str(self.path), **fields)
+        return StoreIntegrityError(
+            f"{self.path}: {where}: {message}", path=str(self.path), **fields
+        )
 
     def _check_root(self) -> None:
         attrs = self._file.attrs
@@ -164,7 +173,9 @@ class TrialStoreReader:
             raise self._fail("root", f"schema: expected {SCHEMA!r}, found {schema!r}")
         version = attrs.get("schema_version")
         if version is None or int(version) != SCHEMA_VERSION:
-            raise self._fail("root", f"schema_version: expected {SCHEMA_VERSION}, found {version!r}")
+            raise self._fail(
+                "root", f"schema_version: expected {SCHEMA_VERSION}, found {version!r}"
+            )
         for key in ("run_id", "config"):
             if key not in attrs:
                 raise self._fail("root", f"missing attribute {key!r}")
@@ -187,7 +198,9 @@ class TrialStoreReader:
         infos = []
         for expected, name in enumerate(names):
             if name != block_name(expected):
-                raise self._fail(f"block {block_name(expected)}", f"missing (next block found: {name})")
+                raise self._fail(
+                    f"block {block_name(expected)}", f"missing (next block found: {name})"
+                )
             group = self._file["blocks"][name]
             infos.append(
                 BlockInfo(
@@ -203,16 +216,22 @@ class TrialStoreReader:
         """The trials of one block, after checking status, size and SHA-256."""
         where = f"block {block_name(info.index)}"
         if info.status != _STATUS_COMPLETE:
-            raise self._fail(where, f"incomplete (status {info.status!r}, expected 'complete')", block=info.index)
+            raise self._fail(
+                where, f"incomplete (status {info.status!r}, expected 'complete')", block=info.index
+            )
         group: h5py.Group = self._file["blocks"][block_name(info.index)]
         if "trials" not in group:
             raise self._fail(where, "dataset 'trials' is missing", block=info.index)
         ds = group["trials"]
         if ds.dtype != np.uint8 or ds.ndim != 1:
-            raise self._fail(where, f"trials: expected 1-d uint8, found {ds.dtype} {ds.shape}", block=info.index)
+            raise self._fail(
+                where, f"trials: expected 1-d uint8, found {ds.dtype} {ds.shape}", block=info.index
+            )
         if ds.shape[0] != info.n_trials:
             raise self._fail(
-                where, f"n_trials: attribute says {info.n_trials}, dataset holds {ds.shape[0]}", block=info.index
+                where,
+                f"n_trials: attribute says {info.n_trials}, dataset holds {ds.shape[0]}",
+                block=info.index,
             )
         try:
             data = ds[()]
@@ -220,7 +239,9 @@ class TrialStoreReader:
             raise self._fail(where, f"unreadable data ({err})", block=info.index) from err
         found = sha256_hex(data)
         if found != info.sha256:
-            raise self._fail(where, f"sha256 mismatch (expected {info.sha256}, found {found})", block=info.index)
+            raise self._fail(
+                where, f"sha256 mismatch (expected {info.sha256}, found {found})", block=info.index
+            )
         return np.asarray(data, dtype=np.uint8)
 
     def iter_blocks(self) -> Iterator[tuple[BlockInfo, np.ndarray]]:
@@ -243,7 +264,10 @@ class TrialStoreReader:
             raise self._fail("z", "missing attribute 'bits'")
         bits = int(bits)
         if ds.dtype != np.uint8 or ds.ndim != 1 or ds.shape[0] != (bits + 7) // 8:
-            raise self._fail("z", f"expected {(bits + 7) // 8} packed uint8 bytes for {bits} bits, found {ds.shape}")
+            raise self._fail(
+                "z",
+                f"expected {(bits + 7) // 8} packed uint8 bytes for {bits} bits, found {ds.shape}",
+            )
         try:
             packed = np.asarray(ds[()], dtype=np.uint8)
         except OSError as err:
@@ -261,6 +285,9 @@ class TrialStoreReader:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()

@@ -26,14 +26,19 @@ class PackedBits:
 
     def __post_init__(self) -> None:
         if self.data.dtype != np.uint8 or self.data.ndim != 1:
-            raise ExtractionError(f"packed bits must be 1-d uint8, found {self.data.dtype} {self.data.shape}")
+            raise ExtractionError(
+                f"packed bits must be 1-d uint8, found {self.data.dtype} {self.data.shape}"
+            )
         if self.nbits < 0 or self.data.size != (self.nbits + 7) // 8:
             raise ExtractionError(
-                f"packed bits: {self.nbits} bits need {(self.nbits + 7) // 8} bytes, found {self.data.size}"
+                f"packed bits: {self.nbits} bits need {(self.nbits + 7) // 8} bytes, "
+                f"found {self.data.size}"
             )
         spare = 8 * self.data.size - self.nbits
         if spare and int(self.data[-1]) & ((1 << spare) - 1):
-            raise ExtractionError(f"packed bits: the {spare} padding bits after bit {self.nbits} are not zero")
+            raise ExtractionError(
+                f"packed bits: the {spare} padding bits after bit {self.nbits} are not zero"
+            )
 
     @classmethod
     def from_bits(cls, bits: np.ndarray) -> PackedBits:
@@ -59,11 +64,13 @@ class PackedBits:
 
     def sha256(self) -> str:
         """SHA-256 of the packed bytes."""
-        return hashlib.sha256(memoryview(np.ascontiguousarray(self.data))).hexdigest()
+        return hashlib.sha256(np.ascontiguousarray(self.data).data).hexdigest()
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PackedBits) and self.nbits == other.nbits and bool(
-            np.array_equal(self.data, other.data)
+        return (
+            isinstance(other, PackedBits)
+            and self.nbits == other.nbits
+            and bool(np.array_equal(self.data, other.data))
         )
 
     __hash__ = None  # type: ignore[assignment]

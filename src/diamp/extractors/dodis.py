@@ -78,7 +78,9 @@ def fft_error_bound(length: int, weight_x: int, weight_y: int) -> float:
     wa, wb = float(weight_x), float(weight_y)
     sqrt_l = math.sqrt(length)
     exact_norm = min(sqrt_l * math.sqrt(wa) * wb, wa * sqrt_l * math.sqrt(wb))  # ‖P‖₂
-    d_product = eps_t * sqrt_l * (math.sqrt(wa) * wb + wa * math.sqrt(wb)) + eps_t**2 * length * math.sqrt(wa * wb)
+    d_product = eps_t * sqrt_l * (
+        math.sqrt(wa) * wb + wa * math.sqrt(wb)
+    ) + eps_t**2 * length * math.sqrt(wa * wb)
     d_product += math.sqrt(2) * _gamma(2) * (exact_norm + d_product)
     return (d_product * (1 + eps_t) + eps_t * exact_norm) / sqrt_l
 
@@ -116,7 +118,9 @@ class DodisResult:
 
 def _check_inputs(x: PackedBits, y: PackedBits, m: int) -> None:
     if len(x) != len(y):
-        raise ExtractionError(f"Dodis inputs must have equal length, found {len(x)} and {len(y)} bits")
+        raise ExtractionError(
+            f"Dodis inputs must have equal length, found {len(x)} and {len(y)} bits"
+        )
     if not 1 <= m <= len(x):
         raise ExtractionError(f"output length m must satisfy 1 <= m <= N = {len(x)}, found {m}")
 
@@ -196,7 +200,9 @@ def verify_output(
     checked = []
     for j in positions:
         if not 0 <= j < len(output):
-            raise ExtractionError(f"self-check position {j} is outside the output (m = {len(output)})")
+            raise ExtractionError(
+                f"self-check position {j} is outside the output (m = {len(output)})"
+            )
         expected = int(shifted_and_parity(xw, yw, int(j)))
         found = int(output.unpack(j, j + 1)[0])
         if expected != found:

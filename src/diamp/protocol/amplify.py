@@ -20,7 +20,7 @@ import numpy as np
 
 from diamp.config import AdaptiveProtocol, FixedProtocol, parse_config
 from diamp.daq.store import TrialStoreReader
-from diamp.errors import ProtocolError
+from diamp.errors import ConfigError, ProtocolError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.dodis import DodisResult, dodis_extract, verify_output
 from diamp.protocol.progress import NullProgress, ProgressSink
@@ -69,7 +69,7 @@ class AmplifyResult:
 
     @property
     def status(self) -> str:
-        """"ok" or "abort"."""
+        """Either "ok" or "abort"."""
         return "abort" if self.abort_reason else "ok"
 
     @property
@@ -95,7 +95,7 @@ def params_from_config(
         try:
             protocol = type(protocol).model_validate(data)
         except ValueError as err:
-            raise ProtocolError(f"invalid override: {err}") from err
+            raise ConfigError(f"{source}: invalid override of [protocol]: {err}") from err
     mu_value = cfg.sources.mu if mu is None else Fraction(mu)
     return AmplifyParams(mu_value, protocol, cfg.extractor.verify_bits, cfg.run.segment_trials)
 
@@ -107,18 +107,26 @@ def _output_length(
     if isinstance(p, FixedProtocol):
         length = output_length(n, params.mu, p.s_mu_threshold, p.eps, p.eps_s, p.eps_ea, p.bound)
         if s_mu_obs < p.s_mu_threshold:
-            return length, None, (
-                f"S_mu,obs = {float(s_mu_obs):.6g} is below the threshold S_mu = "
-                f"{float(p.s_mu_threshold):.6g} fixed before the run (Theorem 5)"
+            return (
+                length,
+                None,
+                (
+                    f"S_mu,obs = {float(s_mu_obs):.6g} is below the threshold S_mu = "
+                    f"{float(p.s_mu_threshold):.6g} fixed before the run (Theorem 5)"
+                ),
             )
         return length, None, None
     adaptive = output_length_adaptive(
         n, params.mu, s_mu_obs, p.s_mu_max, p.bins, p.eps / p.bins, p.eps_s, p.bound
     )
     if adaptive.bin_index == 0:
-        return adaptive.result, adaptive, (
-            f"S_mu,obs = {float(s_mu_obs):.6g} is below the first bin ΔS = "
-            f"{float(adaptive.delta_s):.6g} (Theorem 6 outputs nothing)"
+        return (
+            adaptive.result,
+            adaptive,
+            (
+                f"S_mu,obs = {float(s_mu_obs):.6g} is below the first bin ΔS = "
+                f"{float(adaptive.delta_s):.6g} (Theorem 6 outputs nothing)"
+            ),
         )
     return adaptive.result, adaptive, None
 
@@ -137,7 +145,9 @@ def amplify(
         z_packed, z_bits = reader.read_z()
     z = PackedBits(z_packed, z_bits)
     if z_bits != 2 * n:
-        raise ProtocolError(f"{store_path}: Z holds {z_bits} bits, the protocol needs d = 2n = {2 * n}")
+        raise ProtocolError(
+            f"{store_path}: Z holds {z_bits} bits, the protocol needs d = 2n = {2 * n}"
+        )
     s_mu_obs = scan.total.s_mu(params.mu)
     length, adaptive, reason = _output_length(n, s_mu_obs, params)
     if reason is None and length.m <= 0:
@@ -159,7 +169,9 @@ def amplify(
         update(1)
         extraction = DodisResult(**{**extraction.__dict__, "checked_positions": checked})
         key = extraction.output
-    log.info("amplification %s: m = %d", "aborted" if reason else "ok", 0 if key is None else len(key))
+    log.info(
+        "amplification %s: m = %d", "aborted" if reason else "ok", 0 if key is None else len(key)
+    )
     return AmplifyResult(
         scan=scan,
         params=params,

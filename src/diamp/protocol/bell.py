@@ -111,7 +111,9 @@ def count_trials(trials: np.ndarray, *, offset: int = 0) -> BellCounts:
     """
     arr = np.ascontiguousarray(trials)
     if arr.dtype != np.uint8 or arr.ndim != 1:
-        raise ProtocolError(f"trials must be a 1-d uint8 array, found {arr.dtype} with shape {arr.shape}")
+        raise ProtocolError(
+            f"trials must be a 1-d uint8 array, found {arr.dtype} with shape {arr.shape}"
+        )
     table = np.zeros(256, dtype=np.int64)
     bad = count_values(arr, table)
     if bad >= 0:
@@ -187,7 +189,9 @@ class AbPacker:
         return self.packed
 
 
-def iter_segment_series(counts: Iterable[BellCounts], mu: Fraction) -> Iterator[tuple[float, float]]:
+def iter_segment_series(
+    counts: Iterable[BellCounts], mu: Fraction
+) -> Iterator[tuple[float, float]]:
     """(CHSH, S_mu as float) for each count set, e.g. the per-segment series."""
     for c in counts:
         yield c.chsh(), float(c.s_mu(mu))

@@ -9,6 +9,7 @@ extractor's exactness evidence, and the software version and timestamps.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from fractions import Fraction
@@ -146,6 +147,18 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _json_safe(obj: Any) -> Any:
+    """Replace non-finite floats (e.g. CHSH with an empty input class) by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def dump_json(obj: Any) -> bytes:
-    """Canonical pretty JSON (UTF-8, trailing newline)."""
-    return (json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=True) + "\n").encode()
+    """Strict pretty JSON (UTF-8, trailing newline); NaN and infinities become null."""
+    text = json.dumps(_json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode()
