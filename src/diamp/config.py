@@ -207,7 +207,8 @@ class RunConfig(_Section):
     @model_validator(mode="after")
     def _check_quantum_max(self) -> RunConfig:
         mu = self.sources.mu
-        s_q = (2 * math.sqrt(2) - 2) * float((Fraction(1, 2) - mu) ** 2 * (Fraction(1, 2) + mu) ** 2) / 4
+        mu_min_max = float((Fraction(1, 2) - mu) ** 2 * (Fraction(1, 2) + mu) ** 2)
+        s_q = (2 * math.sqrt(2) - 2) * mu_min_max / 4
         p = self.protocol
         key, value = (
             ("s_mu_threshold", p.s_mu_threshold)
@@ -254,7 +255,7 @@ def _format_errors(err: ValidationError) -> str:
         msg = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{loc or '<root>'}: {msg}")
+        lines.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(lines)
 
 
