@@ -7,7 +7,7 @@ stream, in chunks, and is returned packed MSB-first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -53,12 +53,17 @@ class SimulatedLab:
             yield source.bits(count)
             done += count
 
-    def z_packed(self, n_bits: int) -> np.ndarray:
-        """Z as packed bytes, MSB-first (``numpy.packbits`` order), ``ceil(n_bits / 8)`` long."""
+    def z_packed(self, n_bits: int, progress: Callable[[float], None] | None = None) -> np.ndarray:
+        """Z as packed bytes, MSB-first (``numpy.packbits`` order), ``ceil(n_bits / 8)`` long.
+
+        ``progress`` is called with the number of bits drawn so far.
+        """
         out = np.empty((n_bits + 7) // 8, dtype=np.uint8)
         pos = 0
         for chunk in self.z_bits(n_bits):  # chunks are multiples of 8 bits except the last
             packed = np.packbits(chunk)
             out[pos : pos + packed.size] = packed
             pos += packed.size
+            if progress is not None:
+                progress(min(8 * pos, n_bits))
         return out

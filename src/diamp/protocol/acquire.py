@@ -43,6 +43,5 @@ def acquire(
             done += info.n_trials
             update(done)
             log.debug("block %d stored (%d trials, sha256 %s)", index, info.n_trials, info.sha256)
-        update = progress.start("Z from SV source", 1)
-        store.write_z(lab.z_packed(2 * n), 2 * n)
-        update(1)
+        update = progress.start(f"Z: {2 * n:,} bits from the SV source", 2 * n)
+        store.write_z(lab.z_packed(2 * n, update), 2 * n)
