@@ -107,7 +107,7 @@ class SourcesSection(_Section):
             raise ValueError(f"mu must satisfy 0 <= mu < 1/2, found {float(self.mu)}")
         for name in ("alice", "bob"):
             bias = getattr(self, name).bias
-            if Fraction(abs(bias)) > self.mu:
+            if abs(exact_fraction(bias)) > self.mu:
                 raise ValueError(
                     f"{name}.bias = {bias} exceeds the declared SV bound mu = {float(self.mu)}; "
                     "a simulated source must stay inside the bound the proof assumes"
@@ -118,7 +118,7 @@ class SourcesSection(_Section):
 class QuantumDevice(_Section):
     """A noisy |Psi+> measured with CHSH-optimal settings, read out with finite fidelity."""
 
-    model: Literal["quantum"] = "quantum"
+    model: Literal["quantum"]
     visibility: float = Field(ge=0.0, le=1.0)
     readout_fidelity: float | tuple[float, float] = 1.0
 
@@ -255,6 +255,8 @@ def _format_errors(err: ValidationError) -> str:
         msg = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif item["type"] == "union_tag_not_found":
+            msg = f"missing key {item['ctx']['discriminator']}"
         lines.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(lines)
 
@@ -266,7 +268,7 @@ def parse_config(text: str, path: str = "<string>") -> LoadedConfig:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}", path=path) from err
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise ConfigError(
             f"{path}: schema_version: expected {SCHEMA_VERSION}, found {version!r}",
             path=path,

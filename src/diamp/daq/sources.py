@@ -47,7 +47,7 @@ class IidSVSource:
 class MarkovSVSource:
     """Bits whose bias follows the previous bit: P(1 | prev) = 1/2 + bias·(2·prev − 1).
 
-    The first bit uses P(1) = 1/2 + |bias|. Every conditional probability stays within
+    The first bit uses P(1) = 1/2 + bias. Every conditional probability stays within
     1/2 ± |bias|, so the source is a |bias|-SV source with memory.
     """
 

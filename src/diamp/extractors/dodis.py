@@ -99,7 +99,9 @@ def _words(bits: PackedBits, pad_words: int) -> np.ndarray:
 
 def dodis_bit(x: PackedBits, y: PackedBits, j: int) -> int:
     """Output bit j from the definition: parity of Σ_t x_t·y_{t+j} (bit-packed AND, O(N))."""
-    _check_inputs(x, y, j + 1)
+    _check_inputs(x, y, 1)
+    if not 0 <= j < len(x):
+        raise ExtractionError(f"output bit index must satisfy 0 <= j < N = {len(x)}, found {j}")
     return int(shifted_and_parity(_words(x, 0), _words(y, 1), j))
 
 
@@ -196,6 +198,7 @@ def verify_output(
     x: PackedBits, y: PackedBits, output: PackedBits, positions: Sequence[int]
 ) -> tuple[int, ...]:
     """Recompute output bits at ``positions`` from the definition; raise on any mismatch."""
+    _check_inputs(x, y, len(output))
     xw, yw = _words(x, 0), _words(y, 1)
     checked = []
     for j in positions:
