@@ -9,16 +9,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from diamp import __version__
-from diamp.errors import DiampError
+from diamp.errors import ConfigError, DiampError
 
 if TYPE_CHECKING:
     from diamp.protocol.amplify import AmplifyResult
@@ -89,8 +91,22 @@ def _emit_json(data: Any) -> None:
 
 
 def _fail(err: DiampError) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {err}")
+    console.print(f"[bold red]error:[/] {escape(str(err))}")
     return typer.Exit(err.exit_code)
+
+
+def _bad_option(option: str, message: str) -> typer.Exit:
+    """An invalid command-line value: exit status 2, like an invalid config."""
+    return _fail(ConfigError(f"{option}: {message}", key=option))
+
+
+def _parse_exact(option: str, value: str) -> Fraction:
+    from diamp.config import exact_fraction
+
+    try:
+        return exact_fraction(value)
+    except ValueError as err:
+        raise _bad_option(option, str(err)) from err
 
 
 def _version(value: bool) -> None:
@@ -124,9 +140,11 @@ def _summary(result: AmplifyResult, cert_path: Path, key_path: Path | None) -> N
         "[green]ok[/]" if result.status == "ok" else f"[red]abort[/]: {result.abort_reason}",
     )
     table.add_row("certified m", f"{result.m:,} bits")
-    table.add_row("certificate", str(cert_path))
+    table.add_row("certificate", escape(str(cert_path)))
     if key_path is not None:
-        table.add_row("key", f"{key_path} (sha256 {result.key.sha256() if result.key else ''})")
+        table.add_row(
+            "key", escape(f"{key_path} (sha256 {result.key.sha256() if result.key else ''})")
+        )
     console.print(table)
 
 
@@ -136,7 +154,7 @@ def _finish(result: AmplifyResult, run_dir: Path, suffix: str, as_json: bool) ->
     cert_path = run_dir / f"certificate{suffix}.json"
     key_path = run_dir / f"key{suffix}.bin" if result.key is not None else None
     if key_path is not None and result.key is not None:
-        write_atomic(key_path, result.key.data.tobytes())
+        write_atomic(key_path, result.key.data.tobytes(), mode=0o600)  # the key is secret
     cert = build_certificate(result, None if key_path is None else key_path.name)
     write_atomic(cert_path, dump_json(cert))
     if as_json:
@@ -172,8 +190,7 @@ def run(
         run_id = new_run_id()
         run_dir = out_dir or Path("runs") / f"{loaded.config.run.name}-{run_id}"
         if (run_dir / "trials.h5").exists():
-            console.print(f"[bold red]error:[/] {run_dir}/trials.h5 exists; choose another --out")
-            raise typer.Exit(2)
+            raise _bad_option("--out", f"{run_dir}/trials.h5 exists; choose another directory")
         run_dir.mkdir(parents=True, exist_ok=True)
         params = params_from_config(loaded.text, loaded.path)
         with _progress(not quiet) as progress:
@@ -223,12 +240,9 @@ def amplify(
         with TrialStoreReader(store) as reader:
             config_text = reader.config_text
         if mu is not None:
-            from diamp.config import exact_fraction
-
-            try:
-                overrides["mu"] = exact_fraction(mu)
-            except ValueError as err:
-                raise _fail(DiampError(f"--mu: {err}")) from err
+            overrides["mu"] = _parse_exact("--mu", mu)
+        if bound is not None and bound not in ("strict", "paper"):
+            raise _bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
         params = params_from_config(config_text, f"{store}:/config", overrides)
         with _progress(not quiet) as progress:
             result = do_amplify(store, params, progress)
@@ -246,14 +260,10 @@ def stats(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Recompute Bell statistics (counts, CHSH, exact S_mu, per-block series) from a store."""
-    from diamp.config import exact_fraction
     from diamp.protocol.certificate import fraction_str
     from diamp.protocol.scan import scan_store, series_dict
 
-    try:
-        mu_value = exact_fraction(mu)
-    except ValueError as err:
-        raise _fail(DiampError(f"--mu: {err}")) from err
+    mu_value = _parse_exact("--mu", mu)
     try:
         with _progress(not quiet and not as_json) as progress:
             scan = scan_store(trials, segment, with_ab=False, progress=progress)
@@ -274,7 +284,7 @@ def stats(
     if as_json:
         _emit_json(data)
         return
-    table = Table(title=f"{trials} — run {scan.run_id}")
+    table = Table(title=escape(f"{trials} — run {scan.run_id}"))
     table.add_column("block", justify="right")
     table.add_column("trials", justify="right")
     table.add_column("CHSH", justify="right")
@@ -306,15 +316,11 @@ def rate(
     ] = False,
 ) -> None:
     """Rate eta and output length m for n trials at an S_mu threshold (Theorem 5)."""
-    from diamp.config import exact_fraction
     from diamp.protocol.security import output_length
 
     if bound not in ("strict", "paper"):
-        raise _fail(DiampError(f"--bound: expected 'strict' or 'paper', found {bound!r}"))
-    try:
-        mu_value, s_value = exact_fraction(mu), exact_fraction(s_mu)
-    except ValueError as err:
-        raise _fail(DiampError(f"--mu/--s-mu: {err}")) from err
+        raise _bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
+    mu_value, s_value = _parse_exact("--mu", mu), _parse_exact("--s-mu", s_mu)
     try:
         result = output_length(n, mu_value, s_value, eps, eps_s, eps_ea, bound)  # type: ignore[arg-type]
     except DiampError as err:

@@ -100,6 +100,12 @@ class TrialStoreWriter:
         data = np.ascontiguousarray(trials)
         if data.dtype != np.uint8 or data.ndim != 1 or data.size == 0:
             raise StorageError(f"block {self.n_blocks}: trials must be a non-empty 1-d uint8 array")
+        if int(data.max()) >= 16:
+            bad = int(np.argmax(data >= 16))
+            raise StorageError(
+                f"block {self.n_blocks}: invalid trial value {int(data[bad])} at position {bad} "
+                "(v = 8x + 4y + 2a + b must be 0..15)"
+            )
         index = self.n_blocks
         digest = sha256_hex(data)
         group = self._blocks.create_group(block_name(index))
@@ -117,12 +123,17 @@ class TrialStoreWriter:
 
     def write_z(self, packed: np.ndarray, bits: int) -> str:
         """Store Z (packed MSB-first, ``bits`` valid bits); returns its SHA-256."""
-        if packed.dtype != np.uint8 or packed.size != (bits + 7) // 8:
+        if packed.dtype != np.uint8 or packed.ndim != 1 or packed.size != (bits + 7) // 8:
             raise StorageError(
-                f"z: expected {(bits + 7) // 8} packed bytes for {bits} bits, found {packed.size}"
+                f"z: expected {(bits + 7) // 8} packed uint8 bytes for {bits} bits, "
+                f"found {packed.dtype} {packed.shape}"
             )
+        spare = 8 * packed.size - bits
+        if spare and int(packed[-1]) & ((1 << spare) - 1):
+            raise StorageError(f"z: the {spare} padding bits after bit {bits} are not zero")
         digest = sha256_hex(packed)
-        ds = self._file.create_dataset("z", data=packed, chunks=(min(_CHUNK, max(packed.size, 1)),))
+        chunks = (min(_CHUNK, packed.size),) if packed.size else None
+        ds = self._file.create_dataset("z", data=packed, chunks=chunks)
         ds.attrs["bits"] = bits
         ds.attrs["sha256"] = digest
         self._file.flush()
