@@ -70,8 +70,10 @@ def main() -> None:
     args = parser.parse_args()
     n = args.trials
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}, numpy {np.__version__}; n = {n:,} trials")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}, numpy {np.__version__}; n = {n:,} trials"
+    )
     lab = SimulatedLab(parse_config(CONFIG.format(trials=n)).config)
 
     t_sim = best_of(args.repeat, lambda: lab.block(0))
