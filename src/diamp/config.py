@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from diamp.errors import ConfigError
+from diamp.exact import exact_fraction
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -42,26 +43,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-
-
-def exact_fraction(value: object) -> Fraction:
-    """Read a decimal string, int or float as an exact fraction (floats via ``repr``)."""
-    if isinstance(value, Fraction):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("expected a number, found a boolean")
-    if isinstance(value, int):
-        return Fraction(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"expected a finite number, found {value!r}")
-        return Fraction(repr(value))
-    if isinstance(value, str):
-        try:
-            return Fraction(value.strip())
-        except (ValueError, ZeroDivisionError) as err:
-            raise ValueError(f"expected a decimal number, found {value!r}") from err
-    raise ValueError(f"expected a number, found {type(value).__name__}")
 
 
 ExactNumber = Annotated[Fraction, BeforeValidator(exact_fraction)]

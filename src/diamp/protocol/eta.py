@@ -24,6 +24,7 @@ from typing import Any, Final
 import mpmath
 
 from diamp.errors import ProtocolError
+from diamp.exact import exact_fraction
 
 __all__ = [
     "ETA_CONSTRUCTION",
@@ -75,22 +76,10 @@ def to_fraction(value: str | float | int | Fraction) -> Fraction:
     ProtocolError
         For ``bool``, NaN, infinities, unparsable strings and unsupported types.
     """
-    if isinstance(value, bool):
-        raise ProtocolError(f"expected a number, got the bool {value!r}")
-    if isinstance(value, Fraction):
-        return value
-    if isinstance(value, numbers.Integral):
-        return Fraction(int(value))
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ProtocolError(f"expected a finite number, got {value!r}")
-        return Fraction(repr(float(value)))
-    if isinstance(value, str):
-        try:
-            return Fraction(value.strip())
-        except (ValueError, ZeroDivisionError) as err:
-            raise ProtocolError(f"not an exact decimal or p/q rational: {value!r}") from err
-    raise ProtocolError(f"expected str, int, float or Fraction, got {type(value).__name__}")
+    try:
+        return exact_fraction(value)
+    except ValueError as err:
+        raise ProtocolError(str(err)) from err
 
 
 def _param_fraction(name: str, value: str | float | int | Fraction) -> Fraction:
