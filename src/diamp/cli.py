@@ -132,9 +132,9 @@ def _summary(result: AmplifyResult, cert_path: Path, key_path: Path | None) -> N
     table.add_row("CHSH S", f"{total.chsh():.5f}")
     table.add_row("S_mu,obs", f"{float(result.s_mu_obs):.6g}  (mu = {float(result.params.mu)})")
     if result.length is not None:
-        table.add_row(
-            "eta", f"{result.length.eta:.8f} bits/trial ({result.params.protocol.bound} bound)"
-        )
+        at = f"at S_mu = {float(result.length.s_mu):.6g}"
+        bound = result.params.protocol.bound
+        table.add_row("eta", f"{result.length.eta:.8f} bits/trial {at} ({bound} bound)")
     table.add_row(
         "status",
         "[green]ok[/]" if result.status == "ok" else f"[red]abort[/]: {result.abort_reason}",
