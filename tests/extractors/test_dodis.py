@@ -18,11 +18,13 @@ from hypothesis.extra import numpy as hnp
 from diamp.errors import ExtractionError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.dodis import (
-    DEFAULT_BLOCK_BITS,
+    DEFAULT_MAX_FFT_LENGTH,
     MAX_ERROR,
+    RoundoffBound,
     dodis_bit,
     dodis_extract,
     fft_error_bound,
+    plan_dodis,
     verify_output,
 )
 
@@ -213,8 +215,8 @@ def test_large_blockwise_exactness() -> None:
     x = PackedBits(np.frombuffer(rng.bytes(n // 8), dtype=np.uint8).copy(), n)
     y = PackedBits(np.frombuffer(rng.bytes(n // 8), dtype=np.uint8).copy(), n)
     big = dodis_extract(x, y, m)
-    assert big.block_bits == DEFAULT_BLOCK_BITS
-    assert big.fft_length == 2**22
+    assert big.block_bits == n  # one block: the default plan fills one transform
+    assert big.fft_length == 3 * 2**21  # smallest 2^a or 3·2^a >= n + m - 1 (radix-3 path)
     assert big.max_residual <= big.error_bound < MAX_ERROR
     small = dodis_extract(x, y, m, block_bits=2**14)
     assert small.block_bits == 2**14
@@ -252,12 +254,16 @@ def test_fft_error_bound_monotone() -> None:
     assert all(fft_error_bound(2**k, 1, 1) > 0 for k in range(0, 30))
 
 
-def test_fft_error_bound_default_plan_is_below_quarter() -> None:
-    block = DEFAULT_BLOCK_BITS
-    lag = DEFAULT_BLOCK_BITS  # worst case: m >= block
-    length = 1 << (block + lag - 2).bit_length()
-    assert length >= block + lag - 1
-    assert fft_error_bound(length, block, block + lag - 1) < MAX_ERROR == 0.25
+@pytest.mark.parametrize(
+    ("n", "m"),
+    [(2_684_354_560, 20_860_818), (2**30, 2**29), (2**26, 2**25), (10**6, 1)],
+)
+def test_fft_error_bound_default_plan_is_below_quarter(n: int, m: int) -> None:
+    plan = plan_dodis(n, m)
+    assert plan.fft_length >= plan.block_bits + plan.lag_bits - 1
+    assert plan.fft_length <= DEFAULT_MAX_FFT_LENGTH
+    block, lag = plan.block_bits, plan.lag_bits
+    assert fft_error_bound(plan.fft_length, block, block + lag - 1) < MAX_ERROR == 0.25
 
 
 def test_fft_error_bound_exceeds_empirical_residual() -> None:
@@ -339,3 +345,44 @@ def test_from_bits_rejects_non_binary() -> None:
     with pytest.raises(ExtractionError):
         PackedBits.from_bits(np.array([0, 1, 2], dtype=np.uint8))
     assert len(PackedBits.from_bits(np.zeros(0, dtype=np.uint8))) == 0
+
+
+# ------------------------------------------------------------ frequency-domain accumulation
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("n", "m", "max_fft"), [(5000, 700, 1024), (4099, 4099, 64), (777, 13, 16)]
+)
+def test_many_blocks_accumulated_and_threaded_match_reference(
+    n: int, m: int, max_fft: int, threads: int
+) -> None:
+    rng = np.random.default_rng(n * 31 + m)
+    x, y = random_bits(rng, n), random_bits(rng, n)
+    result = dodis_extract(
+        PackedBits.from_bits(x), PackedBits.from_bits(y), m, max_fft_length=max_fft, threads=threads
+    )
+    plan = plan_dodis(n, m, max_fft_length=max_fft)
+    assert plan.n_blocks > 1  # the sums really span several blocks
+    assert plan.fft_length <= max_fft
+    assert np.array_equal(result.output.unpack(), reference_dodis(x, y, m))
+    assert result.max_residual <= result.error_bound < MAX_ERROR
+
+
+def test_roundoff_bound_flushes_before_reaching_a_quarter() -> None:
+    bound = RoundoffBound(2**26)
+    added = 0
+    while bound.with_block(2**25, 2**26) < MAX_ERROR:
+        bound.add(2**25, 2**26)
+        added += 1
+    assert added >= 2  # several worst-case blocks fit in one sum at the default length
+    assert bound.value < MAX_ERROR
+    single = RoundoffBound(2**26)
+    single.add(2**25, 2**26)
+    assert single.value == pytest.approx(fft_error_bound(2**26, 2**25, 2**26))
+    assert bound.value > added * single.value * 0.999  # errors add up across the sum
+
+
+def test_lag_bits_must_be_byte_multiples() -> None:
+    with pytest.raises(ExtractionError, match="multiple of 8"):
+        plan_dodis(1000, 500, lag_bits=12)

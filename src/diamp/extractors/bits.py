@@ -9,12 +9,48 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from diamp.errors import ExtractionError
 
-__all__ = ["PackedBits"]
+__all__ = ["BitSource", "PackedBits", "read_padded"]
+
+
+@runtime_checkable
+class BitSource(Protocol):
+    """A bit string that can be read in byte ranges without loading it whole.
+
+    Implementations: :class:`PackedBits` (in memory), packed files and HDF5 datasets
+    (:mod:`diamp.bitio`), the AB string of a trial store (:mod:`diamp.daq.store`). Bytes hold
+    bits MSB-first; bits past ``nbits`` read as zero. Sources that cross process boundaries
+    (Dask) pickle as a description (path, dataset), not as data.
+    """
+
+    @property
+    def nbits(self) -> int:
+        """Number of bits in the string."""
+        ...
+
+    def read_bytes(self, start: int, stop: int) -> np.ndarray:
+        """Packed bytes ``[start, stop)`` (clipped to ``ceil(nbits / 8)``), ``uint8``."""
+        ...
+
+
+def read_padded(source: BitSource, start: int, stop: int) -> np.ndarray:
+    """Bytes ``[start, stop)`` of ``source``, zero beyond its end (and before 0)."""
+    out = np.zeros(max(stop - start, 0), dtype=np.uint8)
+    size = (source.nbits + 7) // 8
+    lo, hi = max(start, 0), min(stop, size)
+    if hi > lo:
+        data = source.read_bytes(lo, hi)
+        if data.size != hi - lo:
+            raise ExtractionError(
+                f"bit source returned {data.size} bytes for range [{lo}, {hi}), expected {hi - lo}"
+            )
+        out[lo - start : hi - start] = data
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +86,10 @@ class PackedBits:
 
     def __len__(self) -> int:
         return self.nbits
+
+    def read_bytes(self, start: int, stop: int) -> np.ndarray:
+        """Packed bytes ``[start, stop)`` clipped to the string."""
+        return self.data[max(start, 0) : min(stop, self.data.size)]
 
     def unpack(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Bits ``[start, stop)`` as ``uint8`` 0/1 (clipped to the string)."""

@@ -4,41 +4,64 @@ Definition (DESIGN; seed 003 Theorem 2, non-cyclic shifts): for x, y ∈ {0,1}^N
 
     Ext(x, y)_j = Σ_{t=0}^{N−1−j} x_t · y_{t+j}  mod 2,   j = 0 … m−1.
 
-For DIRA, K = Ext(AB, Z): x = AB, y = Z. Inputs and output are :class:`PackedBits`
-(MSB-first).
+For DIRA, K = Ext(AB, Z): x = AB, y = Z. Inputs are :class:`~diamp.extractors.bits.BitSource`
+objects (in-memory :class:`PackedBits`, packed files, HDF5 datasets, a store's AB), read a
+block at a time; the output is :class:`PackedBits`, MSB-first.
 
-The correlation is split into x-blocks [s, s+B) and lag chunks [j0, j0+J); each pair is one
-real FFT correlation of length L ≥ B + J − 1 (no wrap-around), the integer sums are rounded
-and their parities XORed into the output. Exactness is enforced, not hoped for: see
-:func:`fft_error_bound` for the a-priori round-off bound that every transform must satisfy
-(< 1/4, so rounding to the nearest integer is exact), and every result is also checked at
-run time (each sum must lie within that bound of an integer) and at sampled output bits
-against the direct definition.
+Method
+------
+x is cut into blocks [s, s+B) and the lags into chunks [j0, j0+J). For one block and chunk,
+c_j = Σ_{u<B} x_{s+u} y_{s+j0+u+j} (j < J) is a linear correlation of the block with the window
+y[s+j0, s+j0+B+J−1), computed as irfft(conj(rfft x)·rfft y) at an FFT length L ≥ B + J − 1, so
+no term wraps around. Ext_j is the parity of Σ_blocks c_j, and a parity of a sum is the XOR of
+parities, so the cross-spectra of several blocks are summed in the frequency domain and
+inverted once ("flushed"); the parities of the rounded sums of successive flushes are XORed.
+Work and memory per flush are O(L log L) and O(L), whatever N is.
+
+Exactness
+---------
+Every flush carries an a-priori bound on its absolute round-off error
+(:class:`RoundoffBound`, after Higham's FFT error analysis). A block joins the running sum only
+while the bound stays below 1/4, so rounding each sum to the nearest integer is exact. The
+observed distance of every sum from its nearest integer is also checked against the bound
+(a violated bound means the model does not describe this machine's FFT: the extraction
+stops). Output bits at random positions are recomputed from the definition afterwards
+(:func:`verify_output`).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from diamp.errors import ExtractionError
-from diamp.extractors._kernels import shifted_and_parity
-from diamp.extractors.bits import PackedBits
+from diamp.extractors._kernels import parity_pack, shifted_and_parity, unpack_to_float
+from diamp.extractors.bits import BitSource, PackedBits, read_padded
 
 __all__ = [
+    "DEFAULT_MAX_FFT_LENGTH",
+    "MAX_ERROR",
+    "DodisPlan",
     "DodisResult",
+    "RoundoffBound",
     "dodis_bit",
+    "dodis_bits_direct",
     "dodis_extract",
+    "dodis_partial",
     "fft_error_bound",
+    "plan_dodis",
     "verify_output",
 ]
 
 UNIT_ROUNDOFF = 2.0**-53
 MAX_ERROR = 0.25
-DEFAULT_BLOCK_BITS = 2**21
+DEFAULT_MAX_FFT_LENGTH = 2**26
+DEFAULT_BLOCK_BITS = 2**21  # the block an explicit small plan used before; kept for callers
 
 Progress = Callable[[int, int], None]
 
@@ -47,62 +70,250 @@ def _gamma(k: int) -> float:
     return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
 
 
-def fft_error_bound(length: int, weight_x: int, weight_y: int) -> float:
-    """Worst-case absolute error of one FFT correlation of 0/1 vectors.
+def _stages(length: int) -> float:
+    """Butterfly stages assumed for a transform of ``length`` (2^a or 3·2^a), plus margin."""
+    radix3 = 0 if length & (length - 1) == 0 else 1
+    return math.ceil(math.log2(length)) + 2 + radix3
 
-    Parameters
-    ----------
-    length
-        FFT length L (a power of two).
-    weight_x, weight_y
-        Number of ones in the two inputs (their 1-norms; 2-norms are the square roots).
+
+def _eps_fft(length: int) -> float:
+    u = UNIT_ROUNDOFF
+    stages = _stages(length)
+    mu = 2 * u  # twiddle factor error
+    eta = mu + _gamma(4) * (math.sqrt(2) + mu)
+    return stages * eta / (1 - stages * eta)
+
+
+@dataclass
+class RoundoffBound:
+    """Running a-priori error bound of a sum of FFT correlations of 0/1 vectors.
 
     Notes
     -----
-    Model: Higham, *Accuracy and Stability of Numerical Algorithms* (2nd ed.), Thm 24.2 —
-    a computed length-L FFT satisfies ‖ŷ − y‖₂ ≤ ε_T‖y‖₂ with ε_T = Tη/(1 − Tη),
-    η = μ + γ₄(√2 + μ), where T is the number of butterfly stages and μ the twiddle error.
-    We take T = log₂L + 2 (the real-input pre/post-processing adds a stage each way) and
-    μ = 2u. With A = F·a, B = F·b: ‖A‖₂ = √(L·w_a), ‖A‖∞ ≤ w_a. The product conj(Â)·B̂
-    then has error ≤ ε_T√L(√w_a·w_b + w_a·√w_b) + ε_T²L√(w_a w_b), plus the complex
-    multiplication's relative error √2γ₂; the inverse transform (exact 1/L scaling) adds
-    ε_T‖P̂‖₂ and divides by √L. The ∞-norm error of the correlation is bounded by the
-    2-norm error computed here. Parities are exact when this is < 1/2; diamp requires
-    < 1/4 and checks the observed residuals against it on every transform.
+    Model: Higham, *Accuracy and Stability of Numerical Algorithms* (2nd ed.), Thm 24.2 — a
+    computed length-L FFT satisfies ‖ŷ − y‖₂ ≤ ε_T‖y‖₂ with ε_T = Tη/(1 − Tη),
+    η = μ + γ₄(√2 + μ), T butterfly stages and twiddle error μ (taken as 2u). T is
+    ⌈log₂ L⌉ + 2 (+1 for a radix-3 stage): the real-input pre/post-processing adds a stage
+    each way. For block k with w_a, w_b ones (A = F·a: ‖A‖₂ = √(L w_a), ‖A‖∞ ≤ w_a):
+
+    * exact product norm p_k = ‖conj(A)·B‖₂ ≤ min(√L √w_a w_b, w_a √L √w_b);
+    * product error d_k ≤ ε_T√L(√w_a w_b + w_a √w_b) + ε_T² L √(w_a w_b), plus the complex
+      multiplication's relative error √2γ₂ on (p_k + d_k);
+    * summing G spectra adds γ_{G−1} Σ(p_k + d_k) (recursive summation, componentwise);
+    * the inverse transform (exact 1/L scaling for these lengths) adds ε_T‖ΣP‖ and divides
+      by √L: error ≤ ((1 + ε_T)·D + ε_T·P)/√L with D, P the sums above.
+
+    The ∞-norm error of the correlation sums is at most this 2-norm bound.
     """
-    u = UNIT_ROUNDOFF
-    stages = math.log2(length) + 2
-    mu = 2 * u
-    eta = mu + _gamma(4) * (math.sqrt(2) + mu)
-    eps_t = stages * eta / (1 - stages * eta)
-    wa, wb = float(weight_x), float(weight_y)
-    sqrt_l = math.sqrt(length)
-    exact_norm = min(sqrt_l * math.sqrt(wa) * wb, wa * sqrt_l * math.sqrt(wb))  # ‖P‖₂
-    d_product = eps_t * sqrt_l * (
-        math.sqrt(wa) * wb + wa * math.sqrt(wb)
-    ) + eps_t**2 * length * math.sqrt(wa * wb)
-    d_product += math.sqrt(2) * _gamma(2) * (exact_norm + d_product)
-    return (d_product * (1 + eps_t) + eps_t * exact_norm) / sqrt_l
+
+    length: int
+    blocks: int = 0
+    d_sum: float = 0.0
+    p_sum: float = 0.0
+
+    def _terms(self, weight_x: int, weight_y: int) -> tuple[float, float]:
+        eps = _eps_fft(self.length)
+        wa, wb, root_l = float(weight_x), float(weight_y), math.sqrt(self.length)
+        p = min(root_l * math.sqrt(wa) * wb, wa * root_l * math.sqrt(wb))
+        d = eps * root_l * (math.sqrt(wa) * wb + wa * math.sqrt(wb))
+        d += eps**2 * self.length * math.sqrt(wa * wb)
+        d += math.sqrt(2) * _gamma(2) * (p + d)
+        return d, p
+
+    def _value(self, blocks: int, d_sum: float, p_sum: float) -> float:
+        eps = _eps_fft(self.length)
+        total_d = d_sum + _gamma(max(blocks - 1, 0)) * (p_sum + d_sum)
+        return ((1 + eps) * total_d + eps * p_sum) / math.sqrt(self.length)
+
+    def with_block(self, weight_x: int, weight_y: int) -> float:
+        """The bound if a block with these weights were added."""
+        d, p = self._terms(weight_x, weight_y)
+        return self._value(self.blocks + 1, self.d_sum + d, self.p_sum + p)
+
+    def add(self, weight_x: int, weight_y: int) -> None:
+        """Account for one more block in the running sum."""
+        d, p = self._terms(weight_x, weight_y)
+        self.blocks += 1
+        self.d_sum += d
+        self.p_sum += p
+
+    @property
+    def value(self) -> float:
+        """The bound for the blocks added so far."""
+        return self._value(self.blocks, self.d_sum, self.p_sum)
+
+    def reset(self) -> None:
+        """Start a new sum."""
+        self.blocks, self.d_sum, self.p_sum = 0, 0.0, 0.0
 
 
-def _next_pow2(value: int) -> int:
-    return 1 << max(0, (value - 1).bit_length())
+def fft_error_bound(length: int, weight_x: int, weight_y: int) -> float:
+    """Worst-case absolute error of one FFT correlation of 0/1 vectors (see RoundoffBound)."""
+    return RoundoffBound(length).with_block(weight_x, weight_y)
 
 
-def _words(bits: PackedBits, pad_words: int) -> np.ndarray:
-    """Native uint64 words holding the bits MSB-first, followed by ``pad_words`` zero words."""
-    nwords = (bits.data.size + 7) // 8
-    buf = np.zeros(8 * (nwords + pad_words), dtype=np.uint8)
-    buf[: bits.data.size] = bits.data
-    return buf.view(">u8").astype(np.uint64)
+def _fast_length(value: int) -> int:
+    """Smallest 2^a or 3·2^a that is >= value."""
+    pow2 = 1 << max(0, (value - 1).bit_length())
+    three = 3 * (pow2 // 4)
+    return three if three >= value else pow2
 
 
-def dodis_bit(x: PackedBits, y: PackedBits, j: int) -> int:
-    """Output bit j from the definition: parity of Σ_t x_t·y_{t+j} (bit-packed AND, O(N))."""
-    _check_inputs(x, y, 1)
-    if not 0 <= j < len(x):
-        raise ExtractionError(f"output bit index must satisfy 0 <= j < N = {len(x)}, found {j}")
-    return int(shifted_and_parity(_words(x, 0), _words(y, 1), j))
+@dataclass(frozen=True)
+class DodisPlan:
+    """How an extraction is cut: x-blocks of ``block_bits``, lag chunks of ``lag_bits``."""
+
+    n: int
+    m: int
+    block_bits: int
+    lag_bits: int
+    fft_length: int
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of x-blocks."""
+        return -(-self.n // self.block_bits)
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of lag chunks."""
+        return -(-self.m // self.lag_bits)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Working memory of one worker (float buffer and three half spectra)."""
+        return 8 * self.fft_length + 3 * 16 * (self.fft_length // 2 + 1)
+
+
+def plan_dodis(
+    n: int,
+    m: int,
+    *,
+    block_bits: int | None = None,
+    lag_bits: int | None = None,
+    max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
+) -> DodisPlan:
+    """Choose block, lag chunk and FFT length for an N-bit, m-output extraction.
+
+    By default the lags are one chunk (up to ``max_fft_length / 2``) and the x-blocks fill
+    the rest of a ``max_fft_length`` transform. An explicit ``block_bits`` also caps the lag
+    chunk (``lag_bits`` defaults to ``min(m, block_bits)``).
+    """
+    if not 1 <= m <= n:
+        raise ExtractionError(f"output length m must satisfy 1 <= m <= N = {n}, found {m}")
+    if max_fft_length < 16:
+        raise ExtractionError(f"max_fft_length must be >= 16, found {max_fft_length}")
+    if lag_bits is not None and lag_bits % 8 and lag_bits < m:
+        raise ExtractionError(f"lag_bits must be a multiple of 8 (or >= m), found {lag_bits}")
+    if block_bits is not None:
+        block = max(1, min(block_bits, n))
+        lag = min(m, lag_bits or -(-block // 8) * 8)
+    else:
+        lag = min(m, lag_bits or max_fft_length // 2)
+        block = min(n, max_fft_length - lag + 1)
+        if block < n and block >= 128:
+            block -= block % 64  # whole words: aligned reads
+    length = _fast_length(block + lag - 1)
+    worst = fft_error_bound(length, block, block + lag - 1)
+    if worst >= MAX_ERROR:
+        raise ExtractionError(
+            f"block of {block} bits and lag chunk of {lag} (FFT length {length}) have round-off "
+            f"bound {worst:.3g} >= {MAX_ERROR}; choose smaller blocks"
+        )
+    return DodisPlan(n=n, m=m, block_bits=block, lag_bits=lag, fft_length=length)
+
+
+@dataclass(frozen=True)
+class PartialResult:
+    """XOR-contribution of some x-blocks to one lag chunk (``bits`` packed MSB-first)."""
+
+    chunk: int
+    bits: np.ndarray
+    error_bound: float
+    max_residual: float
+    flushes: int
+
+
+class _Workspace:
+    """FFT buffers of one worker, allocated once per extraction."""
+
+    def __init__(self, length: int) -> None:
+        self.real = np.empty(length, dtype=np.float64)
+        self.fx = np.empty(length // 2 + 1, dtype=np.complex128)
+        self.fy = np.empty(length // 2 + 1, dtype=np.complex128)
+        self.acc = np.zeros(length // 2 + 1, dtype=np.complex128)
+
+
+def _load(source: BitSource, start_bit: int, count: int, out: np.ndarray) -> int:
+    """Unpack ``count`` bits from ``start_bit`` into ``out`` as floats; returns the ones."""
+    packed = read_padded(source, start_bit // 8, (start_bit + count + 7) // 8)
+    return int(unpack_to_float(packed, start_bit % 8, count, out))
+
+
+def dodis_partial(
+    x: BitSource,
+    y: BitSource,
+    plan: DodisPlan,
+    chunk: int,
+    blocks: Sequence[int],
+    progress: Callable[[int], None] | None = None,
+    workspace: _Workspace | None = None,
+) -> PartialResult:
+    """Parities contributed by x-blocks ``blocks`` to lag chunk ``chunk``.
+
+    XORing the results over all blocks gives the chunk's output bits. This is the unit of
+    work for threads and Dask tasks.
+    """
+    n, length = plan.n, plan.fft_length
+    j0 = chunk * plan.lag_bits
+    jl = min(plan.lag_bits, plan.m - j0)
+    ws = workspace or _Workspace(length)
+    bound = RoundoffBound(length)
+    out = np.zeros((jl + 7) // 8, dtype=np.uint8)
+    scratch = np.empty_like(out)
+    worst_bound = worst_residual = 0.0
+    flushes = 0
+
+    def flush() -> None:
+        nonlocal worst_bound, worst_residual, flushes
+        if bound.blocks == 0:
+            return
+        np.fft.irfft(ws.acc, length, out=ws.real)
+        residual = float(parity_pack(ws.real, jl, scratch))
+        limit = bound.value
+        if residual > limit or limit >= MAX_ERROR:
+            raise ExtractionError(
+                f"FFT residual {residual:.3g} exceeds the round-off bound {limit:.3g} (lags "
+                f"{j0}..{j0 + jl - 1}): this FFT does not meet its error model; refusing an "
+                "inexact result"
+            )
+        np.bitwise_xor(out, scratch, out=out)
+        worst_bound, worst_residual = max(worst_bound, limit), max(worst_residual, residual)
+        ws.acc[:] = 0
+        bound.reset()
+        flushes += 1
+
+    ws.acc[:] = 0
+    for k in blocks:
+        s = k * plan.block_bits
+        bl = min(plan.block_bits, n - s)
+        ylen = min(bl + jl - 1, n - s - j0)
+        wa = _load(x, s, bl, ws.real) if ylen > 0 else 0
+        if wa:
+            np.fft.rfft(ws.real, out=ws.fx)
+            wb = _load(y, s + j0, ylen, ws.real)
+            if wb:
+                np.fft.rfft(ws.real, out=ws.fy)
+                if bound.blocks and bound.with_block(wa, wb) >= MAX_ERROR:
+                    flush()
+                np.conjugate(ws.fx, out=ws.fx)
+                ws.fx *= ws.fy
+                ws.acc += ws.fx
+                bound.add(wa, wb)
+        if progress is not None:
+            progress(1)
+    flush()
+    return PartialResult(chunk, out, worst_bound, worst_residual, flushes)
 
 
 @dataclass(frozen=True)
@@ -118,101 +329,143 @@ class DodisResult:
     checked_positions: tuple[int, ...] = field(default=())
 
 
-def _check_inputs(x: PackedBits, y: PackedBits, m: int) -> None:
-    if len(x) != len(y):
+def _check_inputs(x: BitSource, y: BitSource, m: int) -> None:
+    if x.nbits != y.nbits:
         raise ExtractionError(
-            f"Dodis inputs must have equal length, found {len(x)} and {len(y)} bits"
+            f"Dodis inputs must have equal length, found {x.nbits} and {y.nbits} bits"
         )
-    if not 1 <= m <= len(x):
-        raise ExtractionError(f"output length m must satisfy 1 <= m <= N = {len(x)}, found {m}")
+    if not 1 <= m <= x.nbits:
+        raise ExtractionError(f"output length m must satisfy 1 <= m <= N = {x.nbits}, found {m}")
 
 
-def _plan(n: int, m: int, block_bits: int | None) -> tuple[int, int, int]:
-    block = min(block_bits or DEFAULT_BLOCK_BITS, n)
-    lag = min(m, block)
-    length = _next_pow2(block + lag - 1)
-    worst = fft_error_bound(length, block, block + lag - 1)
-    if worst >= MAX_ERROR:
-        raise ExtractionError(
-            f"block of {block} bits (FFT length {length}) has round-off bound {worst:.3g} >= "
-            f"{MAX_ERROR}; choose a smaller block"
-        )
-    return block, lag, length
+def _split(count: int, parts: int) -> list[range]:
+    edges = [count * i // parts for i in range(parts + 1)]
+    return [range(edges[i], edges[i + 1]) for i in range(parts) if edges[i + 1] > edges[i]]
 
 
 def dodis_extract(
-    x: PackedBits,
-    y: PackedBits,
+    x: BitSource,
+    y: BitSource,
     m: int,
     *,
     block_bits: int | None = None,
+    lag_bits: int | None = None,
+    max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
+    threads: int = 1,
     progress: Progress | None = None,
 ) -> DodisResult:
-    """Ext(x, y) of length m, exact for every input (see module docs for the method).
+    """Ext(x, y) of length m, exact for every input (see the module docs for the method).
+
+    ``threads`` workers each own an FFT workspace (``DodisPlan.memory_bytes``) and a share
+    of the x-blocks; numpy's FFT releases the GIL, so they run in parallel. ``progress``
+    is called with (blocks done, blocks total) over all lag chunks.
 
     Raises
     ------
     ExtractionError
-        On unequal input lengths, m outside 1..N, or a transform whose residual exceeds its
-        proven round-off bound.
+        On unequal input lengths, m outside 1..N, or a sum whose residual exceeds its bound.
     """
     _check_inputs(x, y, m)
-    n = len(x)
-    block, lag, length = _plan(n, m, block_bits)
-    out = np.zeros(m, dtype=np.uint8)
-    steps = -(-n // block) * -(-m // lag)
+    plan = plan_dodis(
+        x.nbits, m, block_bits=block_bits, lag_bits=lag_bits, max_fft_length=max_fft_length
+    )
+    total = plan.n_blocks * plan.n_chunks
     done = 0
-    worst_bound = 0.0
-    worst_residual = 0.0
-    for s in range(0, n, block):
-        xb = x.unpack(s, s + block)
-        wx = int(np.count_nonzero(xb))
-        if wx == 0:
-            done += -(-m // lag)
-            continue
-        fx = np.conj(np.fft.rfft(xb.astype(np.float64), length))
-        for j0 in range(0, m, lag):
-            jl = min(lag, m - j0)
-            yw = y.unpack(s + j0, s + xb.size + j0 + jl - 1)
-            wy = int(np.count_nonzero(yw))
-            if wy:
-                corr = np.fft.irfft(fx * np.fft.rfft(yw.astype(np.float64), length), length)[:jl]
-                rounded = np.rint(corr)
-                residual = float(np.max(np.abs(corr - rounded)))
-                bound = fft_error_bound(length, wx, wy)
-                if residual > bound or bound >= MAX_ERROR:
-                    raise ExtractionError(
-                        f"FFT residual {residual:.3g} exceeds the round-off bound {bound:.3g} "
-                        f"(block at bit {s}, lags {j0}..{j0 + jl - 1}): refusing an inexact result"
-                    )
-                worst_bound = max(worst_bound, bound)
-                worst_residual = max(worst_residual, residual)
-                out[j0 : j0 + jl] ^= (rounded.astype(np.int64) & 1).astype(np.uint8)
-            done += 1
-            if progress is not None:
-                progress(done, steps)
-    return DodisResult(PackedBits.from_bits(out), block, lag, length, worst_bound, worst_residual)
+    lock = threading.Lock()
+
+    def tick(count: int) -> None:
+        nonlocal done
+        with lock:
+            done += count
+            current = done
+        if progress is not None:
+            progress(current, total)
+
+    ranges = _split(plan.n_blocks, max(1, min(threads, plan.n_blocks)))
+    workspaces = [_Workspace(plan.fft_length) for _ in ranges]
+    output = np.zeros((m + 7) // 8, dtype=np.uint8)
+    worst_bound = worst_residual = 0.0
+    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+        for chunk in range(plan.n_chunks):
+            futures = [
+                pool.submit(dodis_partial, x, y, plan, chunk, r, tick, ws)
+                for r, ws in zip(ranges, workspaces, strict=True)
+            ]
+            for future in futures:
+                part = future.result()
+                start = chunk * plan.lag_bits // 8  # lag_bits is a multiple of 8 or equals m
+                region = output[start : start + part.bits.size]
+                np.bitwise_xor(region, part.bits, out=region)
+                worst_bound = max(worst_bound, part.error_bound)
+                worst_residual = max(worst_residual, part.max_residual)
+    return DodisResult(
+        output=PackedBits(output, m),
+        block_bits=plan.block_bits,
+        lag_bits=plan.lag_bits,
+        fft_length=plan.fft_length,
+        error_bound=worst_bound,
+        max_residual=worst_residual,
+    )
+
+
+def _words(packed: np.ndarray) -> np.ndarray:
+    """Native uint64 words of MSB-first bytes (zero-padded to whole words)."""
+    buf = np.zeros(8 * -(-packed.size // 8), dtype=np.uint8)
+    buf[: packed.size] = packed
+    return buf.view(">u8").astype(np.uint64)
+
+
+def dodis_bits_direct(
+    x: BitSource, y: BitSource, positions: Sequence[int], chunk_words: int = 2**17
+) -> list[int]:
+    """Output bits at ``positions`` from the definition (bit-packed AND and parity, O(N) each).
+
+    Streams both inputs in chunks of ``chunk_words`` 64-bit words; independent of the FFT.
+    """
+    n = x.nbits
+    for j in positions:
+        if not 0 <= j < n:
+            raise ExtractionError(f"output bit index must satisfy 0 <= j < N = {n}, found {j}")
+    nwords = -(-n // 64)
+    parities = [0] * len(positions)
+    for w0 in range(0, nwords, chunk_words):
+        w1 = min(w0 + chunk_words, nwords)
+        xw = _words(read_padded(x, 8 * w0, 8 * w1))
+        for i, j in enumerate(positions):
+            q, r = divmod(int(j), 64)
+            yw = _words(read_padded(y, 8 * (w0 + q), 8 * (w1 + q + 1)))
+            parities[i] ^= int(shifted_and_parity(xw, yw, r))
+    return parities
+
+
+def dodis_bit(x: BitSource, y: BitSource, j: int) -> int:
+    """Output bit j from the definition: parity of Σ_t x_t·y_{t+j}."""
+    _check_inputs(x, y, 1)
+    return dodis_bits_direct(x, y, [j])[0]
 
 
 def verify_output(
-    x: PackedBits, y: PackedBits, output: PackedBits, positions: Sequence[int]
+    x: BitSource, y: BitSource, output: PackedBits, positions: Sequence[int]
 ) -> tuple[int, ...]:
     """Recompute output bits at ``positions`` from the definition; raise on any mismatch."""
     _check_inputs(x, y, len(output))
-    xw, yw = _words(x, 0), _words(y, 1)
-    checked = []
     for j in positions:
         if not 0 <= j < len(output):
             raise ExtractionError(
                 f"self-check position {j} is outside the output (m = {len(output)})"
             )
-        expected = int(shifted_and_parity(xw, yw, int(j)))
+    expected = dodis_bits_direct(x, y, positions)
+    for j, want in zip(positions, expected, strict=True):
         found = int(output.unpack(j, j + 1)[0])
-        if expected != found:
+        if want != found:
             raise ExtractionError(
-                f"self-check failed at output bit {j}: direct definition gives {expected}, "
+                f"self-check failed at output bit {j}: direct definition gives {want}, "
                 f"extractor gave {found}",
                 position=int(j),
             )
-        checked.append(int(j))
-    return tuple(checked)
+    return tuple(int(j) for j in positions)
+
+
+def with_checked(result: DodisResult, positions: tuple[int, ...]) -> DodisResult:
+    """``result`` recording the positions that were self-checked."""
+    return replace(result, checked_positions=positions)

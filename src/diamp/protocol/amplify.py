@@ -22,7 +22,7 @@ from diamp.config import AdaptiveProtocol, FixedProtocol, parse_config
 from diamp.daq.store import TrialStoreReader
 from diamp.errors import ConfigError, ProtocolError
 from diamp.extractors.bits import PackedBits
-from diamp.extractors.dodis import DodisResult, dodis_extract, verify_output
+from diamp.extractors.dodis import DodisResult, dodis_extract, verify_output, with_checked
 from diamp.protocol.progress import NullProgress, ProgressSink
 from diamp.protocol.scan import StoreScan, scan_store
 from diamp.protocol.security import (
@@ -48,6 +48,7 @@ class AmplifyParams:
     protocol: ProtocolSettings
     verify_bits: int = 64
     segment_trials: int = 2**22
+    threads: int = 2
 
 
 @dataclass(frozen=True)
@@ -160,14 +161,16 @@ def amplify(
         if scan.ab is None:  # scan_store(with_ab=True) always packs AB
             raise ProtocolError("internal error: AB was not assembled from the store")
         update = progress.start(f"Dodis extraction (m = {length.m:,})", 1)
-        extraction = dodis_extract(scan.ab, z, length.m, progress=lambda d, t: update(d / t))
+        extraction = dodis_extract(
+            scan.ab, z, length.m, threads=params.threads, progress=lambda d, t: update(d / t)
+        )
         rng = np.random.default_rng(secrets.randbits(128))
         count = min(params.verify_bits, length.m)
         positions = sorted(int(p) for p in rng.choice(length.m, size=count, replace=False))
         update = progress.start(f"Self-check ({count} bits from the definition)", 1)
         checked = verify_output(scan.ab, z, extraction.output, positions)
         update(1)
-        extraction = DodisResult(**{**extraction.__dict__, "checked_positions": checked})
+        extraction = with_checked(extraction, checked)
         key = extraction.output
     log.info(
         "amplification %s: m = %d", "aborted" if reason else "ok", 0 if key is None else len(key)
