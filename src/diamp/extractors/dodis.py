@@ -61,6 +61,7 @@ __all__ = [
 UNIT_ROUNDOFF = 2.0**-53
 MAX_ERROR = 0.25
 DEFAULT_MAX_FFT_LENGTH = 2**26
+MIN_AUTO_FFT_LENGTH = 2**20
 DEFAULT_BLOCK_BITS = 2**21  # the block an explicit small plan used before; kept for callers
 
 Progress = Callable[[int, int], None]
@@ -196,8 +197,9 @@ def plan_dodis(
     """Choose block, lag chunk and FFT length for an N-bit, m-output extraction.
 
     By default the lags are one chunk (up to ``max_fft_length / 2``) and the x-blocks fill
-    the rest of a ``max_fft_length`` transform. An explicit ``block_bits`` also caps the lag
-    chunk (``lag_bits`` defaults to ``min(m, block_bits)``).
+    the rest of a transform of about six lags (at least 2^20, at most ``max_fft_length``).
+    An explicit ``block_bits`` also caps the lag chunk (``lag_bits`` defaults to
+    ``min(m, block_bits)`` rounded up to whole bytes).
     """
     if not 1 <= m <= n:
         raise ExtractionError(f"output length m must satisfy 1 <= m <= N = {n}, found {m}")
@@ -210,7 +212,9 @@ def plan_dodis(
         lag = min(m, lag_bits or -(-block // 8) * 8)
     else:
         lag = min(m, lag_bits or max_fft_length // 2)
-        block = min(n, max_fft_length - lag + 1)
+        # cost per input bit ~ L/(L - lag)·log L: a transform of ~6 lags is near the optimum
+        target = min(max_fft_length, _fast_length(max(MIN_AUTO_FFT_LENGTH, 6 * lag)))
+        block = min(n, target - lag + 1)
         if block < n and block >= 128:
             block -= block % 64  # whole words: aligned reads
     length = _fast_length(block + lag - 1)
