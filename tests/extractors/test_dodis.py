@@ -215,8 +215,12 @@ def test_large_blockwise_exactness() -> None:
     x = PackedBits(np.frombuffer(rng.bytes(n // 8), dtype=np.uint8).copy(), n)
     y = PackedBits(np.frombuffer(rng.bytes(n // 8), dtype=np.uint8).copy(), n)
     big = dodis_extract(x, y, m)
-    assert big.block_bits == n  # one block: the default plan fills one transform
-    assert big.fft_length == 3 * 2**21  # smallest 2^a or 3·2^a >= n + m - 1 (radix-3 path)
+    plan = plan_dodis(n, m)
+    assert (big.block_bits, big.fft_length) == (plan.block_bits, plan.fft_length)
+    assert plan.n_blocks > 1  # spectra of several blocks are summed before inverting
+    one = dodis_extract(x, y, m, max_fft_length=3 * 2**21, block_bits=n)
+    assert one.fft_length == 3 * 2**21  # one block, smallest 2^a or 3·2^a >= n + m - 1
+    assert one.output == big.output
     assert big.max_residual <= big.error_bound < MAX_ERROR
     small = dodis_extract(x, y, m, block_bits=2**14)
     assert small.block_bits == 2**14
