@@ -6,21 +6,26 @@ Heavy modules (numpy, numba, h5py, mpmath) are imported inside the commands so t
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from diamp import __version__
-from diamp.errors import ConfigError, DiampError
+from diamp.cli_common import (
+    ABORT_EXIT,
+    bad_option,
+    console,
+    emit_json,
+    fail,
+    out,
+    parse_exact,
+    progress_bars,
+)
+from diamp.cli_extract import extract_app
+from diamp.errors import DiampError
 
 if TYPE_CHECKING:
     from diamp.protocol.amplify import AmplifyResult
@@ -36,83 +41,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
-
-ABORT_EXIT = 3
-
-
-class RichProgress:
-    """Renders library progress steps as rich progress bars on stderr."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self._progress = progress
-
-    def start(self, description: str, total: float) -> Callable[[float], None]:
-        """Add a bar for one step."""
-        if self._progress is None:
-            return lambda _: None
-        progress = self._progress
-        task = progress.add_task(description, total=total)
-
-        def update(completed: float) -> None:
-            progress.update(task, completed=completed)
-
-        return update
-
-    def log(self, message: str) -> None:
-        """Print a status line."""
-        if self._progress is not None:
-            self._progress.console.print(message)
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[RichProgress]:
-    if not enabled:
-        yield RichProgress(None)
-        return
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        yield RichProgress(progress)
-
-
-def _emit_json(data: Any) -> None:
-    """Write strict JSON to stdout (no wrapping, no colour): for scripts."""
-    from diamp.protocol.certificate import dump_json
-
-    sys.stdout.write(dump_json(data).decode())
-    sys.stdout.flush()
-
-
-def _fail(err: DiampError) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {escape(str(err))}")
-    return typer.Exit(err.exit_code)
-
-
-def _bad_option(option: str, message: str) -> typer.Exit:
-    """An invalid command-line value: exit status 2, like an invalid config."""
-    return _fail(ConfigError(f"{option}: {message}", key=option))
-
-
-def _parse_exact(option: str, value: str) -> Fraction:
-    from diamp.config import exact_fraction
-
-    try:
-        return exact_fraction(value)
-    except ValueError as err:
-        raise _bad_option(option, str(err)) from err
 
 
 def _version(value: bool) -> None:
     if value:
         out.print(f"diamp {__version__}")
         raise typer.Exit()
+
+
+app.add_typer(extract_app)
 
 
 @app.callback()
@@ -158,7 +95,7 @@ def _finish(result: AmplifyResult, run_dir: Path, suffix: str, as_json: bool) ->
     cert = build_certificate(result, None if key_path is None else key_path.name)
     write_atomic(cert_path, dump_json(cert))
     if as_json:
-        _emit_json({k: cert[k] for k in cert if k != "series"})
+        emit_json({k: cert[k] for k in cert if k != "series"})
     else:
         _summary(result, cert_path, key_path)
     if result.status != "ok":
@@ -190,14 +127,14 @@ def run(
         run_id = new_run_id()
         run_dir = out_dir or Path("runs") / f"{loaded.config.run.name}-{run_id}"
         if (run_dir / "trials.h5").exists():
-            raise _bad_option("--out", f"{run_dir}/trials.h5 exists; choose another directory")
+            raise bad_option("--out", f"{run_dir}/trials.h5 exists; choose another directory")
         run_dir.mkdir(parents=True, exist_ok=True)
         params = params_from_config(loaded.text, loaded.path)
-        with _progress(not quiet) as progress:
+        with progress_bars(not quiet) as progress:
             acquire(loaded, run_dir / "trials.h5", run_id, progress)
             result = amplify(run_dir / "trials.h5", params, progress)
     except DiampError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     _finish(result, run_dir, "", as_json)
 
 
@@ -240,14 +177,14 @@ def amplify(
         with TrialStoreReader(store) as reader:
             config_text = reader.config_text
         if mu is not None:
-            overrides["mu"] = _parse_exact("--mu", mu)
+            overrides["mu"] = parse_exact("--mu", mu)
         if bound is not None and bound not in ("strict", "paper"):
-            raise _bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
+            raise bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
         params = params_from_config(config_text, f"{store}:/config", overrides)
-        with _progress(not quiet) as progress:
+        with progress_bars(not quiet) as progress:
             result = do_amplify(store, params, progress)
     except DiampError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     _finish(result, run_dir, _next_suffix(run_dir), as_json)
 
 
@@ -263,14 +200,14 @@ def stats(
     from diamp.protocol.certificate import fraction_str
     from diamp.protocol.scan import scan_store, series_dict
 
-    mu_value = _parse_exact("--mu", mu)
+    mu_value = parse_exact("--mu", mu)
     try:
-        with _progress(not quiet and not as_json) as progress:
+        with progress_bars(not quiet and not as_json) as progress:
             scan = scan_store(trials, segment, with_ab=False, progress=progress)
         total = scan.total
         s_mu = total.s_mu(mu_value)
     except DiampError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     data = {
         "run_id": scan.run_id,
         "n_trials": total.n,
@@ -282,7 +219,7 @@ def stats(
         "series": series_dict(scan, mu_value),
     }
     if as_json:
-        _emit_json(data)
+        emit_json(data)
         return
     table = Table(title=escape(f"{trials} — run {scan.run_id}"))
     table.add_column("block", justify="right")
@@ -319,15 +256,15 @@ def rate(
     from diamp.protocol.security import output_length
 
     if bound not in ("strict", "paper"):
-        raise _bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
-    mu_value, s_value = _parse_exact("--mu", mu), _parse_exact("--s-mu", s_mu)
+        raise bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
+    mu_value, s_value = parse_exact("--mu", mu), parse_exact("--s-mu", s_mu)
     try:
         result = output_length(n, mu_value, s_value, eps, eps_s, eps_ea, bound)  # type: ignore[arg-type]
     except DiampError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     data = result.to_dict()
     if as_json:
-        _emit_json(data)
+        emit_json(data)
         return
     out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({bound} bound)")
 

@@ -255,6 +255,14 @@ class TrialStoreReader:
             )
         return np.asarray(data, dtype=np.uint8)
 
+    def read_slice(self, info: BlockInfo, start: int, stop: int) -> np.ndarray:
+        """Trials ``[start, stop)`` of a block (no checksum: verify the block with read_block)."""
+        try:
+            data = self._file["blocks"][block_name(info.index)]["trials"][start:stop]
+        except (OSError, KeyError) as err:
+            raise self._fail(f"block {block_name(info.index)}", f"unreadable ({err})") from err
+        return np.asarray(data, dtype=np.uint8)
+
     def iter_blocks(self) -> Iterator[tuple[BlockInfo, np.ndarray]]:
         """Stream (info, trials) block by block, verified."""
         for info in self.blocks():
@@ -302,3 +310,65 @@ class TrialStoreReader:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class StoreAbBits:
+    """The AB string of a trial store as a streaming bit source.
+
+    AB = a_0 b_0 a_1 b_1 … over all blocks (2 bits per trial, 4 trials per byte, MSB-first).
+    Each block's status and SHA-256 are verified the first time it is touched; a failure
+    raises :class:`StoreIntegrityError` naming the block. Pickles as the path.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with TrialStoreReader(self.path) as reader:
+            self._blocks = reader.blocks()
+        self._starts = np.cumsum([0] + [b.n_trials for b in self._blocks])
+        self._reader: TrialStoreReader | None = None
+        self._verified: set[int] = set()
+
+    @property
+    def nbits(self) -> int:
+        """2 × the number of trials."""
+        return 2 * int(self._starts[-1])
+
+    def _trials(self, first: int, last: int) -> np.ndarray:
+        """Trials ``[first, last)`` across blocks (each block verified once)."""
+        if self._reader is None:
+            self._reader = TrialStoreReader(self.path)
+        out = np.empty(last - first, dtype=np.uint8)
+        index = int(np.searchsorted(self._starts, first, side="right")) - 1
+        pos = first
+        while pos < last:
+            info = self._blocks[index]
+            if index not in self._verified:
+                self._reader.read_block(info)  # status, size and checksum, or raise
+                self._verified.add(index)
+            lo = pos - int(self._starts[index])
+            hi = min(info.n_trials, last - int(self._starts[index]))
+            out[pos - first : pos - first + hi - lo] = self._reader.read_slice(info, lo, hi)
+            pos += hi - lo
+            index += 1
+        return out
+
+    def read_bytes(self, start: int, stop: int) -> np.ndarray:
+        """Packed AB bytes ``[start, stop)``, clipped to the string."""
+        n = int(self._starts[-1])
+        first, last = max(0, 4 * start), min(n, 4 * stop)
+        if last <= first:
+            return np.zeros(0, dtype=np.uint8)
+        trials = self._trials(first, last)
+        ab = np.empty(2 * trials.size, dtype=np.uint8)
+        ab[0::2] = (trials >> 1) & 1
+        ab[1::2] = trials & 1
+        return np.packbits(ab)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "_blocks": self._blocks,
+            "_starts": self._starts,
+            "_reader": None,
+            "_verified": set(),
+        }

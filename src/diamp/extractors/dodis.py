@@ -54,6 +54,7 @@ __all__ = [
     "dodis_extract",
     "dodis_partial",
     "fft_error_bound",
+    "max_fft_for_memory",
     "plan_dodis",
     "verify_output",
 ]
@@ -62,6 +63,9 @@ UNIT_ROUNDOFF = 2.0**-53
 MAX_ERROR = 0.25
 DEFAULT_MAX_FFT_LENGTH = 2**26
 MIN_AUTO_FFT_LENGTH = 2**20
+DEFAULT_MAX_MEMORY = 5 * 2**30
+WORKER_BYTES_PER_POINT = 40  # float buffer, three half spectra, FFT scratch
+SHARED_BYTES_PER_POINT = 16  # cached forward and inverse FFT plans
 DEFAULT_BLOCK_BITS = 2**21  # the block an explicit small plan used before; kept for callers
 
 Progress = Callable[[int, int], None]
@@ -180,10 +184,18 @@ class DodisPlan:
         """Number of lag chunks."""
         return -(-self.m // self.lag_bits)
 
-    @property
-    def memory_bytes(self) -> int:
-        """Working memory of one worker (float buffer and three half spectra)."""
-        return 8 * self.fft_length + 3 * 16 * (self.fft_length // 2 + 1)
+    def memory_bytes(self, workers: int = 1) -> int:
+        """Estimated peak working memory of ``workers`` workers in one process."""
+        return (WORKER_BYTES_PER_POINT * workers + SHARED_BYTES_PER_POINT) * self.fft_length
+
+
+def max_fft_for_memory(max_memory: int, workers: int) -> int:
+    """Largest 2^a or 3·2^a FFT length whose workers fit in ``max_memory`` bytes."""
+    budget = max_memory // (WORKER_BYTES_PER_POINT * workers + SHARED_BYTES_PER_POINT)
+    if budget < 16:
+        raise ExtractionError(f"a memory budget of {max_memory} bytes is too small")
+    pow2 = 1 << (budget.bit_length() - 1)
+    return 3 * pow2 // 2 if 3 * pow2 // 2 <= budget else pow2
 
 
 def plan_dodis(
@@ -355,14 +367,16 @@ def dodis_extract(
     block_bits: int | None = None,
     lag_bits: int | None = None,
     max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
+    max_memory: int = DEFAULT_MAX_MEMORY,
     threads: int = 1,
     progress: Progress | None = None,
 ) -> DodisResult:
     """Ext(x, y) of length m, exact for every input (see the module docs for the method).
 
-    ``threads`` workers each own an FFT workspace (``DodisPlan.memory_bytes``) and a share
-    of the x-blocks; numpy's FFT releases the GIL, so they run in parallel. ``progress``
-    is called with (blocks done, blocks total) over all lag chunks.
+    ``threads`` workers each own an FFT workspace and a share of the x-blocks; numpy's FFT
+    releases the GIL, so they run in parallel. The FFT length is capped so the workspaces
+    fit in ``max_memory`` bytes (``DodisPlan.memory_bytes``). ``progress`` is called with
+    (blocks done, blocks total) over all lag chunks.
 
     Raises
     ------
@@ -370,9 +384,10 @@ def dodis_extract(
         On unequal input lengths, m outside 1..N, or a sum whose residual exceeds its bound.
     """
     _check_inputs(x, y, m)
-    plan = plan_dodis(
-        x.nbits, m, block_bits=block_bits, lag_bits=lag_bits, max_fft_length=max_fft_length
-    )
+    threads = max(1, threads)
+    cap = min(max_fft_length, max_fft_for_memory(max_memory, threads))
+    plan = plan_dodis(x.nbits, m, block_bits=block_bits, lag_bits=lag_bits, max_fft_length=cap)
+    threads = min(threads, plan.n_blocks)
     total = plan.n_blocks * plan.n_chunks
     done = 0
     lock = threading.Lock()
@@ -385,7 +400,7 @@ def dodis_extract(
         if progress is not None:
             progress(current, total)
 
-    ranges = _split(plan.n_blocks, max(1, min(threads, plan.n_blocks)))
+    ranges = _split(plan.n_blocks, threads)
     workspaces = [_Workspace(plan.fft_length) for _ in ranges]
     output = np.zeros((m + 7) // 8, dtype=np.uint8)
     worst_bound = worst_residual = 0.0

@@ -1,0 +1,103 @@
+"""Helpers shared by the ``diamp`` command modules: progress bars, JSON, error exits."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from diamp.errors import ConfigError, DiampError
+
+__all__ = [
+    "ABORT_EXIT",
+    "RichProgress",
+    "bad_option",
+    "console",
+    "emit_json",
+    "fail",
+    "out",
+    "parse_exact",
+    "progress_bars",
+]
+
+console = Console(stderr=True)
+out = Console()
+
+ABORT_EXIT = 3
+
+
+class RichProgress:
+    """Renders library progress steps as rich progress bars on stderr."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+
+    def start(self, description: str, total: float) -> Callable[[float], None]:
+        """Add a bar for one step."""
+        if self._progress is None:
+            return lambda _: None
+        progress = self._progress
+        task = progress.add_task(description, total=total)
+
+        def update(completed: float) -> None:
+            progress.update(task, completed=completed)
+
+        return update
+
+    def log(self, message: str) -> None:
+        """Print a status line."""
+        if self._progress is not None:
+            self._progress.console.print(message)
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[RichProgress]:
+    """Rich progress bars on stderr for the steps inside the block (or none)."""
+    if not enabled:
+        yield RichProgress(None)
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        yield RichProgress(progress)
+
+
+def emit_json(data: Any) -> None:
+    """Write strict JSON to stdout (no wrapping, no colour): for scripts."""
+    from diamp.protocol.certificate import dump_json
+
+    sys.stdout.write(dump_json(data).decode())
+    sys.stdout.flush()
+
+
+def fail(err: DiampError) -> typer.Exit:
+    """Print ``err`` (markup-escaped) and return the exit that carries its status."""
+    console.print(f"[bold red]error:[/] {escape(str(err))}")
+    return typer.Exit(err.exit_code)
+
+
+def bad_option(option: str, message: str) -> typer.Exit:
+    """An invalid command-line value: exit status 2, like an invalid config."""
+    return fail(ConfigError(f"{option}: {message}", key=option))
+
+
+def parse_exact(option: str, value: str) -> Fraction:
+    """Parse an exact decimal option value, or exit with status 2 naming the option."""
+    from diamp.exact import exact_fraction
+
+    try:
+        return exact_fraction(value)
+    except ValueError as err:
+        raise bad_option(option, str(err)) from err
