@@ -18,7 +18,7 @@ import numpy as np
 from diamp.errors import StorageError
 from diamp.extractors.bits import BitSource
 
-__all__ = ["Hdf5PackedBits", "PackedFileBits", "open_bits", "write_packed"]
+__all__ = ["Hdf5PackedBits", "PackedBitWriter", "PackedFileBits", "open_bits", "write_packed"]
 
 
 def _mask_tail(data: np.ndarray, stop: int, nbits: int) -> np.ndarray:
@@ -179,3 +179,49 @@ def write_packed(path: str | Path, bits: BitSource, chunk_bytes: int = 2**24) ->
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise StorageError(f"{target}: cannot write: {err}", path=str(target)) from err
+
+
+class PackedBitWriter:
+    """Write a stream of unpacked bit chunks to a packed MSB-first file, atomically.
+
+    The file appears under its name only after :meth:`close` (temp file, fsync, rename);
+    ``nbits`` is the number of bits written.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.partial")
+        try:
+            self._fh = open(self._tmp, "wb")
+        except OSError as err:
+            raise StorageError(f"{self.path}: cannot write: {err}", path=str(path)) from err
+        self._carry = np.zeros(0, dtype=np.uint8)
+        self.nbits = 0
+
+    def write(self, bits: np.ndarray) -> None:
+        """Append unpacked ``uint8`` 0/1 bits."""
+        data = np.concatenate([self._carry, bits]) if self._carry.size else bits
+        whole = data.size - data.size % 8
+        self._fh.write(np.packbits(data[:whole]).tobytes())
+        self._carry = np.array(data[whole:], dtype=np.uint8)
+        self.nbits += bits.size
+
+    def close(self) -> None:
+        """Flush the last partial byte (zero-padded), fsync and rename into place."""
+        if self._carry.size:
+            self._fh.write(np.packbits(self._carry).tobytes())
+            self._carry = np.zeros(0, dtype=np.uint8)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self._tmp, self.path)
+
+    def __enter__(self) -> PackedBitWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._fh.close()
+            self._tmp.unlink(missing_ok=True)

@@ -1,47 +1,38 @@
-"""The Dodis et al. two-source extractor, computed exactly by blockwise FFT correlation.
+"""The Dodis et al. two-source extractor (non-cyclic shifts), exact at any size.
 
-Definition (DESIGN; seed 003 Theorem 2, non-cyclic shifts): for x, y ∈ {0,1}^N,
+Definition (DESIGN; seed 003 Theorem 2): for x, y ∈ {0,1}^N,
 
     Ext(x, y)_j = Σ_{t=0}^{N−1−j} x_t · y_{t+j}  mod 2,   j = 0 … m−1.
 
-For DIRA, K = Ext(AB, Z): x = AB, y = Z. Inputs are :class:`~diamp.extractors.bits.BitSource`
-objects (in-memory :class:`PackedBits`, packed files, HDF5 datasets, a store's AB), read a
-block at a time; the output is :class:`PackedBits`, MSB-first.
-
-Method
-------
-x is cut into blocks [s, s+B) and the lags into chunks [j0, j0+J). For one block and chunk,
-c_j = Σ_{u<B} x_{s+u} y_{s+j0+u+j} (j < J) is a linear correlation of the block with the window
-y[s+j0, s+j0+B+J−1), computed as irfft(conj(rfft x)·rfft y) at an FFT length L ≥ B + J − 1, so
-no term wraps around. Ext_j is the parity of Σ_blocks c_j, and a parity of a sum is the XOR of
-parities, so the cross-spectra of several blocks are summed in the frequency domain and
-inverted once ("flushed"); the parities of the rounded sums of successive flushes are XORed.
-Work and memory per flush are O(L log L) and O(L), whatever N is.
-
-Exactness
----------
-Every flush carries an a-priori bound on its absolute round-off error
-(:class:`RoundoffBound`, after Higham's FFT error analysis). A block joins the running sum only
-while the bound stays below 1/4, so rounding each sum to the nearest integer is exact. The
-observed distance of every sum from its nearest integer is also checked against the bound
-(a violated bound means the model does not describe this machine's FFT: the extraction
-stops). Output bits at random positions are recomputed from the definition afterwards
-(:func:`verify_output`).
+For DIRA, K = Ext(AB, Z): x = AB, y = Z. This is a correlation of two equal-length strings,
+computed by the exact blockwise-FFT engine of :mod:`diamp.extractors.correlate` (see there
+for the method and the round-off proof); inputs are bit sources (bits MSB-first) that are
+never loaded whole, the output is :class:`PackedBits`.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-
-import numpy as np
+from collections.abc import Sequence
 
 from diamp.errors import ExtractionError
-from diamp.extractors._kernels import parity_pack, shifted_and_parity, unpack_to_float
-from diamp.extractors.bits import BitSource, PackedBits, read_padded
+from diamp.extractors.bits import BitSource, PackedBits
+from diamp.extractors.correlate import (
+    DEFAULT_MAX_FFT_LENGTH,
+    DEFAULT_MAX_MEMORY,
+    MAX_ERROR,
+    CorrelationPlan,
+    CorrelationResult,
+    Progress,
+    RoundoffBound,
+    check_output,
+    correlate_parity,
+    correlation_bits_direct,
+    correlation_partial,
+    fft_error_bound,
+    max_fft_for_memory,
+    plan_correlation,
+    with_checked,
+)
 
 __all__ = [
     "DEFAULT_MAX_FFT_LENGTH",
@@ -57,292 +48,12 @@ __all__ = [
     "max_fft_for_memory",
     "plan_dodis",
     "verify_output",
+    "with_checked",
 ]
 
-UNIT_ROUNDOFF = 2.0**-53
-MAX_ERROR = 0.25
-DEFAULT_MAX_FFT_LENGTH = 2**26
-MIN_AUTO_FFT_LENGTH = 2**20
-DEFAULT_MAX_MEMORY = 5 * 2**30
-WORKER_BYTES_PER_POINT = 40  # float buffer, three half spectra, FFT scratch
-SHARED_BYTES_PER_POINT = 16  # cached forward and inverse FFT plans
-DEFAULT_BLOCK_BITS = 2**21  # the block an explicit small plan used before; kept for callers
-
-Progress = Callable[[int, int], None]
-
-
-def _gamma(k: int) -> float:
-    return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
-
-
-def _stages(length: int) -> float:
-    """Butterfly stages assumed for a transform of ``length`` (2^a or 3·2^a), plus margin."""
-    radix3 = 0 if length & (length - 1) == 0 else 1
-    return math.ceil(math.log2(length)) + 2 + radix3
-
-
-def _eps_fft(length: int) -> float:
-    u = UNIT_ROUNDOFF
-    stages = _stages(length)
-    mu = 2 * u  # twiddle factor error
-    eta = mu + _gamma(4) * (math.sqrt(2) + mu)
-    return stages * eta / (1 - stages * eta)
-
-
-@dataclass
-class RoundoffBound:
-    """Running a-priori error bound of a sum of FFT correlations of 0/1 vectors.
-
-    Notes
-    -----
-    Model: Higham, *Accuracy and Stability of Numerical Algorithms* (2nd ed.), Thm 24.2 — a
-    computed length-L FFT satisfies ‖ŷ − y‖₂ ≤ ε_T‖y‖₂ with ε_T = Tη/(1 − Tη),
-    η = μ + γ₄(√2 + μ), T butterfly stages and twiddle error μ (taken as 2u). T is
-    ⌈log₂ L⌉ + 2 (+1 for a radix-3 stage): the real-input pre/post-processing adds a stage
-    each way. For block k with w_a, w_b ones (A = F·a: ‖A‖₂ = √(L w_a), ‖A‖∞ ≤ w_a):
-
-    * exact product norm p_k = ‖conj(A)·B‖₂ ≤ min(√L √w_a w_b, w_a √L √w_b);
-    * product error d_k ≤ ε_T√L(√w_a w_b + w_a √w_b) + ε_T² L √(w_a w_b), plus the complex
-      multiplication's relative error √2γ₂ on (p_k + d_k);
-    * summing G spectra adds γ_{G−1} Σ(p_k + d_k) (recursive summation, componentwise);
-    * the inverse transform (exact 1/L scaling for these lengths) adds ε_T‖ΣP‖ and divides
-      by √L: error ≤ ((1 + ε_T)·D + ε_T·P)/√L with D, P the sums above.
-
-    The ∞-norm error of the correlation sums is at most this 2-norm bound.
-    """
-
-    length: int
-    blocks: int = 0
-    d_sum: float = 0.0
-    p_sum: float = 0.0
-
-    def _terms(self, weight_x: int, weight_y: int) -> tuple[float, float]:
-        eps = _eps_fft(self.length)
-        wa, wb, root_l = float(weight_x), float(weight_y), math.sqrt(self.length)
-        p = min(root_l * math.sqrt(wa) * wb, wa * root_l * math.sqrt(wb))
-        d = eps * root_l * (math.sqrt(wa) * wb + wa * math.sqrt(wb))
-        d += eps**2 * self.length * math.sqrt(wa * wb)
-        d += math.sqrt(2) * _gamma(2) * (p + d)
-        return d, p
-
-    def _value(self, blocks: int, d_sum: float, p_sum: float) -> float:
-        eps = _eps_fft(self.length)
-        total_d = d_sum + _gamma(max(blocks - 1, 0)) * (p_sum + d_sum)
-        return ((1 + eps) * total_d + eps * p_sum) / math.sqrt(self.length)
-
-    def with_block(self, weight_x: int, weight_y: int) -> float:
-        """The bound if a block with these weights were added."""
-        d, p = self._terms(weight_x, weight_y)
-        return self._value(self.blocks + 1, self.d_sum + d, self.p_sum + p)
-
-    def add(self, weight_x: int, weight_y: int) -> None:
-        """Account for one more block in the running sum."""
-        d, p = self._terms(weight_x, weight_y)
-        self.blocks += 1
-        self.d_sum += d
-        self.p_sum += p
-
-    @property
-    def value(self) -> float:
-        """The bound for the blocks added so far."""
-        return self._value(self.blocks, self.d_sum, self.p_sum)
-
-    def reset(self) -> None:
-        """Start a new sum."""
-        self.blocks, self.d_sum, self.p_sum = 0, 0.0, 0.0
-
-
-def fft_error_bound(length: int, weight_x: int, weight_y: int) -> float:
-    """Worst-case absolute error of one FFT correlation of 0/1 vectors (see RoundoffBound)."""
-    return RoundoffBound(length).with_block(weight_x, weight_y)
-
-
-def _fast_length(value: int) -> int:
-    """Smallest 2^a or 3·2^a that is >= value."""
-    pow2 = 1 << max(0, (value - 1).bit_length())
-    three = 3 * (pow2 // 4)
-    return three if three >= value else pow2
-
-
-@dataclass(frozen=True)
-class DodisPlan:
-    """How an extraction is cut: x-blocks of ``block_bits``, lag chunks of ``lag_bits``."""
-
-    n: int
-    m: int
-    block_bits: int
-    lag_bits: int
-    fft_length: int
-
-    @property
-    def n_blocks(self) -> int:
-        """Number of x-blocks."""
-        return -(-self.n // self.block_bits)
-
-    @property
-    def n_chunks(self) -> int:
-        """Number of lag chunks."""
-        return -(-self.m // self.lag_bits)
-
-    def memory_bytes(self, workers: int = 1) -> int:
-        """Estimated peak working memory of ``workers`` workers in one process."""
-        return (WORKER_BYTES_PER_POINT * workers + SHARED_BYTES_PER_POINT) * self.fft_length
-
-
-def max_fft_for_memory(max_memory: int, workers: int) -> int:
-    """Largest 2^a or 3·2^a FFT length whose workers fit in ``max_memory`` bytes."""
-    budget = max_memory // (WORKER_BYTES_PER_POINT * workers + SHARED_BYTES_PER_POINT)
-    if budget < 16:
-        raise ExtractionError(f"a memory budget of {max_memory} bytes is too small")
-    pow2 = 1 << (budget.bit_length() - 1)
-    return 3 * pow2 // 2 if 3 * pow2 // 2 <= budget else pow2
-
-
-def plan_dodis(
-    n: int,
-    m: int,
-    *,
-    block_bits: int | None = None,
-    lag_bits: int | None = None,
-    max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
-) -> DodisPlan:
-    """Choose block, lag chunk and FFT length for an N-bit, m-output extraction.
-
-    By default the lags are one chunk (up to ``max_fft_length / 2``) and the x-blocks fill
-    the rest of a transform of about six lags (at least 2^20, at most ``max_fft_length``).
-    An explicit ``block_bits`` also caps the lag chunk (``lag_bits`` defaults to
-    ``min(m, block_bits)`` rounded up to whole bytes).
-    """
-    if not 1 <= m <= n:
-        raise ExtractionError(f"output length m must satisfy 1 <= m <= N = {n}, found {m}")
-    if max_fft_length < 16:
-        raise ExtractionError(f"max_fft_length must be >= 16, found {max_fft_length}")
-    if lag_bits is not None and lag_bits % 8 and lag_bits < m:
-        raise ExtractionError(f"lag_bits must be a multiple of 8 (or >= m), found {lag_bits}")
-    if block_bits is not None:
-        block = max(1, min(block_bits, n))
-        lag = min(m, lag_bits or -(-block // 8) * 8)
-    else:
-        lag = min(m, lag_bits or max_fft_length // 2)
-        # cost per input bit ~ L/(L - lag)·log L: a transform of ~6 lags is near the optimum
-        target = min(max_fft_length, _fast_length(max(MIN_AUTO_FFT_LENGTH, 6 * lag)))
-        block = min(n, target - lag + 1)
-        if block < n and block >= 128:
-            block -= block % 64  # whole words: aligned reads
-    length = _fast_length(block + lag - 1)
-    worst = fft_error_bound(length, block, block + lag - 1)
-    if worst >= MAX_ERROR:
-        raise ExtractionError(
-            f"block of {block} bits and lag chunk of {lag} (FFT length {length}) have round-off "
-            f"bound {worst:.3g} >= {MAX_ERROR}; choose smaller blocks"
-        )
-    return DodisPlan(n=n, m=m, block_bits=block, lag_bits=lag, fft_length=length)
-
-
-@dataclass(frozen=True)
-class PartialResult:
-    """XOR-contribution of some x-blocks to one lag chunk (``bits`` packed MSB-first)."""
-
-    chunk: int
-    bits: np.ndarray
-    error_bound: float
-    max_residual: float
-    flushes: int
-
-
-class _Workspace:
-    """FFT buffers of one worker, allocated once per extraction."""
-
-    def __init__(self, length: int) -> None:
-        self.real = np.empty(length, dtype=np.float64)
-        self.fx = np.empty(length // 2 + 1, dtype=np.complex128)
-        self.fy = np.empty(length // 2 + 1, dtype=np.complex128)
-        self.acc = np.zeros(length // 2 + 1, dtype=np.complex128)
-
-
-def _load(source: BitSource, start_bit: int, count: int, out: np.ndarray) -> int:
-    """Unpack ``count`` bits from ``start_bit`` into ``out`` as floats; returns the ones."""
-    packed = read_padded(source, start_bit // 8, (start_bit + count + 7) // 8)
-    return int(unpack_to_float(packed, start_bit % 8, count, out))
-
-
-def dodis_partial(
-    x: BitSource,
-    y: BitSource,
-    plan: DodisPlan,
-    chunk: int,
-    blocks: Sequence[int],
-    progress: Callable[[int], None] | None = None,
-    workspace: _Workspace | None = None,
-) -> PartialResult:
-    """Parities contributed by x-blocks ``blocks`` to lag chunk ``chunk``.
-
-    XORing the results over all blocks gives the chunk's output bits. This is the unit of
-    work for threads and Dask tasks.
-    """
-    n, length = plan.n, plan.fft_length
-    j0 = chunk * plan.lag_bits
-    jl = min(plan.lag_bits, plan.m - j0)
-    ws = workspace or _Workspace(length)
-    bound = RoundoffBound(length)
-    out = np.zeros((jl + 7) // 8, dtype=np.uint8)
-    scratch = np.empty_like(out)
-    worst_bound = worst_residual = 0.0
-    flushes = 0
-
-    def flush() -> None:
-        nonlocal worst_bound, worst_residual, flushes
-        if bound.blocks == 0:
-            return
-        np.fft.irfft(ws.acc, length, out=ws.real)
-        residual = float(parity_pack(ws.real, jl, scratch))
-        limit = bound.value
-        if residual > limit or limit >= MAX_ERROR:
-            raise ExtractionError(
-                f"FFT residual {residual:.3g} exceeds the round-off bound {limit:.3g} (lags "
-                f"{j0}..{j0 + jl - 1}): this FFT does not meet its error model; refusing an "
-                "inexact result"
-            )
-        np.bitwise_xor(out, scratch, out=out)
-        worst_bound, worst_residual = max(worst_bound, limit), max(worst_residual, residual)
-        ws.acc[:] = 0
-        bound.reset()
-        flushes += 1
-
-    ws.acc[:] = 0
-    for k in blocks:
-        s = k * plan.block_bits
-        bl = min(plan.block_bits, n - s)
-        ylen = min(bl + jl - 1, n - s - j0)
-        wa = _load(x, s, bl, ws.real) if ylen > 0 else 0
-        if wa:
-            np.fft.rfft(ws.real, out=ws.fx)
-            wb = _load(y, s + j0, ylen, ws.real)
-            if wb:
-                np.fft.rfft(ws.real, out=ws.fy)
-                if bound.blocks and bound.with_block(wa, wb) >= MAX_ERROR:
-                    flush()
-                np.conjugate(ws.fx, out=ws.fx)
-                ws.fx *= ws.fy
-                ws.acc += ws.fx
-                bound.add(wa, wb)
-        if progress is not None:
-            progress(1)
-    flush()
-    return PartialResult(chunk, out, worst_bound, worst_residual, flushes)
-
-
-@dataclass(frozen=True)
-class DodisResult:
-    """An extracted key with the evidence of its exactness."""
-
-    output: PackedBits
-    block_bits: int
-    lag_bits: int
-    fft_length: int
-    error_bound: float
-    max_residual: float
-    checked_positions: tuple[int, ...] = field(default=())
+DodisPlan = CorrelationPlan
+DodisResult = CorrelationResult
+dodis_partial = correlation_partial
 
 
 def _check_inputs(x: BitSource, y: BitSource, m: int) -> None:
@@ -354,9 +65,20 @@ def _check_inputs(x: BitSource, y: BitSource, m: int) -> None:
         raise ExtractionError(f"output length m must satisfy 1 <= m <= N = {x.nbits}, found {m}")
 
 
-def _split(count: int, parts: int) -> list[range]:
-    edges = [count * i // parts for i in range(parts + 1)]
-    return [range(edges[i], edges[i + 1]) for i in range(parts) if edges[i + 1] > edges[i]]
+def plan_dodis(
+    n: int,
+    m: int,
+    *,
+    block_bits: int | None = None,
+    lag_bits: int | None = None,
+    max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
+) -> CorrelationPlan:
+    """The blockwise plan of an N-bit, m-output extraction (see ``plan_correlation``)."""
+    if not 1 <= m <= n:
+        raise ExtractionError(f"output length m must satisfy 1 <= m <= N = {n}, found {m}")
+    return plan_correlation(
+        n, m, block_bits=block_bits, lag_bits=lag_bits, max_fft_length=max_fft_length
+    )
 
 
 def dodis_extract(
@@ -370,96 +92,45 @@ def dodis_extract(
     max_memory: int = DEFAULT_MAX_MEMORY,
     threads: int = 1,
     progress: Progress | None = None,
-) -> DodisResult:
-    """Ext(x, y) of length m, exact for every input (see the module docs for the method).
+) -> CorrelationResult:
+    """Ext(x, y) of length m, exact for every input.
 
-    ``threads`` workers each own an FFT workspace and a share of the x-blocks; numpy's FFT
-    releases the GIL, so they run in parallel. The FFT length is capped so the workspaces
-    fit in ``max_memory`` bytes (``DodisPlan.memory_bytes``). ``progress`` is called with
-    (blocks done, blocks total) over all lag chunks.
+    ``threads`` workers share the x-blocks; ``max_memory`` caps their FFT workspaces;
+    ``progress`` receives (blocks done, blocks total).
 
     Raises
     ------
     ExtractionError
-        On unequal input lengths, m outside 1..N, or a sum whose residual exceeds its bound.
+        On unequal input lengths, m outside 1..N, or a sum whose residual exceeds its
+        round-off bound.
     """
     _check_inputs(x, y, m)
-    threads = max(1, threads)
-    cap = min(max_fft_length, max_fft_for_memory(max_memory, threads))
-    plan = plan_dodis(x.nbits, m, block_bits=block_bits, lag_bits=lag_bits, max_fft_length=cap)
-    threads = min(threads, plan.n_blocks)
-    total = plan.n_blocks * plan.n_chunks
-    done = 0
-    lock = threading.Lock()
-
-    def tick(count: int) -> None:
-        nonlocal done
-        with lock:
-            done += count
-            current = done
-        if progress is not None:
-            progress(current, total)
-
-    ranges = _split(plan.n_blocks, threads)
-    workspaces = [_Workspace(plan.fft_length) for _ in ranges]
-    output = np.zeros((m + 7) // 8, dtype=np.uint8)
-    worst_bound = worst_residual = 0.0
-    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-        for chunk in range(plan.n_chunks):
-            futures = [
-                pool.submit(dodis_partial, x, y, plan, chunk, r, tick, ws)
-                for r, ws in zip(ranges, workspaces, strict=True)
-            ]
-            for future in futures:
-                part = future.result()
-                start = chunk * plan.lag_bits // 8  # lag_bits is a multiple of 8 or equals m
-                region = output[start : start + part.bits.size]
-                np.bitwise_xor(region, part.bits, out=region)
-                worst_bound = max(worst_bound, part.error_bound)
-                worst_residual = max(worst_residual, part.max_residual)
-    return DodisResult(
-        output=PackedBits(output, m),
-        block_bits=plan.block_bits,
-        lag_bits=plan.lag_bits,
-        fft_length=plan.fft_length,
-        error_bound=worst_bound,
-        max_residual=worst_residual,
+    return correlate_parity(
+        x,
+        y,
+        m,
+        block_bits=block_bits,
+        lag_bits=lag_bits,
+        max_fft_length=max_fft_length,
+        max_memory=max_memory,
+        threads=threads,
+        progress=progress,
     )
 
 
-def _words(packed: np.ndarray) -> np.ndarray:
-    """Native uint64 words of MSB-first bytes (zero-padded to whole words)."""
-    buf = np.zeros(8 * -(-packed.size // 8), dtype=np.uint8)
-    buf[: packed.size] = packed
-    return buf.view(">u8").astype(np.uint64)
-
-
-def dodis_bits_direct(
-    x: BitSource, y: BitSource, positions: Sequence[int], chunk_words: int = 2**17
-) -> list[int]:
-    """Output bits at ``positions`` from the definition (bit-packed AND and parity, O(N) each).
-
-    Streams both inputs in chunks of ``chunk_words`` 64-bit words; independent of the FFT.
-    """
-    n = x.nbits
+def dodis_bits_direct(x: BitSource, y: BitSource, positions: Sequence[int]) -> list[int]:
+    """Output bits at ``positions`` from the definition (bit-packed AND, O(N) each)."""
+    _check_inputs(x, y, 1)
     for j in positions:
-        if not 0 <= j < n:
-            raise ExtractionError(f"output bit index must satisfy 0 <= j < N = {n}, found {j}")
-    nwords = -(-n // 64)
-    parities = [0] * len(positions)
-    for w0 in range(0, nwords, chunk_words):
-        w1 = min(w0 + chunk_words, nwords)
-        xw = _words(read_padded(x, 8 * w0, 8 * w1))
-        for i, j in enumerate(positions):
-            q, r = divmod(int(j), 64)
-            yw = _words(read_padded(y, 8 * (w0 + q), 8 * (w1 + q + 1)))
-            parities[i] ^= int(shifted_and_parity(xw, yw, r))
-    return parities
+        if not 0 <= j < x.nbits:
+            raise ExtractionError(
+                f"output bit index must satisfy 0 <= j < N = {x.nbits}, found {j}"
+            )
+    return correlation_bits_direct(x, y, positions)
 
 
 def dodis_bit(x: BitSource, y: BitSource, j: int) -> int:
     """Output bit j from the definition: parity of Σ_t x_t·y_{t+j}."""
-    _check_inputs(x, y, 1)
     return dodis_bits_direct(x, y, [j])[0]
 
 
@@ -468,23 +139,4 @@ def verify_output(
 ) -> tuple[int, ...]:
     """Recompute output bits at ``positions`` from the definition; raise on any mismatch."""
     _check_inputs(x, y, len(output))
-    for j in positions:
-        if not 0 <= j < len(output):
-            raise ExtractionError(
-                f"self-check position {j} is outside the output (m = {len(output)})"
-            )
-    expected = dodis_bits_direct(x, y, positions)
-    for j, want in zip(positions, expected, strict=True):
-        found = int(output.unpack(j, j + 1)[0])
-        if want != found:
-            raise ExtractionError(
-                f"self-check failed at output bit {j}: direct definition gives {want}, "
-                f"extractor gave {found}",
-                position=int(j),
-            )
-    return tuple(int(j) for j in positions)
-
-
-def with_checked(result: DodisResult, positions: tuple[int, ...]) -> DodisResult:
-    """``result`` recording the positions that were self-checked."""
-    return replace(result, checked_positions=positions)
+    return check_output(x, y, output, positions)

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Final
 
-import mpmath
-
 from diamp.errors import ProtocolError
 from diamp.exact import exact_fraction
+from diamp.extractors._precision import _MP, WORKING_DPS, _check_count, _check_unit
 
 __all__ = [
     "ETA_CONSTRUCTION",
@@ -45,11 +44,6 @@ ETA_CONSTRUCTION: Final = "recon-kaf-thm4-tangent-dfr/1"
 min-tradeoff function, DFR second-order term with d_O = 4, gradient ⌈μ_max g′⌉, tangent point
 optimised exactly)."""
 
-WORKING_DPS: Final = 50
-"""Decimal digits of the private mpmath context used for η and everything that is floored."""
-
-_MP: Final[Any] = mpmath.MPContext()
-_MP.dps = WORKING_DPS
 _BISECTION_STEPS: Final = 175  # 2**-175 ~ 2e-53: below the resolution of the context
 _HALF: Final = Fraction(1, 2)
 _LOG2_9: Final[Any] = _MP.log(9, 2)  # log2(1 + 2 d_O) with d_O = 4
@@ -93,24 +87,6 @@ def _check_mu(mu: str | float | int | Fraction) -> Fraction:
     value = _param_fraction("mu", mu)
     if not 0 <= value < _HALF:
         raise ProtocolError(f"mu must satisfy 0 <= mu < 1/2, got mu = {value}", parameter="mu")
-    return value
-
-
-def _check_count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ProtocolError(f"{name} must be an integer, got {value!r}", parameter=name)
-    if value < minimum:
-        raise ProtocolError(f"{name} must be >= {minimum}, got {name} = {value}", parameter=name)
-    return int(value)
-
-
-def _check_unit(name: str, value: float) -> float:
-    """Check 0 < value < 1 for a float security parameter."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ProtocolError(f"{name} must be a real number, got {value!r}", parameter=name)
-    value = float(value)
-    if not 0.0 < value < 1.0:
-        raise ProtocolError(f"{name} must satisfy 0 < {name} < 1, got {value!r}", parameter=name)
     return value
 
 

@@ -19,14 +19,21 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from diamp.errors import ExtractionError, ProtocolError
+from diamp.extractors._precision import _MP, _check_count, _check_unit
+from diamp.extractors.chain import (
+    _chain_m_real,
+    _error_chain,
+    _safe_floor,
+    classical_dodis_max_m,
+    dodis_error_chain,
+    dodis_max_m,
+    quantum_dodis_max_m,
+)
 from diamp.protocol.eta import (
-    _MP,
     ETA_CONSTRUCTION,
     EtaResult,
     _at_or_above_quantum_max,
-    _check_count,
     _check_mu,
-    _check_unit,
     _eta_exact,
     _param_fraction,
     _z_rate,
@@ -38,15 +45,6 @@ from diamp.protocol.eta import (
     s_mu_quantum_max,
     to_fraction,
     z_min_entropy,
-)
-from diamp.protocol.extractor_chain import (
-    _chain_m_real,
-    _error_chain,
-    _safe_floor,
-    classical_dodis_max_m,
-    dodis_error_chain,
-    dodis_max_m,
-    quantum_dodis_max_m,
 )
 
 __all__ = [

@@ -3,7 +3,7 @@
 ``dodis_max_m`` turns min-entropies (k₁, k₂), the input length N, ε and the smoothing
 parameters into the largest output length; ``dodis_error_chain`` computes the total error of
 a given choice forward, so a chosen m can be checked ≤ ε. Everything that is floored is
-evaluated in the 50-digit mpmath context of :mod:`diamp.protocol.eta`.
+evaluated in the 50-digit mpmath context of :mod:`diamp.extractors._precision`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numbers
 from typing import Any, Final
 
 from diamp.errors import ProtocolError
-from diamp.protocol.eta import _MP, WORKING_DPS, _check_count, _check_unit
+from diamp.extractors._precision import _MP, WORKING_DPS, _check_count, _check_unit
 
 __all__ = [
     "classical_dodis_max_m",
