@@ -41,13 +41,23 @@ def dodis(
     max_memory_gib: Annotated[
         float, typer.Option("--max-memory", help="Memory budget of the FFT workspaces, GiB.")
     ] = 5.0,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Run on a new local Dask cluster of K worker processes."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Run on an existing Dask cluster (tcp://HOST:PORT)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print sizes, timings, SHA-256.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Dodis two-source extractor: out_j = Σ_t x_t·y_{t+j} mod 2, exact (blockwise FFT).
 
-    After extracting, --verify-bits randomly chosen output bits are recomputed directly from
-    the definition; any mismatch fails the command and no output is written.
+    With --workers or --scheduler the blocks become Dask tasks; the workers read the inputs
+    from their paths (which must be visible to every worker) and the result is identical to
+    a local run. After extracting, --verify-bits randomly chosen output bits are recomputed
+    directly from the definition; any mismatch fails the command and no output is written.
     """
     from diamp.bitio import open_bits
     from diamp.extractors.dodis import dodis_extract, verify_output, with_checked
@@ -55,6 +65,10 @@ def dodis(
 
     if threads < 1:
         raise bad_option("--threads", f"must be >= 1, found {threads}")
+    if workers is not None and scheduler is not None:
+        raise bad_option("--workers/--scheduler", "give one of them, not both")
+    if workers is not None and workers < 1:
+        raise bad_option("--workers", f"must be >= 1, found {workers}")
     if verify_bits < 0:
         raise bad_option("--verify-bits", f"must be >= 0, found {verify_bits}")
     try:
@@ -62,15 +76,21 @@ def dodis(
         started = time.perf_counter()
         with progress_bars(not quiet and not as_json) as progress:
             update = progress.start(f"Dodis extraction (N = {xs.nbits:,}, m = {m:,})", 1)
-            result = dodis_extract(
-                xs,
-                ys,
-                m,
-                threads=threads,
-                max_fft_length=max_fft_length,
-                max_memory=int(max_memory_gib * 2**30),
-                progress=lambda d, t: update(d / t),
-            )
+            budget = int(max_memory_gib * 2**30)
+            if workers is None and scheduler is None:
+                result = dodis_extract(
+                    xs,
+                    ys,
+                    m,
+                    threads=threads,
+                    max_fft_length=max_fft_length,
+                    max_memory=budget,
+                    progress=lambda d, t: update(d / t),
+                )
+            else:
+                result = _dodis_on_dask(
+                    xs, ys, m, workers, scheduler, budget, max_fft_length, update
+                )
             extracted = time.perf_counter()
             count = min(verify_bits, m)
             rng = secrets.SystemRandom()
@@ -93,6 +113,9 @@ def dodis(
         "block_bits": result.block_bits,
         "lag_bits": result.lag_bits,
         "threads": threads,
+        "dask": None
+        if workers is None and scheduler is None
+        else (scheduler or f"local:{workers}"),
         "roundoff_bound": result.error_bound,
         "max_residual": result.max_residual,
         "checked_positions": list(result.checked_positions),
@@ -261,4 +284,32 @@ def _report(as_json: bool, report: dict[str, Any]) -> None:
         typer.echo(
             f"{report['output']}: {report['output_bits']:,} bits "
             f"(sha256 {report['output_sha256']}) in {report['seconds']['total']:.1f} s"
+        )
+
+
+def _dodis_on_dask(
+    xs: Any,
+    ys: Any,
+    m: int,
+    workers: int | None,
+    scheduler: str | None,
+    budget: int,
+    max_fft_length: int,
+    update: Any,
+) -> Any:
+    from diamp.cluster import correlate_parity_dask, dask_client
+    from diamp.extractors.dodis import _check_inputs
+
+    _check_inputs(xs, ys, m)
+    with dask_client(workers, scheduler) as client:
+        return correlate_parity_dask(
+            client,
+            xs,
+            ys,
+            m,
+            workers_per_machine=workers or 1,
+            max_memory=budget,
+            max_fft_length=max_fft_length,
+            progress=lambda d, t: update(d / t),
+            name="dodis",
         )

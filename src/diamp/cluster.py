@@ -1,0 +1,167 @@
+"""Blockwise parity correlations (Dodis, Toeplitz) as a Dask task graph.
+
+One task computes the XOR-contribution of a group of x-blocks to one lag chunk
+(:func:`diamp.extractors.correlate.correlation_partial`, at least ~100 ms of FFT work); a
+pairwise tree of XOR tasks reduces the contributions on the workers, and only the final
+m-bit result travels to the client. Inputs travel as descriptions: file-backed sources
+pickle as their path and the workers read the blocks they need from that (shared) path; an
+in-memory source is scattered to the workers once. Tasks are pure functions of their
+inputs, so a task lost with a worker is recomputed by the scheduler and the result stays
+bit-identical to the single-process one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from diamp.errors import ExtractionError
+from diamp.extractors.bits import BitSource, PackedBits
+from diamp.extractors.correlate import (
+    DEFAULT_MAX_FFT_LENGTH,
+    DEFAULT_MAX_MEMORY,
+    CorrelationResult,
+    PartialResult,
+    Progress,
+    correlation_partial,
+    max_fft_for_memory,
+    plan_correlation,
+)
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["MIN_TASK_SECONDS", "correlate_parity_dask", "dask_client"]
+
+MIN_TASK_SECONDS = 0.1
+_SECONDS_PER_FFT_POINT = 3e-8  # conservative single-core estimate (numpy pocketfft)
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Client]:
+    """A client of an existing scheduler (``tcp://host:port``) or of a new LocalCluster.
+
+    A LocalCluster has ``workers`` single-threaded worker processes (each holds one FFT
+    workspace at a time), no dashboard, and is closed on exit.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as err:
+            raise ExtractionError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from err
+        with client:
+            yield client
+        return
+    if workers is None or workers < 1:
+        raise ExtractionError(f"a local cluster needs workers >= 1, found {workers}")
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _partial(x: BitSource, y: BitSource, plan: Any, chunk: int, first: int, stop: int) -> Any:
+    return correlation_partial(x, y, plan, chunk, range(first, stop))
+
+
+def _xor(a: PartialResult, b: PartialResult) -> PartialResult:
+    return PartialResult(
+        a.chunk,
+        np.bitwise_xor(a.bits, b.bits),
+        max(a.error_bound, b.error_bound),
+        max(a.max_residual, b.max_residual),
+        a.flushes + b.flushes,
+    )
+
+
+def _tree_xor(client: Client, futures: list[Any], key: str) -> Any:
+    level, depth = futures, 0
+    while len(level) > 1:
+        nxt = [
+            client.submit(_xor, level[i], level[i + 1], key=f"{key}-xor-{depth}-{i}")
+            for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level, depth = nxt, depth + 1
+    return level[0]
+
+
+def correlate_parity_dask(
+    client: Client,
+    x: BitSource,
+    y: BitSource,
+    m: int,
+    *,
+    workers_per_machine: int = 1,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
+    block_bits: int | None = None,
+    progress: Progress | None = None,
+    name: str = "correlate",
+) -> CorrelationResult:
+    """Parities c_j = Σ_t x_t·y_{t+j} mod 2 (j < m) computed on a Dask cluster.
+
+    ``max_memory`` is the budget of one machine, shared by ``workers_per_machine`` workers.
+    The result is bit-identical to :func:`diamp.extractors.correlate.correlate_parity`.
+    """
+    from distributed import as_completed
+
+    cap = min(max_fft_length, max_fft_for_memory(max_memory, max(1, workers_per_machine)))
+    plan = plan_correlation(x.nbits, m, block_bits=block_bits, max_fft_length=cap)
+    block_seconds = 2 * plan.fft_length * math.log2(plan.fft_length) / 26 * _SECONDS_PER_FFT_POINT
+    group = max(1, math.ceil(MIN_TASK_SECONDS / block_seconds))
+    xs: Any = client.scatter(x, broadcast=True) if isinstance(x, PackedBits) else x
+    ys: Any = client.scatter(y, broadcast=True) if isinstance(y, PackedBits) else y
+    token = f"{name}-{abs(hash((x.nbits, m, plan, id(client)))):x}"
+    leaves: list[list[Any]] = []
+    for chunk in range(plan.n_chunks):
+        leaves.append(
+            [
+                client.submit(
+                    _partial,
+                    xs,
+                    ys,
+                    plan,
+                    chunk,
+                    first,
+                    min(first + group, plan.n_blocks),
+                    key=f"{token}-c{chunk}-b{first}",
+                )
+                for first in range(0, plan.n_blocks, group)
+            ]
+        )
+    roots = [_tree_xor(client, futures, f"{token}-c{c}") for c, futures in enumerate(leaves)]
+    total = plan.n_blocks * plan.n_chunks
+    done = 0
+    for future in as_completed([f for futures in leaves for f in futures]):
+        first = int(future.key.rsplit("-b", 1)[1])
+        done += min(group, plan.n_blocks - first)
+        if progress is not None:
+            progress(done, total)
+    parts: list[PartialResult] = client.gather(roots)
+    output = np.zeros((m + 7) // 8, dtype=np.uint8)
+    for part in parts:
+        start = part.chunk * plan.lag_bits // 8
+        output[start : start + part.bits.size] ^= part.bits
+    return CorrelationResult(
+        output=PackedBits(output, m),
+        block_bits=plan.block_bits,
+        lag_bits=plan.lag_bits,
+        fft_length=plan.fft_length,
+        error_bound=max(p.error_bound for p in parts),
+        max_residual=max(p.max_residual for p in parts),
+    )
