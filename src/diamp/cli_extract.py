@@ -32,7 +32,9 @@ def dodis(
     bits: Annotated[
         int | None, typer.Option("--bits", help="Bits per input (default: 8 × file size).")
     ] = None,
-    threads: Annotated[int, typer.Option(help="Worker threads (each ~32 B × FFT length).")] = 2,
+    threads: Annotated[
+        int | None, typer.Option(help="Worker threads (default: 1 with MKL, else one per core).")
+    ] = None,
     verify_bits: Annotated[
         int, typer.Option("--verify-bits", help="Output bits recomputed from the definition.")
     ] = 64,
@@ -61,9 +63,10 @@ def dodis(
     """
     from diamp.bitio import open_bits
     from diamp.extractors.dodis import dodis_extract, verify_output, with_checked
+    from diamp.extractors.fft import fft_backend
     from diamp.protocol.certificate import write_atomic
 
-    if threads < 1:
+    if threads is not None and threads < 1:
         raise bad_option("--threads", f"must be >= 1, found {threads}")
     if workers is not None and scheduler is not None:
         raise bad_option("--workers/--scheduler", "give one of them, not both")
@@ -113,6 +116,7 @@ def dodis(
         "block_bits": result.block_bits,
         "lag_bits": result.lag_bits,
         "threads": threads,
+        "fft_backend": fft_backend().name,
         "dask": None
         if workers is None and scheduler is None
         else (scheduler or f"local:{workers}"),
@@ -146,7 +150,9 @@ def toeplitz(
     seed_bits: Annotated[
         int | None, typer.Option("--seed-bits", help="Seed bits (default: n + m - 1).")
     ] = None,
-    threads: Annotated[int, typer.Option(help="Worker threads.")] = 2,
+    threads: Annotated[
+        int | None, typer.Option(help="Worker threads (default: 1 with MKL, else one per core).")
+    ] = None,
     verify_bits: Annotated[
         int, typer.Option("--verify-bits", help="Output bits recomputed from the definition.")
     ] = 64,
@@ -159,7 +165,7 @@ def toeplitz(
     from diamp.extractors.toeplitz import toeplitz_extract, verify_toeplitz
     from diamp.protocol.certificate import write_atomic
 
-    if threads < 1 or verify_bits < 0:
+    if (threads is not None and threads < 1) or verify_bits < 0:
         raise bad_option("--threads/--verify-bits", "must be >= 1 and >= 0")
     try:
         rs = open_bits(raw, bits)

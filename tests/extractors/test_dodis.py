@@ -390,3 +390,39 @@ def test_roundoff_bound_flushes_before_reaching_a_quarter() -> None:
 def test_lag_bits_must_be_byte_multiples() -> None:
     with pytest.raises(ExtractionError, match="multiple of 8"):
         plan_dodis(1000, 500, lag_bits=12)
+
+
+# ----------------------------------------------------------------------------- FFT backends
+
+
+@pytest.mark.parametrize("backend", ["numpy", "mkl"])
+def test_fft_backends_agree_bit_for_bit(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diamp.extractors.fft import fft_backend
+
+    pytest.importorskip("mkl_fft") if backend == "mkl" else None
+    rng = np.random.default_rng(2024)
+    n, m = 3 * 2**18 + 5, 2**15 + 3
+    x = PackedBits.from_bits(random_bits(rng, n))
+    y = PackedBits.from_bits(random_bits(rng, n))
+    reference = dodis_extract(x, y, m, block_bits=2**14)  # small blocks: a different plan
+    monkeypatch.setenv("DIAMP_FFT", backend)
+    fft_backend.cache_clear()
+    try:
+        assert fft_backend().name == backend
+        result = dodis_extract(x, y, m, threads=2)
+    finally:
+        fft_backend.cache_clear()
+    assert result.output == reference.output
+    assert result.max_residual <= result.error_bound < MAX_ERROR
+
+
+def test_unknown_fft_backend_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from diamp.extractors.fft import fft_backend
+
+    monkeypatch.setenv("DIAMP_FFT", "fftw")
+    fft_backend.cache_clear()
+    try:
+        with pytest.raises(ExtractionError, match="unknown FFT backend"):
+            fft_backend()
+    finally:
+        fft_backend.cache_clear()

@@ -272,6 +272,34 @@ class TrialStoreReader:
         """Total trials over all blocks (from the attributes; reading verifies them)."""
         return sum(info.n_trials for info in self.blocks())
 
+    def verify_z(self, chunk_bytes: int = 2**24) -> tuple[int, str]:
+        """Check Z's size and SHA-256 by streaming it; returns (bits, sha256)."""
+        import hashlib
+
+        if "z" not in self._file:
+            raise self._fail("z", "dataset /z is missing (the run did not finish drawing Z)")
+        ds = self._file["z"]
+        if "bits" not in ds.attrs:
+            raise self._fail("z", "missing attribute 'bits'")
+        bits = int(ds.attrs["bits"])
+        expected = _attr_str(ds.attrs.get("sha256", ""))
+        size = (bits + 7) // 8
+        if ds.dtype != np.uint8 or ds.ndim != 1 or ds.shape[0] != size:
+            raise self._fail(
+                "z", f"expected {size} packed uint8 bytes for {bits} bits, found {ds.shape}"
+            )
+        digest = hashlib.sha256()
+        try:
+            for start in range(0, size, chunk_bytes):
+                digest.update(np.ascontiguousarray(ds[start : start + chunk_bytes]).data)
+        except OSError as err:
+            raise self._fail("z", f"unreadable data ({err})") from err
+        if digest.hexdigest() != expected:
+            raise self._fail(
+                "z", f"sha256 mismatch (expected {expected}, found {digest.hexdigest()})"
+            )
+        return bits, expected
+
     def read_z(self) -> tuple[np.ndarray, int]:
         """Z as (packed bytes MSB-first, number of bits), after checking size and SHA-256."""
         if "z" not in self._file:

@@ -30,6 +30,7 @@ Callers recompute output bits at random positions from the definition afterwards
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,7 @@ import numpy as np
 from diamp.errors import ExtractionError
 from diamp.extractors._kernels import parity_pack, shifted_and_parity, unpack_to_float
 from diamp.extractors.bits import BitSource, PackedBits, read_padded
+from diamp.extractors.fft import fft_backend
 
 __all__ = [
     "DEFAULT_MAX_FFT_LENGTH",
@@ -52,6 +54,7 @@ __all__ = [
     "correlate_parity",
     "correlation_bits_direct",
     "correlation_partial",
+    "default_threads",
     "fft_error_bound",
     "max_fft_for_memory",
     "plan_correlation",
@@ -225,6 +228,7 @@ def plan_correlation(
         lag = min(m, lag_bits or max_fft_length // 2)
         # cost per input bit ~ L/(L - lag)·log L: a transform of ~6 lags is near the optimum
         target = min(max_fft_length, _fast_length(max(MIN_AUTO_FFT_LENGTH, 6 * lag)))
+        target = min(target, _fast_length(n + lag - 1))  # one block needs no more
         block = min(n, target - lag + 1)
         if block < n and block >= 128:
             block -= block % 64  # whole words: aligned reads
@@ -283,6 +287,7 @@ def correlation_partial(
     j0 = chunk * plan.lag_bits
     jl = min(plan.lag_bits, plan.m - j0)
     ws = workspace or _Workspace(length)
+    fft = fft_backend()
     bound = RoundoffBound(length)
     out = np.zeros((jl + 7) // 8, dtype=np.uint8)
     scratch = np.empty_like(out)
@@ -293,7 +298,7 @@ def correlation_partial(
         nonlocal worst_bound, worst_residual, flushes
         if bound.blocks == 0:
             return
-        np.fft.irfft(ws.acc, length, out=ws.real)
+        fft.irfft(ws.acc, length, out=ws.real)
         residual = float(parity_pack(ws.real, jl, scratch))
         limit = bound.value
         if residual > limit or limit >= MAX_ERROR:
@@ -315,10 +320,10 @@ def correlation_partial(
         ylen = min(bl + jl - 1, y.nbits - s - j0)
         wa = _load(x, s, bl, ws.real) if ylen > 0 else 0
         if wa:
-            np.fft.rfft(ws.real, out=ws.fx)
+            fft.rfft(ws.real, length, out=ws.fx)
             wb = _load(y, s + j0, ylen, ws.real)
             if wb:
-                np.fft.rfft(ws.real, out=ws.fy)
+                fft.rfft(ws.real, length, out=ws.fy)
                 if bound.blocks and bound.with_block(wa, wb) >= MAX_ERROR:
                     flush()
                 np.conjugate(ws.fx, out=ws.fx)
@@ -358,13 +363,14 @@ def correlate_parity(
     lag_bits: int | None = None,
     max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
     max_memory: int = DEFAULT_MAX_MEMORY,
-    threads: int = 1,
+    threads: int | None = None,
     progress: Progress | None = None,
 ) -> CorrelationResult:
     """Parities c_j = Σ_t x_t·y_{t+j} mod 2 for j < m, exact (see the module docs).
 
     ``threads`` workers each own an FFT workspace and a share of the x-blocks; numpy's FFT
-    releases the GIL, so they run in parallel. The FFT length is capped so the workspaces
+    releases the GIL, so they run in parallel (default: one per core with numpy, one with
+    MKL, which parallelises each transform itself). The FFT length is capped so the workspaces
     fit in ``max_memory`` bytes (``CorrelationPlan.memory_bytes``). ``progress`` is called with
     (blocks done, blocks total) over all lag chunks.
 
@@ -373,7 +379,7 @@ def correlate_parity(
     ExtractionError
         On invalid lengths or a sum whose residual exceeds its round-off bound.
     """
-    threads = max(1, threads)
+    threads = max(1, threads if threads is not None else default_threads())
     cap = min(max_fft_length, max_fft_for_memory(max_memory, threads))
     plan = plan_correlation(
         x.nbits, m, block_bits=block_bits, lag_bits=lag_bits, max_fft_length=cap
@@ -416,6 +422,11 @@ def correlate_parity(
         error_bound=worst_bound,
         max_residual=worst_residual,
     )
+
+
+def default_threads() -> int:
+    """Worker threads that keep the cores busy with the active FFT backend."""
+    return 1 if fft_backend().threaded else max(1, os.cpu_count() or 1)
 
 
 def _words(packed: np.ndarray) -> np.ndarray:

@@ -90,7 +90,7 @@ def dodis_extract(
     lag_bits: int | None = None,
     max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
     max_memory: int = DEFAULT_MAX_MEMORY,
-    threads: int = 1,
+    threads: int | None = None,
     progress: Progress | None = None,
 ) -> CorrelationResult:
     """Ext(x, y) of length m, exact for every input.

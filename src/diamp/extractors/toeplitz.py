@@ -68,7 +68,7 @@ def toeplitz_extract(
     seed: BitSource,
     m: int,
     *,
-    threads: int = 1,
+    threads: int | None = None,
     max_memory: int = DEFAULT_MAX_MEMORY,
     progress: Progress | None = None,
 ) -> CorrelationResult:

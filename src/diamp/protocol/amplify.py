@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from diamp.bitio import Hdf5PackedBits
 from diamp.config import AdaptiveProtocol, FixedProtocol, parse_config
-from diamp.daq.store import TrialStoreReader
+from diamp.daq.store import StoreAbBits, TrialStoreReader
 from diamp.errors import ConfigError, ProtocolError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.dodis import DodisResult, dodis_extract, verify_output, with_checked
@@ -48,7 +49,7 @@ class AmplifyParams:
     protocol: ProtocolSettings
     verify_bits: int = 64
     segment_trials: int = 2**22
-    threads: int = 2
+    threads: int | None = None  # None: what suits the FFT backend
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,7 @@ def amplify(
     if n == 0:
         raise ProtocolError(f"{store_path}: the store holds no trials")
     with TrialStoreReader(store_path) as reader:
-        z_packed, z_bits = reader.read_z()
-    z = PackedBits(z_packed, z_bits)
+        z_bits, z_sha256 = reader.verify_z()
     if z_bits != 2 * n:
         raise ProtocolError(
             f"{store_path}: Z holds {z_bits} bits, the protocol needs d = 2n = {2 * n}"
@@ -158,19 +158,7 @@ def amplify(
         )
     key = extraction = None
     if reason is None:
-        if scan.ab is None:  # scan_store(with_ab=True) always packs AB
-            raise ProtocolError("internal error: AB was not assembled from the store")
-        update = progress.start(f"Dodis extraction (m = {length.m:,})", 1)
-        extraction = dodis_extract(
-            scan.ab, z, length.m, threads=params.threads, progress=lambda d, t: update(d / t)
-        )
-        rng = np.random.default_rng(secrets.randbits(128))
-        count = min(params.verify_bits, length.m)
-        positions = sorted(int(p) for p in rng.choice(length.m, size=count, replace=False))
-        update = progress.start(f"Self-check ({count} bits from the definition)", 1)
-        checked = verify_output(scan.ab, z, extraction.output, positions)
-        update(1)
-        extraction = with_checked(extraction, checked)
+        extraction = _extract(store_path, length.m, z_sha256, params, progress)
         key = extraction.output
     log.info(
         "amplification %s: m = %d", "aborted" if reason else "ok", 0 if key is None else len(key)
@@ -184,11 +172,33 @@ def amplify(
         abort_reason=reason,
         key=key,
         extraction=extraction,
-        z_sha256=z.sha256(),
+        z_sha256=z_sha256,
         z_bits=z_bits,
         started_utc=started,
         finished_utc=datetime.now(UTC).isoformat(),
     )
+
+
+def _extract(
+    store_path: Path, m: int, z_sha256: str, params: AmplifyParams, progress: ProgressSink
+) -> DodisResult:
+    """K = Ext(AB, Z) streamed from the store, self-checked; Z re-verified afterwards."""
+    ab = StoreAbBits(store_path)  # every block's checksum is verified as it is read
+    z = Hdf5PackedBits(store_path, "z")
+    update = progress.start(f"Dodis extraction (m = {m:,})", 1)
+    extraction = dodis_extract(
+        ab, z, m, threads=params.threads, progress=lambda d, t: update(d / t)
+    )
+    rng = np.random.default_rng(secrets.randbits(128))
+    count = min(params.verify_bits, m)
+    positions = sorted(int(p) for p in rng.choice(m, size=count, replace=False))
+    update = progress.start(f"Self-check ({count} bits from the definition)", 1)
+    checked = verify_output(ab, z, extraction.output, positions)
+    update(1)
+    with TrialStoreReader(store_path) as reader:
+        if reader.verify_z()[1] != z_sha256:
+            raise ProtocolError(f"{store_path}: Z changed during extraction; nothing is certified")
+    return with_checked(extraction, checked)
 
 
 def z_requirement(n: int, mu: Fraction) -> float:

@@ -19,6 +19,7 @@ from diamp.errors import ProtocolError
 from diamp.protocol._kernels import count_values, pack_ab
 
 __all__ = [
+    "AbDigest",
     "AbPacker",
     "BellAccumulator",
     "BellCounts",
@@ -187,6 +188,40 @@ class AbPacker:
         if self._pos != self.n_trials:
             raise ProtocolError(f"AB packer expected {self.n_trials} trials, got {self._pos}")
         return self.packed
+
+
+class AbDigest:
+    """SHA-256 of the packed AB string (a_0 b_0 a_1 b_1 …, MSB-first), fed block by block.
+
+    Holds at most three trials between blocks, so memory does not grow with the run.
+    """
+
+    def __init__(self) -> None:
+        import hashlib
+
+        self._hash = hashlib.sha256()
+        self._carry = np.empty(0, dtype=np.uint8)
+        self.n_trials = 0
+
+    def add(self, trials: np.ndarray) -> None:
+        """Append the outputs of ``trials`` (in trial order)."""
+        data = np.concatenate([self._carry, trials]) if self._carry.size else trials
+        whole = data.size - data.size % 4
+        packed = np.empty(whole // 4, dtype=np.uint8)
+        pack_ab(np.ascontiguousarray(data[:whole]), packed)
+        self._hash.update(packed.data)
+        self._carry = np.array(data[whole:], dtype=np.uint8)
+        self.n_trials += trials.size
+
+    def hexdigest(self) -> str:
+        """The digest of everything added (the last byte zero-padded)."""
+        if self._carry.size:
+            ab = np.empty(2 * self._carry.size, dtype=np.uint8)
+            ab[0::2] = (self._carry >> 1) & 1
+            ab[1::2] = self._carry & 1
+            self._hash.update(np.packbits(ab).data)
+            self._carry = np.empty(0, dtype=np.uint8)
+        return self._hash.hexdigest()
 
 
 def iter_segment_series(

@@ -99,7 +99,7 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         "protocol": _protocol_dict(result),
         "security": None if length is None else length.to_dict(),
         "inputs": {
-            "ab_sha256": None if scan.ab is None else scan.ab.sha256(),
+            "ab_sha256": scan.ab_sha256,
             "ab_bits": 2 * n,
             "z_sha256": result.z_sha256,
             "z_bits": result.z_bits,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from diamp.daq.store import BlockInfo, TrialStoreReader
 from diamp.extractors.bits import PackedBits
-from diamp.protocol.bell import AbPacker, BellAccumulator, BellCounts
+from diamp.protocol.bell import AbDigest, AbPacker, BellAccumulator, BellCounts
 from diamp.protocol.progress import NullProgress, ProgressSink
 
 __all__ = ["StoreScan", "scan_store", "series_dict"]
@@ -26,27 +26,34 @@ class StoreScan:
     segment_counts: tuple[BellCounts, ...]
     segment_trials: int
     ab: PackedBits | None
+    ab_sha256: str
 
 
 def scan_store(
     path: Path,
     segment_trials: int = 2**22,
     *,
-    with_ab: bool = True,
+    with_ab: bool = False,
     progress: ProgressSink | None = None,
 ) -> StoreScan:
-    """Read every block of the store at ``path`` (checksums verified) and summarise it."""
+    """Read every block of the store at ``path`` (checksums verified) and summarise it.
+
+    The SHA-256 of the packed AB string is always computed (streamed); ``with_ab`` also keeps
+    AB in memory (``2n / 8`` bytes).
+    """
     progress = progress or NullProgress()
     with TrialStoreReader(path) as reader:
         blocks = tuple(reader.blocks())
         n = sum(b.n_trials for b in blocks)
         acc = BellAccumulator(segment_trials=segment_trials)
         packer = AbPacker(n) if with_ab else None
+        digest = AbDigest()
         update = progress.start("Reading and verifying blocks", n)
         done = 0
         for info in blocks:
             trials = reader.read_block(info)
             acc.add_block(trials)
+            digest.add(trials)
             if packer is not None:
                 packer.add(trials)
             done += info.n_trials
@@ -61,6 +68,7 @@ def scan_store(
             segment_counts=tuple(acc.segments),
             segment_trials=segment_trials,
             ab=ab,
+            ab_sha256=digest.hexdigest(),
         )
 
 
