@@ -62,7 +62,7 @@ from diamp.extractors.dodis import dodis_extract
 xp, yp = PackedBits.from_bits(x), PackedBits.from_bits(y)
 del x, y
 t0 = time.perf_counter()
-out = dodis_extract(xp, yp, m, threads=2)
+out = dodis_extract(xp, yp, m)  # default: the FFT backend decides the threads
 print(json.dumps({"seconds": time.perf_counter() - t0, "bits": len(out.output),
                   "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """,

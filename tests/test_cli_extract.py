@@ -133,3 +133,40 @@ def test_extract_xor_and_von_neumann(tmp_path: Path) -> None:
 def test_extract_help(command: str) -> None:
     result = runner.invoke(app, ["extract", command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_extract_dodis_on_a_local_dask_cluster(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    n, m = 2**18, 1000
+    x, y = rng.integers(0, 2, n, dtype=np.uint8), rng.integers(0, 2, n, dtype=np.uint8)
+    xf, yf = write_bits(tmp_path / "x.bin", x), write_bits(tmp_path / "y.bin", y)
+    local, dask = tmp_path / "local.bin", tmp_path / "dask.bin"
+    invoke("extract", "dodis", str(xf), str(yf), "--m", str(m), "-o", str(local))
+    report = invoke(
+        "extract", "dodis", str(xf), str(yf), "--m", str(m), "-o", str(dask), "--workers", "2"
+    )
+    assert report["dask"] == "local:2"
+    assert dask.read_bytes() == local.read_bytes()
+    assert np.array_equal(read_bits(dask, m), dodis_reference(x, y, m))
+
+
+def test_extract_dodis_refuses_workers_and_scheduler_together(tmp_path: Path) -> None:
+    xf = write_bits(tmp_path / "x.bin", np.ones(64, dtype=np.uint8))
+    result = runner.invoke(
+        app,
+        [
+            "extract",
+            "dodis",
+            str(xf),
+            str(xf),
+            "--m",
+            "4",
+            "-o",
+            "k",
+            "--workers",
+            "2",
+            "--scheduler",
+            "tcp://127.0.0.1:1",
+        ],
+    )
+    assert result.exit_code == 2 and "not both" in result.output

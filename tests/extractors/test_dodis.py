@@ -218,8 +218,8 @@ def test_large_blockwise_exactness() -> None:
     plan = plan_dodis(n, m)
     assert (big.block_bits, big.fft_length) == (plan.block_bits, plan.fft_length)
     assert plan.n_blocks > 1  # spectra of several blocks are summed before inverting
-    one = dodis_extract(x, y, m, max_fft_length=3 * 2**21, block_bits=n)
-    assert one.fft_length == 3 * 2**21  # one block, smallest 2^a or 3·2^a >= n + m - 1
+    one = dodis_extract(x, y, m, max_fft_length=2**23, block_bits=n)
+    assert one.fft_length == 2**23  # one block: the smallest power of two >= n + m - 1
     assert one.output == big.output
     assert big.max_residual <= big.error_bound < MAX_ERROR
     small = dodis_extract(x, y, m, block_bits=2**14)
@@ -426,3 +426,25 @@ def test_unknown_fft_backend_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
             fft_backend()
     finally:
         fft_backend.cache_clear()
+
+
+@pytest.mark.slow
+def test_largest_default_transform_is_exact() -> None:
+    """One 2^26-point transform (the size the published run uses) against exact methods.
+
+    The reference is the same correlation with 2^14-bit blocks, whose round-off bound is
+    ~1e-6 (exact by the same argument with a wide margin), and 300 output bits recomputed
+    from the definition with bit-packed AND and parity, which involves no floating point.
+    """
+    rng = np.random.default_rng(2**25)
+    n, m = 2**25, 2**25  # n + m - 1 fills a 2^26 transform
+    x = PackedBits(np.frombuffer(rng.bytes(n // 8), dtype=np.uint8).copy(), n)
+    y = PackedBits(np.frombuffer(rng.bytes(n // 8), dtype=np.uint8).copy(), n)
+    big = dodis_extract(x, y, m, max_fft_length=2**26, max_memory=8 * 2**30)
+    assert big.fft_length == 2**26 and big.block_bits == n
+    assert big.max_residual <= big.error_bound < MAX_ERROR
+    small = dodis_extract(x, y, m, block_bits=2**15, lag_bits=2**15)
+    assert small.error_bound < 1e-5
+    assert big.output == small.output
+    positions = sorted(int(j) for j in rng.choice(m, size=300, replace=False))
+    assert verify_output(x, y, big.output, positions) == tuple(positions)

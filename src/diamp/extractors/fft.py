@@ -28,22 +28,26 @@ Transform = Callable[..., np.ndarray]
 
 @dataclass(frozen=True)
 class FftBackend:
-    """A named pair of real transforms ``rfft(a, n, out=…)`` and ``irfft(a, n, out=…)``."""
+    """Named transforms ``fft``, ``rfft`` and ``irfft``, each called as ``f(a, n, out=…)``.
+
+    The complex ``fft`` runs in place when ``out`` is ``a``.
+    """
 
     name: str
+    fft: Transform
     rfft: Transform
     irfft: Transform
     threaded: bool  # parallel inside one transform
 
 
 def _numpy() -> FftBackend:
-    return FftBackend("numpy", np.fft.rfft, np.fft.irfft, threaded=False)
+    return FftBackend("numpy", np.fft.fft, np.fft.rfft, np.fft.irfft, threaded=False)
 
 
 def _mkl() -> FftBackend:
     from mkl_fft.interfaces import numpy_fft
 
-    return FftBackend("mkl", numpy_fft.rfft, numpy_fft.irfft, threaded=True)
+    return FftBackend("mkl", numpy_fft.fft, numpy_fft.rfft, numpy_fft.irfft, threaded=True)
 
 
 @cache
