@@ -109,43 +109,13 @@ def count_bits(packed, bit_offset, nbits):  # type: ignore[no-untyped-def]  # pr
     return ones
 
 
-@njit(
-    types.void(_u8_1d_ro, types.int64, types.int64, _u8_1d_ro, types.int64, types.int64, _c128_1d),
-    cache=True,
-    nogil=True,
-)
-def pack_pair(xp, xoff, xn, yp, yoff, yn, z):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """z_t = x_t + i·y_t for the two bit windows (MSB-first); zero past each window."""
-    xa, ya = xp.shape[0] * 8, yp.shape[0] * 8
-    for t in range(z.shape[0]):
-        re = 0.0
-        im = 0.0
-        if t < xn:
-            b = xoff + t
-            if b < xa:
-                re = float((xp[b >> 3] >> (7 - (b & 7))) & 1)
-        if t < yn:
-            b = yoff + t
-            if b < ya:
-                im = float((yp[b >> 3] >> (7 - (b & 7))) & 1)
-        z[t] = complex(re, im)
+_c128_1d_ro = types.Array(types.complex128, 1, "C", readonly=True)
 
 
-@njit(
-    types.void(types.Array(types.complex128, 1, "C", readonly=True), _c128_1d),
-    cache=True,
-    nogil=True,
-)
-def accumulate_cross(z, acc):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """acc_k += conj(X_k)·Y_k for k <= L/2, where Z = FFT(x + i·y) (x, y real).
-
-    With A = Z_k and B = Z_{L−k}: X_k = (A + conj B)/2, Y_k = −i(A − conj B)/2, hence
-    conj(X_k)·Y_k = Im(A·B)/2 − i(|A|² − |B|²)/4.
-    """
-    n = z.shape[0]
+@njit(types.void(_c128_1d_ro, _c128_1d_ro, _c128_1d), cache=True, nogil=True)
+def accumulate_product(fx, fy, acc):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """acc_k += conj(fx_k)·fy_k, one pass (the cross-spectrum of a correlation)."""
     for k in range(acc.shape[0]):
-        a = z[k]
-        b = z[(n - k) % n]
-        im_ab = a.real * b.imag + a.imag * b.real
-        diff = (a.real * a.real + a.imag * a.imag) - (b.real * b.real + b.imag * b.imag)
-        acc[k] += complex(0.5 * im_ab, -0.25 * diff)
+        a = fx[k]
+        b = fy[k]
+        acc[k] += complex(a.real * b.real + a.imag * b.imag, a.real * b.imag - a.imag * b.real)

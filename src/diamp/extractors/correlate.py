@@ -11,12 +11,11 @@ Method
 ------
 x is cut into blocks [s, s+B) and the lags into chunks [j0, j0+J). For one block and chunk the
 correlation of the block with the window y[s+j0, s+j0+B+J−1) is irfft(conj(X)·Y) at a
-power-of-two FFT length L ≥ B + J − 1, so no term wraps around. Both real windows are packed
-into one complex vector z = x + i·y and transformed in place once; X and Y are separated
-from Z = FFT(z) by symmetry inside the fused accumulation kernel. The parity of a sum is the
-XOR of the parities, so the cross-spectra of several blocks are summed in the frequency
-domain and inverted once ("flushed"); the parities of the rounded sums of successive flushes
-are XORed. Work and memory per flush are O(L log L) and O(L), whatever n is.
+power-of-two FFT length L ≥ B + J − 1, so no term wraps around; both real transforms run in
+place. The parity of a sum is the XOR of the parities, so the cross-spectra of several
+blocks are summed in the frequency domain and inverted once ("flushed"); the parities of the
+rounded sums of successive flushes are XORed. Work and memory per flush are O(L log L) and
+O(L), whatever n is.
 
 Exactness
 ---------
@@ -43,11 +42,11 @@ import numpy as np
 
 from diamp.errors import ExtractionError
 from diamp.extractors._kernels import (
-    accumulate_cross,
+    accumulate_product,
     count_bits,
-    pack_pair,
     parity_pack,
     shifted_and_parity,
+    unpack_to_float,
 )
 from diamp.extractors.bits import BitSource, PackedBits, read_padded
 from diamp.extractors.fft import fft_backend
@@ -75,7 +74,7 @@ MAX_ERROR = 0.25
 DEFAULT_MAX_FFT_LENGTH = 2**26
 MIN_AUTO_FFT_LENGTH = 2**20
 DEFAULT_MAX_MEMORY = 5 * 2**30
-WORKER_BYTES_PER_POINT = 24  # complex z = x + i·y and the half-spectrum accumulator
+WORKER_BYTES_PER_POINT = 24  # three half spectra (x, y in place, and the accumulator)
 SHARED_BYTES_PER_POINT = 16  # the FFT library's own buffers and cached plans
 DEFAULT_BLOCK_BITS = 2**21  # the block an explicit small plan used before; kept for callers
 
@@ -110,14 +109,11 @@ class RoundoffBound:
     computed length-L FFT satisfies ‖ŷ − y‖₂ ≤ ε_T‖y‖₂ with ε_T = Tη/(1 − Tη),
     η = μ + γ₄(√2 + μ), T butterfly stages and twiddle error μ (taken as 2u). T is
     ⌈log₂ L⌉ + 2 (+1 for a radix-3 stage): the real-input pre/post-processing adds a stage
-    each way. Block k packs its x and y windows (w_a, w_b ones) into z = x + i·y and
-    transforms once: ‖ΔZ‖₂ ≤ ε_T √L √(w_a + w_b). X = (Z_k + conj Z_{L−k})/2 and
-    Y = −i(Z_k − conj Z_{L−k})/2 then have errors e ≤ ‖ΔZ‖₂ each, and ‖X‖∞ ≤ w_a,
-    ‖Y‖∞ ≤ w_b, so:
+    each way. For block k with w_a, w_b ones (A = F·a: ‖A‖₂ = √(L w_a), ‖A‖∞ ≤ w_a):
 
-    * exact product norm p_k = ‖conj(X)·Y‖₂ ≤ min(√L √w_a w_b, w_a √L √w_b);
-    * product error d_k ≤ e·(w_a + w_b) + e², plus the fused kernel's own rounding,
-      at most 2γ₄ (w_a + w_b)^{3/2} √L (a handful of operations on |Z_k|, |Z_{L−k}|);
+    * exact product norm p_k = ‖conj(A)·B‖₂ ≤ min(√L √w_a w_b, w_a √L √w_b);
+    * product error d_k ≤ ε_T√L(√w_a w_b + w_a √w_b) + ε_T² L √(w_a w_b), plus the complex
+      multiplication's relative error √2γ₂ on (p_k + d_k);
     * summing G spectra adds γ_{G−1} Σ(p_k + d_k) (recursive summation, componentwise);
     * the inverse transform (exact 1/L scaling for these lengths) adds ε_T‖ΣP‖ and divides
       by √L: error ≤ ((1 + ε_T)·D + ε_T·P)/√L with D, P the sums above.
@@ -133,11 +129,10 @@ class RoundoffBound:
     def _terms(self, weight_x: int, weight_y: int) -> tuple[float, float]:
         eps = _eps_fft(self.length)
         wa, wb, root_l = float(weight_x), float(weight_y), math.sqrt(self.length)
-        w = wa + wb
         p = min(root_l * math.sqrt(wa) * wb, wa * root_l * math.sqrt(wb))
-        e = eps * root_l * math.sqrt(w)  # ‖ΔX‖₂ and ‖ΔY‖₂, both bounded by ‖ΔZ‖₂
-        d = e * w + e * e  # ‖ΔX‖‖Y‖∞ + ‖X‖∞‖ΔY‖ + ‖ΔX‖‖ΔY‖
-        d += 2 * _gamma(4) * w * math.sqrt(w) * root_l  # rounding in the fused kernel
+        d = eps * root_l * (math.sqrt(wa) * wb + wa * math.sqrt(wb))
+        d += eps**2 * self.length * math.sqrt(wa * wb)
+        d += math.sqrt(2) * _gamma(2) * (p + d)
         return d, p
 
     def _value(self, blocks: int, d_sum: float, p_sum: float) -> float:
@@ -301,16 +296,21 @@ def _zeroed(count: int, dtype: type[np.generic]) -> np.ndarray:
 
 
 class _Workspace:
-    """FFT buffers of one worker, allocated once per extraction."""
+    """FFT buffers of one worker, allocated once per extraction.
+
+    Real transforms run in place: a window is unpacked into the first L floats of its own
+    half-spectrum buffer, so three buffers of L/2 + 1 complex numbers are all it takes.
+    """
 
     def __init__(self, length: int) -> None:
-        self.z = _zeroed(length, np.complex128)
+        self.length = length
+        self.fx = _zeroed(length // 2 + 1, np.complex128)
+        self.fy = _zeroed(length // 2 + 1, np.complex128)
         self.acc = _zeroed(length // 2 + 1, np.complex128)
 
-    @property
-    def real(self) -> np.ndarray:
-        """The first L floats of z's memory: the output of the inverse transform."""
-        return self.z.view(np.float64)[: self.z.size]
+    def real(self, spectrum: np.ndarray) -> np.ndarray:
+        """The first L floats of a spectrum buffer's memory (in-place transform input)."""
+        return spectrum.view(np.float64)[: self.length]
 
 
 def _window(source: BitSource, start_bit: int, count: int) -> tuple[np.ndarray, int, int]:
@@ -348,8 +348,9 @@ def correlation_partial(
         nonlocal worst_bound, worst_residual, flushes
         if bound.blocks == 0:
             return
-        fft.irfft(ws.acc, length, out=ws.real)
-        residual = float(parity_pack(ws.real, jl, scratch))
+        values = ws.real(ws.fx)
+        fft.irfft(ws.acc, length, out=values)
+        residual = float(parity_pack(values, jl, scratch))
         limit = bound.value
         if residual > limit or limit >= MAX_ERROR:
             raise ExtractionError(
@@ -373,10 +374,12 @@ def correlation_partial(
             yb, yoff, wb = _window(y, s + j0, ylen)
             if wa and wb:
                 if bound.blocks and bound.with_block(wa, wb) >= MAX_ERROR:
-                    flush()  # before z is refilled: the inverse transform writes into z
-                pack_pair(xb, xoff, bl, yb, yoff, ylen, ws.z)
-                fft.fft(ws.z, length, out=ws.z)
-                accumulate_cross(ws.z, ws.acc)
+                    flush()  # before fx is refilled: the inverse transform writes into fx
+                unpack_to_float(xb, xoff, bl, ws.real(ws.fx))
+                fft.rfft(ws.real(ws.fx), length, out=ws.fx)
+                unpack_to_float(yb, yoff, ylen, ws.real(ws.fy))
+                fft.rfft(ws.real(ws.fy), length, out=ws.fy)
+                accumulate_product(ws.fx, ws.fy, ws.acc)
                 bound.add(wa, wb)
         if progress is not None:
             progress(1)
