@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/diamp-bench"))
     parser.add_argument("--n", type=int, default=PUBLISHED_N)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="default: diamp decides")
     args = parser.parse_args()
     m = output_length(1_342_177_280, Fraction("0.0075"), Fraction("0.00296"), 1e-12).m
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -52,7 +52,7 @@ def main() -> None:
     make_input(y, args.n, 2)
     diamp = Path(sys.executable).with_name("diamp")
     cmd = [str(diamp), "extract", "dodis", str(x), str(y), "--m", str(m), "-o", str(out)]
-    cmd += ["--threads", str(args.threads), "--json", "-q"]
+    cmd += ["--json", "-q"] + ([] if args.threads is None else ["--threads", str(args.threads)])
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; N = {args.n:,}, m = {m:,}")
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
