@@ -25,6 +25,7 @@ from diamp.cli_common import (
     progress_bars,
 )
 from diamp.cli_extract import extract_app
+from diamp.cli_timing import timing_app
 from diamp.errors import DiampError
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ def _version(value: bool) -> None:
 
 
 app.add_typer(extract_app)
+app.add_typer(timing_app)
 
 
 @app.callback()

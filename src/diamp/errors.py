@@ -18,6 +18,7 @@ __all__ = [
     "ProtocolError",
     "StorageError",
     "StoreIntegrityError",
+    "TimingError",
 ]
 
 
@@ -78,3 +79,7 @@ class ProtocolAbort(DiampError):
 
 class ExtractionError(DiampError, ArithmeticError):
     """An extractor failed its exactness or self-check guarantees."""
+
+
+class TimingError(DiampError, ValueError):
+    """A timing section or oscilloscope trace is invalid, or timing cannot be verified."""

@@ -1,0 +1,88 @@
+"""``diamp timing``: the locality time budget, trace verification and timing reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from diamp.cli_common import emit_json, fail, out
+from diamp.errors import DiampError
+
+timing_app = typer.Typer(
+    name="timing",
+    help=(
+        "Verify the Bell-test time budget: every trial's start at one node must be space-like "
+        "separated from the stop at the other (durations in ns, TOML timing sections)."
+    ),
+    no_args_is_help=True,
+)
+
+
+@timing_app.command("budget")
+def budget(
+    file: Annotated[
+        Path, typer.Argument(help="Timing section (TOML), e.g. configs/timing/eth-2024.toml.")
+    ],
+    elapsed_hours: Annotated[
+        float, typer.Option("--elapsed-hours", help="Hours since the last synchronisation.")
+    ] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Protocol durations A→B and B→A against the light time t_d = d/c, with margins.
+
+    Worst-case durations (uncertainties added against the verdict) are rounded up and t_d
+    down to the section's resolution. Exit status 0 on pass, 4 on fail.
+    """
+    from diamp.timing.budget import timing_budget
+    from diamp.timing.drift import drift_window
+    from diamp.timing.section import load_timing
+
+    try:
+        section = load_timing(file)
+        result = timing_budget(section)
+        window = drift_window(section.devices, elapsed_hours) if section.devices else None
+    except DiampError as err:
+        raise fail(err) from err
+    data = result.to_dict()
+    data["drift"] = None if window is None else window.to_dict()
+    if as_json:
+        emit_json(data)
+    else:
+        table = Table(title=f"Time budget — {file}")
+        table.add_column("segment")
+        table.add_column("A → B (ns)", justify="right")
+        table.add_column("B → A (ns)", justify="right")
+        rows = [
+            ("t_RNG (start node)", "t_rng_ns"),
+            ("− t_latch (start node)", "t_latch_ns"),
+            ("t_ΔAB", "t_delta_ab_ns"),
+            ("t_Δ (stop node)", "t_delta_stop_ns"),
+            ("t_detection (stop node)", "t_detection_ns"),
+        ]
+        seg = data["segments"]
+        for label, key in rows:
+            table.add_row(label, f"{seg['A->B'][key]:.2f}", f"{seg['B->A'][key]:.2f}")
+        table.add_row(
+            "t_protocol",
+            f"{data['t_protocol_ab_ns']:.2f}",
+            f"{data['t_protocol_ba_ns']:.2f}",
+            style="bold",
+        )
+        table.add_row("t_d = d/c", f"{data['t_d_ns']:.2f}", f"{data['t_d_ns']:.2f}")
+        table.add_row("margin", f"{data['margin_ab_ns']:.2f}", f"{data['margin_ba_ns']:.2f}")
+        out.print(table)
+        if window is not None:
+            out.print(
+                f"drift: {window.limiting_device} limits the configuration to "
+                f"{window.safe_hours:.1f} h ({window.safe_hours / 24:.2f} days); "
+                f"re-synchronisation {'DUE' if window.resync_due else 'not due'}"
+            )
+        colour = "green" if result.verdict == "pass" else "red"
+        out.print(f"verdict: [{colour}]{result.verdict}[/]")
+        for reason in result.reasons:
+            out.print(f"  {reason}")
+    if result.verdict != "pass":
+        raise typer.Exit(4)
