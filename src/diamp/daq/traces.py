@@ -1,0 +1,110 @@
+"""Oscilloscope trace files (``diamp.traces`` v1): envelope traces of timing checks.
+
+Layout::
+
+    /                         attrs: schema = "diamp.traces", schema_version = 1
+    /checks/000000            attrs: time_h (hours since synchronisation), label
+    /checks/000000/NAME       attrs: device, node ("A" or "B"), role, t0_ns, dt_ns
+    /checks/000000/NAME/low   float64 low envelope (V)
+    /checks/000000/NAME/high  float64 high envelope (V)
+
+``role`` is ``edge`` (a device pulse checked for jitter), ``reference`` (the local master
+AWG's reference pulse) or ``remote`` (the pulse from the other node's master AWG). The
+simulated scopes write the same format as the lab's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from diamp.errors import StorageError, TimingError
+from diamp.timing.envelopes import EnvelopeTrace
+from diamp.timing.records import TimingCheck, TraceRecord
+
+__all__ = ["SCHEMA", "TimingCheck", "TraceRecord", "read_traces", "write_traces"]
+
+SCHEMA = "diamp.traces"
+
+
+def write_traces(path: str | Path, checks: Sequence[TimingCheck]) -> None:
+    """Write checks to a new trace file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "x") as f:
+            f.attrs["schema"] = SCHEMA
+            f.attrs["schema_version"] = 1
+            root = f.create_group("checks")
+            for i, check in enumerate(checks):
+                group = root.create_group(f"{i:06d}")
+                group.attrs["time_h"] = check.time_h
+                group.attrs["label"] = check.label
+                for rec in check.records:
+                    g = group.create_group(rec.name)
+                    g.attrs.update(
+                        device=rec.trace.device,
+                        node=rec.node,
+                        role=rec.role,
+                        t0_ns=rec.trace.t0_ns,
+                        dt_ns=rec.trace.dt_ns,
+                    )
+                    g.create_dataset("low", data=np.asarray(rec.trace.low, dtype=np.float64))
+                    g.create_dataset("high", data=np.asarray(rec.trace.high, dtype=np.float64))
+    except (OSError, FileExistsError) as err:
+        raise StorageError(f"{path}: cannot write trace file: {err}", path=str(path)) from err
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _record(path: Path, where: str, name: str, g: object) -> TraceRecord:
+    attrs = g.attrs  # type: ignore[attr-defined]
+    missing = [k for k in ("device", "node", "role", "t0_ns", "dt_ns") if k not in attrs]
+    if missing or "low" not in g or "high" not in g:  # type: ignore[operator]
+        raise TimingError(f"{path}: {where}/{name}: missing {missing or ['low/high datasets']}")
+    node, role = _text(attrs["node"]), _text(attrs["role"])
+    if node not in ("A", "B") or role not in ("edge", "reference", "remote"):
+        raise TimingError(f"{path}: {where}/{name}: node {node!r} / role {role!r} not recognised")
+    try:
+        trace = EnvelopeTrace(
+            device=_text(attrs["device"]),
+            t0_ns=float(attrs["t0_ns"]),
+            dt_ns=float(attrs["dt_ns"]),
+            low=np.asarray(g["low"][()], dtype=np.float64),  # type: ignore[index]
+            high=np.asarray(g["high"][()], dtype=np.float64),  # type: ignore[index]
+        )
+    except (ValueError, TypeError) as err:
+        raise TimingError(f"{path}: {where}/{name}: {err}") from err
+    return TraceRecord(name, node, role, trace)  # type: ignore[arg-type]
+
+
+def read_traces(path: str | Path) -> list[TimingCheck]:
+    """Read every check of a trace file, validating the layout (errors name the trace)."""
+    import h5py
+
+    p = Path(path)
+    try:
+        f = h5py.File(p, "r")
+    except FileNotFoundError as err:
+        raise StorageError(f"{p}: trace file not found", path=str(p)) from err
+    except OSError as err:
+        raise TimingError(f"{p}: not a readable HDF5 trace file: {err}") from err
+    with f:
+        if _text(f.attrs.get("schema", "")) != SCHEMA or int(f.attrs.get("schema_version", 0)) != 1:
+            raise TimingError(f"{p}: not a diamp.traces v1 file")
+        if "checks" not in f:
+            raise TimingError(f"{p}: missing group /checks")
+        checks = []
+        for key in sorted(f["checks"]):
+            g = f["checks"][key]
+            if "time_h" not in g.attrs:
+                raise TimingError(f"{p}: /checks/{key}: missing attribute time_h")
+            records = tuple(_record(p, f"/checks/{key}", name, g[name]) for name in sorted(g))
+            checks.append(
+                TimingCheck(float(g.attrs["time_h"]), _text(g.attrs.get("label", "")), records)
+            )
+        return checks
