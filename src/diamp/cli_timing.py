@@ -189,3 +189,32 @@ def simulate(
     except DiampError as err:
         raise fail(err) from err
     out.print(f"{out_file}: {len(series)} checks over {hours} h")
+
+
+@timing_app.command("report")
+def report(
+    run: Annotated[Path, typer.Argument(help="A trace file, or a run directory with timing.h5.")],
+    timing: Annotated[Path, typer.Option("--timing", help="Timing section (TOML).")],
+    out_file: Annotated[
+        Path | None, typer.Option("-o", "--out", help="HTML file (default: RUN/timing.html).")
+    ] = None,
+) -> None:
+    """Draw the timing report: crossings per check over the run, offsets, budget table.
+
+    Writes a self-contained HTML page (plots embedded as PNG).
+    """
+    from diamp.daq.traces import read_traces
+    from diamp.protocol.certificate import write_atomic
+    from diamp.timing.report import render_timing_report
+    from diamp.timing.section import load_timing
+    from diamp.timing.verify import verify_timing
+
+    traces = run / "timing.h5" if run.is_dir() else run
+    target = out_file or (run / "timing.html" if run.is_dir() else run.with_suffix(".html"))
+    try:
+        result = verify_timing(load_timing(timing), read_traces(traces))
+        page = render_timing_report(result, f"Timing report — {traces.name}")
+        write_atomic(target, page.encode())
+    except DiampError as err:
+        raise fail(err) from err
+    out.print(f"{target}: {len(result.checks)} checks, verdict {result.verdict}")

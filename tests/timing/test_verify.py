@@ -119,3 +119,24 @@ def test_cli_simulate_and_check(tmp_path: Path) -> None:
     assert runner.invoke(app, jitter).exit_code == 0
     failing = runner.invoke(app, ["timing", "check", str(bad), "--timing", str(ETH)])
     assert failing.exit_code == 4 and "jitter on A-qrng" in failing.output
+
+
+def test_cli_report_writes_a_self_contained_page(tmp_path: Path) -> None:
+    import base64
+    import re
+
+    traces = tmp_path / "run" / "timing.h5"
+    traces.parent.mkdir()
+    args = ["timing", "simulate", "--timing", str(ETH), "--checks", "5", "-o", str(traces)]
+    assert (
+        runner.invoke(app, [*args, "--jitter-device", "qrng", "--jitter-from", "3"]).exit_code == 0
+    )
+    result = runner.invoke(app, ["timing", "report", str(traces.parent), "--timing", str(ETH)])
+    assert result.exit_code == 0, result.output
+    page = (traces.parent / "timing.html").read_text()
+    expected = verify_timing(load_timing(ETH), read_traces(traces)).budget
+    assert f"{float(expected.t_protocol_ab_ns):.2f}" in page  # with the measured offset
+    assert "109.83" in page and "fail" in page and "jitter on A-qrng" in page
+    images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
+    assert len(images) == 2
+    assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
