@@ -21,6 +21,11 @@ from diamp.extractors.bits import BitSource
 __all__ = ["Hdf5PackedBits", "PackedBitWriter", "PackedFileBits", "open_bits", "write_packed"]
 
 
+def _clip(start: int, stop: int, nbits: int) -> tuple[int, int]:
+    """Byte range [start, stop) clipped to a string of ``nbits`` bits."""
+    return max(start, 0), min(stop, (nbits + 7) // 8)
+
+
 def _mask_tail(data: np.ndarray, stop: int, nbits: int) -> np.ndarray:
     """Zero the bits past ``nbits`` if ``data`` ends at the last byte."""
     spare = 8 * ((nbits + 7) // 8) - nbits
@@ -57,8 +62,7 @@ class PackedFileBits:
 
     def read_bytes(self, start: int, stop: int) -> np.ndarray:
         """Packed bytes ``[start, stop)`` clipped to the file."""
-        size = (self._nbits + 7) // 8
-        start, stop = max(start, 0), min(stop, size)
+        start, stop = _clip(start, stop, self._nbits)
         if stop <= start:
             return np.zeros(0, dtype=np.uint8)
         if self._fd is None:
@@ -126,8 +130,7 @@ class Hdf5PackedBits:
         """Packed bytes ``[start, stop)`` clipped to the dataset."""
         import h5py
 
-        size = (self._nbits + 7) // 8
-        start, stop = max(start, 0), min(stop, size)
+        start, stop = _clip(start, stop, self._nbits)
         if stop <= start:
             return np.zeros(0, dtype=np.uint8)
         if self._file is None:

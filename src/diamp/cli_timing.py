@@ -36,7 +36,7 @@ def budget(
     Worst-case durations (uncertainties added against the verdict) are rounded up and t_d
     down to the section's resolution. Exit status 0 on pass, 4 on fail.
     """
-    from diamp.timing.budget import timing_budget
+    from diamp.timing.budget import BUDGET_ROWS, timing_budget
     from diamp.timing.drift import drift_window
     from diamp.timing.section import load_timing
 
@@ -55,15 +55,8 @@ def budget(
         table.add_column("segment")
         table.add_column("A → B (ns)", justify="right")
         table.add_column("B → A (ns)", justify="right")
-        rows = [
-            ("t_RNG (start node)", "t_rng_ns"),
-            ("− t_latch (start node)", "t_latch_ns"),
-            ("t_ΔAB", "t_delta_ab_ns"),
-            ("t_Δ (stop node)", "t_delta_stop_ns"),
-            ("t_detection (stop node)", "t_detection_ns"),
-        ]
         seg = data["segments"]
-        for label, key in rows:
+        for label, key in BUDGET_ROWS:
             table.add_row(label, f"{seg['A->B'][key]:.2f}", f"{seg['B->A'][key]:.2f}")
         table.add_row(
             "t_protocol",

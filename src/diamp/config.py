@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-import tomllib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from diamp.errors import ConfigError
 from diamp.exact import exact_fraction
+from diamp.tomlconfig import validate_toml
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -226,39 +226,9 @@ class LoadedConfig:
 _TAGGED = {"device": {"quantum", "lhv"}, "protocol": {"fixed", "adaptive"}}
 
 
-def _format_errors(err: ValidationError) -> str:
-    lines = []
-    for item in err.errors():
-        parts = [str(part) for part in item["loc"]]
-        if len(parts) > 1 and parts[0] in _TAGGED and parts[1] in _TAGGED[parts[0]]:
-            del parts[1]  # pydantic puts the discriminator value in the path
-        loc = ".".join(parts)
-        msg = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif item["type"] == "union_tag_not_found":
-            msg = f"missing key {item['ctx']['discriminator']}"
-        lines.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(lines)
-
-
 def parse_config(text: str, path: str = "<string>") -> LoadedConfig:
     """Validate config text; raise :class:`ConfigError` naming the file and every bad key."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}", path=path) from err
-    version = data.get("schema_version")
-    if type(version) is not int or version != SCHEMA_VERSION:
-        raise ConfigError(
-            f"{path}: schema_version: expected {SCHEMA_VERSION}, found {version!r}",
-            path=path,
-            key="schema_version",
-        )
-    try:
-        config = RunConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(f"{path}: {_format_errors(err)}", path=path) from err
+    config = validate_toml(text, path, RunConfig, ConfigError, SCHEMA_VERSION, _TAGGED)
     return LoadedConfig(config=config, text=text, path=path)
 
 

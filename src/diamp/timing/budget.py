@@ -59,9 +59,24 @@ from typing import Any, Literal
 
 from diamp.timing.section import TimingSection
 
-__all__ = ["SPEED_OF_LIGHT_M_PER_NS", "DirectionBudget", "TimingBudget", "timing_budget"]
+__all__ = [
+    "BUDGET_ROWS",
+    "SPEED_OF_LIGHT_M_PER_NS",
+    "DirectionBudget",
+    "TimingBudget",
+    "timing_budget",
+]
 
 SPEED_OF_LIGHT_M_PER_NS = Fraction(299_792_458, 10**9)
+
+BUDGET_ROWS = (
+    ("t_RNG (start node)", "t_rng_ns"),
+    ("− t_latch (start node)", "t_latch_ns"),
+    ("t_ΔAB", "t_delta_ab_ns"),
+    ("t_Δ (stop node)", "t_delta_stop_ns"),
+    ("t_detection (stop node)", "t_detection_ns"),
+)
+"""Table rows (label, key in ``TimingBudget.to_dict()["segments"][direction]``)."""
 
 
 def _ceil_to(value: Fraction, step: Fraction) -> Fraction:

@@ -13,6 +13,7 @@ import html
 import io
 from collections import defaultdict
 
+from diamp.timing.budget import BUDGET_ROWS
 from diamp.timing.verify import TimingVerification
 
 __all__ = ["render_timing_report"]
@@ -85,17 +86,10 @@ def _offset_figure(result: TimingVerification) -> str | None:
 def _budget_table(result: TimingVerification) -> str:
     data = result.budget.to_dict()
     seg = data["segments"]
-    rows = [
-        ("t_RNG (start node)", "t_rng_ns"),
-        ("− t_latch (start node)", "t_latch_ns"),
-        ("t_ΔAB", "t_delta_ab_ns"),
-        ("t_Δ (stop node)", "t_delta_stop_ns"),
-        ("t_detection (stop node)", "t_detection_ns"),
-    ]
     body = "".join(
         f"<tr><td>{html.escape(label)}</td><td>{seg['A->B'][key]:.2f}</td>"
         f"<td>{seg['B->A'][key]:.2f}</td></tr>"
-        for label, key in rows
+        for label, key in BUDGET_ROWS
     )
     body += (
         f"<tr class=total><td>t_protocol</td><td>{data['t_protocol_ab_ns']:.2f}</td>"

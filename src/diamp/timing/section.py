@@ -18,7 +18,6 @@ Layout (``schema_version = 1``)::
 
 from __future__ import annotations
 
-import tomllib
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal
@@ -28,12 +27,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
 )
 
 from diamp.errors import TimingError
 from diamp.exact import exact_fraction
+from diamp.tomlconfig import validate_toml
 
 __all__ = ["Duration", "TimingSection", "load_timing", "parse_timing"]
 
@@ -158,28 +157,9 @@ class TimingSection(_Model):
     resolution_ns: Annotated[Fraction, BeforeValidator(_nonneg)] = Fraction(1, 100)
 
 
-def _format(err: ValidationError) -> str:
-    parts = []
-    for item in err.errors():
-        loc = ".".join(str(p) for p in item["loc"])
-        msg = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-        parts.append(f"{loc}: {msg.removeprefix('Value error, ')}")
-    return "; ".join(parts)
-
-
 def parse_timing(text: str, path: str = "<string>") -> TimingSection:
     """Validate timing-section text; raise :class:`TimingError` naming the file and key."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise TimingError(f"{path}: not valid TOML: {err}", path=path) from err
-    version = data.get("schema_version")
-    if type(version) is not int or version != 1:
-        raise TimingError(f"{path}: schema_version: expected 1, found {version!r}", path=path)
-    try:
-        return TimingSection.model_validate(data)
-    except ValidationError as err:
-        raise TimingError(f"{path}: {_format(err)}", path=path) from err
+    return validate_toml(text, path, TimingSection, TimingError)
 
 
 def load_timing(path: str | Path) -> TimingSection:
