@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "DiampError",
     "ExtractionError",
+    "InstrumentError",
     "ProtocolAbort",
     "ProtocolError",
     "StorageError",
@@ -83,3 +84,10 @@ class ExtractionError(DiampError, ArithmeticError):
 
 class TimingError(DiampError, ValueError):
     """A timing section or oscilloscope trace is invalid, or timing cannot be verified."""
+
+
+class InstrumentError(DiampError, OSError):
+    """An instrument failed: unreachable, timed out, disconnected, or reported an error.
+
+    The message names the instrument (and the command or address where there is one).
+    """

@@ -1,0 +1,1 @@
+"""pyserial URL handlers of diamp (``qrngsim://``), registered by :mod:`diamp.daq.qrng`."""
