@@ -1,0 +1,1 @@
+"""Instrument drivers (SCPI over pyvisa; simulated backends through pyvisa-sim)."""
