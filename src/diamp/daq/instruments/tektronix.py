@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
+
 from diamp.daq.instruments.scpi import ScpiInstrument, Setting
+from diamp.timing.envelopes import EnvelopeTrace
 
 __all__ = ["INSTRUMENT_TYPES", "Awg70k", "Awg5014", "TekScope"]
 
@@ -42,6 +45,37 @@ class Awg5014(ScpiInstrument):
             "OUTP{ch}:STAT {value}", "OUTP{ch}:STAT?", "", 0, 1, kind=int, channels=(1, 2, 3, 4)
         ),
     }
+
+    def upload_waveform(self, name: str, samples: np.ndarray) -> None:
+        """Create waveform ``name`` and send ``samples`` (in [-1, 1]) as a binary block."""
+        data = np.asarray(samples, dtype=np.float64)
+        if data.ndim != 1 or data.size < 1 or not np.isfinite(data).all():
+            raise self._fail(f"waveform {name!r}: samples must be a non-empty finite 1-d array")
+        if np.abs(data).max() > 1.0:
+            raise self._fail(f"waveform {name!r}: samples must lie in [-1, 1] (normalised output)")
+        if not name or '"' in name:
+            raise self._fail(f"invalid waveform name {name!r}")
+        new = f'WLIS:WAV:NEW "{name}",{data.size},REAL'
+        self.write(new)
+        try:
+            self._res.write_binary_values(
+                f'WLIS:WAV:DATA "{name}",', data.astype("<f4"), datatype="f", is_big_endian=False
+            )
+        except Exception as err:
+            raise self._fail(f"binary upload failed ({err})", f"WLIS:WAV:DATA {name!r}") from err
+        self.check_errors(f"{new}; WLIS:WAV:DATA {name!r} ({data.size} points)")
+
+    def read_waveform(self, name: str) -> np.ndarray:
+        """Read waveform ``name`` back (float32 samples)."""
+        command = f'WLIS:WAV:DATA? "{name}"'
+        try:
+            values = self._res.query_binary_values(
+                command, datatype="f", is_big_endian=False, container=np.array
+            )
+        except Exception as err:
+            raise self._fail(f"binary read failed ({err})", command) from err
+        self.check_errors(command)
+        return np.asarray(values, dtype=np.float32)
 
     def run(self) -> None:
         """Start the sequence (waits for triggers in TRIG mode)."""
@@ -90,6 +124,37 @@ class Awg70k(ScpiInstrument):
 
 class TekScope(ScpiInstrument):
     """Tektronix-style oscilloscope for timing checks (envelope acquisitions)."""
+
+    def read_envelope(self, channel: int, device: str) -> EnvelopeTrace:
+        """Download channel ``channel``'s envelope curve as an :class:`EnvelopeTrace`.
+
+        The curve is an int16 binary block of interleaved (min, max) pairs, scaled with
+        ``WFMO:YMU/YOFF/YZE`` to volts and ``WFMO:XIN/XZE`` to nanoseconds.
+        """
+        if channel not in (1, 2, 3, 4):
+            raise self._fail(f"channel must be 1..4, found {channel}")
+        self.write(f"DATA:SOU CH{channel}")
+        scale = {k: float(self.query(f"WFMO:{k}?")) for k in ("XIN", "XZE", "YMU", "YOFF", "YZE")}
+        try:
+            raw = self._res.query_binary_values(
+                "CURV?", datatype="h", is_big_endian=False, container=np.array
+            )
+        except Exception as err:
+            raise self._fail(f"binary read failed ({err})", "CURV?") from err
+        self.check_errors(f"DATA:SOU CH{channel}; CURV?")
+        counts = np.asarray(raw, dtype=np.float64)
+        if counts.size < 4 or counts.size % 2:
+            raise self._fail(
+                f"envelope curve of {counts.size} values is not (min, max) pairs", "CURV?"
+            )
+        volts = (counts - scale["YOFF"]) * scale["YMU"] + scale["YZE"]
+        return EnvelopeTrace(
+            device=device,
+            t0_ns=scale["XZE"] * 1e9,
+            dt_ns=scale["XIN"] * 1e9,
+            low=volts[0::2],
+            high=volts[1::2],
+        )
 
     IDN_PREFIX = "TEKTRONIX,"
     SETTINGS: ClassVar = {

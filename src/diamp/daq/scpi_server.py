@@ -1,0 +1,241 @@
+"""A loopback SCPI instrument server for binary transfers (pyvisa-py ``@py`` SOCKET resources).
+
+pyvisa-sim covers command, range and error behaviour, but not IEEE 488.2 binary blocks; this
+threaded TCP server on 127.0.0.1 does, so waveform uploads and curve downloads run through
+the same pyvisa calls as on the lab's instruments:
+
+* AWG: ``WLIS:WAV:NEW "name",<points>,REAL``, ``WLIS:WAV:DATA "name",#<block>`` (float32
+  samples, little-endian), ``WLIS:WAV:DATA? "name"``, ``WLIS:SIZE?``, ``AWGC:RUN``/``STOP``.
+* Scope: ``DATA:SOU CH<n>``, ``ACQ:MOD ENVELOPE``, ``CURV?`` (int16 block of interleaved
+  min/max pairs, as Tektronix envelope curves), ``WFMO:XIN?``/``XZE?``/``YMU?``/``YOFF?``/``YZE?``.
+  Each channel shows a :class:`~diamp.timing.synthetic.SyntheticEdge` (jitter, offset, noise).
+* Common: ``*IDN?``, ``*RST``, ``*CLS``, ``*OPC?``, ``SYST:ERR?`` (error queue), ``*ESR?``.
+
+Unknown commands push ``-113,"Undefined header"``, malformed blocks ``-160,"Block data error"``.
+"""
+
+from __future__ import annotations
+
+import re
+import socketserver
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+import numpy as np
+
+from diamp.timing.synthetic import SyntheticEdge, synthetic_envelopes
+
+__all__ = ["InstrumentState", "LoopbackScpiServer"]
+
+_Y_MULT = 1e-4  # volts per count of the int16 curve
+
+
+@dataclass
+class InstrumentState:
+    """What the simulated instrument remembers."""
+
+    idn: str = "TEKTRONIX,AWG5014C,LOOP0001,SCPI:99.0 FW:4.6.0.7"
+    waveforms: dict[str, np.ndarray] = field(default_factory=dict)
+    declared: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    esr: int = 0
+    running: bool = False
+    source: int = 1
+    edges: dict[int, SyntheticEdge] = field(default_factory=dict)
+    dt_ns: float = 0.4
+    window_ns: tuple[float, float] = (-20.0, 20.0)
+    triggers: int = 500
+    seed: int = 0
+
+    def error(self, text: str, bit: int = 32) -> None:
+        """Queue a SCPI error and set its bit in the event status register."""
+        self.errors.append(text)
+        self.esr |= bit
+
+
+def _block(payload: bytes) -> bytes:
+    digits = str(len(payload))
+    return b"#" + str(len(digits)).encode() + digits.encode() + payload + b"\n"
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        state = self.server.state
+        while True:
+            line = self._read_command()
+            if line is None:
+                return
+            with self.server.lock:
+                reply = self._dispatch(state, line)
+            if reply is not None:
+                self.wfile.write(reply)
+                self.wfile.flush()
+
+    def _read_command(self) -> bytes | None:
+        """One command; a definite-length block (#<n><len><data>) may contain newlines."""
+        data = bytearray()
+        while True:
+            ch = self.rfile.read(1)
+            if not ch:
+                return None
+            if ch == b"#" and data.rstrip().endswith(b","):
+                ndigits = self.rfile.read(1)
+                if not ndigits.isdigit() or ndigits == b"0":
+                    return bytes(data) + b"#" + ndigits  # indefinite or malformed
+                length = int(self.rfile.read(int(ndigits)))
+                payload = self.rfile.read(length)
+                data += b"#" + ndigits + str(length).encode().rjust(int(ndigits), b"0") + payload
+                continue
+            if ch == b"\n":
+                return bytes(data)
+            data += ch
+
+    def _dispatch(self, state: InstrumentState, raw: bytes) -> bytes | None:
+        head, _, rest = raw.partition(b" ")
+        cmd = head.decode(errors="replace").upper()
+        arg = rest.decode(errors="replace") if not rest.startswith(b'"') or b"#" not in rest else ""
+        if cmd == "*IDN?":
+            return state.idn.encode() + b"\n"
+        if cmd in ("*RST", "*CLS"):
+            state.errors.clear()
+            state.esr = 0
+            if cmd == "*RST":
+                state.waveforms.clear()
+                state.declared.clear()
+                state.running = False
+            return None
+        if cmd == "*OPC?":
+            return b"1\n"
+        if cmd == "SYST:ERR?":
+            return (state.errors.pop(0) if state.errors else '0,"No error"').encode() + b"\n"
+        if cmd == "*ESR?":
+            value, state.esr = state.esr, 0
+            return f"{value}\n".encode()
+        if cmd in ("AWGC:RUN", "AWGC:STOP"):
+            state.running = cmd == "AWGC:RUN"
+            return None
+        if cmd == "AWGC:RST?":
+            return b"2\n" if state.running else b"0\n"
+        if cmd == "WLIS:WAV:NEW":
+            m = re.fullmatch(r'"([^"]+)",(\d+),REAL', arg.strip())
+            if not m:
+                state.error('-109,"Missing parameter"')
+                return None
+            state.declared[m.group(1)] = int(m.group(2))
+            return None
+        if cmd == "WLIS:WAV:DATA":
+            self._upload(state, rest)
+            return None
+        if cmd == "WLIS:WAV:DATA?":
+            name = arg.strip().strip('"')
+            if name not in state.waveforms:
+                state.error('-224,"Illegal parameter value"', 4)
+                return b"#10\n"
+            return _block(state.waveforms[name].astype("<f4").tobytes())
+        if cmd == "WLIS:SIZE?":
+            return f"{len(state.waveforms)}\n".encode()
+        if cmd == "DATA:SOU":
+            m = re.fullmatch(r"CH([1-4])", arg.strip().upper())
+            if not m:
+                state.error('-224,"Illegal parameter value"')
+                return None
+            state.source = int(m.group(1))
+            return None
+        if cmd in ("ACQ:MOD", "ACQ:STATE"):
+            return None
+        if cmd == "CURV?":
+            return self._curve(state)
+        scale = {
+            "WFMO:XIN?": state.dt_ns * 1e-9,
+            "WFMO:XZE?": state.window_ns[0] * 1e-9,
+            "WFMO:YMU?": _Y_MULT,
+            "WFMO:YOFF?": 0.0,
+            "WFMO:YZE?": 0.0,
+        }
+        if cmd in scale:
+            return f"{scale[cmd]:.9E}\n".encode()
+        state.error('-113,"Undefined header"')
+        return None
+
+    def _upload(self, state: InstrumentState, rest: bytes) -> None:
+        m = re.fullmatch(rb'"([^"]+)",#(\d)(\d+)(.*)', rest, flags=re.S)
+        if not m:
+            state.error('-160,"Block data error"')
+            return
+        name, payload = m.group(1).decode(), m.group(4)
+        if len(payload) != int(m.group(3)) or len(payload) % 4:
+            state.error('-160,"Block data error"')
+            return
+        samples = np.frombuffer(payload, dtype="<f4").copy()
+        if state.declared.get(name) != samples.size:
+            state.error('-224,"Illegal parameter value"')
+            return
+        state.waveforms[name] = samples
+
+    def _curve(self, state: InstrumentState) -> bytes:
+        edge = state.edges.get(state.source)
+        if edge is None:
+            state.error('-230,"Data corrupt or stale"', 4)
+            return b"#10\n"
+        rng = np.random.default_rng([state.seed, state.source, len(state.errors)])
+        trace = synthetic_envelopes(
+            edge, triggers=state.triggers, dt_ns=state.dt_ns, window_ns=state.window_ns, rng=rng
+        )
+        pairs = np.empty(2 * trace.low.size, dtype="<i2")
+        pairs[0::2] = np.clip(np.round(trace.low / _Y_MULT), -32768, 32767)
+        pairs[1::2] = np.clip(np.round(trace.high / _Y_MULT), -32768, 32767)
+        return _block(pairs.tobytes())
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, state: InstrumentState) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = state
+        self.lock = threading.Lock()
+
+
+class LoopbackScpiServer:
+    """Run an emulated instrument on 127.0.0.1; ``resource`` is its VISA address for ``@py``."""
+
+    def __init__(self, state: InstrumentState | None = None) -> None:
+        self.state = state or InstrumentState()
+        self._server = _Server(self.state)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        return int(self._server.server_address[1])
+
+    @property
+    def resource(self) -> str:
+        """VISA resource name, e.g. ``TCPIP::127.0.0.1::53211::SOCKET``."""
+        return f"TCPIP::127.0.0.1::{self.port}::SOCKET"
+
+    def start(self) -> Self:
+        """Start serving in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
