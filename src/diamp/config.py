@@ -18,7 +18,15 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
 
 from diamp.errors import ConfigError
 from diamp.exact import exact_fraction
@@ -30,6 +38,7 @@ __all__ = [
     "DeviceConfig",
     "ExtractorConfig",
     "FixedProtocol",
+    "InstrumentConfig",
     "LhvDevice",
     "LoadedConfig",
     "QuantumDevice",
@@ -166,13 +175,40 @@ class AdaptiveProtocol(_ProtocolCommon):
         return self
 
 
-ProtocolConfig = Annotated[FixedProtocol | AdaptiveProtocol, Field(discriminator="mode")]
+def _protocol_mode(value: object) -> str:
+    """``mode`` selects Theorem 5 or 6; without it the protocol is ``fixed`` (Theorem 5)."""
+    if isinstance(value, dict):
+        return str(value.get("mode", "fixed"))
+    return str(getattr(value, "mode", "fixed"))
+
+
+ProtocolConfig = Annotated[
+    Annotated[FixedProtocol, Tag("fixed")] | Annotated[AdaptiveProtocol, Tag("adaptive")],
+    Discriminator(_protocol_mode),
+]
 
 
 class ExtractorConfig(_Section):
     """``[extractor]``: self-check of the extracted key."""
 
     verify_bits: int = Field(default=64, ge=0, le=1_000_000)
+
+
+class InstrumentConfig(_Section):
+    """``[instruments.NAME]``: one instrument of the station.
+
+    ``type`` selects the driver (``awg5014``, ``awg70k``, ``scope``, ``qrng``); ``backend`` is
+    ``sim`` (the pyvisa-sim definition ``configs/instruments/<type>.yaml``; for ``qrng`` the
+    address is a ``qrngsim://`` URL), ``py`` (pyvisa-py, e.g. TCPIP sockets) or ``visa`` (the
+    system VISA library). ``settings`` are validated against the driver's declared ranges
+    before anything is sent.
+    """
+
+    type: Literal["awg5014", "awg70k", "scope", "qrng"]
+    address: str = Field(min_length=1)
+    backend: Literal["sim", "py", "visa"] = "py"
+    node: Literal["A", "B", "C"] = "C"
+    settings: dict[str, float | int | str] = Field(default_factory=dict)
 
 
 class RunConfig(_Section):
@@ -184,6 +220,7 @@ class RunConfig(_Section):
     device: DeviceConfig
     protocol: ProtocolConfig
     extractor: ExtractorConfig = ExtractorConfig()
+    instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_quantum_max(self) -> RunConfig:

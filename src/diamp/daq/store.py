@@ -95,8 +95,16 @@ class TrialStoreWriter:
         self.n_blocks = 0
         f.flush()
 
-    def append_block(self, trials: np.ndarray) -> BlockInfo:
-        """Write the next block (``uint8`` trials) and mark it complete."""
+    def set_attribute(self, name: str, text: str) -> None:
+        """Store a text attribute on the root (e.g. the station snapshot) and flush."""
+        self._file.attrs[name] = text
+        self._file.flush()
+
+    def append_block(self, trials: np.ndarray, attrs: dict[str, str] | None = None) -> BlockInfo:
+        """Write the next block (``uint8`` trials) and mark it complete.
+
+        ``attrs`` are extra text attributes of the block (e.g. its instrument snapshot).
+        """
         data = np.ascontiguousarray(trials)
         if data.dtype != np.uint8 or data.ndim != 1 or data.size == 0:
             raise StorageError(f"block {self.n_blocks}: trials must be a non-empty 1-d uint8 array")
@@ -110,6 +118,8 @@ class TrialStoreWriter:
         digest = sha256_hex(data)
         group = self._blocks.create_group(block_name(index))
         group.attrs["status"] = _STATUS_WRITING
+        for key, value in (attrs or {}).items():
+            group.attrs[key] = value
         group.create_dataset(
             "trials", data=data, chunks=(min(_CHUNK, data.size),), compression="lzf", shuffle=False
         )

@@ -1,0 +1,123 @@
+"""The station: the run's instruments, built from the config, and their snapshots.
+
+Every ``[instruments.NAME]`` of a run config becomes a driver (SCPI instruments through
+pyvisa, the SV-source QRNGs through pyserial), opened and configured with its settings
+validated first. A failure to open, identify or configure an instrument stops the run with
+an :class:`~diamp.errors.InstrumentError` naming it. :meth:`Station.snapshot` records every
+setting read back from the devices (value, unit, timestamp), the software versions and the
+config hash; the controller stores one with the run and one with every block.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from diamp.config import InstrumentConfig, LoadedConfig
+from diamp.errors import ConfigError, InstrumentError
+
+__all__ = ["SOFTWARE", "Station", "software_versions"]
+
+SOFTWARE = ("diamp", "numpy", "numba", "h5py", "pyvisa", "pyvisa-py", "pyvisa-sim", "pyserial")
+
+
+def software_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that touch the data path."""
+    out: dict[str, str | None] = {}
+    for name in SOFTWARE:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _visa_backend(name: str, cfg: InstrumentConfig, config_path: str) -> str:
+    if cfg.backend == "py":
+        return "@py"
+    if cfg.backend == "visa":
+        return ""
+    definition = Path(config_path).resolve().parent / "instruments" / f"{cfg.type}.yaml"
+    if not definition.is_file():
+        raise ConfigError(
+            f"{config_path}: instruments.{name}: backend 'sim' needs the pyvisa-sim definition "
+            f"{definition}, which does not exist",
+            path=config_path,
+            key=f"instruments.{name}",
+        )
+    return f"{definition}@sim"
+
+
+@dataclass
+class Station:
+    """Open instruments by name (SCPI drivers and serial QRNGs)."""
+
+    loaded: LoadedConfig
+    instruments: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, loaded: LoadedConfig) -> Station:
+        """Open and configure every instrument of the config (closing all on failure)."""
+        from diamp.daq.instruments.tektronix import INSTRUMENT_TYPES
+        from diamp.daq.qrng import SerialQrng
+
+        station = cls(loaded)
+        try:
+            for name, cfg in loaded.config.instruments.items():
+                if cfg.type == "qrng":
+                    if cfg.settings:
+                        raise ConfigError(
+                            f"{loaded.path}: instruments.{name}.settings: a QRNG takes no settings",
+                            path=loaded.path,
+                        )
+                    qrng = SerialQrng(cfg.address, mu=float(loaded.config.sources.mu), name=name)
+                    qrng.open()
+                    station.instruments[name] = qrng
+                    continue
+                backend = _visa_backend(name, cfg, loaded.path)
+                driver = INSTRUMENT_TYPES[cfg.type](name, cfg.address, backend)
+                station.instruments[name] = driver
+                driver.configure(cfg.settings)
+        except BaseException:
+            station.close()
+            raise
+        return station
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every instrument's settings as read back now, with versions and the config hash."""
+        instruments: dict[str, Any] = {}
+        for name, driver in self.instruments.items():
+            cfg = self.loaded.config.instruments[name]
+            entry: dict[str, Any] = {"type": cfg.type, "address": cfg.address, "node": cfg.node}
+            if cfg.type == "qrng":
+                entry["settings"] = {
+                    "mu": {"value": driver.mu, "unit": "", "timestamp": time.time()},
+                    "repetition_cutoff": {
+                        "value": driver.repetition_cutoff,
+                        "unit": "bytes",
+                        "timestamp": time.time(),
+                    },
+                }
+            else:
+                entry["idn"] = driver.idn
+                entry["settings"] = driver.snapshot()
+            instruments[name] = entry
+        return {
+            "taken_utc": datetime.now(UTC).isoformat(),
+            "config_sha256": self.loaded.sha256,
+            "software": software_versions(),
+            "instruments": instruments,
+        }
+
+    def close(self) -> None:
+        """Close every instrument (errors while closing are not fatal)."""
+        for driver in self.instruments.values():
+            try:
+                driver.close()
+            except (InstrumentError, OSError):  # pragma: no cover - best effort on shutdown
+                pass
+        self.instruments.clear()

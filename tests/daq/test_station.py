@@ -1,0 +1,107 @@
+"""The station: instruments from the run config, validated settings, snapshots in the store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from diamp.cli import app
+from diamp.config import load_config
+from diamp.daq.station import Station
+from diamp.errors import ConfigError, InstrumentError
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+runner = CliRunner()
+
+SMALL = """
+schema_version = 1
+[run]
+seed = 5
+blocks = 2
+trials_per_block = 20_000
+[sources]
+mu = "0.0075"
+[device]
+model = "quantum"
+visibility = 1.0
+[protocol]
+s_mu_threshold = "0.001"
+[instruments.awg-a]
+type = "awg5014"
+backend = "sim"
+address = "TCPIP::awg5014-a.sim::INSTR"
+node = "A"
+settings = {settings}
+[instruments.qrng-a]
+type = "qrng"
+address = "qrngsim://?seed=1&bias=0.002"
+"""
+
+
+def write_config(
+    tmp_path: Path, settings: str = '{ sample_rate = 1.0e9, "ch2.offset" = 0.2 }'
+) -> Path:
+    shutil.copytree(CONFIGS / "instruments", tmp_path / "instruments")
+    path = tmp_path / "run.toml"
+    path.write_text(SMALL.replace("{settings}", settings))
+    return path
+
+
+def test_station_configures_and_snapshots(tmp_path: Path) -> None:
+    station = Station.from_config(load_config(write_config(tmp_path)))
+    try:
+        snap = station.snapshot()
+    finally:
+        station.close()
+    awg = snap["instruments"]["awg-a"]
+    assert awg["idn"].startswith("TEKTRONIX,AWG5014C") and awg["node"] == "A"
+    assert awg["settings"]["sample_rate"]["value"] == 1.0e9
+    assert awg["settings"]["ch2.offset"] == {**awg["settings"]["ch2.offset"], "value": 0.2}
+    assert snap["instruments"]["qrng-a"]["settings"]["mu"]["value"] == 0.0075
+    assert snap["software"]["pyvisa-sim"] and len(snap["config_sha256"]) == 64
+
+
+def test_out_of_range_setting_stops_before_any_io(tmp_path: Path) -> None:
+    config = write_config(tmp_path, '{ "ch1.amplitude" = 9.0 }')
+    with pytest.raises(InstrumentError, match=r"awg-a: ch1.amplitude = 9.0 Vpp is outside"):
+        Station.from_config(load_config(config))
+
+
+def test_missing_simulation_definition_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(SMALL.replace("{settings}", "{}"))  # no instruments/ directory beside it
+    with pytest.raises(ConfigError, match=r"instruments.awg-a: backend 'sim' needs"):
+        Station.from_config(load_config(path))
+
+
+def test_run_stores_snapshots_with_the_run_and_every_block(tmp_path: Path) -> None:
+    import h5py
+
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(write_config(tmp_path)), "--out", str(out), "-q"])
+    assert result.exit_code in (0, 3), result.output
+    with h5py.File(out / "trials.h5", "r") as f:
+        run_snapshot = json.loads(f.attrs["station_snapshot"])
+        assert set(run_snapshot["instruments"]) == {"awg-a", "qrng-a"}
+        for name in f["blocks"]:
+            block = json.loads(f["blocks"][name].attrs["snapshot"])
+            assert block["instruments"]["awg-a"]["settings"]["sample_rate"]["value"] == 1.0e9
+
+
+def test_hardware_config_names_the_unreachable_instrument(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["run", str(CONFIGS / "eth-2024.toml"), "--out", str(tmp_path / "hw")]
+    )
+    assert result.exit_code == 1
+    assert "awg-a" in result.output and "awg5014-a.lab.invalid" in result.output
+    assert not (tmp_path / "hw" / "trials.h5").exists()
+
+
+def test_published_simulation_config_is_valid() -> None:
+    cfg = load_config(CONFIGS / "eth-2024-sim.toml").config
+    assert cfg.n_trials == 20 * 2**26 and str(cfg.sources.mu) == "3/400"
+    assert set(cfg.instruments) >= {"awg-a", "awg-b", "scope-a", "qrng-a", "qrng-b"}
