@@ -6,6 +6,8 @@ Heavy modules (numpy, numba, h5py, mpmath) are imported inside the commands so t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -111,6 +113,10 @@ def run(
         Path | None,
         typer.Option("--out", help="Run directory to create (default: runs/<name>-<run id>)."),
     ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue the interrupted run in this directory."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the certificate as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -118,26 +124,80 @@ def run(
 
     Writes DIR/trials.h5 (trial store v1), DIR/certificate.json and, unless the protocol
     aborts, DIR/key.bin (packed MSB-first). Exit status 3 means the protocol aborted: the
-    certificate says why and no key is written.
+    certificate says why and no key is written. Ctrl-C stops cleanly after the current
+    block (exit status 130); ``diamp run CONFIG --resume DIR`` then continues the same run
+    (same config required) and produces the store an uninterrupted run would have.
     """
     from diamp.config import load_config
-    from diamp.protocol.acquire import acquire, new_run_id
+    from diamp.daq.store import TrialStoreReader
+    from diamp.protocol.acquire import Interrupted, acquire, new_run_id
     from diamp.protocol.amplify import amplify, params_from_config
 
+    if resume is not None and out_dir is not None and out_dir != resume:
+        raise bad_option("--out/--resume", "give the run directory once (with --resume)")
+    stop = _StopFlag()
     try:
         loaded = load_config(config)
-        run_id = new_run_id()
-        run_dir = out_dir or Path("runs") / f"{loaded.config.run.name}-{run_id}"
-        if (run_dir / "trials.h5").exists():
-            raise bad_option("--out", f"{run_dir}/trials.h5 exists; choose another directory")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume is not None:
+            run_dir = resume
+            with TrialStoreReader(run_dir / "trials.h5") as reader:
+                run_id = reader.run_id
+        else:
+            run_id = new_run_id()
+            run_dir = out_dir or Path("runs") / f"{loaded.config.run.name}-{run_id}"
+            if (run_dir / "trials.h5").exists():
+                raise bad_option(
+                    "--out", f"{run_dir}/trials.h5 exists; choose another directory or --resume"
+                )
+            run_dir.mkdir(parents=True, exist_ok=True)
         params = params_from_config(loaded.text, loaded.path)
-        with progress_bars(not quiet) as progress:
-            acquire(loaded, run_dir / "trials.h5", run_id, progress)
+        with progress_bars(not quiet) as progress, stop.installed():
+            acquire(
+                loaded,
+                run_dir / "trials.h5",
+                run_id,
+                progress,
+                resume=resume is not None,
+                should_stop=stop.is_set,
+            )
             result = amplify(run_dir / "trials.h5", params, progress)
+    except Interrupted as err:
+        console.print(f"[yellow]interrupted:[/] {escape(str(err))}")
+        console.print(escape(f"resume with: diamp run {config} --resume {run_dir}"))
+        raise typer.Exit(err.exit_code) from err
     except DiampError as err:
         raise fail(err) from err
     _finish(result, run_dir, "", as_json)
+
+
+class _StopFlag:
+    """SIGINT sets a flag (polled between blocks) instead of killing the run mid-block."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        import signal
+
+        def handler(signum: int, frame: object) -> None:
+            if self._set:  # a second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self._set = True
+            console.print("[yellow]stopping after the current block (Ctrl-C again to abort)[/]")
+
+        try:
+            previous = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread (e.g. in-process test runners)
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _next_suffix(run_dir: Path) -> str:

@@ -93,7 +93,62 @@ class TrialStoreWriter:
         f.attrs["created_utc"] = datetime.now(UTC).isoformat()
         self._blocks = f.create_group("blocks")
         self.n_blocks = 0
+        self.has_z = False
         f.flush()
+
+    @classmethod
+    def resume(cls, path: str | Path, config_sha256: str) -> TrialStoreWriter:
+        """Reopen an interrupted store to append further blocks.
+
+        The store must have been started with the same config (by SHA-256). Complete blocks
+        are verified (status and checksum); an incomplete *last* block — the one in flight
+        when the run stopped — is deleted; an incomplete block before a complete one, or a
+        checksum mismatch, is refused. A Z dataset that does not verify is deleted.
+        """
+        import h5py
+
+        with TrialStoreReader(path) as reader:
+            stored = _attr_str(reader._file.attrs.get("config_sha256", ""))
+            if stored != config_sha256:
+                raise StoreIntegrityError(
+                    f"{path}: the run was started with another config (sha256 {stored}); "
+                    "resume with the config it started with",
+                    path=str(path),
+                )
+            infos = reader.blocks()
+            complete = 0
+            for info in infos:
+                if info.status != _STATUS_COMPLETE:
+                    break
+                reader.read_block(info)  # checksum verified, or raise naming the block
+                complete += 1
+            if any(info.status == _STATUS_COMPLETE for info in infos[complete:]):
+                raise StoreIntegrityError(
+                    f"{path}: block {block_name(complete)} is incomplete but later blocks are "
+                    "complete; the store is not a clean prefix of a run",
+                    path=str(path),
+                    block=complete,
+                )
+            z_ok = True
+            try:
+                reader.verify_z()
+            except StoreIntegrityError:
+                z_ok = False
+        writer = cls.__new__(cls)
+        writer.path = Path(path)
+        try:
+            writer._file = h5py.File(writer.path, "r+")
+        except OSError as err:
+            raise StorageError(f"{path}: cannot reopen trial store: {err}", path=str(path)) from err
+        writer._blocks = writer._file["blocks"]
+        for info in infos[complete:]:
+            del writer._blocks[block_name(info.index)]
+        if not z_ok and "z" in writer._file:
+            del writer._file["z"]
+        writer.n_blocks = complete
+        writer.has_z = z_ok
+        writer._file.flush()
+        return writer
 
     def set_attribute(self, name: str, text: str) -> None:
         """Store a text attribute on the root (e.g. the station snapshot) and flush."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,9 +18,10 @@ from diamp.config import LoadedConfig
 from diamp.daq.simulator import SimulatedLab
 from diamp.daq.station import Station
 from diamp.daq.store import TrialStoreWriter
+from diamp.errors import DiampError
 from diamp.protocol.progress import NullProgress, ProgressSink
 
-__all__ = ["acquire", "new_run_id"]
+__all__ = ["Interrupted", "acquire", "new_run_id"]
 
 log = logging.getLogger(__name__)
 
@@ -29,21 +31,38 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
+class Interrupted(DiampError):
+    """Acquisition stopped on request after a complete block (resume with ``--resume``)."""
+
+    exit_code = 130
+
+
 def acquire(
-    loaded: LoadedConfig, store_path: Path, run_id: str, progress: ProgressSink | None = None
+    loaded: LoadedConfig,
+    store_path: Path,
+    run_id: str,
+    progress: ProgressSink | None = None,
+    *,
+    resume: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> None:
     """Acquire every block of ``loaded`` into ``store_path``, then draw Z.
 
     With ``[instruments]`` in the config the station is opened and configured first (any
     instrument that cannot be reached stops the run, naming it), and its snapshot is stored
     with the run (root attribute ``station_snapshot``) and with every block (``snapshot``).
+
+    ``resume`` continues an interrupted store (:meth:`TrialStoreWriter.resume`): blocks are
+    generated from per-block seeds, so the finished store holds what an uninterrupted run
+    would. ``should_stop`` is polled after every block; when it returns True the store is
+    left with complete blocks only and :class:`Interrupted` is raised.
     """
     progress = progress or NullProgress()
     cfg = loaded.config
     lab = SimulatedLab(cfg)
     station = Station.from_config(loaded) if cfg.instruments else None
     try:
-        _acquire(loaded, store_path, run_id, lab, station, progress)
+        _acquire(loaded, store_path, run_id, lab, station, progress, resume, should_stop)
     finally:
         if station is not None:
             station.close()
@@ -56,19 +75,39 @@ def _acquire(
     lab: SimulatedLab,
     station: Station | None,
     progress: ProgressSink,
+    resume: bool,
+    should_stop: Callable[[], bool] | None,
 ) -> None:
     cfg = loaded.config
     n = cfg.n_trials
-    with TrialStoreWriter(store_path, run_id, loaded.text, loaded.sha256) as store:
+    store = (
+        TrialStoreWriter.resume(store_path, loaded.sha256)
+        if resume
+        else TrialStoreWriter(store_path, run_id, loaded.text, loaded.sha256)
+    )
+    with store:
+        if store.n_blocks > cfg.run.blocks:
+            raise DiampError(
+                f"{store_path}: holds {store.n_blocks} blocks, the config {cfg.run.blocks}"
+            )
         if station is not None:
             store.set_attribute("station_snapshot", json.dumps(station.snapshot()))
         update = progress.start("Bell trials", n)
-        done = 0
-        for index in range(cfg.run.blocks):
+        done = store.n_blocks * cfg.run.trials_per_block
+        update(done)
+        for index in range(store.n_blocks, cfg.run.blocks):
+            if should_stop is not None and should_stop():
+                raise Interrupted(
+                    f"stopped with {index} of {cfg.run.blocks} blocks complete", blocks=index
+                )
             attrs = {"snapshot": json.dumps(station.snapshot())} if station is not None else None
             info = store.append_block(lab.block(index), attrs)
             done += info.n_trials
             update(done)
             log.debug("block %d stored (%d trials, sha256 %s)", index, info.n_trials, info.sha256)
+        if should_stop is not None and should_stop():
+            raise Interrupted(f"stopped after the last block, before Z ({cfg.run.blocks} blocks)")
+        if store.has_z:
+            return
         update = progress.start(f"Z: {2 * n:,} bits from the SV source", 2 * n)
         store.write_z(lab.z_packed(2 * n, update), 2 * n)
