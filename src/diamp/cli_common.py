@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from diamp.errors import ConfigError, DiampError
+from diamp.protocol.progress import Update
 
 __all__ = [
     "ABORT_EXIT",
@@ -39,15 +40,18 @@ class RichProgress:
     def __init__(self, progress: Progress | None) -> None:
         self._progress = progress
 
-    def start(self, description: str, total: float) -> Callable[[float], None]:
+    def start(self, description: str, total: float) -> Update:
         """Add a bar for one step."""
         if self._progress is None:
-            return lambda _: None
+            return _ignore
         progress = self._progress
         task = progress.add_task(description, total=total)
 
-        def update(completed: float) -> None:
-            progress.update(task, completed=completed)
+        def update(completed: float, description: str | None = None) -> None:
+            if description is None:
+                progress.update(task, completed=completed)
+            else:
+                progress.update(task, completed=completed, description=description)
 
         return update
 
@@ -55,6 +59,10 @@ class RichProgress:
         """Print a status line."""
         if self._progress is not None:
             self._progress.console.print(message)
+
+
+def _ignore(completed: float, description: str | None = None) -> None:
+    return None
 
 
 @contextmanager

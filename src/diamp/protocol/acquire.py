@@ -19,6 +19,7 @@ from diamp.daq.simulator import SimulatedLab
 from diamp.daq.station import Station
 from diamp.daq.store import TrialStoreWriter
 from diamp.errors import DiampError
+from diamp.protocol.bell import BellAccumulator
 from diamp.protocol.progress import NullProgress, ProgressSink
 
 __all__ = ["Interrupted", "acquire", "new_run_id"]
@@ -93,6 +94,7 @@ def _acquire(
         if station is not None:
             store.set_attribute("station_snapshot", json.dumps(station.snapshot()))
         update = progress.start("Bell trials", n)
+        live = BellAccumulator(segment_trials=cfg.run.segment_trials)  # running CHSH and S_mu
         done = store.n_blocks * cfg.run.trials_per_block
         update(done)
         for index in range(store.n_blocks, cfg.run.blocks):
@@ -101,10 +103,24 @@ def _acquire(
                     f"stopped with {index} of {cfg.run.blocks} blocks complete", blocks=index
                 )
             attrs = {"snapshot": json.dumps(station.snapshot())} if station is not None else None
-            info = store.append_block(lab.block(index), attrs)
+            trials = lab.block(index)
+            info = store.append_block(trials, attrs)
+            block = live.add_block(trials)
             done += info.n_trials
-            update(done)
-            log.debug("block %d stored (%d trials, sha256 %s)", index, info.n_trials, info.sha256)
+            running = live.total
+            update(
+                done,
+                f"Bell trials — CHSH {running.chsh():.4f}, "
+                f"S_mu {float(running.s_mu(cfg.sources.mu)):+.6f}",
+            )
+            log.info(
+                "block %d stored: %d trials, CHSH %.4f, S_mu %+.6f (sha256 %s)",
+                index,
+                info.n_trials,
+                block.chsh(),
+                float(block.s_mu(cfg.sources.mu)),
+                info.sha256,
+            )
         if should_stop is not None and should_stop():
             raise Interrupted(f"stopped after the last block, before Z ({cfg.run.blocks} blocks)")
         if store.has_z:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 __all__ = ["NullProgress", "ProgressSink", "Update"]
 
-Update = Callable[[float], None]
-"""Called with the amount of work completed so far."""
+
+class Update(Protocol):
+    """Reports the amount of work completed so far, optionally with a new description."""
+
+    def __call__(self, completed: float, description: str | None = None) -> None:
+        """Report progress."""
+        ...
 
 
 class ProgressSink(Protocol):
@@ -34,5 +38,5 @@ class NullProgress:
         """Ignore a message."""
 
 
-def _ignore(_: float) -> None:
+def _ignore(completed: float, description: str | None = None) -> None:
     return None
