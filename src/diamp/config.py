@@ -46,6 +46,7 @@ __all__ = [
     "RunSection",
     "SourceConfig",
     "SourcesSection",
+    "TimingRun",
     "exact_fraction",
     "load_config",
     "parse_config",
@@ -211,6 +212,28 @@ class InstrumentConfig(_Section):
     settings: dict[str, float | int | str] = Field(default_factory=dict)
 
 
+class TimingSimulation(_Section):
+    """``[timing.simulate]``: what the simulated scopes show (for tests and demos)."""
+
+    jitter_device: str | None = None
+    jitter_from_check: int = Field(default=0, ge=0)
+    offset_ns: float = Field(default=0.55, ge=-50.0, le=50.0)
+    hours_per_block: float = Field(default=0.45, gt=0.0, le=1000.0)
+
+
+class TimingRun(_Section):
+    """``[timing]``: verify the locality budget before the first block and after each block.
+
+    ``section`` is a timing section file (TOML), relative to this config file. With
+    ``policy = "abort"`` a failing check stops the acquisition, and the certificate records
+    the abort; no bits are produced.
+    """
+
+    section: str = Field(min_length=1)
+    policy: Literal["abort"] = "abort"
+    simulate: TimingSimulation = TimingSimulation()
+
+
 class RunConfig(_Section):
     """A whole run configuration (``schema_version = 1``)."""
 
@@ -221,6 +244,7 @@ class RunConfig(_Section):
     protocol: ProtocolConfig
     extractor: ExtractorConfig = ExtractorConfig()
     instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
+    timing: TimingRun | None = None
 
     @model_validator(mode="after")
     def _check_quantum_max(self) -> RunConfig:

@@ -263,6 +263,11 @@ class TrialStoreReader:
         """The run identifier."""
         return _attr_str(self._file.attrs["run_id"])
 
+    def attribute(self, name: str) -> str | None:
+        """A text attribute of the run (e.g. ``timing_section``), or None."""
+        value = self._file.attrs.get(name)
+        return None if value is None else _attr_str(value)
+
     @property
     def config_text(self) -> str:
         """The run config (TOML text) stored with the run."""

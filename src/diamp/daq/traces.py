@@ -30,11 +30,15 @@ SCHEMA = "diamp.traces"
 
 
 def write_traces(path: str | Path, checks: Sequence[TimingCheck]) -> None:
-    """Write checks to a new trace file."""
+    """Write checks to a trace file atomically (a temporary file renamed into place)."""
+    import os
+
     import h5py
 
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.partial")
     try:
-        with h5py.File(path, "x") as f:
+        with h5py.File(tmp, "w") as f:
             f.attrs["schema"] = SCHEMA
             f.attrs["schema_version"] = 1
             root = f.create_group("checks")
@@ -53,7 +57,9 @@ def write_traces(path: str | Path, checks: Sequence[TimingCheck]) -> None:
                     )
                     g.create_dataset("low", data=np.asarray(rec.trace.low, dtype=np.float64))
                     g.create_dataset("high", data=np.asarray(rec.trace.high, dtype=np.float64))
-    except (OSError, FileExistsError) as err:
+        os.replace(tmp, target)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
         raise StorageError(f"{path}: cannot write trace file: {err}", path=str(path)) from err
 
 

@@ -21,6 +21,7 @@ from diamp.daq.store import TrialStoreWriter
 from diamp.errors import DiampError
 from diamp.protocol.bell import BellAccumulator
 from diamp.protocol.progress import NullProgress, ProgressSink
+from diamp.protocol.timing_monitor import TimingMonitor
 
 __all__ = ["Interrupted", "acquire", "new_run_id"]
 
@@ -93,11 +94,19 @@ def _acquire(
             )
         if station is not None:
             store.set_attribute("station_snapshot", json.dumps(station.snapshot()))
+        monitor = TimingMonitor(loaded) if cfg.timing is not None else None
+        if monitor is not None:
+            store.set_attribute("timing_section", monitor.section_text)
+            for earlier in range(store.n_blocks + 1):  # checks of a resumed run's first part
+                monitor.check(earlier)
         update = progress.start("Bell trials", n)
         live = BellAccumulator(segment_trials=cfg.run.segment_trials)  # running CHSH and S_mu
         done = store.n_blocks * cfg.run.trials_per_block
         update(done)
         for index in range(store.n_blocks, cfg.run.blocks):
+            if monitor is not None and monitor.failure is not None:
+                log.error("%s; acquisition stopped (policy abort)", monitor.failure)
+                break
             if should_stop is not None and should_stop():
                 raise Interrupted(
                     f"stopped with {index} of {cfg.run.blocks} blocks complete", blocks=index
@@ -113,6 +122,8 @@ def _acquire(
                 f"Bell trials — CHSH {running.chsh():.4f}, "
                 f"S_mu {float(running.s_mu(cfg.sources.mu)):+.6f}",
             )
+            if monitor is not None:
+                monitor.check(index + 1)
             log.info(
                 "block %d stored: %d trials, CHSH %.4f, S_mu %+.6f (sha256 %s)",
                 index,
@@ -123,7 +134,10 @@ def _acquire(
             )
         if should_stop is not None and should_stop():
             raise Interrupted(f"stopped after the last block, before Z ({cfg.run.blocks} blocks)")
+        if monitor is not None:
+            monitor.write(store_path.with_name("timing.h5"))
         if store.has_z:
             return
+        n = store.n_blocks * cfg.run.trials_per_block  # fewer blocks if timing stopped the run
         update = progress.start(f"Z: {2 * n:,} bits from the SV source", 2 * n)
         store.write_z(lab.z_packed(2 * n, update), 2 * n)

@@ -21,6 +21,7 @@ import numpy as np
 from diamp.bitio import Hdf5PackedBits
 from diamp.config import AdaptiveProtocol, FixedProtocol, parse_config
 from diamp.daq.store import StoreAbBits, TrialStoreReader
+from diamp.daq.traces import read_traces
 from diamp.errors import ConfigError, ProtocolError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.dodis import DodisResult, dodis_extract, verify_output, with_checked
@@ -33,6 +34,8 @@ from diamp.protocol.security import (
     output_length_adaptive,
     z_min_entropy,
 )
+from diamp.timing.section import parse_timing
+from diamp.timing.verify import TimingVerification, verify_timing
 
 __all__ = ["AmplifyParams", "AmplifyResult", "amplify", "params_from_config"]
 
@@ -68,6 +71,7 @@ class AmplifyResult:
     z_bits: int
     started_utc: str
     finished_utc: str
+    timing: TimingVerification | None = None
 
     @property
     def status(self) -> str:
@@ -149,8 +153,10 @@ def amplify(
         raise ProtocolError(
             f"{store_path}: Z holds {z_bits} bits, the protocol needs d = 2n = {2 * n}"
         )
+    timing, timing_reason = _verify_timing(store_path, len(scan.blocks))
     s_mu_obs = scan.total.s_mu(params.mu)
     length, adaptive, reason = _output_length(n, s_mu_obs, params)
+    reason = timing_reason or reason
     if reason is None and length.m <= 0:
         reason = (
             f"output length m = {length.m} <= 0: eta = {length.eta:.6g} does not exceed the "
@@ -174,9 +180,34 @@ def amplify(
         extraction=extraction,
         z_sha256=z_sha256,
         z_bits=z_bits,
+        timing=timing,
         started_utc=started,
         finished_utc=datetime.now(UTC).isoformat(),
     )
+
+
+def _verify_timing(store_path: Path, blocks: int) -> tuple[TimingVerification | None, str | None]:
+    """Re-verify the run's timing from what it stored; (result, abort reason or None)."""
+    with TrialStoreReader(store_path) as reader:
+        section_text = reader.attribute("timing_section")
+        if section_text is None:
+            return None, None
+        config = parse_config(reader.config_text, f"{store_path}:/config").config
+    traces = store_path.with_name("timing.h5")
+    if not traces.exists():
+        return None, f"timing: the run declares timing checks but {traces} is missing"
+    section = parse_timing(section_text, f"{store_path}:/timing_section")
+    result = verify_timing(section, read_traces(traces))
+    if result.verdict != "pass":
+        return result, "timing verification failed: " + "; ".join(result.reasons[:3])
+    if len(result.checks) != blocks + 1:
+        return result, (
+            f"timing: {len(result.checks)} checks for {blocks} blocks; every block must be "
+            "bracketed by timing checks"
+        )
+    if config.run.blocks != blocks:
+        return result, f"timing: the run stopped after {blocks} of {config.run.blocks} blocks"
+    return result, None
 
 
 def _extract(

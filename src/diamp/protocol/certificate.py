@@ -128,6 +128,7 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
             {"index": b.index, "n_trials": b.n_trials, "sha256": b.sha256} for b in scan.blocks
         ],
         "series": series_dict(scan, params.mu),
+        "timing": None if result.timing is None else result.timing.to_dict(),
         "software": {"name": "diamp", "version": __version__},
         "timestamps": {"started_utc": result.started_utc, "finished_utc": result.finished_utc},
     }
