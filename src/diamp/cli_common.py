@@ -28,7 +28,7 @@ __all__ = [
     "progress_bars",
 ]
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # errors stay one line: scripts grep them
 out = Console()
 
 ABORT_EXIT = 3

@@ -91,6 +91,7 @@ class SourcesSection(_Section):
     alice: SourceConfig = SourceConfig()
     bob: SourceConfig = SourceConfig()
     z_source: Literal["alice", "bob"] = "alice"
+    inputs: Literal["simulated", "instruments"] = "simulated"
 
     @model_validator(mode="after")
     def _check_bias(self) -> SourcesSection:
@@ -262,6 +263,19 @@ class RunConfig(_Section):
                 f"protocol.{key} = {float(value)} is at or above the quantum maximum of S_mu "
                 f"({s_q:.7g} at mu = {float(mu)}); no quantum device can reach it"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_input_instruments(self) -> RunConfig:
+        if self.sources.inputs != "instruments":
+            return self
+        for node in ("A", "B"):
+            found = [n for n, i in self.instruments.items() if i.type == "qrng" and i.node == node]
+            if len(found) != 1:
+                raise ValueError(
+                    f"sources.inputs = 'instruments' needs exactly one [instruments.*] of type "
+                    f"'qrng' at node {node}, found {found or 'none'}"
+                )
         return self
 
     @property

@@ -43,6 +43,14 @@ class SimulatedLab:
         u = uniform_u32(stream_rng(seed, Stream.DEVICE, index), count)
         return self.device.measure(x, y, u)
 
+    def measure(self, index: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Trials of block ``index`` for inputs from outside (e.g. the station's QRNGs)."""
+        count = x.shape[0]
+        if y.shape[0] != count:
+            raise ValueError(f"block {index}: {count} inputs x but {y.shape[0]} inputs y")
+        u = uniform_u32(stream_rng(self.config.run.seed, Stream.DEVICE, index), count)
+        return self.device.measure(np.ascontiguousarray(x), np.ascontiguousarray(y), u)
+
     def z_bits(self, n_bits: int) -> Iterator[np.ndarray]:
         """Yield Z (``n_bits`` SV bits from the configured source) in unpacked chunks."""
         source_cfg = getattr(self.config.sources, self.config.sources.z_source)

@@ -113,6 +113,13 @@ class Station:
             "instruments": instruments,
         }
 
+    def qrng(self, node: str) -> Any:
+        """The QRNG that supplies node ``node``'s input bits."""
+        for name, cfg in self.loaded.config.instruments.items():
+            if cfg.type == "qrng" and cfg.node == node:
+                return self.instruments[name]
+        raise ConfigError(f"{self.loaded.path}: no QRNG instrument at node {node}")
+
     def close(self) -> None:
         """Close every instrument (errors while closing are not fatal)."""
         for driver in self.instruments.values():

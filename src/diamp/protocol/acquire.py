@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from diamp.config import LoadedConfig
 from diamp.daq.simulator import SimulatedLab
 from diamp.daq.station import Station
@@ -26,6 +28,19 @@ from diamp.protocol.timing_monitor import TimingMonitor
 __all__ = ["Interrupted", "acquire", "new_run_id"]
 
 log = logging.getLogger(__name__)
+
+
+def _block(lab: SimulatedLab, station: Station | None, index: int, count: int) -> np.ndarray:
+    """One block's trials; inputs from the station's QRNGs when the config says so.
+
+    Every trial is recorded: exactly ``count`` inputs per node are read (the QRNG driver
+    returns exactly what is asked or raises), so no trial is dropped or duplicated.
+    """
+    if station is None or lab.config.sources.inputs != "instruments":
+        return lab.block(index)
+    x = station.qrng("A").bits(count)
+    y = station.qrng("B").bits(count)
+    return lab.measure(index, x, y)
 
 
 def new_run_id() -> str:
@@ -112,7 +127,7 @@ def _acquire(
                     f"stopped with {index} of {cfg.run.blocks} blocks complete", blocks=index
                 )
             attrs = {"snapshot": json.dumps(station.snapshot())} if station is not None else None
-            trials = lab.block(index)
+            trials = _block(lab, station, index, cfg.run.trials_per_block)
             info = store.append_block(trials, attrs)
             block = live.add_block(trials)
             done += info.n_trials
@@ -140,4 +155,10 @@ def _acquire(
             return
         n = store.n_blocks * cfg.run.trials_per_block  # fewer blocks if timing stopped the run
         update = progress.start(f"Z: {2 * n:,} bits from the SV source", 2 * n)
-        store.write_z(lab.z_packed(2 * n, update), 2 * n)
+        if station is not None and cfg.sources.inputs == "instruments":
+            node = "A" if cfg.sources.z_source == "alice" else "B"
+            z = np.packbits(station.qrng(node).bits(2 * n))
+            update(2 * n)
+        else:
+            z = lab.z_packed(2 * n, update)
+        store.write_z(z, 2 * n)
