@@ -24,15 +24,14 @@ from diamp.extractors.correlate import (
     CorrelationResult,
     Progress,
     RoundoffBound,
-    check_output,
     correlate_parity,
-    correlation_bits_direct,
     correlation_partial,
     fft_error_bound,
     max_fft_for_memory,
     plan_correlation,
     with_checked,
 )
+from diamp.extractors.direct import check_output, correlation_bits_direct
 
 __all__ = [
     "DEFAULT_MAX_FFT_LENGTH",

@@ -21,10 +21,9 @@ from diamp.extractors.correlate import (
     DEFAULT_MAX_MEMORY,
     CorrelationResult,
     Progress,
-    check_output,
     correlate_parity,
-    correlation_bits_direct,
 )
+from diamp.extractors.direct import check_output, correlation_bits_direct
 
 __all__ = ["ReversedBits", "toeplitz_bits_direct", "toeplitz_extract", "verify_toeplitz"]
 

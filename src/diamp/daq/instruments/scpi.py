@@ -152,6 +152,11 @@ class ScpiInstrument:
             commands.append(setting.command(value, ch))
         return commands
 
+    def execute(self, command: str) -> None:
+        """Send one command and check the device's error queue."""
+        self.write(command)
+        self.check_errors(command)
+
     def configure(self, settings: Mapping[str, Any]) -> None:
         """Validate all, write all, then check the device's error queue once (a transaction)."""
         commands = self.validate(settings)

@@ -79,13 +79,11 @@ class Awg5014(ScpiInstrument):
 
     def run(self) -> None:
         """Start the sequence (waits for triggers in TRIG mode)."""
-        self.write("AWGC:RUN")
-        self.check_errors("AWGC:RUN")
+        self.execute("AWGC:RUN")
 
     def stop(self) -> None:
         """Stop output."""
-        self.write("AWGC:STOP")
-        self.check_errors("AWGC:STOP")
+        self.execute("AWGC:STOP")
 
 
 class Awg70k(ScpiInstrument):
@@ -113,13 +111,11 @@ class Awg70k(ScpiInstrument):
 
     def run(self) -> None:
         """Start output."""
-        self.write("AWGC:RUN:IMM")
-        self.check_errors("AWGC:RUN:IMM")
+        self.execute("AWGC:RUN:IMM")
 
     def stop(self) -> None:
         """Stop output."""
-        self.write("AWGC:STOP:IMM")
-        self.check_errors("AWGC:STOP:IMM")
+        self.execute("AWGC:STOP:IMM")
 
 
 class TekScope(ScpiInstrument):

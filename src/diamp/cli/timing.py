@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from diamp.cli_common import emit_json, fail, out
+from diamp.cli.common import emit_json, fail, out
 from diamp.errors import DiampError
 
 timing_app = typer.Typer(

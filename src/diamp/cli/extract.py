@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from diamp.cli_common import bad_option, emit_json, fail, progress_bars
+from diamp.cli.common import bad_option, emit_json, fail, progress_bars
 from diamp.errors import DiampError
 
 extract_app = typer.Typer(

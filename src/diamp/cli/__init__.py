@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from diamp import __version__
-from diamp.cli_common import (
+from diamp.cli.common import (
     ABORT_EXIT,
     bad_option,
     console,
@@ -26,8 +26,8 @@ from diamp.cli_common import (
     parse_exact,
     progress_bars,
 )
-from diamp.cli_extract import extract_app
-from diamp.cli_timing import timing_app
+from diamp.cli.extract import extract_app
+from diamp.cli.timing import timing_app
 from diamp.errors import DiampError
 
 if TYPE_CHECKING:
