@@ -105,3 +105,38 @@ def test_published_simulation_config_is_valid() -> None:
     cfg = load_config(CONFIGS / "eth-2024-sim.toml").config
     assert cfg.n_trials == 20 * 2**26 and str(cfg.sources.mu) == "3/400"
     assert set(cfg.instruments) >= {"awg-a", "awg-b", "scope-a", "qrng-a", "qrng-b"}
+
+
+def test_instrument_lost_mid_run_keeps_completed_blocks(tmp_path: Path) -> None:
+    from diamp.daq.instruments.tektronix import Awg5014
+    from diamp.daq.scpi_server import InstrumentState, LoopbackScpiServer
+    from diamp.daq.store import TrialStoreReader
+
+    headers = {
+        setting.get_cmd.format(ch=ch).removesuffix("?"): setting.choices[0]
+        if setting.choices
+        else "0"
+        for setting in Awg5014.SETTINGS.values()
+        for ch in setting.channels or (None,)
+    }
+    state = InstrumentState(settings=headers)
+    with LoopbackScpiServer(state) as server:
+        config = tmp_path / "run.toml"
+        config.write_text(
+            SMALL.replace("blocks = 2", "blocks = 6")
+            .replace('backend = "sim"', 'backend = "py"')
+            .replace('address = "TCPIP::awg5014-a.sim::INSTR"', f'address = "{server.resource}"')
+            .replace("{settings}", "{}")
+        )
+        # open + configure + run snapshot + 3 block snapshots, then the link goes down
+        per_snapshot = 16  # queries for every declared AWG5014 setting
+        state.disconnect_after = 1 + 2 + (1 + 3) * per_snapshot
+        out = tmp_path / "run"
+        result = runner.invoke(app, ["run", str(config), "--out", str(out), "-q"])
+    assert result.exit_code == 1, result.output
+    assert "awg-a" in result.output
+    with TrialStoreReader(out / "trials.h5") as reader:
+        blocks = reader.blocks()
+        assert len(blocks) == 3 and all(b.status == "complete" for b in blocks)
+        for b in blocks:
+            reader.read_block(b)

@@ -12,6 +12,8 @@ the same pyvisa calls as on the lab's instruments:
 * Common: ``*IDN?``, ``*RST``, ``*CLS``, ``*OPC?``, ``SYST:ERR?`` (error queue), ``*ESR?``.
 
 Unknown commands push ``-113,"Undefined header"``, malformed blocks ``-160,"Block data error"``.
+``settings`` declares plain settings (``HEADER value`` stores, ``HEADER?`` reads back);
+``disconnect_after`` drops the connection after that many commands (fault injection).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class InstrumentState:
     window_ns: tuple[float, float] = (-20.0, 20.0)
     triggers: int = 500
     seed: int = 0
+    disconnect_after: int | None = None  # fault injection: drop the link after N commands
+    commands: int = 0
+    settings: dict[str, str] = field(default_factory=dict)  # plain "HEADER value" / "HEADER?"
 
     def error(self, text: str, bit: int = 32) -> None:
         """Queue a SCPI error and set its bit in the event status register."""
@@ -66,9 +71,12 @@ class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         state = self.server.state
         while True:
+            if state.disconnect_after is not None and state.commands >= state.disconnect_after:
+                return  # the cable is pulled: close the connection, answer nothing
             line = self._read_command()
             if line is None:
                 return
+            state.commands += 1
             with self.server.lock:
                 reply = self._dispatch(state, line)
             if reply is not None:
@@ -149,6 +157,11 @@ class _Handler(socketserver.StreamRequestHandler):
             return None
         if cmd == "CURV?":
             return self._curve(state)
+        if cmd.endswith("?") and cmd[:-1] in state.settings:
+            return state.settings[cmd[:-1]].encode() + b"\n"
+        if cmd in state.settings and arg.strip():
+            state.settings[cmd] = arg.strip()
+            return None
         scale = {
             "WFMO:XIN?": state.dt_ns * 1e-9,
             "WFMO:XZE?": state.window_ns[0] * 1e-9,
