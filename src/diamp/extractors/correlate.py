@@ -73,7 +73,6 @@ MIN_AUTO_FFT_LENGTH = 2**20
 DEFAULT_MAX_MEMORY = 5 * 2**30
 WORKER_BYTES_PER_POINT = 24  # three half spectra (x, y in place, and the accumulator)
 SHARED_BYTES_PER_POINT = 16  # the FFT library's own buffers and cached plans
-DEFAULT_BLOCK_BITS = 2**21  # the block an explicit small plan used before; kept for callers
 
 Progress = Callable[[int, int], None]
 
