@@ -30,7 +30,7 @@ from pydantic import (
 
 from diamp.errors import ConfigError
 from diamp.exact import exact_fraction
-from diamp.tomlconfig import validate_toml
+from diamp.tomlconfig import read_text, validate_toml
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -309,11 +309,4 @@ def parse_config(text: str, path: str = "<string>") -> LoadedConfig:
 
 def load_config(path: str | Path) -> LoadedConfig:
     """Read and validate a TOML run config from ``path``."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise ConfigError(f"{p}: config file not found", path=str(p)) from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{p}: cannot read config: {err}", path=str(p)) from err
-    return parse_config(text, str(p))
+    return parse_config(*read_text(path, ConfigError, "config"))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from diamp.errors import DiampError
 
-__all__ = ["format_validation_error", "validate_toml"]
+__all__ = ["format_validation_error", "read_text", "validate_toml"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -66,3 +67,14 @@ def validate_toml(
         return model.model_validate(data)
     except ValidationError as err:
         raise error(f"{path}: {format_validation_error(err, tagged)}", path=path) from err
+
+
+def read_text(path: str | Path, error: type[DiampError], what: str) -> tuple[str, str]:
+    """(text, path) of a UTF-8 file; ``error`` names the file when it is missing or unreadable."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8"), str(p)
+    except FileNotFoundError as err:
+        raise error(f"{p}: {what} file not found", path=str(p)) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise error(f"{p}: cannot read {what} file: {err}", path=str(p)) from err

@@ -23,21 +23,28 @@ extract_app = typer.Typer(
 )
 
 
+Threads = Annotated[
+    int | None, typer.Option(help="Worker threads (default: 1 with MKL, else one per core).")
+]
+VerifyBits = Annotated[
+    int, typer.Option("--verify-bits", help="Output bits recomputed from the definition.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print sizes, timings, SHA-256.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+OutFile = Annotated[Path, typer.Option("-o", "--out", help="Output file (packed MSB-first).")]
+
+
 @extract_app.command("dodis")
 def dodis(
     x: Annotated[str, typer.Argument(help="First input (for DIRA: AB).")],
     y: Annotated[str, typer.Argument(help="Second input, same length (for DIRA: Z).")],
     m: Annotated[int, typer.Option("--m", help="Output length in bits, 1 <= m <= N.")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output file (packed MSB-first).")],
+    out: OutFile,
     bits: Annotated[
         int | None, typer.Option("--bits", help="Bits per input (default: 8 × file size).")
     ] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="Worker threads (default: 1 with MKL, else one per core).")
-    ] = None,
-    verify_bits: Annotated[
-        int, typer.Option("--verify-bits", help="Output bits recomputed from the definition.")
-    ] = 64,
+    threads: Threads = None,
+    verify_bits: VerifyBits = 64,
     max_fft_length: Annotated[int, typer.Option("--max-fft-length", help="Largest FFT length.")] = 2
     ** 26,
     max_memory_gib: Annotated[
@@ -51,8 +58,8 @@ def dodis(
         str | None,
         typer.Option("--scheduler", help="Run on an existing Dask cluster (tcp://HOST:PORT)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print sizes, timings, SHA-256.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
 ) -> None:
     """Dodis two-source extractor: out_j = Σ_t x_t·y_{t+j} mod 2, exact (blockwise FFT).
 
@@ -143,21 +150,17 @@ def toeplitz(
     raw: Annotated[str, typer.Argument(help="Raw bits (n).")],
     seed: Annotated[str, typer.Argument(help="Uniform seed of n + m - 1 bits.")],
     m: Annotated[int, typer.Option("--m", help="Output length in bits.")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output file (packed MSB-first).")],
+    out: OutFile,
     bits: Annotated[
         int | None, typer.Option("--bits", help="Raw bits n (default: 8 × size).")
     ] = None,
     seed_bits: Annotated[
         int | None, typer.Option("--seed-bits", help="Seed bits (default: n + m - 1).")
     ] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="Worker threads (default: 1 with MKL, else one per core).")
-    ] = None,
-    verify_bits: Annotated[
-        int, typer.Option("--verify-bits", help="Output bits recomputed from the definition.")
-    ] = 64,
-    as_json: Annotated[bool, typer.Option("--json", help="Print sizes, timings, SHA-256.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    threads: Threads = None,
+    verify_bits: VerifyBits = 64,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
 ) -> None:
     """Toeplitz hashing: out_i = Σ_j s_{i−j+n−1}·r_j mod 2 (seed of n + m − 1 bits), exact."""
     from diamp.bitio import open_bits
@@ -206,9 +209,9 @@ def toeplitz(
 @extract_app.command("xor")
 def xor(
     inputs: Annotated[list[str], typer.Argument(help="Two or more equal-length inputs.")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output file (packed MSB-first).")],
+    out: OutFile,
     bits: Annotated[int | None, typer.Option("--bits", help="Bits per input.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print sizes, timings, SHA-256.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Bitwise XOR of k equal-length sources (uniform if any one input is)."""
     from diamp.bitio import open_bits, write_packed
@@ -237,11 +240,11 @@ def xor(
 @extract_app.command("von-neumann")
 def von_neumann(
     raw: Annotated[str, typer.Argument(help="Raw bits.")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output file (packed MSB-first).")],
+    out: OutFile,
     bits: Annotated[
         int | None, typer.Option("--bits", help="Raw bits (default: 8 × size).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print sizes, timings, SHA-256.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Von Neumann debiasing: pairs 10 → 1, 01 → 0, 00 and 11 dropped.
 

@@ -32,7 +32,7 @@ from pydantic import (
 
 from diamp.errors import TimingError
 from diamp.exact import exact_fraction
-from diamp.tomlconfig import validate_toml
+from diamp.tomlconfig import read_text, validate_toml
 
 __all__ = ["Duration", "TimingSection", "load_timing", "parse_timing"]
 
@@ -164,11 +164,4 @@ def parse_timing(text: str, path: str = "<string>") -> TimingSection:
 
 def load_timing(path: str | Path) -> TimingSection:
     """Read and validate a timing section from a TOML file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise TimingError(f"{p}: timing file not found", path=str(p)) from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise TimingError(f"{p}: cannot read timing file: {err}", path=str(p)) from err
-    return parse_timing(text, str(p))
+    return parse_timing(*read_text(path, TimingError, "timing"))
