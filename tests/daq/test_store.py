@@ -580,3 +580,32 @@ def test_store_integrity_error_is_a_storage_error_and_diamp_error() -> None:
     err = StoreIntegrityError("x: block 000001: bad", path="x", block=1)
     assert isinstance(err, StorageError) and isinstance(err, DiampError)
     assert err.block == 1 and err.path == "x"
+
+
+def test_damaged_structure_always_fails_closed(tmp_path: Path) -> None:
+    """Garbage at random offsets (as a kill mid-write can leave): verified data or a diamp error."""
+    from diamp.errors import DiampError
+
+    rng = np.random.default_rng(4242)
+    source = tmp_path / "good.h5"
+    with TrialStoreWriter(source, RUN_ID, CONFIG_TEXT, CONFIG_SHA) as writer:
+        for _ in range(3):
+            writer.append_block(rng.integers(0, 16, 50_000, dtype=np.uint8))
+        writer.write_z(np.packbits(rng.integers(0, 2, 300_000, dtype=np.uint8)), 300_000)
+    good = source.read_bytes()
+    outcomes = {"verified": 0, "refused": 0}
+    for attempt in range(60):
+        damaged = bytearray(good)
+        start = int(rng.integers(0, len(good) - 64))
+        damaged[start : start + 64] = rng.bytes(64)
+        path = tmp_path / f"bad{attempt}.h5"
+        path.write_bytes(bytes(damaged))
+        try:
+            with TrialStoreReader(path) as reader:
+                for _info, _trials in reader.iter_blocks():
+                    pass
+                reader.verify_z()
+            outcomes["verified"] += 1
+        except DiampError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0  # damage was actually detected, never leaked as another error

@@ -126,39 +126,3 @@ def test_sigint_stops_after_a_block_and_resume_finishes(tmp_path: Path) -> None:
     assert (out / "certificate.json").exists()
     with TrialStoreReader(store) as reader:
         assert len(reader.blocks()) == 60
-
-
-@pytest.mark.slow
-def test_sigkill_at_random_points_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
-    import random
-
-    path = tmp_path / "run.toml"
-    path.write_text(config(blocks=24, trials=2**20))
-    diamp = Path(sys.executable).with_name("diamp")
-    full = tmp_path / "full"
-    done = subprocess.run([str(diamp), "run", str(path), "--out", str(full), "-q"], timeout=300)
-    assert done.returncode in (0, 3)
-    reference = content(full / "trials.h5")
-    rng = random.Random(2026)
-    for attempt in range(5):
-        out = tmp_path / f"killed{attempt}"
-        proc = subprocess.Popen(
-            [str(diamp), "run", str(path), "--out", str(out), "-q"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        store = out / "trials.h5"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (not store.exists() or store.stat().st_size < 2**20):
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 0.4))  # anywhere in the acquisition, mid-block included
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        resumed = subprocess.run(
-            [str(diamp), "run", str(path), "--resume", str(out), "-q"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert resumed.returncode in (0, 3), resumed.stderr
-        assert content(store) == reference, f"attempt {attempt}"

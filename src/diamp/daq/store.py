@@ -17,18 +17,19 @@ leave this module.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import numpy as np
 
 from diamp import __version__
-from diamp.errors import StorageError, StoreIntegrityError
+from diamp.errors import DiampError, StorageError, StoreIntegrityError
 
 if TYPE_CHECKING:
     import h5py
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "BlockInfo", "TrialStoreReader", "TrialStoreWriter"]
 
 SCHEMA = "diamp.trials"
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 _CHUNK = 2**20
 _STATUS_COMPLETE = "complete"
@@ -220,6 +222,25 @@ class TrialStoreWriter:
         self.close()
 
 
+def _fail_closed(method: Callable[..., T]) -> Callable[..., T]:
+    """Turn h5py's internal errors (damaged metadata, e.g. after a kill) into diamp errors."""
+
+    @functools.wraps(method)
+    def wrapper(self: TrialStoreReader, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except DiampError:
+            raise
+        except (RuntimeError, KeyError, ValueError, OSError) as err:
+            raise StoreIntegrityError(
+                f"{self.path}: damaged HDF5 structure ({type(err).__name__}: {err}); "
+                "the store cannot be trusted",
+                path=str(self.path),
+            ) from err
+
+    return wrapper
+
+
 class TrialStoreReader:
     """Read a trial store, verifying the schema and every checksum."""
 
@@ -235,7 +256,17 @@ class TrialStoreReader:
             raise StoreIntegrityError(
                 f"{self.path}: not a readable HDF5 trial store: {err}", path=str(self.path)
             ) from err
-        self._check_root()
+        try:
+            self._check_root()
+        except DiampError:
+            self._file.close()
+            raise
+        except (RuntimeError, KeyError, ValueError, OSError) as err:
+            self._file.close()
+            raise StoreIntegrityError(
+                f"{self.path}: damaged HDF5 structure ({type(err).__name__}: {err})",
+                path=str(self.path),
+            ) from err
 
     def _fail(self, where: str, message: str, **fields: Any) -> StoreIntegrityError:
         return StoreIntegrityError(
@@ -273,6 +304,7 @@ class TrialStoreReader:
         """The run config (TOML text) stored with the run."""
         return _attr_str(self._file.attrs["config"])
 
+    @_fail_closed
     def blocks(self) -> list[BlockInfo]:
         """Every block in order; refuses gaps in the numbering."""
         names = sorted(self._file["blocks"].keys())
@@ -293,6 +325,7 @@ class TrialStoreReader:
             )
         return infos
 
+    @_fail_closed
     def read_block(self, info: BlockInfo) -> np.ndarray:
         """The trials of one block, after checking status, size and SHA-256."""
         where = f"block {block_name(info.index)}"
@@ -325,6 +358,7 @@ class TrialStoreReader:
             )
         return np.asarray(data, dtype=np.uint8)
 
+    @_fail_closed
     def read_slice(self, info: BlockInfo, start: int, stop: int) -> np.ndarray:
         """Trials ``[start, stop)`` of a block (no checksum: verify the block with read_block)."""
         try:
@@ -342,6 +376,7 @@ class TrialStoreReader:
         """Total trials over all blocks (from the attributes; reading verifies them)."""
         return sum(info.n_trials for info in self.blocks())
 
+    @_fail_closed
     def verify_z(self, chunk_bytes: int = 2**24) -> tuple[int, str]:
         """Check Z's size and SHA-256 by streaming it; returns (bits, sha256)."""
         import hashlib
@@ -370,6 +405,7 @@ class TrialStoreReader:
             )
         return bits, expected
 
+    @_fail_closed
     def read_z(self) -> tuple[np.ndarray, int]:
         """Z as (packed bytes MSB-first, number of bits), after checking size and SHA-256."""
         if "z" not in self._file:
