@@ -1,4 +1,4 @@
-"""Trial store v1: writer/reader round trip, the documented schema, and every refusal.
+"""Trial store v2: writer/reader round trip, the documented schema, and every refusal.
 
 The oracle side reads files with plain h5py/hashlib, following docs/trial-store.md, and never
 uses diamp's own reading code.
@@ -175,7 +175,7 @@ def test_root_attributes_exactly_as_documented(
         assert isinstance(attrs["schema"], str)
         assert isinstance(attrs["schema_version"], int | np.integer)
         assert not isinstance(attrs["schema_version"], bool | np.bool_)
-        assert int(attrs["schema_version"]) == 1
+        assert int(attrs["schema_version"]) == 2
         assert attrs["run_id"] == RUN_ID
         assert attrs["config"] == CONFIG_TEXT
         assert attrs["config_sha256"] == CONFIG_SHA
@@ -200,7 +200,11 @@ def test_blocks_and_z_exactly_as_documented(
             group = f["blocks"][f"{index:06d}"]
             assert isinstance(group, h5py.Group)
             assert set(group) == {"trials"}
-            assert set(group.attrs) == {"n_trials", "sha256", "status"}
+            assert set(group.attrs) == {"n_trials", "sha256", "status", "run_id"}
+            assert group.attrs["run_id"] == RUN_ID
+            link = f["blocks"].get(f"{index:06d}", getlink=True)
+            assert isinstance(link, h5py.ExternalLink)
+            assert (link.filename, link.path) == (f"trials.blocks/{index:06d}.h5", "/block")
             ds = group["trials"]
             assert ds.dtype == np.uint8 and ds.ndim == 1
             assert ds.compression == "lzf"
@@ -212,7 +216,9 @@ def test_blocks_and_z_exactly_as_documented(
         zds = f["z"]
         assert isinstance(zds, h5py.Dataset)
         assert zds.dtype == np.uint8 and zds.ndim == 1
-        assert set(zds.attrs) == {"bits", "sha256"}
+        assert set(zds.attrs) == {"bits", "sha256", "run_id"}
+        zlink = f.get("z", getlink=True)
+        assert (zlink.filename, zlink.path) == ("trials.z.h5", "/z")
         bits = int(zds.attrs["bits"])
         assert isinstance(zds.attrs["bits"], int | np.integer)
         assert bits == 2 * sum(b.size for b in blocks)
@@ -228,7 +234,7 @@ def test_doc_plain_h5py_recipe_runs(
 
     path, blocks, z = three_blocks
     with h5py.File(path, "r") as f:
-        assert f.attrs["schema"] == "diamp.trials" and f.attrs["schema_version"] == 1
+        assert f.attrs["schema"] == "diamp.trials" and f.attrs["schema_version"] == 2
         counts = np.zeros(16, dtype=np.int64)
         for name in sorted(f["blocks"]):
             g = f["blocks"][name]
@@ -378,10 +384,12 @@ def test_reader_refuses_corrupted_chunk_bytes_on_disk(
 
     path, _, _ = three_blocks
     with h5py.File(path, "r") as f:
-        chunk = f["blocks/000001/trials"].id.get_chunk_info(0)
+        ds = f["blocks/000001/trials"]
+        chunk = ds.id.get_chunk_info(0)
         offset, size = chunk.byte_offset, chunk.size
-    assert size > 16
-    with open(path, "r+b") as fh:
+        block_file = Path(ds.file.filename)
+    assert size > 16 and block_file != path
+    with open(block_file, "r+b") as fh:
         fh.seek(offset + size // 2)
         fh.write(b"\x00\xff" * 4)
     _expect_block_error(path, "000001")
@@ -503,7 +511,7 @@ def test_missing_file(tmp_path: Path) -> None:
     [
         ("schema", "diamp.other"),
         ("schema", "DIAMP.TRIALS"),
-        ("schema_version", 2),
+        ("schema_version", 3),
         ("schema_version", 0),
     ],
 )
@@ -609,3 +617,26 @@ def test_damaged_structure_always_fails_closed(tmp_path: Path) -> None:
         except DiampError:
             outcomes["refused"] += 1
     assert outcomes["refused"] > 0  # damage was actually detected, never leaked as another error
+
+
+def test_schema_1_store_is_read_but_not_resumed(tmp_path: Path) -> None:
+    """A schema 1 file (blocks inside the root), written here with plain h5py."""
+    import h5py
+
+    rng = np.random.default_rng(11)
+    block = random_trials(rng, 500)
+    z = random_z(rng, 1000)
+    path = tmp_path / "old.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"schema": "diamp.trials", "schema_version": 1, "run_id": RUN_ID})
+        f.attrs.update({"config": CONFIG_TEXT, "config_sha256": CONFIG_SHA})
+        g = f.create_group("blocks/000000")
+        g.create_dataset("trials", data=block)
+        g.attrs.update({"n_trials": block.size, "sha256": sha(block), "status": "complete"})
+        ds = f.create_dataset("z", data=z)
+        ds.attrs.update({"bits": 1000, "sha256": sha(z)})
+    data, zz, _bits = read_all(path)
+    np.testing.assert_array_equal(data[0], block)
+    np.testing.assert_array_equal(zz, z)
+    with pytest.raises(StoreIntegrityError, match="schema 1 store cannot be resumed"):
+        TrialStoreWriter.resume(path, CONFIG_SHA)

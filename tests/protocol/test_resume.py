@@ -107,7 +107,10 @@ def test_sigint_stops_after_a_block_and_resume_finishes(tmp_path: Path) -> None:
     )
     store = out / "trials.h5"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not store.exists() or store.stat().st_size < 4 * 2**20):
+    blocks_dir = out / "trials.blocks"
+    while time.monotonic() < deadline and (
+        not blocks_dir.exists() or len(list(blocks_dir.glob("*.h5"))) < 2
+    ):
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGINT)
     output = proc.communicate(timeout=120)[0].decode()

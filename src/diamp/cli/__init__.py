@@ -122,11 +122,13 @@ def run(
 ) -> None:
     """Run a complete DIRA experiment: trials, Z, statistics, output length, extraction.
 
-    Writes DIR/trials.h5 (trial store v1), DIR/certificate.json and, unless the protocol
-    aborts, DIR/key.bin (packed MSB-first). Exit status 3 means the protocol aborted: the
-    certificate says why and no key is written. Ctrl-C stops cleanly after the current
-    block (exit status 130); ``diamp run CONFIG --resume DIR`` then continues the same run
-    (same config required) and produces the store an uninterrupted run would have.
+    Writes DIR/trials.h5 (trial store v2, block files in DIR/trials.blocks/),
+    DIR/certificate.json and, unless the protocol aborts, DIR/key.bin (packed MSB-first).
+    Exit status 3 means the protocol aborted: the certificate says why and no key is
+    written. Ctrl-C stops cleanly after the current block (exit status 130); a kill at any
+    moment loses at most the block in flight. ``diamp run CONFIG --resume DIR`` continues
+    the same run (same config required) and produces the store an uninterrupted run would
+    have.
     """
     from diamp.config import load_config
     from diamp.daq.store import TrialStoreReader
@@ -140,6 +142,12 @@ def run(
         loaded = load_config(config)
         if resume is not None:
             run_dir = resume
+            if not (run_dir / "trials.h5").exists():
+                raise bad_option(
+                    "--resume",
+                    f"nothing to resume: {run_dir}/trials.h5 does not exist (the run stopped "
+                    f"before its first write); start it again with --out {run_dir}",
+                )
             with TrialStoreReader(run_dir / "trials.h5") as reader:
                 run_id = reader.run_id
         else:

@@ -1,24 +1,33 @@
-"""Trial store v1: one HDF5 file per run, a fixed schema that outside tools can read.
+"""Trial store v2: one HDF5 file per run, crash-safe, with a fixed schema outside tools can read.
 
 Layout (documented for users in ``docs/trial-store.md``)::
 
-    /                      attrs: schema = "diamp.trials", schema_version = 1, run_id,
-                                  config (the run config as TOML text), config_sha256,
-                                  software_version, created_utc
-    /blocks/000000/trials  uint8, one trial per byte, v = 8x + 4y + 2a + b (lzf-compressed)
-    /blocks/000000         attrs: n_trials, sha256 (of the uint8 trial bytes),
-                                  status ("writing", then "complete" once written and flushed)
-    /z                     uint8, Z packed MSB-first; attrs: bits, sha256 (of the packed bytes)
+    trials.h5              the root: attrs schema = "diamp.trials", schema_version = 2, run_id,
+                           config (the run config as TOML text), config_sha256,
+                           software_version, created_utc (+ station_snapshot, timing_section)
+    trials.h5:/blocks/000000  external link to trials.blocks/000000.h5:/block
+    trials.blocks/000000.h5:/block/trials
+                           uint8, one trial per byte, v = 8x + 4y + 2a + b (lzf-compressed)
+    trials.blocks/000000.h5:/block
+                           attrs: n_trials, sha256 (of the uint8 trial bytes), status
+                           ("complete"), run_id (must equal the root's), snapshot, …
+    trials.h5:/z           external link to trials.z.h5:/z, uint8, Z packed MSB-first;
+                           attrs: bits, sha256 (of the packed bytes)
 
-Readers stream block by block, verify every checksum, and refuse incomplete or corrupted
-blocks with a :class:`~diamp.errors.StoreIntegrityError` naming the block. h5py objects never
-leave this module.
+HDF5 follows the links transparently (``f["blocks/000000/trials"]``). Crash safety: every
+file is written under a temporary name, fsynced and renamed into place, and the small root
+is rewritten the same way after each block; a kill at any moment therefore leaves the
+previous root (without the block in flight) or the new one, never a half-written file.
+Readers verify every checksum and refuse incomplete, foreign or corrupted blocks with a
+:class:`~diamp.errors.StoreIntegrityError` naming the block. h5py objects never leave
+this module. Schema 1 stores (blocks inside the root file) are still read.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +47,8 @@ __all__ = ["SCHEMA", "SCHEMA_VERSION", "BlockInfo", "TrialStoreReader", "TrialSt
 
 SCHEMA = "diamp.trials"
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _CHUNK = 2**20
 _STATUS_COMPLETE = "complete"
 _STATUS_WRITING = "writing"
@@ -52,6 +62,43 @@ def block_name(index: int) -> str:
 def sha256_hex(data: np.ndarray) -> str:
     """SHA-256 of the raw bytes of a contiguous ``uint8`` array."""
     return hashlib.sha256(np.ascontiguousarray(data).data).hexdigest()
+
+
+def block_dir(root: Path) -> Path:
+    """The directory of a store's block files (``trials.h5`` -> ``trials.blocks/``)."""
+    return root.with_name(root.stem + ".blocks")
+
+
+def z_file(root: Path) -> Path:
+    """The file holding a store's Z (``trials.h5`` -> ``trials.z.h5``)."""
+    return root.with_name(root.stem + ".z.h5")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic_h5(path: Path, build: Callable[[h5py.File], None]) -> None:
+    """Write an HDF5 file under a temporary name, fsync it, then rename it into place."""
+    import h5py
+
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            build(f)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as err:
+        raise StorageError(f"{path}: cannot write: {err}", path=str(path)) from err
 
 
 @dataclass(frozen=True)
@@ -68,48 +115,103 @@ def _attr_str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class TrialStoreWriter:
-    """Create a run file and append blocks to it.
+def _check_trials(index: int, data: np.ndarray) -> None:
+    if data.dtype != np.uint8 or data.ndim != 1 or data.size == 0:
+        raise StorageError(f"block {index}: trials must be a non-empty 1-d uint8 array")
+    if int(data.max()) >= 16:
+        bad = int(np.argmax(data >= 16))
+        raise StorageError(
+            f"block {index}: invalid trial value {int(data[bad])} at position {bad} "
+            "(v = 8x + 4y + 2a + b must be 0..15)"
+        )
 
-    A block is marked ``complete`` only after its data and checksum are written and the file
-    is flushed, so a crash leaves at most the block in flight incomplete.
+
+def _check_z(packed: np.ndarray, bits: int) -> None:
+    if packed.dtype != np.uint8 or packed.ndim != 1 or packed.size != (bits + 7) // 8:
+        raise StorageError(
+            f"z: expected {(bits + 7) // 8} packed uint8 bytes for {bits} bits, "
+            f"found {packed.dtype} {packed.shape}"
+        )
+    spare = 8 * packed.size - bits
+    if spare and int(packed[-1]) & ((1 << spare) - 1):
+        raise StorageError(f"z: the {spare} padding bits after bit {bits} are not zero")
+
+
+class TrialStoreWriter:
+    """Create a run store and append blocks to it (crash-safe: see the module docs).
+
+    A block becomes part of the run only when its file is complete on disk and the root that
+    links it has been renamed into place, so a crash loses at most the block in flight.
     """
 
     def __init__(self, path: str | Path, run_id: str, config_text: str, config_sha256: str) -> None:
-        import h5py
-
         self.path = Path(path)
-        try:
-            self._file = h5py.File(self.path, "x")
-        except (OSError, FileExistsError) as err:
+        self._blocks_dir = block_dir(self.path)
+        taken = [p for p in (self.path, z_file(self.path)) if p.exists()]
+        if self._blocks_dir.is_dir() and any(self._blocks_dir.iterdir()):
+            taken.append(self._blocks_dir)
+        if taken:
             raise StorageError(
-                f"{self.path}: cannot create trial store: {err}", path=str(self.path)
-            ) from err
-        f = self._file
-        f.attrs["schema"] = SCHEMA
-        f.attrs["schema_version"] = SCHEMA_VERSION
-        f.attrs["run_id"] = run_id
-        f.attrs["config"] = config_text
-        f.attrs["config_sha256"] = config_sha256
-        f.attrs["software_version"] = __version__
-        f.attrs["created_utc"] = datetime.now(UTC).isoformat()
-        self._blocks = f.create_group("blocks")
+                f"{taken[0]}: cannot create trial store: the path already exists",
+                path=str(self.path),
+            )
+        self._attrs: dict[str, Any] = {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "run_id": run_id,
+            "config": config_text,
+            "config_sha256": config_sha256,
+            "software_version": __version__,
+            "created_utc": datetime.now(UTC).isoformat(),
+        }
         self.n_blocks = 0
         self.has_z = False
-        f.flush()
+        try:
+            self._blocks_dir.mkdir(exist_ok=True)
+        except OSError as err:
+            raise StorageError(
+                f"{self._blocks_dir}: cannot create trial store: {err}", path=str(self.path)
+            ) from err
+        self._write_root()
+
+    @property
+    def run_id(self) -> str:
+        """The run identifier."""
+        return str(self._attrs["run_id"])
+
+    def _write_root(self) -> None:
+        import h5py
+
+        def build(f: h5py.File) -> None:
+            for key, value in self._attrs.items():
+                f.attrs[key] = value
+            blocks = f.create_group("blocks")
+            prefix = self._blocks_dir.name
+            for index in range(self.n_blocks):
+                name = block_name(index)
+                blocks[name] = h5py.ExternalLink(f"{prefix}/{name}.h5", "/block")
+            if self.has_z:
+                f["z"] = h5py.ExternalLink(z_file(self.path).name, "/z")
+
+        _write_atomic_h5(self.path, build)
 
     @classmethod
     def resume(cls, path: str | Path, config_sha256: str) -> TrialStoreWriter:
         """Reopen an interrupted store to append further blocks.
 
-        The store must have been started with the same config (by SHA-256). Complete blocks
-        are verified (status and checksum); an incomplete *last* block — the one in flight
-        when the run stopped — is deleted; an incomplete block before a complete one, or a
-        checksum mismatch, is refused. A Z dataset that does not verify is deleted.
+        The store must have been started with the same config (by SHA-256). Linked blocks
+        are verified (status, run id and checksum); an incomplete *last* block is dropped; an
+        incomplete block before a complete one, or a checksum mismatch, is refused. Block
+        files the root does not link (the block in flight at a kill) and temporary files are
+        deleted; a Z that does not verify is dropped and drawn again.
         """
-        import h5py
-
         with TrialStoreReader(path) as reader:
+            if reader.schema_version != SCHEMA_VERSION:
+                raise StoreIntegrityError(
+                    f"{path}: a schema {reader.schema_version} store cannot be resumed by this "
+                    f"diamp (writes schema {SCHEMA_VERSION}); start a new run",
+                    path=str(path),
+                )
             stored = _attr_str(reader._file.attrs.get("config_sha256", ""))
             if stored != config_sha256:
                 raise StoreIntegrityError(
@@ -117,98 +219,94 @@ class TrialStoreWriter:
                     "resume with the config it started with",
                     path=str(path),
                 )
-            infos = reader.blocks()
-            complete = 0
-            for info in infos:
-                if info.status != _STATUS_COMPLETE:
-                    break
-                reader.read_block(info)  # checksum verified, or raise naming the block
-                complete += 1
-            if any(info.status == _STATUS_COMPLETE for info in infos[complete:]):
-                raise StoreIntegrityError(
-                    f"{path}: block {block_name(complete)} is incomplete but later blocks are "
-                    "complete; the store is not a clean prefix of a run",
-                    path=str(path),
-                    block=complete,
-                )
-            z_ok = True
+            complete = reader.verified_prefix()
+            trials = sum(info.n_trials for info in reader.blocks()[:complete])
             try:
-                reader.verify_z()
+                z_ok = reader.verify_z()[0] == 2 * trials  # Z belongs to exactly these blocks
             except StoreIntegrityError:
                 z_ok = False
+            attrs = {key: reader._file.attrs[key] for key in reader._file.attrs}
         writer = cls.__new__(cls)
         writer.path = Path(path)
-        try:
-            writer._file = h5py.File(writer.path, "r+")
-        except OSError as err:
-            raise StorageError(f"{path}: cannot reopen trial store: {err}", path=str(path)) from err
-        writer._blocks = writer._file["blocks"]
-        for info in infos[complete:]:
-            del writer._blocks[block_name(info.index)]
-        if not z_ok and "z" in writer._file:
-            del writer._file["z"]
+        writer._blocks_dir = block_dir(writer.path)
+        writer._attrs = attrs
         writer.n_blocks = complete
         writer.has_z = z_ok
-        writer._file.flush()
+        writer._write_root()
+        writer._remove_strays()
         return writer
 
+    def _remove_strays(self) -> None:
+        """Delete block files the root does not link, and leftovers of interrupted writes."""
+        linked = {f"{block_name(i)}.h5" for i in range(self.n_blocks)}
+        for entry in self._blocks_dir.iterdir():
+            if entry.name not in linked:
+                entry.unlink()
+        zpath = z_file(self.path)
+        leftovers = [
+            self.path.with_name(self.path.name + ".tmp"),
+            zpath.with_name(zpath.name + ".tmp"),
+        ]
+        if not self.has_z:
+            leftovers.append(zpath)
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+
     def set_attribute(self, name: str, text: str) -> None:
-        """Store a text attribute on the root (e.g. the station snapshot) and flush."""
-        self._file.attrs[name] = text
-        self._file.flush()
+        """Store a text attribute on the root (e.g. the station snapshot), crash-safe."""
+        self._attrs[name] = text
+        self._write_root()
 
     def append_block(self, trials: np.ndarray, attrs: dict[str, str] | None = None) -> BlockInfo:
-        """Write the next block (``uint8`` trials) and mark it complete.
+        """Write the next block (``uint8`` trials) and link it from the root.
 
         ``attrs`` are extra text attributes of the block (e.g. its instrument snapshot).
         """
         data = np.ascontiguousarray(trials)
-        if data.dtype != np.uint8 or data.ndim != 1 or data.size == 0:
-            raise StorageError(f"block {self.n_blocks}: trials must be a non-empty 1-d uint8 array")
-        if int(data.max()) >= 16:
-            bad = int(np.argmax(data >= 16))
-            raise StorageError(
-                f"block {self.n_blocks}: invalid trial value {int(data[bad])} at position {bad} "
-                "(v = 8x + 4y + 2a + b must be 0..15)"
-            )
+        _check_trials(self.n_blocks, data)
         index = self.n_blocks
         digest = sha256_hex(data)
-        group = self._blocks.create_group(block_name(index))
-        group.attrs["status"] = _STATUS_WRITING
-        for key, value in (attrs or {}).items():
-            group.attrs[key] = value
-        group.create_dataset(
-            "trials", data=data, chunks=(min(_CHUNK, data.size),), compression="lzf", shuffle=False
-        )
-        group.attrs["n_trials"] = data.size
-        group.attrs["sha256"] = digest
-        self._file.flush()
-        group.attrs["status"] = _STATUS_COMPLETE
-        self._file.flush()
+
+        def build(f: h5py.File) -> None:
+            group = f.create_group("block")
+            group.create_dataset(
+                "trials",
+                data=data,
+                chunks=(min(_CHUNK, data.size),),
+                compression="lzf",
+                shuffle=False,
+            )
+            for key, value in (attrs or {}).items():
+                group.attrs[key] = value
+            group.attrs["n_trials"] = data.size
+            group.attrs["sha256"] = digest
+            group.attrs["run_id"] = self.run_id
+            group.attrs["status"] = _STATUS_COMPLETE
+
+        _write_atomic_h5(self._blocks_dir / f"{block_name(index)}.h5", build)
         self.n_blocks += 1
+        self._write_root()
         return BlockInfo(index, data.size, digest, _STATUS_COMPLETE)
 
     def write_z(self, packed: np.ndarray, bits: int) -> str:
         """Store Z (packed MSB-first, ``bits`` valid bits); returns its SHA-256."""
-        if packed.dtype != np.uint8 or packed.ndim != 1 or packed.size != (bits + 7) // 8:
-            raise StorageError(
-                f"z: expected {(bits + 7) // 8} packed uint8 bytes for {bits} bits, "
-                f"found {packed.dtype} {packed.shape}"
-            )
-        spare = 8 * packed.size - bits
-        if spare and int(packed[-1]) & ((1 << spare) - 1):
-            raise StorageError(f"z: the {spare} padding bits after bit {bits} are not zero")
+        _check_z(packed, bits)
         digest = sha256_hex(packed)
-        chunks = (min(_CHUNK, packed.size),) if packed.size else None
-        ds = self._file.create_dataset("z", data=packed, chunks=chunks)
-        ds.attrs["bits"] = bits
-        ds.attrs["sha256"] = digest
-        self._file.flush()
+
+        def build(f: h5py.File) -> None:
+            chunks = (min(_CHUNK, packed.size),) if packed.size else None
+            ds = f.create_dataset("z", data=packed, chunks=chunks)
+            ds.attrs["bits"] = bits
+            ds.attrs["sha256"] = digest
+            ds.attrs["run_id"] = self.run_id
+
+        _write_atomic_h5(z_file(self.path), build)
+        self.has_z = True
+        self._write_root()
         return digest
 
     def close(self) -> None:
-        """Flush and close the file."""
-        self._file.close()
+        """Nothing to flush: every write is complete on disk when its method returns."""
 
     def __enter__(self) -> Self:
         return self
@@ -279,10 +377,12 @@ class TrialStoreReader:
         if schema != SCHEMA:
             raise self._fail("root", f"schema: expected {SCHEMA!r}, found {schema!r}")
         version = attrs.get("schema_version")
-        if version is None or int(version) != SCHEMA_VERSION:
+        if version is None or int(version) not in _READABLE_VERSIONS:
             raise self._fail(
-                "root", f"schema_version: expected {SCHEMA_VERSION}, found {version!r}"
+                "root",
+                f"schema_version: expected one of {_READABLE_VERSIONS}, found {version!r}",
             )
+        self.schema_version = int(version)
         for key in ("run_id", "config"):
             if key not in attrs:
                 raise self._fail("root", f"missing attribute {key!r}")
@@ -314,7 +414,7 @@ class TrialStoreReader:
                 raise self._fail(
                     f"block {block_name(expected)}", f"missing (next block found: {name})"
                 )
-            group = self._file["blocks"][name]
+            group = self._group(expected)
             infos.append(
                 BlockInfo(
                     index=expected,
@@ -325,6 +425,49 @@ class TrialStoreReader:
             )
         return infos
 
+    def _group(self, index: int) -> h5py.Group:
+        """Block ``index``'s group, following the link to its file; refuses a foreign block."""
+        name = block_name(index)
+        link = self._file["blocks"].get(name, getlink=True)
+        target = getattr(link, "filename", None)
+        try:
+            group = self._file["blocks"][name]
+        except (KeyError, OSError, RuntimeError) as err:
+            where = f"its file {target} is missing or unreadable" if target else "unreadable"
+            raise self._fail(f"block {name}", f"{where} ({err})", block=index) from err
+        if self.schema_version >= 2:
+            owner = _attr_str(group.attrs.get("run_id", ""))
+            if owner != self.run_id:
+                raise self._fail(
+                    f"block {name}",
+                    f"belongs to run {owner!r}, not to this run {self.run_id!r}",
+                    block=index,
+                )
+        return group
+
+    @_fail_closed
+    def verified_prefix(self) -> int:
+        """How many leading blocks are complete and verify; refuses a damaged middle.
+
+        An incomplete *last* block is tolerated (it was in flight); a complete block after
+        an incomplete one, or any checksum mismatch, raises naming the block.
+        """
+        infos = self.blocks()
+        complete = 0
+        for info in infos:
+            if info.status != _STATUS_COMPLETE:
+                break
+            self.read_block(info)  # checksum verified, or raise naming the block
+            complete += 1
+        if any(info.status == _STATUS_COMPLETE for info in infos[complete:]):
+            raise self._fail(
+                f"block {block_name(complete)}",
+                "incomplete but later blocks are complete; the store is not a clean prefix "
+                "of a run",
+                block=complete,
+            )
+        return complete
+
     @_fail_closed
     def read_block(self, info: BlockInfo) -> np.ndarray:
         """The trials of one block, after checking status, size and SHA-256."""
@@ -333,7 +476,7 @@ class TrialStoreReader:
             raise self._fail(
                 where, f"incomplete (status {info.status!r}, expected 'complete')", block=info.index
             )
-        group: h5py.Group = self._file["blocks"][block_name(info.index)]
+        group = self._group(info.index)
         if "trials" not in group:
             raise self._fail(where, "dataset 'trials' is missing", block=info.index)
         ds = group["trials"]
@@ -362,7 +505,7 @@ class TrialStoreReader:
     def read_slice(self, info: BlockInfo, start: int, stop: int) -> np.ndarray:
         """Trials ``[start, stop)`` of a block (no checksum: verify the block with read_block)."""
         try:
-            data = self._file["blocks"][block_name(info.index)]["trials"][start:stop]
+            data = self._group(info.index)["trials"][start:stop]
         except (OSError, KeyError) as err:
             raise self._fail(f"block {block_name(info.index)}", f"unreadable ({err})") from err
         return np.asarray(data, dtype=np.uint8)
@@ -376,14 +519,26 @@ class TrialStoreReader:
         """Total trials over all blocks (from the attributes; reading verifies them)."""
         return sum(info.n_trials for info in self.blocks())
 
+    def _z(self) -> h5py.Dataset:
+        """The ``/z`` dataset, following the link to its file; refuses a foreign Z."""
+        if "z" not in self._file:
+            raise self._fail("z", "dataset /z is missing (the run did not finish drawing Z)")
+        link = self._file.get("z", getlink=True)
+        try:
+            ds = self._file["z"]
+        except (KeyError, OSError, RuntimeError) as err:
+            target = getattr(link, "filename", "the root file")
+            raise self._fail("z", f"{target} is missing or unreadable ({err})") from err
+        if self.schema_version >= 2 and _attr_str(ds.attrs.get("run_id", "")) != self.run_id:
+            raise self._fail("z", f"belongs to run {_attr_str(ds.attrs.get('run_id', ''))!r}")
+        return ds
+
     @_fail_closed
     def verify_z(self, chunk_bytes: int = 2**24) -> tuple[int, str]:
         """Check Z's size and SHA-256 by streaming it; returns (bits, sha256)."""
         import hashlib
 
-        if "z" not in self._file:
-            raise self._fail("z", "dataset /z is missing (the run did not finish drawing Z)")
-        ds = self._file["z"]
+        ds = self._z()
         if "bits" not in ds.attrs:
             raise self._fail("z", "missing attribute 'bits'")
         bits = int(ds.attrs["bits"])
@@ -408,9 +563,7 @@ class TrialStoreReader:
     @_fail_closed
     def read_z(self) -> tuple[np.ndarray, int]:
         """Z as (packed bytes MSB-first, number of bits), after checking size and SHA-256."""
-        if "z" not in self._file:
-            raise self._fail("z", "dataset /z is missing (the run did not finish drawing Z)")
-        ds = self._file["z"]
+        ds = self._z()
         bits = ds.attrs.get("bits")
         expected_digest = _attr_str(ds.attrs.get("sha256", ""))
         if bits is None:
