@@ -347,3 +347,33 @@ def test_wrong_or_missing_device_is_refused() -> None:
     with pytest.raises(InstrumentError, match="cannot connect device dev9999") as info:
         UhfqaReadout("qa-a", "dev9999", connection=server)
     assert info.value.fields["instrument"] == "qa-a"
+
+
+def test_uhfqa_integrates_on_the_configured_unit_pair() -> None:
+    lab = make_lab("uhfqa")
+    lab.readout.configure({"channel": 4})
+    lab.readout.recalibrate(*reference_shots(lab, 300))
+    cal, values = lab.readout.calibration, lab.server.values
+    assert values["/dev2345/qas/0/rotations/4"] == pytest.approx(cal.rotation)
+    assert values["/dev2345/qas/0/rotations/5"] == pytest.approx(-1j * cal.rotation)
+    assert values["/dev2345/qas/0/thresholds/4/level"] == cal.threshold
+    lab.readout.configure({"result_source": "discrimination"})
+    lab.readout.arm(1000)
+    assert np.array_equal(lab.readout.read_outcomes(1000, timeout_s=1.0), lab.signal.last_bits)
+
+
+def test_an_unreachable_data_server_is_an_instrument_error() -> None:
+    with pytest.raises(
+        InstrumentError, match=r"cannot open a LabOne session to 127\.0\.0\.1:1"
+    ) as info:
+        UhfqaReadout("qa-a", "dev2345", host="127.0.0.1", port=1)  # loopback, nothing listens
+    assert info.value.fields == {"instrument": "qa-a", "address": "127.0.0.1:1"}
+
+
+def test_factory_options_reach_the_backend() -> None:
+    server = SimulatedDataServer()
+    server.add_shfqa("dev12001", SignalModel(Source(1)))
+    readout = open_readout(
+        "shfqa", "qa-b", "dev12001@ignored-host:8004", connection=server, min_fidelity=0.99
+    )
+    assert isinstance(readout, ShfqaReadout) and readout.min_fidelity == 0.99
