@@ -227,11 +227,14 @@ class TimingRun(_Section):
 
     ``section`` is a timing section file (TOML), relative to this config file. With
     ``policy = "abort"`` a failing check stops the acquisition, and the certificate records
-    the abort; no bits are produced.
+    the abort; no bits are produced. With ``policy = "exclude"`` acquisition goes on, and
+    every block not bracketed by two passing checks is excluded: its trials stay in the
+    store (every trial is recorded) but never reach parameter estimation or the extractor,
+    and the certificate lists it with the reason.
     """
 
     section: str = Field(min_length=1)
-    policy: Literal["abort"] = "abort"
+    policy: Literal["abort", "exclude"] = "abort"
     simulate: TimingSimulation = TimingSimulation()
 
 

@@ -87,3 +87,59 @@ def test_missing_traces_abort_the_certificate(tmp_path: Path) -> None:
     assert again.exit_code == 3
     cert = json.loads((out / "certificate.amplify-001.json").read_text())
     assert "timing.h5 is missing" in cert["abort_reason"]
+
+
+def test_exclude_policy_drops_bracketing_blocks_and_extracts_from_the_rest(tmp_path: Path) -> None:
+    """Jitter from check 4 on: blocks 3, 4, 5 lose a passing check, blocks 0-2 are used."""
+    import h5py
+    import numpy as np
+
+    from diamp.extractors.bits import PackedBits
+    from diamp.extractors.dodis import dodis_extract
+
+    text = CONFIG.replace("blocks = 4", "blocks = 6").replace(
+        'section = "timing/eth-2024.toml"', 'section = "timing/eth-2024.toml"\npolicy = "exclude"'
+    )
+    shutil.copytree(CONFIGS / "timing", tmp_path / "timing")
+    config = tmp_path / "run.toml"
+    config.write_text(text.format(extra='jitter_device = "qrng"\njitter_from_check = 4'))
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(config), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    cert = json.loads((out / "certificate.json").read_text())
+    assert cert["excluded_blocks"]["blocks"] == [3, 4, 5]
+    assert [b["index"] for b in cert["blocks"]] == [0, 1, 2]
+    assert cert["timing"]["verdict"] == "fail"  # the record says what happened
+    assert any("jitter on" in r and "qrng" in r for r in cert["timing"]["reasons"])
+    # oracle from the files with plain h5py: every block stored, only 0-2 counted and extracted
+    with h5py.File(out / "trials.h5", "r") as f:
+        assert sorted(f["blocks"]) == [f"{k:06d}" for k in range(6)]  # every trial recorded
+        kept = np.concatenate([f[f"blocks/{k:06d}/trials"][()] for k in range(3)])
+        z, d = f["z"][()], int(f["z"].attrs["bits"])
+    assert cert["n_trials"] == kept.size and d == 2 * kept.size
+    counts = np.bincount(kept, minlength=16)
+    want = {f"{(v >> 1) & 1}{v & 1}{v >> 3}{(v >> 2) & 1}": int(counts[v]) for v in range(16)}
+    assert cert["counts"] == want
+    ab = np.empty(2 * kept.size, dtype=np.uint8)
+    ab[0::2], ab[1::2] = (kept >> 1) & 1, kept & 1
+    key = dodis_extract(PackedBits(np.packbits(ab), ab.size), PackedBits(z, d), cert["m"])
+    assert key.output.data.tobytes() == (out / "key.bin").read_bytes()
+
+
+def test_exclude_policy_refuses_a_tampered_exclusion_record(tmp_path: Path) -> None:
+    import h5py
+
+    text = CONFIG.replace(
+        'section = "timing/eth-2024.toml"', 'section = "timing/eth-2024.toml"\npolicy = "exclude"'
+    )
+    shutil.copytree(CONFIGS / "timing", tmp_path / "timing")
+    config = tmp_path / "run.toml"
+    config.write_text(text.format(extra='jitter_device = "qrng"\njitter_from_check = 3'))
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["run", str(config), "--out", str(out), "-q"]).exit_code in (0, 3)
+    with h5py.File(out / "trials.h5", "r+") as f:
+        f.attrs["timing_excluded_blocks"] = "[3]"  # claims block 2 was fine
+    again = runner.invoke(app, ["amplify", str(out), "-q"])
+    assert again.exit_code == 3
+    cert = json.loads((out / "certificate.amplify-001.json").read_text())
+    assert "the traces exclude blocks [2, 3]" in cert["abort_reason"]

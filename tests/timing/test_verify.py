@@ -140,3 +140,18 @@ def test_cli_report_writes_a_self_contained_page(tmp_path: Path) -> None:
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
     assert len(images) == 2
     assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
+
+
+def test_excluded_blocks_needs_both_bracketing_checks() -> None:
+    from itertools import product
+
+    from diamp.errors import TimingError
+    from diamp.timing.verify import excluded_blocks
+
+    for verdicts in product([True, False], repeat=5):  # every pattern over 4 blocks
+        want = tuple(k for k in range(4) if verdicts[k] and verdicts[k + 1])
+        kept = tuple(k for k in range(4) if k not in excluded_blocks(verdicts))
+        assert kept == want
+    assert excluded_blocks([True]) == ()  # no blocks
+    with pytest.raises(TimingError):
+        excluded_blocks([])

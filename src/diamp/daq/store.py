@@ -602,15 +602,16 @@ class TrialStoreReader:
 class StoreAbBits:
     """The AB string of a trial store as a streaming bit source.
 
-    AB = a_0 b_0 a_1 b_1 … over all blocks (2 bits per trial, 4 trials per byte, MSB-first).
+    AB = a_0 b_0 a_1 b_1 … over all blocks except ``exclude`` (by the timing checks), 2 bits
+    per trial, 4 trials per byte, MSB-first.
     Each block's status and SHA-256 are verified the first time it is touched; a failure
     raises :class:`StoreIntegrityError` naming the block. Pickles as the path.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, exclude: tuple[int, ...] = ()) -> None:
         self.path = Path(path)
         with TrialStoreReader(self.path) as reader:
-            self._blocks = reader.blocks()
+            self._blocks = [b for b in reader.blocks() if b.index not in exclude]
         self._starts = np.cumsum([0] + [b.n_trials for b in self._blocks])
         self._reader: TrialStoreReader | None = None
         self._verified: set[int] = set()

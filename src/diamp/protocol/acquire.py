@@ -24,6 +24,7 @@ from diamp.errors import DiampError
 from diamp.protocol.bell import BellAccumulator
 from diamp.protocol.progress import NullProgress, ProgressSink
 from diamp.protocol.timing_monitor import TimingMonitor
+from diamp.timing.verify import excluded_blocks
 
 __all__ = ["Interrupted", "acquire", "new_run_id"]
 
@@ -110,6 +111,7 @@ def _acquire(
         if station is not None:
             store.set_attribute("station_snapshot", json.dumps(station.snapshot()))
         monitor = TimingMonitor(loaded) if cfg.timing is not None else None
+        policy = cfg.timing.policy if cfg.timing is not None else None
         if monitor is not None:
             store.set_attribute("timing_section", monitor.section_text)
             for earlier in range(store.n_blocks + 1):  # checks of a resumed run's first part
@@ -119,7 +121,7 @@ def _acquire(
         done = store.n_blocks * cfg.run.trials_per_block
         update(done)
         for index in range(store.n_blocks, cfg.run.blocks):
-            if monitor is not None and monitor.failure is not None:
+            if monitor is not None and monitor.failure is not None and policy == "abort":
                 log.error("%s; acquisition stopped (policy abort)", monitor.failure)
                 break
             if should_stop is not None and should_stop():
@@ -149,11 +151,19 @@ def _acquire(
             )
         if should_stop is not None and should_stop():
             raise Interrupted(f"stopped after the last block, before Z ({cfg.run.blocks} blocks)")
+        excluded: tuple[int, ...] = ()
         if monitor is not None:
             monitor.write(store_path.with_name("timing.h5"))
+            if policy == "exclude":
+                excluded = excluded_blocks(monitor.verdicts)
+                store.set_attribute("timing_excluded_blocks", json.dumps(list(excluded)))
+                if excluded:
+                    log.warning("timing: blocks %s excluded (policy exclude)", list(excluded))
         if store.has_z:
             return
-        n = store.n_blocks * cfg.run.trials_per_block  # fewer blocks if timing stopped the run
+        # Z covers the trials that reach the extractor: fewer blocks if timing stopped the
+        # run, none of the excluded ones
+        n = (store.n_blocks - len(excluded)) * cfg.run.trials_per_block
         update = progress.start(f"Z: {2 * n:,} bits from the SV source", 2 * n)
         if station is not None and cfg.sources.inputs == "instruments":
             node = "A" if cfg.sources.z_source == "alice" else "B"

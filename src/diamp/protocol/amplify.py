@@ -8,6 +8,7 @@ otherwise extracts K = Ext(AB, Z) with the Dodis extractor and self-checks it.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -35,7 +36,12 @@ from diamp.protocol.security import (
     z_min_entropy,
 )
 from diamp.timing.section import parse_timing
-from diamp.timing.verify import TimingVerification, verify_timing
+from diamp.timing.verify import (
+    TimingVerification,
+    check_verdicts,
+    excluded_blocks,
+    verify_timing,
+)
 
 __all__ = ["AmplifyParams", "AmplifyResult", "amplify", "params_from_config"]
 
@@ -72,6 +78,7 @@ class AmplifyResult:
     started_utc: str
     finished_utc: str
     timing: TimingVerification | None = None
+    excluded_blocks: tuple[int, ...] = ()  # by the timing checks (policy "exclude")
 
     @property
     def status(self) -> str:
@@ -143,17 +150,25 @@ def amplify(
     """Estimate, decide, extract and self-check; see the module docs."""
     progress = progress or NullProgress()
     started = datetime.now(UTC).isoformat()
-    scan = scan_store(store_path, params.segment_trials, progress=progress)
+    with TrialStoreReader(store_path) as reader:
+        stored_blocks = len(reader.blocks())
+    timing, timing_reason, excluded = _verify_timing(store_path, stored_blocks)
+    scan = scan_store(store_path, params.segment_trials, exclude=excluded, progress=progress)
     n = scan.total.n
     if n == 0:
-        raise ProtocolError(f"{store_path}: the store holds no trials")
+        raise ProtocolError(
+            f"{store_path}: every one of the {stored_blocks} blocks was excluded by the timing "
+            "checks; nothing can be certified"
+            if excluded
+            else f"{store_path}: the store holds no trials"
+        )
     with TrialStoreReader(store_path) as reader:
         z_bits, z_sha256 = reader.verify_z()
     if z_bits != 2 * n:
         raise ProtocolError(
             f"{store_path}: Z holds {z_bits} bits, the protocol needs d = 2n = {2 * n}"
+            + (f" ({len(excluded)} blocks excluded by timing)" if excluded else "")
         )
-    timing, timing_reason = _verify_timing(store_path, len(scan.blocks))
     s_mu_obs = scan.total.s_mu(params.mu)
     length, adaptive, reason = _output_length(n, s_mu_obs, params)
     reason = timing_reason or reason
@@ -164,7 +179,7 @@ def amplify(
         )
     key = extraction = None
     if reason is None:
-        extraction = _extract(store_path, length.m, z_sha256, params, progress)
+        extraction = _extract(store_path, length.m, z_sha256, params, progress, excluded)
         key = extraction.output
     log.info(
         "amplification %s: m = %d", "aborted" if reason else "ok", 0 if key is None else len(key)
@@ -181,40 +196,71 @@ def amplify(
         z_sha256=z_sha256,
         z_bits=z_bits,
         timing=timing,
+        excluded_blocks=excluded,
         started_utc=started,
         finished_utc=datetime.now(UTC).isoformat(),
     )
 
 
-def _verify_timing(store_path: Path, blocks: int) -> tuple[TimingVerification | None, str | None]:
-    """Re-verify the run's timing from what it stored; (result, abort reason or None)."""
+def _verify_timing(
+    store_path: Path, blocks: int
+) -> tuple[TimingVerification | None, str | None, tuple[int, ...]]:
+    """Re-verify the run's timing from what it stored.
+
+    Returns (result, abort reason or None, blocks to exclude). The exclusions are derived
+    here from the traces, independently of acquisition, and must equal what the run
+    recorded (``timing_excluded_blocks``); a disagreement aborts.
+    """
     with TrialStoreReader(store_path) as reader:
         section_text = reader.attribute("timing_section")
+        recorded = reader.attribute("timing_excluded_blocks")
         if section_text is None:
-            return None, None
+            return None, None, ()
         config = parse_config(reader.config_text, f"{store_path}:/config").config
     traces = store_path.with_name("timing.h5")
     if not traces.exists():
-        return None, f"timing: the run declares timing checks but {traces} is missing"
+        return None, f"timing: the run declares timing checks but {traces} is missing", ()
     section = parse_timing(section_text, f"{store_path}:/timing_section")
-    result = verify_timing(section, read_traces(traces))
-    if result.verdict != "pass":
-        return result, "timing verification failed: " + "; ".join(result.reasons[:3])
+    checks = read_traces(traces)
+    result = verify_timing(section, checks)
     if len(result.checks) != blocks + 1:
-        return result, (
-            f"timing: {len(result.checks)} checks for {blocks} blocks; every block must be "
-            "bracketed by timing checks"
+        return (
+            result,
+            (
+                f"timing: {len(result.checks)} checks for {blocks} blocks; every block must be "
+                "bracketed by timing checks"
+            ),
+            (),
         )
+    if config.timing is not None and config.timing.policy == "exclude":
+        excluded = excluded_blocks(check_verdicts(section, checks))
+        if recorded is None or tuple(json.loads(recorded)) != excluded:
+            return (
+                result,
+                (
+                    f"timing: the traces exclude blocks {list(excluded)}, the run recorded "
+                    f"{recorded}; nothing is certified"
+                ),
+                excluded,
+            )
+        return result, None, excluded
+    if result.verdict != "pass":
+        return result, "timing verification failed: " + "; ".join(result.reasons[:3]), ()
     if config.run.blocks != blocks:
-        return result, f"timing: the run stopped after {blocks} of {config.run.blocks} blocks"
-    return result, None
+        return result, f"timing: the run stopped after {blocks} of {config.run.blocks} blocks", ()
+    return result, None, ()
 
 
 def _extract(
-    store_path: Path, m: int, z_sha256: str, params: AmplifyParams, progress: ProgressSink
+    store_path: Path,
+    m: int,
+    z_sha256: str,
+    params: AmplifyParams,
+    progress: ProgressSink,
+    exclude: tuple[int, ...] = (),
 ) -> DodisResult:
     """K = Ext(AB, Z) streamed from the store, self-checked; Z re-verified afterwards."""
-    ab = StoreAbBits(store_path)  # every block's checksum is verified as it is read
+    ab = StoreAbBits(store_path, exclude=exclude)  # checksums verified as blocks are read
     z = Hdf5PackedBits(store_path, "z")
     update = progress.start(f"Dodis extraction (m = {m:,})", 1)
     extraction = dodis_extract(

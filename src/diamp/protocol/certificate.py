@@ -129,6 +129,13 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         ],
         "series": series_dict(scan, params.mu),
         "timing": None if result.timing is None else result.timing.to_dict(),
+        "excluded_blocks": {
+            "blocks": list(result.excluded_blocks),
+            "rule": (
+                "timing policy 'exclude': block k is used only if the checks before and after "
+                "it both pass; excluded trials are stored but never estimated or extracted"
+            ),
+        },
         "software": {"name": "diamp", "version": __version__},
         "timestamps": {"started_utc": result.started_utc, "finished_utc": result.finished_utc},
     }

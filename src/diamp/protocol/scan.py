@@ -34,16 +34,18 @@ def scan_store(
     segment_trials: int = 2**22,
     *,
     with_ab: bool = False,
+    exclude: tuple[int, ...] = (),
     progress: ProgressSink | None = None,
 ) -> StoreScan:
     """Read every block of the store at ``path`` (checksums verified) and summarise it.
 
     The SHA-256 of the packed AB string is always computed (streamed); ``with_ab`` also keeps
-    AB in memory (``2n / 8`` bytes).
+    AB in memory (``2n / 8`` bytes). Blocks in ``exclude`` (by the timing checks) are left
+    out of everything: counts, series, AB; ``blocks`` lists only the blocks used.
     """
     progress = progress or NullProgress()
     with TrialStoreReader(path) as reader:
-        blocks = tuple(reader.blocks())
+        blocks = tuple(b for b in reader.blocks() if b.index not in exclude)
         n = sum(b.n_trials for b in blocks)
         acc = BellAccumulator(segment_trials=segment_trials)
         packer = AbPacker(n) if with_ab else None

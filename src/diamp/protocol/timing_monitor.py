@@ -45,6 +45,7 @@ class TimingMonitor:
             rng=np.random.default_rng(loaded.config.run.seed),
         )
         self.done: list[TimingCheck] = []
+        self.verdicts: list[bool] = []  # per check done, in order
         self.failure: str | None = None
 
     def check(self, index: int) -> bool:
@@ -52,6 +53,7 @@ class TimingMonitor:
         check = self._checks[index]
         self.done.append(check)
         result = verify_timing(self.section, [check])
+        self.verdicts.append(result.verdict == "pass")
         if result.verdict == "fail" and self.failure is None:
             self.failure = f"timing check {check.label!r} failed: " + "; ".join(result.reasons)
         return result.verdict == "pass"

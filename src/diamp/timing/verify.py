@@ -29,7 +29,13 @@ from diamp.timing.envelopes import EdgeTiming, EnvelopeTrace, edge_timing, inter
 from diamp.timing.records import TimingCheck
 from diamp.timing.section import TimingSection
 
-__all__ = ["CheckResult", "TimingVerification", "verify_timing"]
+__all__ = [
+    "CheckResult",
+    "TimingVerification",
+    "check_verdicts",
+    "excluded_blocks",
+    "verify_timing",
+]
 
 
 @dataclass(frozen=True)
@@ -145,3 +151,25 @@ def verify_timing(section: TimingSection, checks: Sequence[TimingCheck] = ()) ->
         verdict="fail" if reasons else "pass",
         reasons=tuple(reasons),
     )
+
+
+def check_verdicts(section: TimingSection, checks: Sequence[TimingCheck]) -> tuple[bool, ...]:
+    """Whether each check passes on its own (budget with its own offset, drift at its time).
+
+    In time order, as :func:`verify_timing` orders them. A run with ``policy = "exclude"``
+    decides block by block from these.
+    """
+    ordered = sorted(checks, key=lambda c: c.time_h)
+    return tuple(verify_timing(section, [check]).verdict == "pass" for check in ordered)
+
+
+def excluded_blocks(verdicts: Sequence[bool]) -> tuple[int, ...]:
+    """Blocks to exclude: block k lies between checks k and k + 1 and needs both to pass.
+
+    ``verdicts`` has one entry per check: before block 0, then after each block. A failed
+    check therefore excludes the block before it (the timing may have failed during it) and
+    the block after it (it started from a failed state); conservative by construction.
+    """
+    if not verdicts:
+        raise TimingError("no timing checks: every block must be bracketed by two checks")
+    return tuple(k for k in range(len(verdicts) - 1) if not (verdicts[k] and verdicts[k + 1]))
