@@ -161,19 +161,41 @@ def _adc(
     return _Adc(bits, v_min, v_max, sigma_total, gamma, centre, sigma_q, sigma_c, width)
 
 
-def _normal_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """P(a ≤ Z < b) for a standard normal Z, without cancellation in either tail."""
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(10)
+
+
+def _normal_mass(a: np.ndarray, b: np.ndarray, width: float | None = None) -> np.ndarray:
+    """P(a ≤ Z < b) for a standard normal Z, to full relative precision for any bin.
+
+    A bin over which the density changes little (width × max(1, |a|, |b|) ≤ 1) is integrated
+    by 10-point Gauss–Legendre, which is exact to rounding there; a CDF difference would
+    cancel. Wider bins use the difference of the CDF tails on their own side of 0, which
+    cancels by at most a factor e/(e − 1). ``width``, if given, is the exact b − a of the
+    finite bins (rounded edges far from 0 would otherwise perturb a narrow bin's width).
+    """
+    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
     right = special.ndtr(-a) - special.ndtr(-b)  # both upper tails: exact when a ≥ 0
     left = special.ndtr(b) - special.ndtr(a)  # both lower tails: exact when b ≤ 0
     middle = 0.5 * (special.erf(b / _SQRT2) - special.erf(a / _SQRT2))  # a sum when a < 0 < b
-    return np.asarray(np.where(a >= 0, right, np.where(b <= 0, left, middle)), dtype=np.float64)
+    mass = np.where(a >= 0, right, np.where(b <= 0, left, middle))
+    with np.errstate(invalid="ignore"):  # inf − inf for the end bins: never narrow
+        half = 0.5 * (b - a) if width is None else np.where(np.isfinite(b - a), 0.5 * width, np.inf)
+        scale = np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))
+        narrow = np.isfinite(half) & (2.0 * half * scale <= 1.0)
+    if narrow.any():
+        mid, h = 0.5 * (a[narrow] + b[narrow]), half[narrow]
+        x = mid[:, None] + h[:, None] * _GL_NODES[None, :]
+        density = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+        mass[narrow] = h * (density @ _GL_WEIGHTS)
+    return np.asarray(mass, dtype=np.float64)
 
 
 def _bin_mass(adc: _Adc, j: np.ndarray, centre: float) -> np.ndarray:
     """P_j for the Gaussian N(centre, σ_q²); bin 0 and bin 2^b − 1 reach to ∓∞."""
     lo = np.where(j == 0, -np.inf, adc.edge(np.maximum(j, 1)))
     hi = np.where(j == adc.nbins - 1, np.inf, adc.edge(np.minimum(j + 1, adc.nbins - 1)))
-    return _normal_mass((lo - centre) / adc.sigma_q, (hi - centre) / adc.sigma_q)
+    std = adc.sigma_q
+    return _normal_mass((lo - centre) / std, (hi - centre) / std, adc.bin_width / std)
 
 
 def vacuum_bin_probabilities(
@@ -267,8 +289,9 @@ def vacuum_min_entropy(
     P_{2^b−1} = 1 − Φ((e_{2^b−1} − c)/σ_q); H_min = −log₂ max_j P_j (eq. 6). The classical
     noise is treated as known to the adversary and centred. Only the two end bins and the
     three bins around c are evaluated: an interior bin's mass is unimodal in its position,
-    peaking for the bin centred on c. Tail masses use the upper-tail form, so no bin loses
-    precision to cancellation.
+    peaking for the bin centred on c. Narrow bins are integrated by Gauss–Legendre and wide
+    ones by same-side CDF tails, so no bin loses precision to cancellation (a 32-bit ADC's
+    bins next to c are 10⁻⁹ σ wide).
     """
     adc = _adc(bits, v_min, v_max, gamma, sigma_total, centre)
     last = adc.nbins - 1
@@ -528,15 +551,18 @@ def arrival_time_entropy(
     rho11, x = _emission_inputs(excited_population, gamma_t)
     n = _integer("time_bins", time_bins, 1, 2**62)
     y = x / n
+    p = -math.expm1(-y)
     if x == 0.0:
         rate = 0.0
+    elif p == 0.0:  # Γt/n underflowed: h(p)/p = log2(e/p) to first order, p = Γt/n
+        rate = rho11 * x * (math.log2(math.e) + math.log2(n) - math.log2(x))
     else:
-        rate = rho11 * (math.expm1(-x) / math.expm1(-y)) * _decay_entropy(y)
+        rate = rho11 * -math.expm1(-x) * (_decay_entropy(y) / p)
     return ArrivalTimeEntropy(
         excited_population=rho11,
         gamma_t=x,
         time_bins=n,
-        p_bin=-math.expm1(-y),
+        p_bin=p,
         p_no_detection=1.0 + rho11 * math.expm1(-x),
         intrinsic_randomness=rate,
         min_entropy=_bits_of(rho11 * min(-math.expm1(-x), math.exp(-y))),
@@ -687,7 +713,8 @@ def phase_fluctuation_entropy(lam: float, tau: float) -> PhaseFluctuationEntropy
     x = lam / math.sqrt(tau)
     if not (math.isfinite(x) and x > 0.0):
         raise ConfigError(
-            f"λ/√τ = {x!r} is out of floating-point range (λ = {lam!r}, τ = {tau!r})",
+            f"lam/sqrt(tau) = λ/√τ = {x!r} is out of floating-point range "
+            f"(lam = {lam!r}, tau = {tau!r})",
             parameter="lam",
         )
     z = x / _SQRT2
