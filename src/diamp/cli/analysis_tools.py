@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -17,6 +17,9 @@ from rich.table import Table
 
 from diamp.cli.common import bad_option, emit_json, fail, out
 from diamp.errors import ConfigError, DiampError, StorageError
+
+if TYPE_CHECKING:
+    from diamp.analysis.otp import OtpRecord
 
 __all__ = ["ENTROPY_KINDS", "entropy_model_command", "otp_command"]
 
@@ -353,7 +356,7 @@ def _pad_png(
     return png, {**info, "bytes": int(planes.data.size), "key_offset": offset}
 
 
-def _pad_offset(record: Any, key_offset: int | None, decrypt: bool) -> int:
+def _pad_offset(record: OtpRecord | None, key_offset: int | None, decrypt: bool) -> int:
     if not decrypt:
         if record is not None:
             raise ConfigError(
@@ -373,7 +376,7 @@ def _pad_offset(record: Any, key_offset: int | None, decrypt: bool) -> int:
             f"--key-offset says {key_offset}",
             parameter="key_offset",
         )
-    return int(record.key_offset)
+    return record.key_offset
 
 
 def _otp_summary(info: dict[str, Any]) -> None:
