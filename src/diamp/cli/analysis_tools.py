@@ -1,0 +1,470 @@
+"""``diamp entropy-model`` and ``diamp otp``: QRNG entropy models and the one-time-pad demo.
+
+Plain command functions; the ``diamp`` app registers them. numpy, scipy and matplotlib are
+imported inside the commands so that ``diamp --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from diamp.cli.common import bad_option, emit_json, fail, out
+from diamp.errors import ConfigError, DiampError, StorageError
+
+if TYPE_CHECKING:
+    from diamp.analysis.otp import OtpRecord
+
+__all__ = ["ENTROPY_KINDS", "entropy_model_command", "otp_command"]
+
+Row = tuple[str, str, str]
+
+ENTROPY_KINDS: dict[str, tuple[str, str]] = {
+    "vacuum": (
+        "bits=B (ADC bits); range=R (±R) or vmin=V & vmax=V; gamma=γ (σ_q²/σ_c², 'inf' for "
+        "none) or gamma_db=dB; sigma_t=σ (default 1: range in units of σ_t, else volts); "
+        "centre=c (default 0); offset=k (worst case |e| ≤ k σ_c, default 5)",
+        "seed 000 eqs. 4-6, spec §10.2",
+    ),
+    "single-photon": (
+        "rho11=ρ₁₁ (excited population, 0-1); gamma_t=Γt (decay rate × window, ≥ 0)",
+        "seed 002 eq. 19",
+    ),
+    "arrival-time": (
+        "rho11=ρ₁₁; gamma_t=Γt (whole window); bins=n (equal time bins, ≥ 1)",
+        "seed 002 eq. 28",
+    ),
+    "spatial": (
+        "p=p1,p2,… (probability that each detector collects the photon; sum 1)",
+        "seed 002 eq. 34",
+    ),
+    "phase": (
+        "lambda=λ & tau=τ (delay); or width=a, power=P, tau_c=τ_c, A=A (eq. 39) & tau=τ",
+        "seed 002 eqs. 38-39",
+    ),
+}
+
+_NAMES = {
+    "vacuum": ("bits", "range", "vmin", "vmax", "sigma_t", "gamma", "gamma_db", "centre", "offset"),
+    "single-photon": ("rho11", "gamma_t"),
+    "arrival-time": ("rho11", "gamma_t", "bins"),
+    "spatial": ("p",),
+    "phase": ("lambda", "tau", "width", "power", "tau_c", "A"),
+}
+
+# model-function parameter → the --param name a user typed (for error messages)
+_CLI_NAME = {
+    "v_min": "vmin",
+    "v_max": "vmax",
+    "sigma_total": "sigma_t",
+    "max_offset_sigma_c": "offset",
+    "excited_population": "rho11",
+    "time_bins": "bins",
+    "click_probabilities": "p",
+    "lam": "lambda",
+    "interval_width": "width",
+    "laser_power": "power",
+    "coherence_time": "tau_c",
+    "a_const": "A",
+}
+
+
+class _Params:
+    """``NAME=VALUE`` pairs for one kind: typed access, missing and unknown names reported."""
+
+    def __init__(self, kind: str, pairs: list[str]) -> None:
+        self.kind = kind
+        self.values: dict[str, str] = {}
+        for item in pairs:
+            name, sep, value = item.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                raise bad_option("--param", f"expected NAME=VALUE, got {item!r}")
+            if name in self.values:
+                raise bad_option("--param", f"{name} is given twice")
+            self.values[name] = value.strip()
+        unknown = [n for n in self.values if n not in _NAMES[kind]]
+        if unknown:
+            raise bad_option(
+                "--param",
+                f"{kind} has no parameter {', '.join(unknown)}; it takes {ENTROPY_KINDS[kind][0]}",
+            )
+        self.values_used: dict[str, Any] = {}
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+    def _raw(self, name: str, default: str | None) -> str:
+        if name in self.values:
+            return self.values[name]
+        if default is None:
+            raise bad_option("--param", f"{self.kind} needs {name}: {ENTROPY_KINDS[self.kind][0]}")
+        return default
+
+    def real(self, name: str, default: str | None = None) -> float:
+        text = self._raw(name, default)
+        try:
+            value = float(text)
+        except ValueError:
+            raise bad_option(f"--param {name}", f"expected a number, got {text!r}") from None
+        self.values_used[name] = value
+        return value
+
+    def integer(self, name: str) -> int:
+        text = self._raw(name, None)
+        try:
+            value = int(text)
+        except ValueError:
+            raise bad_option(f"--param {name}", f"expected an integer, got {text!r}") from None
+        self.values_used[name] = value
+        return value
+
+    def reals(self, name: str) -> list[float]:
+        text = self._raw(name, None)
+        try:
+            value = [float(v) for v in text.split(",")]
+        except ValueError:
+            raise bad_option(
+                f"--param {name}", f"expected comma-separated numbers, got {text!r}"
+            ) from None
+        self.values_used[name] = value
+        return value
+
+    def exclusive(self, first: str, *others: str) -> bool:
+        """True if ``first`` is given; refuses ``first`` together with any of ``others``."""
+        clash = [o for o in others if self.has(o)]
+        if self.has(first) and clash:
+            raise bad_option("--param", f"give either {first} or {' & '.join(others)}, not both")
+        return self.has(first)
+
+
+Model = tuple[dict[str, Any], list[Row]]
+
+
+def _vacuum(p: _Params) -> Model:
+    from diamp.analysis.entropy_models import (
+        gamma_from_db,
+        vacuum_min_entropy,
+        vacuum_min_entropy_worst_case,
+    )
+
+    bits = p.integer("bits")
+    if p.exclusive("range", "vmin", "vmax"):
+        half = p.real("range")
+        v_min, v_max = -half, half
+    else:
+        v_min, v_max = p.real("vmin"), p.real("vmax")
+    gamma = (
+        p.real("gamma") if p.exclusive("gamma", "gamma_db") else gamma_from_db(p.real("gamma_db"))
+    )
+    common = {"sigma_total": p.real("sigma_t", "1"), "centre": p.real("centre", "0")}
+    c = vacuum_min_entropy(bits, v_min, v_max, gamma, **common)
+    k = p.real("offset", "5")
+    w = vacuum_min_entropy_worst_case(bits, v_min, v_max, gamma, max_offset_sigma_c=k, **common)
+    rows = [
+        ("ADC", f"{bits} bits, [{v_min:g}, {v_max:g}], Δ = {c.bin_width:.6g}", "unit of sigma_t"),
+        ("γ = σ_q²/σ_c²", f"{gamma:.6g}", f"σ_t = {c.sigma_total:g}"),
+        ("σ_q, σ_c", f"{c.sigma_q:.6g}, {c.sigma_c:.6g}", ""),
+        ("P_max (centred)", f"{c.p_max:.6g}", f"bin {c.max_bin}"),
+        (
+            "H_min (centred)",
+            f"{c.min_entropy:.4f}",
+            f"bits/sample ({c.min_entropy_per_bit:.4f}/bit)",
+        ),
+        ("P_max (worst case)", f"{w.p_max:.6g}", f"|e| ≤ {k:g} σ_c = {w.max_offset:.6g}"),
+        (
+            "H_min (worst case)",
+            f"{w.min_entropy:.4f}",
+            f"bits/sample ({w.min_entropy_per_bit:.4f}/bit)",
+        ),
+    ]
+    return {"centred": c.to_dict(), "worst_case": w.to_dict()}, rows
+
+
+def _emission_rows(res: Any, unit: str) -> list[Row]:
+    return [
+        ("intrinsic randomness R", f"{res.intrinsic_randomness:.6g}", f"bits/{unit}, i.i.d. rate"),
+        ("H_min", f"{res.min_entropy:.6g}", f"bits/{unit}, single shot"),
+    ]
+
+
+def _single_photon(p: _Params) -> Model:
+    from diamp.analysis.entropy_models import single_photon_entropy
+
+    res = single_photon_entropy(p.real("rho11"), p.real("gamma_t"))
+    rows = [("P(click | excited)", f"{res.p_click:.6g}", "1 − e^{−Γt}")]
+    return dataclasses.asdict(res), rows + _emission_rows(res, "window")
+
+
+def _arrival_time(p: _Params) -> Model:
+    from diamp.analysis.entropy_models import arrival_time_entropy
+
+    res = arrival_time_entropy(p.real("rho11"), p.real("gamma_t"), p.integer("bins"))
+    rows = [
+        ("p per bin", f"{res.p_bin:.6g}", "1 − e^{−Γt/n}"),
+        ("P(no detection)", f"{res.p_no_detection:.6g}", ""),
+    ]
+    return dataclasses.asdict(res), rows + _emission_rows(res, "window")
+
+
+def _spatial(p: _Params) -> Model:
+    from diamp.analysis.entropy_models import spatial_entropy
+
+    res = spatial_entropy(p.reals("p"))
+    rows = [("detectors", f"{len(res.probabilities)}", "")]
+    return dataclasses.asdict(res), rows + _emission_rows(res, "photon")
+
+
+def _phase(p: _Params) -> Model:
+    from diamp.analysis.entropy_models import phase_fluctuation_entropy, phase_noise_lambda
+
+    if p.exclusive("lambda", "width", "power", "tau_c", "A"):
+        lam = p.real("lambda")
+    else:
+        lam = phase_noise_lambda(p.real("width"), p.real("power"), p.real("tau_c"), p.real("A"))
+    res = phase_fluctuation_entropy(lam, p.real("tau"))
+    rows = [
+        ("λ, λ/√τ", f"{res.lam:.6g}, {res.ratio:.6g}", ""),
+        ("P_max", f"{res.p_max:.6g}", "2Φ(λ/√τ) − 1"),
+        ("H_min", f"{res.min_entropy:.6g}", "bits/sample"),
+    ]
+    return dataclasses.asdict(res), rows
+
+
+_MODELS: dict[str, Callable[[_Params], Model]] = {
+    "vacuum": _vacuum,
+    "single-photon": _single_photon,
+    "arrival-time": _arrival_time,
+    "spatial": _spatial,
+    "phase": _phase,
+}
+
+_KIND_HELP = "Model: " + ", ".join(ENTROPY_KINDS) + "."
+_PARAM_HELP = "Model parameter NAME=VALUE (repeat). " + " ".join(
+    f"{kind}: {names}." for kind, (names, _) in ENTROPY_KINDS.items()
+)
+
+
+def entropy_model_command(
+    kind: Annotated[str, typer.Argument(help=_KIND_HELP, show_default=False)],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help=_PARAM_HELP, metavar="NAME=VALUE", show_default=False),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print inputs and result as JSON.")
+    ] = False,
+) -> None:
+    """Min-entropy per raw sample of a QRNG model, for the Toeplitz output length.
+
+    vacuum: homodyne vacuum noise on a b-bit ADC (seed 000, spec §10.2), centred and worst case.
+
+    single-photon, arrival-time, spatial, phase: spontaneous emission (seed 002).
+
+    R is seed 002's intrinsic randomness, an i.i.d. rate; H_min the single-shot min-entropy.
+
+    Example: diamp entropy-model vacuum -p bits=8 -p range=5 -p gamma=10 (exit 2: bad input).
+    """
+    if kind not in _MODELS:
+        raise bad_option("KIND", f"unknown model {kind!r}; choose one of {', '.join(_MODELS)}")
+    params = _Params(kind, param or [])
+    try:
+        result, rows = _MODELS[kind](params)
+    except ConfigError as err:
+        name = err.fields.get("parameter", "")
+        raise bad_option(f"--param {_CLI_NAME.get(name, name)}", err.message) from err
+    reference = ENTROPY_KINDS[kind][1]
+    if as_json:
+        emit_json(
+            {"kind": kind, "reference": reference, "inputs": params.values_used, "result": result}
+        )
+        return
+    table = Table(title=f"{kind} entropy model ({reference})")
+    for col in ("quantity", "value", "unit / note"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    out.print(table)
+
+
+# --- diamp otp -----------------------------------------------------------------------------
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise StorageError(f"{path}: cannot read {what}: {err}", path=str(path)) from err
+
+
+def _write(path: Path, data: bytes) -> None:
+    from diamp.protocol.certificate import write_atomic
+
+    try:
+        write_atomic(path, data)
+    except OSError as err:
+        raise StorageError(f"{path}: cannot write: {err}", path=str(path)) from err
+
+
+def _pad_png(
+    data: bytes, key: bytes, key_bits: int | None, key_offset: int | None, decrypt: bool
+) -> tuple[bytes, dict[str, Any]]:
+    import io
+
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    from diamp.analysis import otp
+
+    if not data.startswith(otp.PNG_SIGNATURE):
+        raise ConfigError("IMAGE is not a PNG file; pass --raw to pad its bytes", parameter="image")
+    header = otp.read_png_header(data)
+    if header.bit_depth > 8:
+        raise ConfigError(
+            f"a {header.bit_depth}-bit PNG would be read at reduced depth; convert it to 8 bits "
+            "or pad the file's bytes with --raw",
+            parameter="image",
+        )
+    record = otp.parse_otp_record(header.text.get(otp.OTP_KEY))
+    offset = _pad_offset(record, key_offset, decrypt)
+    planes = otp.split_planes(
+        otp.pixels_to_uint8(mpimg.imread(io.BytesIO(data), format="png")),
+        header.text.get(otp.CHANNELS_KEY),
+    )
+    if record is not None and decrypt and record.key_bits != 8 * planes.data.size:
+        raise StorageError(
+            f"the ciphertext records {record.key_bits} key bits but holds {8 * planes.data.size}"
+        )
+    padded = otp.one_time_pad(planes.data, key, key_nbits=key_bits, key_offset=offset)
+    rgba = otp.merge_planes(dataclasses.replace(planes, data=padded))
+    meta = {otp.CHANNELS_KEY: planes.channels}
+    if not decrypt:
+        meta[otp.OTP_KEY] = otp.format_otp_record(otp.OtpRecord(offset, 8 * planes.data.size))
+    buf = io.BytesIO()
+    mpimg.imsave(buf, rgba, format="png", metadata=meta)
+    png = buf.getvalue()
+    if not np.array_equal(otp.pixels_to_uint8(mpimg.imread(io.BytesIO(png), format="png")), rgba):
+        raise StorageError("the PNG writer did not reproduce the padded pixels; nothing written")
+    height, width = planes.alpha.shape
+    info = {"format": "png", "channels": planes.channels, "width": width, "height": height}
+    return png, {**info, "bytes": int(planes.data.size), "key_offset": offset}
+
+
+def _pad_offset(record: OtpRecord | None, key_offset: int | None, decrypt: bool) -> int:
+    if not decrypt:
+        if record is not None:
+            raise ConfigError(
+                f"IMAGE is already a diamp otp ciphertext (key bits from {record.key_offset}); "
+                "pass --decrypt",
+                parameter="image",
+            )
+        return 0 if key_offset is None else key_offset
+    if record is None:
+        raise ConfigError(
+            "IMAGE has no diamp-otp record, so it is not a ciphertext written by diamp otp",
+            parameter="image",
+        )
+    if key_offset is not None and key_offset != record.key_offset:
+        raise ConfigError(
+            f"the ciphertext used key bits from {record.key_offset}, "
+            f"--key-offset says {key_offset}",
+            parameter="key_offset",
+        )
+    return record.key_offset
+
+
+def _otp_summary(info: dict[str, Any]) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("mode", info["mode"])
+    table.add_row("input", escape(info["input"]))
+    table.add_row("output", escape(info["output"]))
+    if info["format"] == "png":
+        layout = "grey, 1 byte" if info["channels"] == "L" else "RGB, 3 bytes"
+        table.add_row(
+            "pixels", f"{info['width']} × {info['height']} ({layout} per pixel; alpha not padded)"
+        )
+    table.add_row("padded bytes", f"{info['bytes']:,}")
+    first, used = info["key_offset"], info["key_bits_used"]
+    table.add_row(
+        "key bits used",
+        f"{used:,} (bits {first:,} … {first + used - 1:,} of {info['key_bits']:,} in "
+        f"{escape(info['key'])})",
+    )
+    table.add_row("next unused key bit", f"{info['next_key_offset']:,}")
+    out.print(table)
+
+
+def otp_command(
+    image: Annotated[Path, typer.Argument(help="8-bit PNG image (any file with --raw).")],
+    key: Annotated[Path, typer.Option("--key", help="Key file, bits packed MSB-first.")],
+    out_file: Annotated[Path, typer.Option("-o", "--out", help="Output file to write.")],
+    key_bits: Annotated[
+        int | None, typer.Option("--key-bits", help="Bits in the key file (default 8 × its size).")
+    ] = None,
+    key_offset: Annotated[
+        int | None,
+        typer.Option(
+            "--key-offset",
+            help="First key bit to use (default 0; with --decrypt, the one the image records).",
+        ),
+    ] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Pad the file's bytes, not PNG pixels.")
+    ] = False,
+    decrypt: Annotated[
+        bool, typer.Option("--decrypt", help="IMAGE is a ciphertext written by diamp otp.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """One-time-pad an image with key bits (seed 003 Fig. 11): XOR its pixel bytes.
+
+    Grey pixels take 8 key bits, RGB pixels 24; alpha is copied unpadded.
+
+    The ciphertext PNG records its layout and key bits, so --decrypt restores the image.
+
+    A key shorter than the data is refused, never wrapped or reused.
+
+    To use more of a key, pass --key-offset with the reported next unused bit.
+    """
+    try:
+        if out_file.resolve() in (image.resolve(), key.resolve()):
+            raise bad_option("-o", f"{out_file} would overwrite the input image or the key")
+        if key_offset is not None and key_offset < 0:
+            raise bad_option("--key-offset", f"must be >= 0, got {key_offset}")
+        data, key_data = _read(image, "the image"), _read(key, "the key")
+        nbits = 8 * len(key_data) if key_bits is None else key_bits
+        if key_bits is not None and (key_bits < 0 or (key_bits + 7) // 8 != len(key_data)):
+            raise bad_option(
+                "--key-bits", f"{key} holds {len(key_data)} bytes, not {key_bits} bits"
+            )
+        if raw:
+            from diamp.analysis.otp import one_time_pad
+
+            offset = 0 if key_offset is None else key_offset
+            written = one_time_pad(data, key_data, key_nbits=nbits, key_offset=offset)
+            info: dict[str, Any] = {"format": "raw", "bytes": len(data), "key_offset": offset}
+        else:
+            written, info = _pad_png(data, key_data, nbits, key_offset, decrypt)
+        _write(out_file, written)
+    except DiampError as err:
+        raise fail(err) from err
+    used = 8 * info["bytes"]
+    info |= {
+        "mode": "decrypt" if decrypt else "encrypt",
+        "input": str(image),
+        "output": str(out_file),
+        "key": str(key),
+        "key_bits": nbits,
+        "key_bits_used": used,
+        "next_key_offset": info["key_offset"] + used,
+    }
+    if as_json:
+        emit_json(info)
+    else:
+        _otp_summary(info)
