@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from diamp import __version__
+from diamp.cli.analysis_tools import entropy_model_command, otp_command
 from diamp.cli.common import (
     ABORT_EXIT,
     bad_option,
@@ -337,6 +338,10 @@ def rate(
         emit_json(data)
         return
     out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({bound} bound)")
+
+
+app.command("entropy-model")(entropy_model_command)
+app.command("otp")(otp_command)
 
 
 def main() -> None:
