@@ -401,3 +401,11 @@ def test_load_config_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "absent.toml")
     assert "absent.toml" in str(info.value)
+
+
+def test_every_repository_config_parses() -> None:
+    root = Path(__file__).resolve().parents[1] / "configs"
+    names = sorted(p.name for p in root.glob("*.toml"))
+    assert {"simulated.toml", "simulated-readout.toml", "eth-2024.toml"} <= set(names)
+    for name in names:
+        load_config(root / name)

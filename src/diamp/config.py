@@ -199,18 +199,48 @@ class ExtractorConfig(_Section):
 class InstrumentConfig(_Section):
     """``[instruments.NAME]``: one instrument of the station.
 
-    ``type`` selects the driver (``awg5014``, ``awg70k``, ``scope``, ``qrng``); ``backend`` is
-    ``sim`` (the pyvisa-sim definition ``configs/instruments/<type>.yaml``; for ``qrng`` the
-    address is a ``qrngsim://`` URL), ``py`` (pyvisa-py, e.g. TCPIP sockets) or ``visa`` (the
-    system VISA library). ``settings`` are validated against the driver's declared ranges
-    before anything is sent.
+    ``type`` selects the driver (``awg5014``, ``awg70k``, ``scope``, ``qrng``, and the qubit
+    readouts ``uhfqa``, ``shfqa``); ``backend`` is ``sim`` (the pyvisa-sim definition
+    ``configs/instruments/<type>.yaml``; for ``qrng`` the address is a ``qrngsim://`` URL; for
+    a readout an in-process Zurich Instruments data server whose signal is the simulated
+    Bell device's outcomes), ``py`` (pyvisa-py, e.g. TCPIP sockets), ``visa`` (the system VISA
+    library) or ``zi`` (a readout through a real ZI data server, address ``dev2345@host:port``).
+    ``settings`` are validated against the driver's declared ranges before anything is sent.
+    ``calibration_shots`` (readouts only) recalibrates the readout between blocks from that
+    many reference shots of each state; ``timeout_s`` bounds one readout acquisition.
     """
 
-    type: Literal["awg5014", "awg70k", "scope", "qrng"]
+    type: Literal["awg5014", "awg70k", "scope", "qrng", "uhfqa", "shfqa"]
     address: str = Field(min_length=1)
-    backend: Literal["sim", "py", "visa"] = "py"
+    backend: Literal["sim", "py", "visa", "zi"] = "py"
     node: Literal["A", "B", "C"] = "C"
     settings: dict[str, float | int | str] = Field(default_factory=dict)
+    calibration_shots: int = Field(default=0, ge=0, le=1 << 19)
+    timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)  # readouts: one acquisition
+
+    @model_validator(mode="after")
+    def _check_backend(self) -> InstrumentConfig:
+        readout = self.type in READOUT_TYPES
+        if readout and self.backend not in ("sim", "zi"):
+            raise ValueError(
+                f"a {self.type} readout takes backend 'sim' or 'zi', not {self.backend!r}"
+            )
+        if not readout and self.backend == "zi":
+            raise ValueError(f"backend 'zi' is for the uhfqa/shfqa readouts, not {self.type}")
+        if readout and self.node not in ("A", "B"):
+            raise ValueError("a readout belongs to node 'A' or 'B'")
+        if self.calibration_shots and not readout:
+            raise ValueError("calibration_shots applies to readouts (uhfqa, shfqa) only")
+        if self.calibration_shots and self.backend == "zi":
+            raise ValueError(
+                "calibration_shots with backend 'zi': preparing the reference states on the "
+                "lab's pulse generators is not implemented yet; calibrate outside diamp and set "
+                "the rotation_angle/threshold settings"
+            )
+        return self
+
+
+READOUT_TYPES = ("uhfqa", "shfqa")
 
 
 class TimingSimulation(_Section):
@@ -265,6 +295,15 @@ class RunConfig(_Section):
             raise ValueError(
                 f"protocol.{key} = {float(value)} is at or above the quantum maximum of S_mu "
                 f"({s_q:.7g} at mu = {float(mu)}); no quantum device can reach it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_readouts(self) -> RunConfig:
+        nodes = [i.node for i in self.instruments.values() if i.type in READOUT_TYPES]
+        if nodes and sorted(nodes) != ["A", "B"]:
+            raise ValueError(
+                f"qubit readouts must be exactly one per node A and B, found nodes {sorted(nodes)}"
             )
         return self
 

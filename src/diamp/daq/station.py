@@ -17,12 +17,24 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from diamp.config import InstrumentConfig, LoadedConfig
+from diamp.config import READOUT_TYPES, InstrumentConfig, LoadedConfig
+from diamp.daq.readouts import ReadoutSet, open_readout_set
 from diamp.errors import ConfigError, InstrumentError
 
 __all__ = ["SOFTWARE", "Station", "software_versions"]
 
-SOFTWARE = ("diamp", "numpy", "numba", "h5py", "pyvisa", "pyvisa-py", "pyvisa-sim", "pyserial")
+SOFTWARE = (
+    "diamp",
+    "numpy",
+    "numba",
+    "h5py",
+    "pyvisa",
+    "pyvisa-py",
+    "pyvisa-sim",
+    "pyserial",
+    "zhinst-toolkit",
+    "zhinst-core",
+)
 
 
 def software_versions() -> dict[str, str | None]:
@@ -58,6 +70,7 @@ class Station:
 
     loaded: LoadedConfig
     instruments: dict[str, Any] = field(default_factory=dict)
+    readouts: ReadoutSet | None = None
 
     @classmethod
     def from_config(cls, loaded: LoadedConfig) -> Station:
@@ -67,7 +80,12 @@ class Station:
 
         station = cls(loaded)
         try:
+            station.readouts = open_readout_set(
+                loaded.config.instruments, loaded.config.run.seed, station.instruments
+            )
             for name, cfg in loaded.config.instruments.items():
+                if cfg.type in READOUT_TYPES:
+                    continue
                 if cfg.type == "qrng":
                     if cfg.settings:
                         raise ConfigError(
@@ -103,7 +121,7 @@ class Station:
                     },
                 }
             else:
-                entry["idn"] = driver.idn
+                entry["idn"] = getattr(driver, "idn", None)  # readouts: the serial is the address
                 entry["settings"] = driver.snapshot()
             instruments[name] = entry
         return {

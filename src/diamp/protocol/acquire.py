@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from diamp.config import LoadedConfig
+from diamp.daq.readouts import ReadoutSet
 from diamp.daq.simulator import SimulatedLab
 from diamp.daq.station import Station
 from diamp.daq.store import TrialStoreWriter
@@ -38,10 +39,29 @@ def _block(lab: SimulatedLab, station: Station | None, index: int, count: int) -
     returns exactly what is asked or raises), so no trial is dropped or duplicated.
     """
     if station is None or lab.config.sources.inputs != "instruments":
-        return lab.block(index)
-    x = station.qrng("A").bits(count)
-    y = station.qrng("B").bits(count)
-    return lab.measure(index, x, y)
+        trials = lab.block(index)
+    else:
+        x = station.qrng("A").bits(count)
+        y = station.qrng("B").bits(count)
+        trials = lab.measure(index, x, y)
+    if station is not None and station.readouts is not None:
+        trials = _read_outcomes(station.readouts, trials)
+    return trials
+
+
+def _read_outcomes(readouts: ReadoutSet, trials: np.ndarray) -> np.ndarray:
+    """Replace the device's outcomes by what the nodes' readouts report, shot for shot.
+
+    The block is acquired in as many acquisitions as the readouts' result memory needs; each
+    returns exactly its number of outcomes per node or the block fails (nothing is stored).
+    """
+    out = np.empty_like(trials)
+    step = readouts.max_results
+    for start in range(0, trials.size, step):
+        part = trials[start : start + step]
+        read = readouts.acquire({"A": (part >> 1) & 1, "B": part & 1})
+        out[start : start + step] = (part & 0b1100) | (read["A"] << 1) | read["B"]
+    return out
 
 
 def new_run_id() -> str:
@@ -128,6 +148,9 @@ def _acquire(
                 raise Interrupted(
                     f"stopped with {index} of {cfg.run.blocks} blocks complete", blocks=index
                 )
+            if station is not None and station.readouts is not None:
+                for node, cal in station.readouts.recalibrate().items():
+                    log.info("readout %s recalibrated before block %d: %s", node, index, cal)
             attrs = {"snapshot": json.dumps(station.snapshot())} if station is not None else None
             trials = _block(lab, station, index, cfg.run.trials_per_block)
             info = store.append_block(trials, attrs)
