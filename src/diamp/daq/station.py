@@ -80,9 +80,6 @@ class Station:
 
         station = cls(loaded)
         try:
-            station.readouts = open_readout_set(
-                loaded.config.instruments, loaded.config.run.seed, station.instruments
-            )
             for name, cfg in loaded.config.instruments.items():
                 if cfg.type in READOUT_TYPES:
                     continue
@@ -100,6 +97,9 @@ class Station:
                 driver = INSTRUMENT_TYPES[cfg.type](name, cfg.address, backend)
                 station.instruments[name] = driver
                 driver.configure(cfg.settings)
+            station.readouts = open_readout_set(
+                loaded.config.instruments, loaded.config.run.seed, station.instruments
+            )
         except BaseException:
             station.close()
             raise
