@@ -35,9 +35,12 @@ def block_frequency(e: Bits, m: int) -> float:
 
 
 def runs(e: Bits) -> float:
+    """§2.3.4. The text skips the test when |π − ½| >= τ; the reference (and diamp) only
+    when |π − ½| > τ, so the oracle does too. A constant sequence that still runs (n <= 16)
+    has π(1 − π) = 0: P = erfc(∞) = 0."""
     n = len(e)
     pi = sum(e) / n
-    if abs(pi - 0.5) >= 2 / math.sqrt(n):
+    if abs(pi - 0.5) > 2 / math.sqrt(n) or pi in (0.0, 1.0):
         return 0.0
     v = len([k for k, _ in groupby(e)])
     return math.erfc(abs(v - 2 * n * pi * (1 - pi)) / (2 * math.sqrt(2 * n) * pi * (1 - pi)))
@@ -249,7 +252,7 @@ def universal(e: Bits, L: int, Q: int) -> float:
 
 def circular_counts(e: Bits, m: int) -> dict[str, int]:
     s = "".join(map(str, e))
-    ext = s + s[: m - 1] if m > 1 else s
+    ext = s * (m // len(s) + 2)  # indices mod n, even when m > n
     counts: dict[str, int] = {}
     for i in range(len(s)):
         w = ext[i : i + m]

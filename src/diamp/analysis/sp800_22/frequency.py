@@ -71,8 +71,10 @@ def runs(bits: np.ndarray) -> float:
     if abs(pi - 0.5) > 2.0 / math.sqrt(n):
         return 0.0
     v = 1 + int(np.count_nonzero(eps[1:] != eps[:-1]))
-    arg = abs(v - 2.0 * n * pi * (1 - pi)) / (2.0 * pi * (1 - pi) * math.sqrt(2 * n))
-    return erfc(arg)
+    scale = 2.0 * pi * (1 - pi) * math.sqrt(2 * n)
+    if scale == 0.0:  # a constant sequence short enough to pass the prerequisite (n <= 16):
+        return 0.0  # the reference divides by zero, erfc(+inf) = 0
+    return erfc(abs(v - 2.0 * n * pi * (1 - pi)) / scale)
 
 
 def longest_run(bits: np.ndarray) -> float:

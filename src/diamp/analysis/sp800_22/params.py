@@ -113,7 +113,7 @@ class Sp80022Params:
         object.__setattr__(self, "tests", tuple(t for t in TEST_NAMES if t in self.tests))
         _check_range("block_frequency_m", self.block_frequency_m, 1, 2**31 - 1, "bits per block")
         _check_range("non_overlapping_m", self.non_overlapping_m, 2, 21, "reference templates")
-        _check_range("overlapping_m", self.overlapping_m, 1, 1031, "shorter than a block")
+        _check_range("overlapping_m", self.overlapping_m, 1, 24, "class probabilities > 0")
         _check_range("approximate_entropy_m", self.approximate_entropy_m, 1, 23, "2^(m+1) counts")
         _check_range("serial_m", self.serial_m, 2, 24, "2^m counts")
         _check_range(

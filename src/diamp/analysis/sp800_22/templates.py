@@ -140,7 +140,7 @@ def overlapping_template(bits: np.ndarray, m: int = 9) -> float:
     eps = as_bits(bits)
     count = eps.size // _OVERLAP_BLOCK
     require(count >= 1, "OverlappingTemplate needs n >= 1032 bits", "bits")
-    require(1 <= m < _OVERLAP_BLOCK, f"overlapping_m must be in [1, 1031], found {m}", "m")
+    require(1 <= m <= 24, f"overlapping_m must be in [1, 24], found {m}", "overlapping_m")
     hits = _kernels.block_run_matches(eps, m, _OVERLAP_BLOCK, count)
     nu = np.bincount(np.minimum(hits, _CLASSES), minlength=_CLASSES + 1)
     chi2 = 0.0
