@@ -196,7 +196,7 @@ def test_random_excursions_match_definition() -> None:
 def test_random_excursion_probabilities_are_the_closed_forms_to_10_decimals() -> None:
     """The reference's table: 10 decimals, rounded or truncated (π_5(3) = 0.0803755143)."""
     exact = np.array([oracle._RE_PI[x] for x in (1, 2, 3, 4)])
-    np.testing.assert_allclose(_PI, exact, rtol=0, atol=1.01e-10)
+    np.testing.assert_allclose(_PI, exact, rtol=0, atol=1.1e-10)  # one unit in the 10th decimal
     assert np.max(np.abs(_PI - exact)) > 1e-12  # rounded, not exact
 
 
