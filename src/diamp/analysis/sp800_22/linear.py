@@ -32,9 +32,11 @@ def matrix_ranks(bits: np.ndarray, rows: int = _SIDE, cols: int = _SIDE) -> np.n
     eps = as_bits(bits)
     require(1 <= cols <= 64 and rows >= 1, "matrix_ranks needs 1 <= cols <= 64", "cols")
     count = eps.size // (rows * cols)
-    grid = eps[: count * rows * cols].reshape(count * rows, cols).astype(np.uint64)
-    weights = np.left_shift(np.uint64(1), np.arange(cols - 1, -1, -1, dtype=np.uint64))
-    packed = (grid * weights).sum(axis=1, dtype=np.uint64).reshape(count, rows)
+    grid = eps[: count * rows * cols].reshape(count * rows, cols)
+    octets = np.zeros((count * rows, 8), dtype=np.uint8)  # each row MSB-first in 64 bits
+    octets[:, : (cols + 7) // 8] = np.packbits(grid, axis=1)
+    words = octets.view(">u8")[:, 0] >> np.uint64(64 - cols)
+    packed = np.ascontiguousarray(words, dtype=np.uint64).reshape(count, rows)
     packed.flags.writeable = False
     return np.asarray(_kernels.gf2_ranks(packed, cols))
 

@@ -99,7 +99,7 @@ def _chunks(packed: np.ndarray, sequences: int, length: int, workers: int) -> li
     for first in range(0, sequences, per):
         count = min(per, sequences - first)
         start, stop = first * length, (first + count) * length
-        out.append(_Chunk(first, count, packed[start // 8 : (stop + 7) // 8].copy(), start % 8))
+        out.append(_Chunk(first, count, packed[start // 8 : (stop + 7) // 8], start % 8))
     return out
 
 
