@@ -141,54 +141,81 @@ def _parity(x):  # type: ignore[no-untyped-def]  # pragma: no cover
     return x & np.uint64(1)
 
 
+_u64_1d = types.Array(types.uint64, 1, "C")
+
+
+@njit(types.void(_u64_1d, types.int64, types.uint64), cache=True, nogil=True)
+def _push_bit(r, top, bit):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Shift ``r`` up one bit (words 0 … ``top``) and put ``bit`` in bit 0."""
+    for w in range(top, 0, -1):
+        r[w] = (r[w] << np.uint64(1)) | (r[w - 1] >> np.uint64(63))
+    r[0] = (r[0] << np.uint64(1)) | bit
+
+
+@njit(types.uint64(_u64_1d, _u64_1d, types.int64), cache=True, nogil=True)
+def _and_parity(c, r, top):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Parity of the popcount of ``c & r`` over words 0 … ``top``."""
+    acc = np.uint64(0)
+    for w in range(top + 1):
+        acc ^= c[w] & r[w]
+    return _parity(acc)
+
+
+@njit(types.void(_u64_1d, _u64_1d, types.int64), cache=True, nogil=True)
+def _xor_shifted(c, b, shift):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """XOR ``b`` shifted up by ``shift`` bits into ``c`` (bits past the last word drop)."""
+    q = shift >> 6
+    s = np.uint64(shift & 63)
+    for w in range(c.shape[0] - 1, q - 1, -1):
+        v = b[w - q] << s
+        if s != 0 and w - q - 1 >= 0:
+            v |= b[w - q - 1] >> (np.uint64(64) - s)
+        c[w] ^= v
+
+
+_bm_sig = types.int64(_bits, types.int64, types.int64, _u64_1d, _u64_1d, _u64_1d, _u64_1d)
+
+
+@njit(_bm_sig, cache=True, nogil=True)
+def _berlekamp_massey(bits, start, length, c, b, t, r):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Linear complexity of bits[start : start + length] (Massey 1969, bit-packed).
+
+    Word arrays hold bit i at word i >> 6, position i & 63. ``c`` and ``b`` are connection
+    polynomials (bit i = coefficient of x^i); ``r`` is the reversed window, bit i = s_{n−i},
+    so the discrepancy s_n + Σ_{i=1..L} c_i s_{n−i} is the parity of ``c & r``.
+    """
+    c[:] = 0
+    b[:] = 0
+    r[:] = 0
+    c[0] = np.uint64(1)
+    b[0] = np.uint64(1)
+    lc = 0
+    m = -1
+    for n in range(length):
+        top = (n >> 6) + 1
+        _push_bit(r, top, np.uint64(bits[start + n]))
+        if _and_parity(c, r, top) == 0:
+            continue
+        t[:] = c
+        _xor_shifted(c, b, n - m)
+        if 2 * lc <= n:
+            lc = n + 1 - lc
+            m = n
+            b[:] = t
+    return lc
+
+
 @njit(_i64_1d(_bits, types.int64, types.int64), cache=True, nogil=True)
 def linear_complexities(bits, block, count):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Linear complexity of each of ``count`` blocks of ``block`` bits (Berlekamp–Massey).
-
-    Bit-packed: word arrays hold bit i at word i >> 6, position i & 63. ``c`` and ``b`` are the
-    connection polynomials (bit i = coefficient of x^i); ``r`` is the reversed window, bit i =
-    s_{N−i}, so that the discrepancy s_N + Σ_{i=1..L} c_i s_{N−i} is the parity of ``c & r``.
-    """
+    """Linear complexity (Berlekamp–Massey) of each of ``count`` blocks of ``block`` bits."""
     words = block // 64 + 2
     out = np.zeros(count, dtype=np.int64)
     c = np.zeros(words, dtype=np.uint64)
     b = np.zeros(words, dtype=np.uint64)
     t = np.zeros(words, dtype=np.uint64)
     r = np.zeros(words, dtype=np.uint64)
-    one = np.uint64(1)
     for blk in range(count):
-        base = blk * block
-        c[:] = 0
-        b[:] = 0
-        r[:] = 0
-        c[0] = one
-        b[0] = one
-        lc = 0
-        m = -1
-        for n in range(block):
-            top = (n >> 6) + 1
-            for w in range(top, 0, -1):  # r <<= 1, then r_0 = s_n
-                r[w] = (r[w] << one) | (r[w - 1] >> np.uint64(63))
-            r[0] = (r[0] << one) | np.uint64(bits[base + n])
-            acc = np.uint64(0)
-            for w in range(top + 1):
-                acc ^= c[w] & r[w]
-            if _parity(acc) == 0:
-                continue
-            t[:] = c
-            shift = n - m  # c ^= b · x^(n − m)
-            q = shift >> 6
-            s = np.uint64(shift & 63)
-            for w in range(words - 1, q - 1, -1):
-                v = b[w - q] << s
-                if s != 0 and w - q - 1 >= 0:
-                    v |= b[w - q - 1] >> (np.uint64(64) - s)
-                c[w] ^= v
-            if 2 * lc <= n:
-                lc = n + 1 - lc
-                m = n
-                b[:] = t
-        out[blk] = lc
+        out[blk] = _berlekamp_massey(bits, blk * block, block, c, b, t, r)
     return out
 
 

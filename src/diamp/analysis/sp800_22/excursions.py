@@ -30,7 +30,8 @@ EXCURSION_STATES = (-4, -3, -2, -1, 1, 2, 3, 4)
 VARIANT_STATES = (-9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9)
 
 # π_k(x): probability that a cycle visits state |x| exactly k times (k = 5: five or more),
-# the reference's 10-digit table (SP 800-22 §3.14).
+# the reference's 10-decimal table of SP 800-22 §3.14's closed forms (one entry, π_5(3) =
+# 0.0803755143, is one unit off in the last decimal; p-values move by about 1e-9).
 _PI = np.array([
     [0.5000000000, 0.25000000000, 0.12500000000, 0.06250000000, 0.03125000000, 0.0312500000],
     [0.7500000000, 0.06250000000, 0.04687500000, 0.03515625000, 0.02636718750, 0.0791015625],

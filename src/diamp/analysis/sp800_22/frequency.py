@@ -60,9 +60,10 @@ def runs(bits: np.ndarray) -> float:
 
     Notes
     -----
-    If the prerequisite frequency test fails (|π − ½| > 2/√n) the reference reports P = 0.
-    Otherwise V_obs is the number of runs and
-    P = erfc(|V_obs − 2nπ(1 − π)| / (2√(2n) π(1 − π))).
+    If the prerequisite frequency test fails the reference reports P = 0; it skips the test
+    when |π − ½| > 2/√n (the text says >= τ; equality only occurs for n <= 16). Otherwise
+    V_obs is the number of runs and P = erfc(|V_obs − 2nπ(1 − π)| / (2√(2n) π(1 − π))); a
+    constant sequence that still qualifies gets P = 0 (the reference's x/0 = ∞).
     """
     eps = as_bits(bits)
     require(eps.size >= 1, "Runs needs at least one bit", "bits")
@@ -81,7 +82,9 @@ def longest_run(bits: np.ndarray) -> float:
     """Longest run of ones in a block, SP 800-22 §2.4.
 
     The block length follows the reference: M = 8 for n < 6,272, M = 128 for n < 750,000,
-    else M = 10,000 (with the reference's 4-decimal class probabilities).
+    else M = 10,000. For M = 10,000 the reference uses the 4-decimal class probabilities of
+    SP 800-22 §3.4 (0.0882, 0.2092, …), which differ from the exact ones (0.0866, 0.2082,
+    …) by up to 0.0016; they are used here too. M = 8 and M = 128 use the exact values.
 
     Notes
     -----

@@ -108,8 +108,9 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 def universal(bits: np.ndarray, block: int, init: int) -> float:
     """Maurer's Universal Statistical test, SP 800-22 §2.9, with L = ``block``, Q = ``init``.
 
-    K = ⌊n/L⌋ − Q test blocks follow the Q initialisation blocks (the reference's K; the
-    tail is discarded). :meth:`Sp80022Params.universal_blocks` gives the reference's L, Q.
+    K = ⌊n/L⌋ − Q test blocks follow the Q initialisation blocks (the reference's K, e.g.
+    141,577 for n = 10^6, L = 7, Q = 1280; the tail is discarded).
+    :meth:`Sp80022Params.universal_blocks` gives the reference's L (from n) and Q = 10·2^L.
 
     Notes
     -----

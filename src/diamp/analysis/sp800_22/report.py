@@ -4,8 +4,10 @@ Reproduces ``finalAnalysisReport.txt`` of NIST sts-2.1.2 (``assess``), including
 reads its own p-values: it writes each with ``printf("%f")`` and reads it back with
 ``scanf("%f")`` into a 32-bit float, so binning and the pass/fail comparison see the
 value rounded to 6 decimals and then to float32 (0.1 lands in bin C2, 0.7 in bin C7,
-0.0099996 fails). Uniformity is a χ² test on 10 bins with the expected count per bin
-computed by integer division, so with fewer than 10 sequences it is not computed ("----").
+0.0099996 and 0.01 itself fail, as 0.01 read as float32 is below the double 0.01).
+Uniformity is a χ² test on 10 bins with the expected count per bin computed by integer
+division, so with fewer than 10 sequences it is not computed ("----"). For the random
+excursion tests a sequence counts only if its printed p-value is above 0.000000.
 """
 
 from __future__ import annotations
