@@ -149,7 +149,9 @@ def run_suite(
         Test parameters (default: the reference's, all 15 tests).
     workers
         Worker processes (default: one per available core; 1 runs in this process).
-        Ignored when ``dask_client`` is given.
+        Ignored when ``dask_client`` is given. Workers are started with ``spawn`` (safe
+        while other threads run), so a calling script needs the usual
+        ``if __name__ == "__main__":`` guard.
     dask_client
         A ``distributed.Client``: chunks are scattered to its workers and run there.
     progress
