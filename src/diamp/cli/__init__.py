@@ -28,6 +28,7 @@ from diamp.cli.common import (
     progress_bars,
 )
 from diamp.cli.extract import extract_app
+from diamp.cli.sp800_22 import sp800_22_command
 from diamp.cli.timing import timing_app
 from diamp.errors import DiampError
 
@@ -340,6 +341,16 @@ def rate(
     out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({bound} bound)")
 
 
+test_app = typer.Typer(
+    name="test",
+    help=(
+        "Statistical tests of random bits: NIST SP 800-22 (the 15 tests and the reference "
+        "finalAnalysisReport). Files are read as bits packed MSB-first."
+    ),
+    no_args_is_help=True,
+)
+test_app.command("sp800-22")(sp800_22_command)
+app.add_typer(test_app)
 app.command("entropy-model")(entropy_model_command)
 app.command("otp")(otp_command)
 
