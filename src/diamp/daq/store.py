@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import numpy as np
 
 from diamp import __version__
+from diamp.daq.atomic import write_h5_atomic
 from diamp.errors import DiampError, StorageError, StoreIntegrityError
 
 if TYPE_CHECKING:
@@ -72,33 +72,6 @@ def block_dir(root: Path) -> Path:
 def z_file(root: Path) -> Path:
     """The file holding a store's Z (``trials.h5`` -> ``trials.z.h5``)."""
     return root.with_name(root.stem + ".z.h5")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic_h5(path: Path, build: Callable[[h5py.File], None]) -> None:
-    """Write an HDF5 file under a temporary name, fsync it, then rename it into place."""
-    import h5py
-
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            build(f)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except OSError as err:
-        raise StorageError(f"{path}: cannot write: {err}", path=str(path)) from err
 
 
 @dataclass(frozen=True)
@@ -193,7 +166,7 @@ class TrialStoreWriter:
             if self.has_z:
                 f["z"] = h5py.ExternalLink(z_file(self.path).name, "/z")
 
-        _write_atomic_h5(self.path, build)
+        write_h5_atomic(self.path, build, "trial store root")
 
     @classmethod
     def resume(cls, path: str | Path, config_sha256: str) -> TrialStoreWriter:
@@ -283,7 +256,7 @@ class TrialStoreWriter:
             group.attrs["run_id"] = self.run_id
             group.attrs["status"] = _STATUS_COMPLETE
 
-        _write_atomic_h5(self._blocks_dir / f"{block_name(index)}.h5", build)
+        write_h5_atomic(self._blocks_dir / f"{block_name(index)}.h5", build, "block file")
         self.n_blocks += 1
         self._write_root()
         return BlockInfo(index, data.size, digest, _STATUS_COMPLETE)
@@ -300,7 +273,7 @@ class TrialStoreWriter:
             ds.attrs["sha256"] = digest
             ds.attrs["run_id"] = self.run_id
 
-        _write_atomic_h5(z_file(self.path), build)
+        write_h5_atomic(z_file(self.path), build, "Z file")
         self.has_z = True
         self._write_root()
         return digest

@@ -17,12 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from diamp.daq.atomic import write_h5_atomic
 from diamp.errors import StorageError, TimingError
 from diamp.timing.envelopes import EnvelopeTrace
 from diamp.timing.records import TimingCheck, TraceRecord
+
+if TYPE_CHECKING:
+    import h5py
 
 __all__ = ["SCHEMA", "TimingCheck", "TraceRecord", "read_traces", "write_traces"]
 
@@ -30,37 +35,29 @@ SCHEMA = "diamp.traces"
 
 
 def write_traces(path: str | Path, checks: Sequence[TimingCheck]) -> None:
-    """Write checks to a trace file atomically (a temporary file renamed into place)."""
-    import os
+    """Write checks to a trace file atomically (temporary file, fsync, rename)."""
 
-    import h5py
+    def build(f: h5py.File) -> None:
+        f.attrs["schema"] = SCHEMA
+        f.attrs["schema_version"] = 1
+        root = f.create_group("checks")
+        for i, check in enumerate(checks):
+            group = root.create_group(f"{i:06d}")
+            group.attrs["time_h"] = check.time_h
+            group.attrs["label"] = check.label
+            for rec in check.records:
+                g = group.create_group(rec.name)
+                g.attrs.update(
+                    device=rec.trace.device,
+                    node=rec.node,
+                    role=rec.role,
+                    t0_ns=rec.trace.t0_ns,
+                    dt_ns=rec.trace.dt_ns,
+                )
+                g.create_dataset("low", data=np.asarray(rec.trace.low, dtype=np.float64))
+                g.create_dataset("high", data=np.asarray(rec.trace.high, dtype=np.float64))
 
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.partial")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["schema"] = SCHEMA
-            f.attrs["schema_version"] = 1
-            root = f.create_group("checks")
-            for i, check in enumerate(checks):
-                group = root.create_group(f"{i:06d}")
-                group.attrs["time_h"] = check.time_h
-                group.attrs["label"] = check.label
-                for rec in check.records:
-                    g = group.create_group(rec.name)
-                    g.attrs.update(
-                        device=rec.trace.device,
-                        node=rec.node,
-                        role=rec.role,
-                        t0_ns=rec.trace.t0_ns,
-                        dt_ns=rec.trace.dt_ns,
-                    )
-                    g.create_dataset("low", data=np.asarray(rec.trace.low, dtype=np.float64))
-                    g.create_dataset("high", data=np.asarray(rec.trace.high, dtype=np.float64))
-        os.replace(tmp, target)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"{path}: cannot write trace file: {err}", path=str(path)) from err
+    write_h5_atomic(Path(path), build, "trace file")
 
 
 def _text(value: object) -> str:
