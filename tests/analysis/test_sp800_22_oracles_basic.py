@@ -8,6 +8,7 @@ import math
 import _sp800_22_oracles as oracle
 import numpy as np
 import pytest
+from _sp800_22_inputs import arr, bit_lists, random_bits
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -27,18 +28,6 @@ from diamp.analysis.sp800_22.spectral import fft_magnitudes
 PROPS = settings(
     max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
-
-
-def bit_lists(min_size: int, max_size: int) -> st.SearchStrategy[list[int]]:
-    return st.lists(st.integers(0, 1), min_size=min_size, max_size=max_size)
-
-
-def arr(bits: list[int]) -> np.ndarray:
-    return np.array(bits, dtype=np.uint8)
-
-
-def random_bits(n: int, seed: int, p: float = 0.5) -> np.ndarray:
-    return (np.random.default_rng(seed).random(n) < p).astype(np.uint8)
 
 
 @PROPS
