@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from diamp.analysis.sp800_90b._kernels.counting import lag_predict, multi_mcw
+from diamp.analysis.sp800_90b._kernels.counting import multi_mcw
+from diamp.analysis.sp800_90b._kernels.lag import lag_binary, lag_predict
 from diamp.analysis.sp800_90b._kernels.predictors import (
     lz78y_binary,
     lz78y_general,
@@ -132,7 +133,8 @@ def lag_estimate(symbols: NDArray[np.uint8], k: int) -> PredictorResult | None:
     """Lag prediction estimate with D = 128 (§6.3.8); needs at least 3 samples."""
     if symbols.shape[0] < 3:
         return None
-    c, run = lag_predict(_prepared(symbols))
+    kernel = lag_binary if k == 2 else lag_predict
+    c, run = kernel(_prepared(symbols))
     return prediction_estimate(int(c), symbols.shape[0] - 1, int(run), k)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from diamp.analysis.sp800_90b._kernels.suffix import (
+    binary_lcp,
     lcp_kasai,
     sais_expand,
     sais_reduce,
@@ -59,6 +60,16 @@ def longest_common_prefixes(text: NDArray[np.integer], sa: NDArray[np.int32]) ->
     """LCP array by Kasai's algorithm: ``lcp[i]`` for suffixes ``sa[i-1]``, ``sa[i]``."""
     lcp: NDArray[np.int32] = lcp_kasai(np.ascontiguousarray(text, dtype=np.int32), sa)
     return lcp
+
+
+def _sorted_lcp(symbols: NDArray[np.uint8], k: int) -> NDArray[np.int32]:
+    """Adjacent LCPs of the suffixes in sorted order (64-bit keys for bits when possible)."""
+    if k == 2:
+        lcp, ok = binary_lcp(np.ascontiguousarray(symbols, dtype=np.uint8))
+        if ok:
+            return lcp  # type: ignore[no-any-return]
+    text = np.ascontiguousarray(symbols, dtype=np.int32)
+    return longest_common_prefixes(text, suffix_array(text, k))
 
 
 @dataclass(frozen=True)
@@ -116,9 +127,7 @@ def tuple_estimates(
     n = symbols.shape[0]
     if n < 2:
         return None, None
-    text = np.ascontiguousarray(symbols, dtype=np.int32)
-    sa = suffix_array(text, k)
-    q, s = tuple_statistics(lcp_kasai(text, sa))
+    q, s = tuple_statistics(_sorted_lcp(symbols, k))
     v = q.shape[0] - 1
     u = 1
     while u <= v and q[u] >= _CUTOFF:

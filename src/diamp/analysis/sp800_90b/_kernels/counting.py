@@ -1,4 +1,4 @@
-"""Kernels for the counting estimators: collision, Markov, compression, MultiMCW, Lag."""
+"""Kernels for the counting estimators: collision, Markov, compression, MultiMCW."""
 
 from __future__ import annotations
 
@@ -184,36 +184,3 @@ def multi_mcw(s, k):  # type: ignore[no-untyped-def]  # pragma: no cover
                         freq[j] = y
                         mpos = pos[j, y]
     return c, n - wins[0], best
-
-
-@njit(types.UniTuple(types.int64, 2)(_u8), cache=True, nogil=True)  # type: ignore[no-untyped-call]
-def lag_predict(s):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Lag predictor with D = 128 lags: correct count C (out of n − 1) and longest run.
-
-    After each sample the lags that would have predicted it score a point, shortest lag
-    first; a lag whose score reaches the running high score becomes the winner.
-    """
-    n = s.shape[0]
-    score = np.zeros(128, np.int64)
-    winner = 0
-    high = 0
-    c = 0
-    run = 0
-    best = 0
-    for i in range(1, n):
-        x = s[i]
-        if x == s[i - winner - 1]:
-            c += 1
-            run += 1
-            if run > best:
-                best = run
-        else:
-            run = 0
-        top = 128 if i >= 128 else i
-        for d in range(top):
-            if s[i - d - 1] == x:
-                score[d] += 1
-                if score[d] >= high:
-                    winner = d
-                    high = score[d]
-    return c, best

@@ -30,57 +30,72 @@ B_LZ = 16
 LZ_MAX_DICT = 65_536
 
 
+@njit(types.int64(types.int64), cache=True, nogil=True)
+def _capacity(entries):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Smallest power of two holding ``entries`` at most at 40 % load."""
+    cap = 64
+    while cap * 2 < entries * 5:
+        cap *= 2
+    return cap
+
+
 @njit(_i64x2(_u8), cache=True, nogil=True)
 def mmc_binary(s):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """MultiMMC on bits: correct predictions C (out of n − 2) and the longest run."""
+    """MultiMMC on bits: correct predictions C (out of n − 2) and the longest run.
+
+    Order d (context of d + 1 bits, newest bit least significant) owns the slice
+    ``off[d] : off[d + 1]`` of one count table, two counts per context.
+    """
     n = s.shape[0]
-    tables = [np.zeros(1 << (d + 2), np.int64) for d in range(D_MMC)]
+    off = np.zeros(D_MMC + 1, np.int64)
+    for d in range(D_MMC):
+        off[d + 1] = off[d] + (1 << (d + 2))
+    t = np.zeros(off[D_MMC], np.int32)
     elems = np.zeros(D_MMC, np.int64)
     score = np.zeros(D_MMC, np.int64)
-    pattern = 0
+    pattern = np.int64(0)
     for d in range(D_MMC):
-        pattern = (pattern << 1) | (s[d] & 1)
-        tables[d][((pattern & ((1 << (d + 1)) - 1)) << 1) + (s[d + 1] & 1)] = 1
+        pattern = (pattern << 1) | np.int64(s[d] & 1)
+        t[off[d] + ((pattern & ((1 << (d + 1)) - 1)) << 1) + np.int64(s[d + 1] & 1)] = 1
         elems[d] = 1
     winner = 0
     c = 0
     run = 0
     best = 0
     for i in range(2, n):
-        y = s[i] & 1
-        cur_winner = winner
-        pattern = 0
-        found = False
-        top = min(D_MMC, i - 1)
-        for d in range(top):
-            pattern |= (s[i - d - 1] & 1) << d
-            base = pattern << 1
-            t = tables[d]
-            if d == 0 or found:
-                if t[base] > t[base + 1]:
-                    pred, cnt = 0, t[base]
-                else:
-                    pred, cnt = 1, t[base + 1]
-                found = cnt != 0
+        y = np.int64(s[i] & 1)
+        cur = winner
+        pattern = np.int64(0)
+        found = True
+        for d in range(min(D_MMC, i - 1)):
+            pattern |= np.int64(s[i - d - 1] & 1) << d
+            base = off[d] + (pattern << 1)
+            a = t[base]
+            b = t[base + 1]
             if found:
-                if pred == y:
+                found = (a | b) != 0
+            if found:
+                hit = (b >= a) == (y == 1)  # the prediction is 1 unless count(0) > count(1)
+                if hit:
                     score[d] += 1
                     if score[d] >= score[winner]:
                         winner = d
-                    if d == cur_winner:
+                if d == cur:
+                    if hit:
                         c += 1
                         run += 1
                         if run > best:
                             best = run
-                elif d == cur_winner:
-                    run = 0
-                if t[base + y] != 0:
-                    t[base + y] += 1
+                    else:
+                        run = 0
+                v = t[base + y]
+                if v != 0:
+                    t[base + y] = v + 1
                 elif elems[d] < MMC_MAX_ENTRIES:
                     t[base + y] = 1
                     elems[d] += 1
             elif elems[d] < MMC_MAX_ENTRIES:
-                t[base + y] = 1
+                t[base + y] = 1  # the tool sets (not adds) here
                 elems[d] += 1
     return c, best
 
@@ -94,10 +109,15 @@ def _pack(lo, hi, d, b):  # type: ignore[no-untyped-def]  # pragma: no cover
 
 @njit(_i64x2(_u8), cache=True, nogil=True)
 def mmc_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """MultiMMC on symbols 0..k−1 (k > 2): correct predictions C (out of n − 2), longest run."""
+    """MultiMMC on symbols 0..k−1 (k > 2): correct predictions C (out of n − 2), longest run.
+
+    Tables are sized up front for the largest possible dictionary (16 orders of at most
+    100,000 entries, fewer for short inputs) so that they never grow.
+    """
     n = s.shape[0]
-    prefixes = new_prefix_table(1 << 16)
-    pairs = new_pair_table(1 << 16)
+    most = D_MMC * min(MMC_MAX_ENTRIES, n) + D_MMC
+    prefixes = new_prefix_table(_capacity(most))
+    pairs = new_pair_table(_capacity(most))
     entries = np.zeros(D_MMC, np.int64)
     score = np.zeros(D_MMC, np.int64)
     for d in range(D_MMC):
@@ -147,50 +167,54 @@ def mmc_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
                 if prefixes[0][slot, 2] == 0:
                     prefixes, slot = prefix_insert(prefixes, slot, d, lo, hi)
                 pairs, _ = pair_increment(pairs, prefixes, slot, y, True)
-                entries[d] += 1
+                entries[d] += 1  # counted even if the pair existed, as by the tool
     return c, best
 
 
 @njit(_i64x2(_u8), cache=True, nogil=True)
 def lz78y_binary(s):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """LZ78Y on bits: correct predictions C (out of n − 17) and the longest run."""
+    """LZ78Y on bits: correct predictions C (out of n − 17) and the longest run.
+
+    Length j (newest bit least significant) owns the slice ``off[j-1] : off[j]`` of one
+    count table. A context with both counts 0 is absent: it is added (if the dictionary has
+    room) by setting the count of the next bit to 1.
+    """
     n = s.shape[0]
-    tables = [np.zeros(1 << (j + 2), np.int64) for j in range(B_LZ)]
-    elems = 0
-    pattern = 0
+    off = np.zeros(B_LZ + 1, np.int64)
     for j in range(B_LZ):
-        pattern |= (s[B_LZ - j - 1] & 1) << j
-        tables[j][((pattern & ((1 << (j + 1)) - 1)) << 1) + (s[B_LZ] & 1)] = 1
+        off[j + 1] = off[j] + (1 << (j + 2))
+    t = np.zeros(off[B_LZ], np.int32)
+    elems = 0
+    pattern = np.int64(0)
+    for j in range(B_LZ):
+        pattern |= np.int64(s[B_LZ - j - 1] & 1) << j
+        t[off[j] + ((pattern & ((1 << (j + 1)) - 1)) << 1) + np.int64(s[B_LZ] & 1)] = 1
         elems += 1
     c = 0
     run = 0
     best = 0
-    window = 0
+    window = np.int64(0)
     for i in range(B_LZ):
-        window = (window << 1) | (s[i] & 1)
+        window = (window << 1) | np.int64(s[i] & 1)
     for i in range(B_LZ + 1, n):
-        window = ((window << 1) | (s[i - 1] & 1)) & ((1 << B_LZ) - 1)
-        y = s[i] & 1
-        have = False
-        pred = 0
+        window = ((window << 1) | np.int64(s[i - 1] & 1)) & ((1 << B_LZ) - 1)
+        y = np.int64(s[i] & 1)
+        pred = -1
         max_count = 0
         for j in range(B_LZ, 0, -1):
-            base = (window & ((1 << j) - 1)) << 1
-            t = tables[j - 1]
-            if t[base] > t[base + 1]:
-                rp, cnt = 0, t[base]
-            else:
-                rp, cnt = 1, t[base + 1]
+            base = off[j - 1] + ((window & ((1 << j) - 1)) << 1)
+            a = t[base]
+            b = t[base + 1]
+            cnt = max(a, b)
+            if cnt > max_count:  # strictly: the longest context wins ties
+                max_count = cnt
+                pred = 1 if b >= a else 0
             if cnt != 0:
-                if cnt > max_count:
-                    max_count = cnt
-                    have = True
-                    pred = rp
                 t[base + y] += 1
             elif elems < LZ_MAX_DICT:
                 t[base + y] = 1
                 elems += 1
-        if have and pred == y:
+        if pred == y:
             c += 1
             run += 1
             if run > best:
@@ -200,11 +224,25 @@ def lz78y_binary(s):  # type: ignore[no-untyped-def]  # pragma: no cover
     return c, best
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _same_context(s, e1, e2, length):  # type: ignore[no-untyped-def]  # pragma: no cover
+    for m in range(length):
+        if s[e1 - m] != s[e2 - m]:
+            return False
+    return True
+
+
 @njit(_i64x2(_u8), cache=True, nogil=True)
 def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """LZ78Y on symbols 0..k−1 (k > 2): correct predictions C (out of n − 17), longest run."""
+    """LZ78Y on symbols 0..k−1 (k > 2): correct predictions C (out of n − 17), longest run.
+
+    Lookups run from the shortest context up and stop at the first absent one: a context is
+    only ever added together with all its shorter suffixes (every length is processed at
+    every step) until the dictionary fills up. Only contexts added in the step that fills it
+    can lack a shorter suffix; they are remembered (``special``) and compared directly.
+    """
     n = s.shape[0]
-    prefixes = new_prefix_table(1 << 16)
+    prefixes = new_prefix_table(_capacity(min(LZ_MAX_DICT, B_LZ * n) + B_LZ))
     pairs = new_pair_table(1 << 16)
     size = 0
     for j in range(1, B_LZ + 1):
@@ -215,8 +253,13 @@ def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
         prefixes, slot = prefix_insert(prefixes, slot, j - 1, lo, hi)
         pairs, _ = pair_increment(pairs, prefixes, slot, np.int64(s[B_LZ]), True)
         size += 1
-    los = np.zeros(B_LZ, np.uint64)
-    his = np.zeros(B_LZ, np.uint64)
+    los = np.zeros(B_LZ + 1, np.uint64)
+    his = np.zeros(B_LZ + 1, np.uint64)
+    slots = np.zeros(B_LZ + 1, np.int64)
+    present = np.zeros(B_LZ + 1, np.bool_)
+    special = np.zeros(B_LZ + 1, np.bool_)
+    added = np.zeros(B_LZ + 1, np.bool_)
+    special_end = -1
     c = 0
     run = 0
     best = 0
@@ -225,14 +268,27 @@ def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
         lo, hi = np.uint64(0), np.uint64(0)
         for m in range(B_LZ):
             lo, hi = _pack(lo, hi, m, s[i - 1 - m])
-            los[m] = lo
-            his[m] = hi
+            los[m + 1] = lo
+            his[m + 1] = hi
+        missing = B_LZ + 1
+        for j in range(1, B_LZ + 1):
+            slots[j] = prefix_slot(prefixes, j - 1, los[j], his[j])
+            present[j] = prefixes[0][slots[j], 2] != 0
+            if not present[j]:
+                missing = j
+                break
+        for j in range(missing + 1, B_LZ + 1):
+            present[j] = special[j] and _same_context(s, i - 1, special_end, j)
+            if present[j]:
+                slots[j] = prefix_slot(prefixes, j - 1, los[j], his[j])
+        size_before = size
         have = False
         pred = np.int64(0)
         max_count = np.int64(0)
         for j in range(B_LZ, 0, -1):
-            slot = prefix_slot(prefixes, j - 1, los[j - 1], his[j - 1])
-            if prefixes[0][slot, 2] != 0:
+            added[j] = False
+            if present[j]:
+                slot = slots[j]
                 cnt = best_count(prefixes, slot)
                 if cnt > max_count:
                     max_count = cnt
@@ -240,9 +296,15 @@ def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
                     have = True
                 pairs, _ = pair_increment(pairs, prefixes, slot, y, True)
             elif size < LZ_MAX_DICT:
-                prefixes, slot = prefix_insert(prefixes, slot, j - 1, los[j - 1], his[j - 1])
+                slot = prefix_slot(prefixes, j - 1, los[j], his[j])
+                prefixes, slot = prefix_insert(prefixes, slot, j - 1, los[j], his[j])
                 pairs, _ = pair_increment(pairs, prefixes, slot, y, True)
                 size += 1
+                added[j] = True
+        if size_before < LZ_MAX_DICT and size == LZ_MAX_DICT:
+            special_end = i - 1
+            for j in range(1, B_LZ + 1):
+                special[j] = added[j]
         if have and pred == y:
             c += 1
             run += 1

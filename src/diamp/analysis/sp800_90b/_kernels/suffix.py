@@ -16,6 +16,8 @@ _i32w = types.Array(types.int32, 1, "C")
 _u8a = types.Array(types.uint8, 1, "C")
 _i64a = types.Array(types.int64, 1, "C")
 _i64, _b = types.int64, types.boolean
+_u8r = types.Array(types.uint8, 1, "C", readonly=True)
+_u64a = types.Array(types.uint64, 1, "C")
 
 
 @njit(_u8a(_i32a), cache=True, nogil=True)
@@ -205,3 +207,109 @@ def tuple_statistics(lcp):  # type: ignore[no-untyped-def]  # pragma: no cover
         acc += diff[h]
         s[h] = acc
     return q, s
+
+
+@njit(types.void(_u64a, _u64a), cache=True, nogil=True)
+def radix_sort_u64(keys, tmp):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Sort ``keys`` in place (LSD radix, 8-bit digits, stable); ``tmp`` is scratch."""
+    n = keys.shape[0]
+    counts = np.zeros((8, 256), np.int64)
+    for i in range(n):
+        k = keys[i]
+        for b in range(8):
+            counts[b, (k >> np.uint64(8 * b)) & np.uint64(255)] += 1
+    src, dst = keys, tmp
+    swaps = 0
+    for b in range(8):
+        constant = False
+        for v in range(256):
+            if counts[b, v] == n:
+                constant = True
+        if constant:
+            continue
+        pos = np.zeros(256, np.int64)
+        total = 0
+        for v in range(256):
+            pos[v] = total
+            total += counts[b, v]
+        shift = np.uint64(8 * b)
+        for i in range(n):
+            k = src[i]
+            v = (k >> shift) & np.uint64(255)
+            dst[pos[v]] = k
+            pos[v] += 1
+        src, dst = dst, src
+        swaps += 1
+    if swaps % 2 == 1:
+        keys[:] = tmp[:]
+
+
+@njit(_i64(types.uint64), cache=True, nogil=True, inline="always")
+def _clz(x):  # type: ignore[no-untyped-def]  # pragma: no cover
+    if x == 0:
+        return 64
+    n = 0
+    for width in (32, 16, 8, 4, 2, 1):
+        if x >> np.uint64(64 - width) == 0:
+            n += width
+            x <<= np.uint64(width)
+    return n
+
+
+@njit(types.Tuple((_i32w, _b))(_u8r), cache=True, nogil=True)  # type: ignore[no-untyped-call]
+def binary_lcp(bits):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """LCP array of the suffixes of a bit sequence in sorted order, if every LCP is < 64.
+
+    Each suffix of 64 bits or more is keyed by its first 64 bits (MSB first); the keys are
+    radix-sorted and adjacent LCPs read from the leading zeros of their XOR. The (at most
+    63) shorter suffixes, zero-padded, are merged in before equal keys, shorter first, which
+    is their lexicographic place. Returns (lcp, False) as soon as two full keys are equal:
+    their LCP is unknown and the caller falls back to the suffix array.
+    """
+    n = bits.shape[0]
+    full = max(0, n - 63)
+    keys = np.empty(full, np.uint64)
+    key = np.uint64(0)
+    for i in range(min(n, 64)):
+        key = (key << np.uint64(1)) | np.uint64(bits[i] & 1)
+    if n < 64:
+        key <<= np.uint64(64 - n)
+    for i in range(full):
+        keys[i] = key
+        nxt = np.uint64(bits[i + 64] & 1) if i + 64 < n else np.uint64(0)
+        key = (key << np.uint64(1)) | nxt
+    radix_sort_u64(keys, np.empty(full, np.uint64))
+    short = n - full
+    skeys = np.empty(short, np.uint64)
+    slen = np.empty(short, np.int64)
+    for m in range(short):
+        k = np.uint64(0)
+        for j in range(full + m, n):
+            k = (k << np.uint64(1)) | np.uint64(bits[j] & 1)
+        skeys[m] = k << np.uint64(64 - (n - full - m))
+        slen[m] = n - full - m
+    for a in range(1, short):
+        kk, ll, b = skeys[a], slen[a], a - 1
+        while b >= 0 and (skeys[b] > kk or (skeys[b] == kk and slen[b] > ll)):
+            skeys[b + 1] = skeys[b]
+            slen[b + 1] = slen[b]
+            b -= 1
+        skeys[b + 1] = kk
+        slen[b + 1] = ll
+    lcp = np.zeros(n, np.int32)
+    ia, ib = 0, 0
+    prev_key, prev_len = np.uint64(0), -1
+    for r in range(n):
+        if ib < short and (ia >= full or skeys[ib] <= keys[ia]):
+            k, length = skeys[ib], slen[ib]
+            ib += 1
+        else:
+            k, length = keys[ia], np.int64(64)
+            ia += 1
+        if prev_len >= 0:
+            h = min(_clz(k ^ prev_key), length, prev_len)
+            if h >= 64:
+                return lcp, False
+            lcp[r] = h
+        prev_key, prev_len = k, length
+    return lcp, True
