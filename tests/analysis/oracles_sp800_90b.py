@@ -116,8 +116,10 @@ def compression(s: Sequence[int]) -> tuple[float, float]:
     return x, -math.log2(lo) / b
 
 
-def tuple_counts(s: Sequence[int], t: int) -> Counter[tuple[int, ...]]:
-    return Counter(tuple(s[i : i + t]) for i in range(len(s) - t + 1))
+def tuple_counts(s: Sequence[int], t: int) -> Counter[bytes]:
+    """Counts of the overlapping t-tuples (as byte strings: values are below 256)."""
+    data = bytes(s)
+    return Counter(data[i : i + t] for i in range(len(data) - t + 1))
 
 
 def t_tuple_and_lrs(s: Sequence[int]) -> tuple[float | None, float | None]:
@@ -150,10 +152,21 @@ def t_tuple_and_lrs(s: Sequence[int]) -> tuple[float | None, float | None]:
 
 
 def run_probability(p: float, r: int, n: int) -> mpmath.mpf:
-    """P(no run of r correct predictions in N) by §6.3.7 step 8, at 50 digits."""
+    """P(no run of r correct predictions in N) by §6.3.7 step 8, at 50 digits.
+
+    x is the smallest root of x = 1 + q pʳ x^{r+1} in [1, 1/p]: 1/p itself (where the
+    probability is 0) when (r + 1) q ≤ 1, else the root below the minimum of the difference.
+    """
     with mpmath.workdps(50):
         p_, q = mpmath.mpf(p), 1 - mpmath.mpf(p)
-        x = mpmath.findroot(lambda x: 1 + q * p_**r * x ** (r + 1) - x, 1 + q * p_**r)
+        if (r + 1) * q <= 1:
+            return mpmath.mpf(0)
+        f = lambda x: 1 + q * p_**r * x ** (r + 1) - x  # noqa: E731
+        lo, hi = mpmath.mpf(1), (1 / (q * p_**r * (r + 1))) ** (mpmath.mpf(1) / r)
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if f(mid) > 0 else (lo, mid)
+        x = lo
         return (1 - p_ * x) / ((r + 1 - r * x) * q) / x ** (n + 1)
 
 
@@ -186,26 +199,34 @@ def _score(outcomes: list[int]) -> tuple[int, int]:
 def multi_mcw(s: Sequence[int]) -> tuple[int, int, int]:
     """§6.3.7: C, N, longest run. Ties in a window go to the most recent value."""
     wins = (63, 255, 1023, 4095)
+    counts: list[Counter[int]] = [Counter() for _ in wins]
+    last: dict[int, int] = {}  # last position of each value (inside any window it counts in)
     score = [0] * 4
     winner = 0
     outcomes = []
-    for i in range(wins[0], len(s)):
-        frequent: list[int | None] = []
-        for w in wins:
-            if i < w:
-                frequent.append(None)
-                continue
-            window = s[i - w : i]
-            counts = Counter(window)
-            top = max(counts.values())
-            last = {v: j for j, v in enumerate(window)}
-            frequent.append(max((v for v in counts if counts[v] == top), key=lambda v: last[v]))
-        outcomes.append(int(frequent[winner] == s[i]))
-        for j in range(4):
-            if frequent[j] is not None and frequent[j] == s[i]:
-                score[j] += 1
-                if score[j] >= score[winner]:
-                    winner = j
+    for i in range(len(s)):
+        if i >= wins[0]:
+            frequent: list[int | None] = []
+            for j, w in enumerate(wins):
+                if i < w:
+                    frequent.append(None)
+                    continue
+                top = max(counts[j].values())
+                tied = [v for v, c in counts[j].items() if c == top]
+                frequent.append(max(tied, key=lambda v: last[v]))
+            outcomes.append(int(frequent[winner] == s[i]))
+            for j in range(4):
+                if frequent[j] is not None and frequent[j] == s[i]:
+                    score[j] += 1
+                    if score[j] >= score[winner]:
+                        winner = j
+        for j, w in enumerate(wins):  # slide: window j is now s[i-w+1 .. i]
+            counts[j][s[i]] += 1
+            if i >= w:
+                counts[j][s[i - w]] -= 1
+                if counts[j][s[i - w]] == 0:
+                    del counts[j][s[i - w]]
+        last[s[i]] = i
     c, run = _score(outcomes)
     return c, len(outcomes), run
 
@@ -231,8 +252,13 @@ def _argmax(counts: dict[int, int]) -> tuple[int, int]:
     return y, counts[y]
 
 
-def multi_mmc(s: Sequence[int], depth: int = 16, max_entries: int = 100_000) -> tuple[int, int]:
-    """§6.3.9: C (of L − 2) and the longest run; at most ``max_entries`` (x, y) per order."""
+def multi_mmc(
+    s: Sequence[int], depth: int = 16, max_entries: int = 100_000, stats: list[int] | None = None
+) -> tuple[int, int]:
+    """§6.3.9: C (of L − 2) and the longest run; at most ``max_entries`` (x, y) per order.
+
+    ``stats``, if given, receives the final number of entries of each order 1..D.
+    """
     models: list[dict[tuple[int, ...], dict[int, int]]] = [{} for _ in range(depth + 1)]
     entries = [0] * (depth + 1)
     score = [0] * (depth + 1)
@@ -260,11 +286,18 @@ def multi_mmc(s: Sequence[int], depth: int = 16, max_entries: int = 100_000) -> 
                 score[d] += 1
                 if score[d] >= score[winner]:
                     winner = d
+    if stats is not None:
+        stats.extend(entries[1:])
     return _score(outcomes)
 
 
-def lz78y(s: Sequence[int], depth: int = 16, max_dict: int = 65_536) -> tuple[int, int]:
-    """§6.3.10: C (of L − B − 1) and the longest run; at most ``max_dict`` contexts."""
+def lz78y(
+    s: Sequence[int], depth: int = 16, max_dict: int = 65_536, stats: list[int] | None = None
+) -> tuple[int, int]:
+    """§6.3.10: C (of L − B − 1) and the longest run; at most ``max_dict`` contexts.
+
+    ``stats``, if given, receives the final number of contexts.
+    """
     table: dict[tuple[int, ...], dict[int, int]] = {}
     outcomes = []
     for i in range(depth + 1, len(s)):
@@ -282,4 +315,6 @@ def lz78y(s: Sequence[int], depth: int = 16, max_dict: int = 65_536) -> tuple[in
                 if count > best:
                     best, prediction = count, y
         outcomes.append(int(prediction == s[i]))
+    if stats is not None:
+        stats.append(len(table))
     return _score(outcomes)

@@ -192,9 +192,11 @@ def compression_estimate(bits: NDArray[np.uint8]) -> CompressionResult | None:
     v = num_blocks - _DICT
     x_sum, s_sum = compression_sums(bits, _BLOCK, _DICT)
     x_bar = x_sum / v
+    low = 1.0 / (1 << _BLOCK)
+    if v < 2:  # σ̂ is undefined: the tool's search compares with NaN and finds no p
+        return CompressionResult(x_bar, math.nan, math.nan, low, False, 1.0)
     sigma = 0.5907 * math.sqrt(s_sum / (v - 1.0) - x_bar * x_bar)
     x_prime = x_bar - ZALPHA * sigma / math.sqrt(v)
-    low = 1.0 / (1 << _BLOCK)
     p = -1.0
     if _expected(low, num_blocks) > x_prime:
         p = bisect_decreasing(lambda z: _expected(z, num_blocks), x_prime, low, 1.0, low)

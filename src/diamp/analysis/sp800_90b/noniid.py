@@ -15,6 +15,7 @@ The estimators are combined as by the reference tool's ``ea_non_iid -i`` (1.1.7)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, fields
@@ -144,7 +145,9 @@ def _result_json(result: Any) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for f in fields(result):
         value = getattr(result, f.name)
-        out[f.name] = float(value) if isinstance(value, np.floating) else value
+        if isinstance(value, float | np.floating):
+            value = None if math.isnan(value) else float(value)  # strict JSON has no NaN
+        out[f.name] = value
     return out
 
 

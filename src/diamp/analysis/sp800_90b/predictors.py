@@ -62,7 +62,9 @@ def _log_run_probability(p: float, r: int, n: int) -> float:
     the result is ln(1 − p x) − ln((r + 1 − r x) q) − (N + 1) ln x. The tool uses long
     double; here y = x − 1 is iterated in double so that ln x = log1p(y) keeps its
     relative precision (the tool's x carries 64 significant bits, y here 53 bits of the
-    much smaller increment).
+    much smaller increment). When (r + 1) q < 1 the smallest root is x = 1/p, where the
+    probability is 0: the iteration creeps up to it from below and 1 − p x may round to 0
+    or below, which gives −inf here (and a huge negative number or −inf in the tool).
     """
     q = 1.0 - p
     pr = p**r
@@ -73,7 +75,10 @@ def _log_run_probability(p: float, r: int, n: int) -> float:
             break
         last = y
         y = q * pr * (1.0 + y) ** (r + 1)
-    return math.log(q - p * y) - math.log((1.0 - r * y) * q) - (n + 1.0) * math.log1p(y)
+    head = q - p * y
+    if head <= 0.0:
+        return -math.inf
+    return math.log(head) - math.log((1.0 - r * y) * q) - (n + 1.0) * math.log1p(y)
 
 
 def prediction_estimate(c: int, n: int, longest_run: int, k: int) -> PredictorResult:
