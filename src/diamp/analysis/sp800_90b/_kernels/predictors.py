@@ -15,8 +15,8 @@ from numba import njit, types
 from diamp.analysis.sp800_90b._kernels.tables import (
     best_count,
     best_symbol,
-    new_pair_table,
-    new_prefix_table,
+    capacity_for,
+    grow_pairs,
     pair_increment,
     prefix_insert,
     prefix_slot,
@@ -28,15 +28,6 @@ D_MMC = 16
 MMC_MAX_ENTRIES = 100_000
 B_LZ = 16
 LZ_MAX_DICT = 65_536
-
-
-@njit(types.int64(types.int64), cache=True, nogil=True)
-def _capacity(entries):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Smallest power of two holding ``entries`` at most at 40 % load."""
-    cap = 64
-    while cap * 2 < entries * 5:
-        cap *= 2
-    return cap
 
 
 @njit(_i64x2(_u8), cache=True, nogil=True)
@@ -112,12 +103,14 @@ def mmc_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
     """MultiMMC on symbols 0..k−1 (k > 2): correct predictions C (out of n − 2), longest run.
 
     Tables are sized up front for the largest possible dictionary (16 orders of at most
-    100,000 entries, fewer for short inputs) so that they never grow.
+    100,000 entries, fewer for short inputs).
     """
     n = s.shape[0]
     most = D_MMC * min(MMC_MAX_ENTRIES, n) + D_MMC
-    prefixes = new_prefix_table(_capacity(most))
-    pairs = new_pair_table(_capacity(most))
+    prefixes = np.zeros((capacity_for(most), 4), np.uint64)
+    pairs = np.zeros((capacity_for(most), 2), np.uint64)
+    n_prefixes = np.zeros(1, np.int64)
+    n_pairs = np.zeros(1, np.int64)
     entries = np.zeros(D_MMC, np.int64)
     score = np.zeros(D_MMC, np.int64)
     for d in range(D_MMC):
@@ -126,8 +119,8 @@ def mmc_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
             for j in range(d + 1):
                 lo, hi = _pack(lo, hi, j, s[d - j])
             slot = prefix_slot(prefixes, d, lo, hi)
-            prefixes, slot = prefix_insert(prefixes, slot, d, lo, hi)
-            pairs, _ = pair_increment(pairs, prefixes, slot, np.int64(s[d + 1]), True)
+            prefix_insert(prefixes, n_prefixes, slot, d, lo, hi)
+            pair_increment(prefixes, slot, pairs, n_pairs, np.int64(s[d + 1]), True)
             entries[d] = 1
     winner = 0
     c = 0
@@ -145,7 +138,7 @@ def mmc_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
             if d == 0 or found:
                 slot = prefix_slot(prefixes, d, lo, hi)
                 looked = True
-                found = prefixes[0][slot, 2] != 0
+                found = prefixes[slot, 2] != 0
             if found:
                 if best_symbol(prefixes, slot) == y:
                     score[d] += 1
@@ -158,15 +151,15 @@ def mmc_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
                             best = run
                 elif d == cur_winner:
                     run = 0
-                pairs, made = pair_increment(pairs, prefixes, slot, y, entries[d] < MMC_MAX_ENTRIES)
-                if made:
+                room = entries[d] < MMC_MAX_ENTRIES
+                if pair_increment(prefixes, slot, pairs, n_pairs, y, room):
                     entries[d] += 1
             elif entries[d] < MMC_MAX_ENTRIES:
                 if not looked:
                     slot = prefix_slot(prefixes, d, lo, hi)
-                if prefixes[0][slot, 2] == 0:
-                    prefixes, slot = prefix_insert(prefixes, slot, d, lo, hi)
-                pairs, _ = pair_increment(pairs, prefixes, slot, y, True)
+                if prefixes[slot, 2] == 0:
+                    prefix_insert(prefixes, n_prefixes, slot, d, lo, hi)
+                pair_increment(prefixes, slot, pairs, n_pairs, y, True)
                 entries[d] += 1  # counted even if the pair existed, as by the tool
     return c, best
 
@@ -242,16 +235,18 @@ def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
     can lack a shorter suffix; they are remembered (``special``) and compared directly.
     """
     n = s.shape[0]
-    prefixes = new_prefix_table(_capacity(min(LZ_MAX_DICT, B_LZ * n) + B_LZ))
-    pairs = new_pair_table(1 << 16)
+    prefixes = np.zeros((capacity_for(min(LZ_MAX_DICT, B_LZ * n) + B_LZ), 4), np.uint64)
+    pairs = np.zeros((1 << 16, 2), np.uint64)
+    n_prefixes = np.zeros(1, np.int64)
+    n_pairs = np.zeros(1, np.int64)
     size = 0
     for j in range(1, B_LZ + 1):
         lo, hi = np.uint64(0), np.uint64(0)
         for m in range(j):
             lo, hi = _pack(lo, hi, m, s[B_LZ - 1 - m])
         slot = prefix_slot(prefixes, j - 1, lo, hi)
-        prefixes, slot = prefix_insert(prefixes, slot, j - 1, lo, hi)
-        pairs, _ = pair_increment(pairs, prefixes, slot, np.int64(s[B_LZ]), True)
+        prefix_insert(prefixes, n_prefixes, slot, j - 1, lo, hi)
+        pair_increment(prefixes, slot, pairs, n_pairs, np.int64(s[B_LZ]), True)
         size += 1
     los = np.zeros(B_LZ + 1, np.uint64)
     his = np.zeros(B_LZ + 1, np.uint64)
@@ -264,6 +259,8 @@ def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
     run = 0
     best = 0
     for i in range(B_LZ + 1, n):
+        if 5 * (n_pairs[0] + B_LZ) >= 2 * pairs.shape[0]:
+            pairs = grow_pairs(pairs)
         y = np.int64(s[i])
         lo, hi = np.uint64(0), np.uint64(0)
         for m in range(B_LZ):
@@ -273,7 +270,7 @@ def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
         missing = B_LZ + 1
         for j in range(1, B_LZ + 1):
             slots[j] = prefix_slot(prefixes, j - 1, los[j], his[j])
-            present[j] = prefixes[0][slots[j], 2] != 0
+            present[j] = prefixes[slots[j], 2] != 0
             if not present[j]:
                 missing = j
                 break
@@ -294,11 +291,11 @@ def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
                     max_count = cnt
                     pred = best_symbol(prefixes, slot)
                     have = True
-                pairs, _ = pair_increment(pairs, prefixes, slot, y, True)
+                pair_increment(prefixes, slot, pairs, n_pairs, y, True)
             elif size < LZ_MAX_DICT:
                 slot = prefix_slot(prefixes, j - 1, los[j], his[j])
-                prefixes, slot = prefix_insert(prefixes, slot, j - 1, los[j], his[j])
-                pairs, _ = pair_increment(pairs, prefixes, slot, y, True)
+                prefix_insert(prefixes, n_prefixes, slot, j - 1, los[j], his[j])
+                pair_increment(prefixes, slot, pairs, n_pairs, y, True)
                 size += 1
                 added[j] = True
         if size_before < LZ_MAX_DICT and size == LZ_MAX_DICT:

@@ -1,17 +1,19 @@
-"""Growable open-addressing hash tables for the context-model predictors (private).
+"""Open-addressing hash tables for the context-model predictors (private).
 
 Two tables serve MultiMMC and LZ78Y on non-binary data:
 
-* a *prefix* table mapping (order, context) to a dense prefix id. A context of up to 16
-  symbols is packed into two 64-bit words, byte j holding the symbol j places before the
-  newest (``lo`` bytes 0–7, ``hi`` bytes 8–15), so the key is exact. Each slot is one row
+* a *prefix* table mapping (order, context) to a prefix. A context of up to 16 symbols is
+  packed into two 64-bit words, byte j holding the symbol j places before the newest
+  (``lo`` bytes 0–7, ``hi`` bytes 8–15), so the key is exact. Each slot is one row
   ``[lo, hi, meta, best]`` (one cache line per probe): ``meta = id·256 + order + 1`` (0 for
   an empty slot) and ``best = count·256 + symbol`` of the prefix's most frequent postfix, so
   that ``max`` breaks count ties towards the larger symbol, as the tool's
   ``PostfixDictionary`` does;
 * a *pair* table mapping (prefix id, next symbol) to a count, rows ``[id·256 + y + 1, count]``.
 
-A table is a tuple (rows, [used]); an insertion reaching half load returns a grown copy.
+The hot helpers are inlined and never reallocate: callers size the prefix table for its
+largest possible content and grow the pair table (:func:`grow_pairs`) between samples, so
+that no array is returned (and reference-counted) per probe.
 """
 
 from __future__ import annotations
@@ -19,13 +21,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, types
 
-_rows = types.Array(types.uint64, 2, "C")
-_used = types.Array(types.int64, 1, "C")
-#: (rows [lo, hi, meta, best], [number of prefixes])
-prefix_t = types.Tuple((_rows, _used))  # type: ignore[no-untyped-call]
-#: (rows [key, count], [number of pairs])
-pair_t = types.Tuple((_rows, _used))  # type: ignore[no-untyped-call]
-_i64, _u64 = types.int64, types.uint64
+rows_t = types.Array(types.uint64, 2, "C")
+used_t = types.Array(types.int64, 1, "C")
+_i64, _u64, _b = types.int64, types.uint64, types.boolean
 
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -35,6 +33,7 @@ _S29 = np.uint64(29)
 _S32 = np.uint64(32)
 _ONE = np.uint64(1)
 _B = np.uint64(256)
+_LOW8 = np.uint64(255)
 
 
 @njit(_u64(_u64, _u64, _u64), cache=True, nogil=True, inline="always")
@@ -46,63 +45,39 @@ def _mix(lo, hi, tag):  # type: ignore[no-untyped-def]  # pragma: no cover
     return h
 
 
-@njit(prefix_t(_i64), cache=True, nogil=True)
-def new_prefix_table(capacity):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Empty prefix table with ``capacity`` slots (a power of two)."""
-    return np.zeros((capacity, 4), np.uint64), np.zeros(1, np.int64)
+@njit(_i64(_i64), cache=True, nogil=True)
+def capacity_for(entries):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Smallest power of two holding ``entries`` at under 40 % load."""
+    cap = 64
+    while cap * 2 < entries * 5:
+        cap *= 2
+    return cap
 
 
-@njit(_i64(prefix_t, _i64, _u64, _u64), cache=True, nogil=True)
-def prefix_slot(table, order, lo, hi):  # type: ignore[no-untyped-def]  # pragma: no cover
+@njit(_i64(rows_t, _i64, _u64, _u64), cache=True, nogil=True, inline="always")
+def prefix_slot(rows, order, lo, hi):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Slot holding (order, lo, hi), or the empty slot where it would go."""
-    rows = table[0]
     mask = np.uint64(rows.shape[0] - 1)
     tag = np.uint64(order + 1)
     s = _mix(lo, hi, tag) & mask
     while True:
         meta = rows[s, 2]
-        if meta == 0 or ((meta & np.uint64(255)) == tag and rows[s, 0] == lo and rows[s, 1] == hi):
+        if meta == 0 or ((meta & _LOW8) == tag and rows[s, 0] == lo and rows[s, 1] == hi):
             return np.int64(s)
         s = (s + _ONE) & mask
 
 
-@njit(prefix_t(prefix_t), cache=True, nogil=True)
-def _grow_prefix(table):  # type: ignore[no-untyped-def]  # pragma: no cover
-    rows = table[0]
-    grown = new_prefix_table(rows.shape[0] * 2)
-    for s in range(rows.shape[0]):
-        meta = rows[s, 2]
-        if meta != 0:
-            order = np.int64(meta & np.uint64(255)) - 1
-            t = prefix_slot(grown, order, rows[s, 0], rows[s, 1])
-            grown[0][t, :] = rows[s, :]
-    grown[1][0] = table[1][0]
-    return grown
-
-
-@njit(types.Tuple((prefix_t, _i64))(prefix_t, _i64, _i64, _u64, _u64), cache=True, nogil=True)  # type: ignore[no-untyped-call]
-def prefix_insert(table, slot, order, lo, hi):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Insert a new prefix at an empty ``slot``; returns (table, its slot), grown if needed."""
-    rows, used = table
-    new_id = used[0]
+@njit(types.void(rows_t, used_t, _i64, _i64, _u64, _u64), cache=True, nogil=True, inline="always")
+def prefix_insert(rows, used, slot, order, lo, hi):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Fill the empty ``slot`` with a new prefix (the table must have room)."""
     rows[slot, 0] = lo
     rows[slot, 1] = hi
-    rows[slot, 2] = np.uint64(new_id) * _B + np.uint64(order + 1)
+    rows[slot, 2] = np.uint64(used[0]) * _B + np.uint64(order + 1)
     rows[slot, 3] = 0
-    used[0] = new_id + 1
-    if 2 * (new_id + 1) >= rows.shape[0]:
-        table = _grow_prefix(table)
-        slot = prefix_slot(table, order, lo, hi)
-    return table, slot
+    used[0] += 1
 
 
-@njit(pair_t(_i64), cache=True, nogil=True)
-def new_pair_table(capacity):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Empty pair table with ``capacity`` slots (a power of two)."""
-    return np.zeros((capacity, 2), np.uint64), np.zeros(1, np.int64)
-
-
-@njit(_i64(_rows, _u64), cache=True, nogil=True)
+@njit(_i64(rows_t, _u64), cache=True, nogil=True, inline="always")
 def _pair_slot(rows, key):  # type: ignore[no-untyped-def]  # pragma: no cover
     mask = np.uint64(rows.shape[0] - 1)
     s = _mix(key, _ONE, _ONE) & mask
@@ -113,62 +88,52 @@ def _pair_slot(rows, key):  # type: ignore[no-untyped-def]  # pragma: no cover
         s = (s + _ONE) & mask
 
 
-@njit(pair_t(pair_t), cache=True, nogil=True)
-def _grow_pairs(pairs):  # type: ignore[no-untyped-def]  # pragma: no cover
-    rows = pairs[0]
-    grown = new_pair_table(rows.shape[0] * 2)
+@njit(rows_t(rows_t), cache=True, nogil=True)
+def grow_pairs(rows):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """A pair table of twice the capacity holding the same pairs."""
+    grown = np.zeros((rows.shape[0] * 2, 2), np.uint64)
     for s in range(rows.shape[0]):
         if rows[s, 0] != 0:
-            t = _pair_slot(grown[0], rows[s, 0])
-            grown[0][t, 0] = rows[s, 0]
-            grown[0][t, 1] = rows[s, 1]
-    grown[1][0] = pairs[1][0]
+            t = _pair_slot(grown, rows[s, 0])
+            grown[t, 0] = rows[s, 0]
+            grown[t, 1] = rows[s, 1]
     return grown
 
 
-@njit(
-    types.Tuple((pair_t, types.boolean))(pair_t, prefix_t, _i64, _i64, types.boolean),  # type: ignore[no-untyped-call]
-    cache=True,
-    nogil=True,
-)
-def pair_increment(pairs, prefixes, slot, y, allow_new):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Count one (prefix at ``slot``, y); returns (pairs, new entry made).
+@njit(_b(rows_t, _i64, rows_t, used_t, _i64, _b), cache=True, nogil=True, inline="always")
+def pair_increment(prefixes, slot, pairs, used, y, allow_new):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Count one (prefix at ``slot``, y); True if a new pair was made.
 
     When the pair is absent and ``allow_new`` is false nothing changes. The prefix's best
-    postfix is updated.
+    postfix is updated. The pair table must have room for one more pair.
     """
-    prows = prefixes[0]
-    pid = prows[slot, 2] // _B
-    key = pid * _B + np.uint64(y) + _ONE
-    rows, used = pairs
-    s = _pair_slot(rows, key)
+    key = (prefixes[slot, 2] // _B) * _B + np.uint64(y) + _ONE
+    s = _pair_slot(pairs, key)
     made = False
-    if rows[s, 0] == 0:
+    if pairs[s, 0] == 0:
         if not allow_new:
-            return pairs, False
-        rows[s, 0] = key
-        rows[s, 1] = _ONE
+            return False
+        pairs[s, 0] = key
+        pairs[s, 1] = _ONE
         used[0] += 1
         made = True
         c = _ONE
     else:
-        c = rows[s, 1] + _ONE
-        rows[s, 1] = c
+        c = pairs[s, 1] + _ONE
+        pairs[s, 1] = c
     cand = c * _B + np.uint64(y)
-    if cand > prows[slot, 3]:
-        prows[slot, 3] = cand
-    if made and 2 * used[0] >= rows.shape[0]:
-        pairs = _grow_pairs(pairs)
-    return pairs, made
+    if cand > prefixes[slot, 3]:
+        prefixes[slot, 3] = cand
+    return made
 
 
-@njit(_i64(prefix_t, _i64), cache=True, nogil=True, inline="always")
+@njit(_i64(rows_t, _i64), cache=True, nogil=True, inline="always")
 def best_count(prefixes, slot):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Count of the most frequent postfix of the prefix at ``slot``."""
-    return np.int64(prefixes[0][slot, 3] // _B)
+    return np.int64(prefixes[slot, 3] // _B)
 
 
-@njit(_i64(prefix_t, _i64), cache=True, nogil=True, inline="always")
+@njit(_i64(rows_t, _i64), cache=True, nogil=True, inline="always")
 def best_symbol(prefixes, slot):  # type: ignore[no-untyped-def]  # pragma: no cover
     """The most frequent postfix (ties to the larger symbol) of the prefix at ``slot``."""
-    return np.int64(prefixes[0][slot, 3] % _B)
+    return np.int64(prefixes[slot, 3] % _B)
