@@ -184,3 +184,22 @@ def multi_mcw(s, k):  # type: ignore[no-untyped-def]  # pragma: no cover
                         freq[j] = y
                         mpos = pos[j, y]
     return c, n - wins[0], best
+
+
+@njit(
+    types.Array(types.float64, 1, "C")(
+        types.Array(types.int64, 1, "C", readonly=True), types.int64
+    ),
+    cache=True,
+    nogil=True,
+)
+def accumulated_proportions(counts, n):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """p[v] as the tool computes it: 1.0/n added once per occurrence, in double."""
+    step = 1.0 / n
+    p = np.zeros(counts.shape[0], np.float64)
+    for v in range(counts.shape[0]):
+        acc = 0.0
+        for _ in range(counts[v]):
+            acc += step
+        p[v] = acc
+    return p
