@@ -121,7 +121,7 @@ class NonIidResult:
     min_entropy: float
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: the three summary values and every estimator's details."""
+        """A JSON-ready dict: the summary, every estimate (``estimates``) and its details."""
         return {
             "track": "non-iid",
             "n_samples": self.n_samples,
@@ -130,6 +130,10 @@ class NonIidResult:
             "h_original": self.h_original,
             "h_bitstring": self.h_bitstring,
             "min_entropy": self.min_entropy,
+            "estimates": {
+                "literal": self.literal.entropies(),
+                "bitstring": None if self.bitstring is None else self.bitstring.entropies(),
+            },
             "literal": _set_json(self.literal),
             "bitstring": None if self.bitstring is None else _set_json(self.bitstring),
         }
