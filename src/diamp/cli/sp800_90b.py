@@ -123,7 +123,7 @@ def _fmt(value: float | None, width: int = 6) -> str:
 def _print_non_iid(result: NonIidResult) -> None:
     table = Table(title="SP 800-90B non-IID track (min-entropy)")
     table.add_column("estimator")
-    table.add_column(f"literal (of {result.bits_per_sample} bits)", justify="right")
+    table.add_column(f"literal (per {result.bits_per_sample}-bit sample)", justify="right")
     table.add_column("bitstring (per bit)", justify="right")
     literal = result.literal.entropies()
     bits = result.bitstring.entropies() if result.bitstring is not None else {}
