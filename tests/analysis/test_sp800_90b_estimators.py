@@ -202,6 +202,16 @@ def test_lz78y_dictionary_cap_on_bytes() -> None:
     assert (r.c, r.r - 1) != oracle.lz78y(s.tolist(), max_dict=10**9)  # the cap matters here
 
 
+@pytest.mark.parametrize("seed", [40, 41, 42])
+def test_lz78y_contexts_added_as_the_dictionary_fills_are_found_again(seed: int) -> None:
+    # the contexts added in the step that fills the dictionary lack some shorter suffixes;
+    # repeating the data makes them recur
+    head = symbols(5000, 256, seed)
+    s = np.concatenate([head, head])
+    r = lz78y_estimate(s, 256)
+    assert r is not None and (r.c, r.r - 1) == oracle.lz78y(s.tolist())
+
+
 def test_lz78y_dictionary_cap_on_bits() -> None:
     s = biased_bits(30_000, 0.5, 32)
     r = lz78y_estimate(s, 2)

@@ -217,22 +217,12 @@ def lz78y_binary(s):  # type: ignore[no-untyped-def]  # pragma: no cover
     return c, best
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _same_context(s, e1, e2, length):  # type: ignore[no-untyped-def]  # pragma: no cover
-    for m in range(length):
-        if s[e1 - m] != s[e2 - m]:
-            return False
-    return True
-
-
 @njit(_i64x2(_u8), cache=True, nogil=True)
 def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
     """LZ78Y on symbols 0..k−1 (k > 2): correct predictions C (out of n − 17), longest run.
 
-    Lookups run from the shortest context up and stop at the first absent one: a context is
-    only ever added together with all its shorter suffixes (every length is processed at
-    every step) until the dictionary fills up. Only contexts added in the step that fills it
-    can lack a shorter suffix; they are remembered (``special``) and compared directly.
+    The prefix table is sized for the largest dictionary (65,536 contexts), the pair table
+    grows between samples.
     """
     n = s.shape[0]
     prefixes = np.zeros((capacity_for(min(LZ_MAX_DICT, B_LZ * n) + B_LZ), 4), np.uint64)
@@ -250,11 +240,6 @@ def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
         size += 1
     los = np.zeros(B_LZ + 1, np.uint64)
     his = np.zeros(B_LZ + 1, np.uint64)
-    slots = np.zeros(B_LZ + 1, np.int64)
-    present = np.zeros(B_LZ + 1, np.bool_)
-    special = np.zeros(B_LZ + 1, np.bool_)
-    added = np.zeros(B_LZ + 1, np.bool_)
-    special_end = -1
     c = 0
     run = 0
     best = 0
@@ -267,41 +252,22 @@ def lz78y_general(s):  # type: ignore[no-untyped-def]  # pragma: no cover
             lo, hi = _pack(lo, hi, m, s[i - 1 - m])
             los[m + 1] = lo
             his[m + 1] = hi
-        missing = B_LZ + 1
-        for j in range(1, B_LZ + 1):
-            slots[j] = prefix_slot(prefixes, j - 1, los[j], his[j])
-            present[j] = prefixes[slots[j], 2] != 0
-            if not present[j]:
-                missing = j
-                break
-        for j in range(missing + 1, B_LZ + 1):
-            present[j] = special[j] and _same_context(s, i - 1, special_end, j)
-            if present[j]:
-                slots[j] = prefix_slot(prefixes, j - 1, los[j], his[j])
-        size_before = size
         have = False
         pred = np.int64(0)
         max_count = np.int64(0)
-        for j in range(B_LZ, 0, -1):
-            added[j] = False
-            if present[j]:
-                slot = slots[j]
+        for j in range(B_LZ, 0, -1):  # longest context first
+            slot = prefix_slot(prefixes, j - 1, los[j], his[j])
+            if prefixes[slot, 2] != 0:
                 cnt = best_count(prefixes, slot)
-                if cnt > max_count:
+                if cnt > max_count:  # strictly: the longest context wins ties
                     max_count = cnt
                     pred = best_symbol(prefixes, slot)
                     have = True
                 pair_increment(prefixes, slot, pairs, n_pairs, y, True)
             elif size < LZ_MAX_DICT:
-                slot = prefix_slot(prefixes, j - 1, los[j], his[j])
                 prefix_insert(prefixes, n_prefixes, slot, j - 1, los[j], his[j])
                 pair_increment(prefixes, slot, pairs, n_pairs, y, True)
                 size += 1
-                added[j] = True
-        if size_before < LZ_MAX_DICT and size == LZ_MAX_DICT:
-            special_end = i - 1
-            for j in range(1, B_LZ + 1):
-                special[j] = added[j]
         if have and pred == y:
             c += 1
             run += 1
