@@ -104,6 +104,19 @@ def test_blocked_binary_lag_equals_the_plain_one(seed: int, n: int, stay: float)
     assert lag_binary(bits) == lag_predict(bits)
 
 
+def test_blocked_binary_lag_on_long_sequences() -> None:
+    rng = np.random.default_rng(8)
+    cases = [
+        rng.integers(0, 2, 200_000),
+        np.cumsum(rng.random(200_000) < 0.2) % 2,
+        np.tile(rng.integers(0, 2, 97), 2000),
+        (rng.random(200_000) < 0.9),
+    ]
+    for bits in cases:
+        b = np.ascontiguousarray(bits, dtype=np.uint8)
+        assert lag_binary(b) == lag_predict(b)
+
+
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(st.integers(0, 2**32 - 1), st.integers(20, 700), st.sampled_from([2, 3, 7, 64]))
 def test_context_predictors_equal_their_definitions(seed: int, n: int, k: int) -> None:
