@@ -28,6 +28,7 @@ def test_json_on_the_reference_vector() -> None:
     assert code == 0
     doc = json.loads(stdout)
     tool = json.loads((VECTORS / "noniid_biased1.json").read_text())
+    assert doc["sha256"] == tool["sha256"]
     overall = next(c for c in tool["testCases"] if c["testCaseDesc"] == "Overall")
     assert doc["h_original"] == pytest.approx(overall["hOriginal"], rel=1e-6)
     assert doc["min_entropy"] == pytest.approx(overall["hAssessed"], rel=1e-6)

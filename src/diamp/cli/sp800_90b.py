@@ -9,6 +9,7 @@ imported inside the command so that ``diamp --help`` stays fast.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -98,7 +99,8 @@ def sp800_90b_command(
         raise fail(err) from err
     result: NonIidResult | IidResult = iid_result if iid else non_iid_result
     if json_out:
-        emit_json({"file": str(file), **result.to_json()})
+        digest = hashlib.sha256(samples.tobytes()).hexdigest()
+        emit_json({"file": str(file), "sha256": digest, **result.to_json()})
     elif iid:
         _print_iid(iid_result)
     else:

@@ -68,7 +68,7 @@ def prepare_samples(samples: NDArray[np.integer], bits_per_sample: int) -> Sampl
     Parameters
     ----------
     samples
-        One-dimensional array of non-negative integers, one sample per element.
+        One-dimensional array of non-negative integers (or booleans), one sample per element.
     bits_per_sample
         Declared width, 1 to 8 (the tool's ``bits_per_symbol``).
 
@@ -96,7 +96,7 @@ def prepare_samples(samples: NDArray[np.integer], bits_per_sample: int) -> Sampl
         raise AnalysisError(f"samples must be one-dimensional, found shape {arr.shape}")
     if arr.size == 0:
         raise AnalysisError("no samples to assess")
-    if arr.dtype.kind not in "ui":
+    if arr.dtype.kind not in "uib":
         raise AnalysisError(f"samples must be integers, found dtype {arr.dtype}")
     limit = 1 << width
     bad = np.flatnonzero((arr < 0) | (arr >= limit))
