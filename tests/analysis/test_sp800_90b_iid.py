@@ -163,7 +163,7 @@ def test_strongly_correlated_data_fail() -> None:
 
 @pytest.mark.slow
 def test_strongly_correlated_bits_fail_the_full_10000_shuffles() -> None:
-    flips = np.random.default_rng(10).random(20_000) < 0.1  # bits that repeat 90 % of the time
+    flips = np.random.default_rng(10).random(8_000) < 0.1  # bits that repeat 90 % of the time
     raw = (np.cumsum(flips) % 2).astype(np.uint8)
     r = assess_iid(raw, 1, seed=3)
     assert not r.iid and r.permutation.permutations == 10_000
