@@ -47,7 +47,6 @@ NAMES = (
     "covariance(32)",
     "compression",
 )
-LAGS = (1, 2, 8, 16, 32)
 
 
 @njit(_u64(_u64, _i64), cache=True, nogil=True, inline="always")
