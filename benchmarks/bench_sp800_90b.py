@@ -36,7 +36,14 @@ from diamp.analysis.sp800_90b import assess_iid, assess_non_iid, prepare_samples
 from diamp.analysis.sp800_90b.noniid import _tasks  # noqa: E402
 from diamp.analysis.sp800_90b.permutation import NAMES, _Context  # noqa: E402
 
-VECTOR = Path("/work/shared/vectors/sp800-90b/biased_1bit_p06_1M.bin")
+VECTOR = (
+    Path(__file__).parents[1]
+    / "tests"
+    / "analysis"
+    / "data"
+    / "sp800_90b"
+    / "biased_1bit_p06_1M.bin"
+)
 
 
 def rss_mb() -> float:

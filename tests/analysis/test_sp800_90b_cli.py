@@ -1,4 +1,4 @@
-"""The ``sp800-90b`` command, mounted on a throwaway Typer app (the lead registers it)."""
+"""``diamp test sp800-90b`` through the real command line."""
 
 from __future__ import annotations
 
@@ -7,19 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from diamp.cli.sp800_90b import NOT_IID_EXIT, sp800_90b_command
+from diamp.cli import app
+from diamp.cli.sp800_90b import NOT_IID_EXIT
 
-VECTORS = Path("/work/shared/vectors/sp800-90b")
-app = typer.Typer()
-app.command()(sp800_90b_command)
+VECTORS = Path(__file__).parent / "data" / "sp800_90b"
 runner = CliRunner()
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(app, ["test", "sp800-90b", *args])
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from diamp.analysis.sp800_90b import NonIidResult, assess_non_iid
 
-VECTORS = Path("/work/shared/vectors/sp800-90b")
+VECTORS = Path(__file__).parent / "data" / "sp800_90b"
 REL = 1e-6
 
 # (section printed by the tool, key printed) -> (estimator attribute, field)

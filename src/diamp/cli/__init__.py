@@ -29,6 +29,7 @@ from diamp.cli.common import (
 )
 from diamp.cli.extract import extract_app
 from diamp.cli.sp800_22 import sp800_22_command
+from diamp.cli.sp800_90b import sp800_90b_command
 from diamp.cli.timing import timing_app
 from diamp.errors import DiampError
 
@@ -344,12 +345,14 @@ def rate(
 test_app = typer.Typer(
     name="test",
     help=(
-        "Statistical tests of random bits: NIST SP 800-22 (the 15 tests and the reference "
-        "finalAnalysisReport). Files are read as bits packed MSB-first."
+        "Statistical tests of random data: NIST SP 800-22 on bits packed MSB-first (the 15 "
+        "tests and the reference finalAnalysisReport) and NIST SP 800-90B entropy assessment "
+        "of raw samples (one per byte)."
     ),
     no_args_is_help=True,
 )
 test_app.command("sp800-22")(sp800_22_command)
+test_app.command("sp800-90b")(sp800_90b_command)
 app.add_typer(test_app)
 app.command("entropy-model")(entropy_model_command)
 app.command("otp")(otp_command)
