@@ -109,7 +109,7 @@ def _acquire(
             )
         if station is not None:
             store.set_attribute("station_snapshot", json.dumps(station.snapshot()))
-        monitor = TimingMonitor(loaded) if cfg.timing is not None else None
+        monitor = TimingMonitor(loaded, station) if cfg.timing is not None else None
         if monitor is not None:
             store.set_attribute("timing_section", monitor.section_text)
             for earlier in range(store.n_blocks + 1):  # checks of a resumed run's first part
