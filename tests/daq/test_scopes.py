@@ -297,3 +297,16 @@ def test_a_scope_clock_going_back_is_an_instrument_error(tmp_path: Path) -> None
             monitor.check(2)
     finally:
         station.close()
+
+
+@pytest.mark.parametrize("name", ["simulated", "eth-2024-sim", "eth-2024"])
+def test_shipped_configs_wire_every_trace_at_both_nodes(name: str) -> None:
+    from diamp.daq.scopes import scope_wiring, uses_scopes
+    from diamp.timing.section import load_timing
+
+    loaded = load_config(CONFIGS / f"{name}.toml")
+    assert uses_scopes(loaded)
+    wiring = scope_wiring(loaded, load_timing(CONFIGS / "timing" / "eth-2024.toml"))
+    assert len(wiring) == 10 and {w.node for w in wiring} == {"A", "B"}
+    backends = {loaded.config.instruments[w.instrument].backend for w in wiring}
+    assert backends == ({"py"} if name == "eth-2024" else {"loopback"})
