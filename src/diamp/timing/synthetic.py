@@ -212,8 +212,12 @@ def banded_envelopes(
     the minimum is ``Phi^-1(p)`` with ``p = 1 - U^(1/N)`` (a Beta(1, N) variate); given it, the
     other ``N - 1`` values are normals conditioned above it, whose maximum has upper-tail
     probability ``q = (1 - p)(1 - V^(1/(N-1)))``. Inside the band the triggers are simulated
-    as in :func:`synthetic_envelopes`. (``p`` and ``q`` are kept inside ``(0, 1)`` against the
-    ``2^-53``-probability draws that would round onto the boundary.)
+    as in :func:`synthetic_envelopes`, except when few arrivals are distinct (no Gaussian
+    jitter: every trigger on time or one granularity step late): then the ``c`` triggers that
+    share an arrival share a waveform, and their envelope is that waveform plus the noise
+    extremes of ``c`` normals, drawn as above; the band envelope is the extreme over the
+    groups. (``p`` and ``q`` are kept inside ``(0, 1)`` against the ``2^-53``-probability draws
+    that would round onto the boundary.)
     """
     _check_counts(edge, triggers, noise_v)
     times = _grid(float(dt_ns), window_ns)
@@ -231,16 +235,36 @@ def banded_envelopes(
     low[flat] += noise_v * low_noise
     high[flat] += noise_v * high_noise
     if stop > first:
-        band = times[first:stop]
-        low[first:stop], high[first:stop] = np.inf, -np.inf
-        chunk = max(1, _CHUNK_ELEMENTS // band.size)
-        for start in range(0, n, chunk):
-            part = arrivals[start : start + chunk]
-            traces = edge.waveform(band[np.newaxis, :], part[:, np.newaxis])
-            traces += noise_v * rng.standard_normal(traces.shape)
-            np.minimum(low[first:stop], traces.min(axis=0), out=low[first:stop])
-            np.maximum(high[first:stop], traces.max(axis=0), out=high[first:stop])
+        band_low, band_high = _band(edge, times[first:stop], arrivals, noise_v, rng)
+        low[first:stop], high[first:stop] = band_low, band_high
     return EnvelopeTrace(edge.device, float(times[0]), float(dt_ns), low, high)
+
+
+def _band(
+    edge: SyntheticEdge,
+    band: npt.NDArray[np.float64],
+    arrivals: npt.NDArray[np.float64],
+    noise_v: float,
+    rng: np.random.Generator,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Envelopes over the band where the edge moves (see :func:`banded_envelopes`)."""
+    low, high = np.full(band.size, np.inf), np.full(band.size, -np.inf)
+    values, counts = np.unique(arrivals, return_counts=True)
+    if 4 * values.size <= arrivals.size:  # few distinct arrivals: one waveform per group
+        for arrival, count in zip(values, counts, strict=True):
+            wave = edge.waveform(band, float(arrival))
+            group_low, group_high = _noise_extremes(band.size, int(count), rng)
+            np.minimum(low, wave + noise_v * group_low, out=low)
+            np.maximum(high, wave + noise_v * group_high, out=high)
+        return low, high
+    chunk = max(1, _CHUNK_ELEMENTS // band.size)
+    for start in range(0, arrivals.size, chunk):
+        part = arrivals[start : start + chunk]
+        traces = edge.waveform(band[np.newaxis, :], part[:, np.newaxis])
+        traces += noise_v * rng.standard_normal(traces.shape)
+        np.minimum(low, traces.min(axis=0), out=low)
+        np.maximum(high, traces.max(axis=0), out=high)
+    return low, high
 
 
 def _noise_extremes(
