@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -203,18 +204,27 @@ class InstrumentConfig(_Section):
     readouts ``uhfqa``, ``shfqa``); ``backend`` is ``sim`` (the pyvisa-sim definition
     ``configs/instruments/<type>.yaml``; for ``qrng`` the address is a ``qrngsim://`` URL; for
     a readout an in-process Zurich Instruments data server whose signal is the simulated
-    Bell device's outcomes), ``py`` (pyvisa-py, e.g. TCPIP sockets), ``visa`` (the system VISA
-    library) or ``zi`` (a readout through a real ZI data server, address ``dev2345@host:port``).
-    ``settings`` are validated against the driver's declared ranges before anything is sent.
-    ``calibration_shots`` (readouts only) recalibrates the readout between blocks from that
-    many reference shots of each state; ``timeout_s`` bounds one readout acquisition.
+    Bell device's outcomes), ``loopback`` (scopes only: an in-process SCPI scope on
+    127.0.0.1 reached through pyvisa-py like a lab scope, whose channels show the simulated
+    timing scene; the address is only a label), ``py`` (pyvisa-py, e.g. TCPIP sockets),
+    ``visa`` (the system VISA library) or ``zi`` (a readout through a real ZI data server,
+    address ``dev2345@host:port``). ``settings`` are validated against the driver's declared
+    ranges before anything is sent. ``calibration_shots`` (readouts only) recalibrates the
+    readout between blocks from that many reference shots of each state; ``timeout_s`` bounds
+    one readout acquisition.
+
+    ``channels`` (scopes only) says which trace of a timing check each input channel shows:
+    ``ch1 = "reference"`` (the node's reference pulse), ``"remote"`` (the other node's master
+    pulse) or the name of a timing-section device with a threshold. It is checked against the
+    timing section when the station opens: per node every trace exactly once.
     """
 
     type: Literal["awg5014", "awg70k", "scope", "qrng", "uhfqa", "shfqa"]
     address: str = Field(min_length=1)
-    backend: Literal["sim", "py", "visa", "zi"] = "py"
+    backend: Literal["sim", "py", "visa", "zi", "loopback"] = "py"
     node: Literal["A", "B", "C"] = "C"
     settings: dict[str, float | int | str] = Field(default_factory=dict)
+    channels: dict[str, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
     calibration_shots: int = Field(default=0, ge=0, le=1 << 19)
     timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)  # readouts: one acquisition
 
@@ -239,12 +249,51 @@ class InstrumentConfig(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_scope(self) -> InstrumentConfig:
+        if self.backend == "loopback" and self.type != "scope":
+            raise ValueError(
+                f"backend 'loopback' is the in-process simulated oscilloscope (type 'scope'); "
+                f"for a {self.type!r} use 'sim'"
+            )
+        if not self.channels:
+            return self
+        if self.type != "scope":
+            raise ValueError(f"channels: only a scope shows timing traces, this is a {self.type!r}")
+        if self.node not in ("A", "B"):
+            raise ValueError(
+                f"channels: a scope showing timing traces belongs to node 'A' or 'B', "
+                f"found node = {self.node!r}"
+            )
+        bad = [key for key in self.channels if not re.fullmatch(r"ch[1-9][0-9]*", key)]
+        if bad:
+            raise ValueError(f"channels: keys are input channels 'ch1', 'ch2', …, found {bad}")
+        shown: dict[str, str] = {}
+        for key in sorted(self.channels, key=lambda k: int(k[2:])):
+            trace = self.channels[key]
+            if trace in shown:
+                raise ValueError(
+                    f"channels: {trace!r} is on both {shown[trace]} and {key}; map each trace once"
+                )
+            shown[trace] = key
+        if self.settings.get("acquire_mode") != "ENVELOPE":
+            raise ValueError(
+                "channels: timing checks read envelope curves; set settings.acquire_mode = "
+                f'"ENVELOPE" (found {self.settings.get("acquire_mode")!r})'
+            )
+        return self
+
 
 READOUT_TYPES = ("uhfqa", "shfqa")
 
 
 class TimingSimulation(_Section):
-    """``[timing.simulate]``: what the simulated scopes show (for tests and demos)."""
+    """``[timing.simulate]``: what the simulated scopes show (for tests and demos).
+
+    It drives the ``loopback`` scopes' scene and, in a config without scopes, the synthetic
+    checks: elapsed time per block (drift), inter-node offset, and jitter injected on one
+    device from a given check on. Real scopes ignore it.
+    """
 
     jitter_device: str | None = None
     jitter_from_check: int = Field(default=0, ge=0)
@@ -318,6 +367,25 @@ class RunConfig(_Section):
                     f"sources.inputs = 'instruments' needs exactly one [instruments.*] of type "
                     f"'qrng' at node {node}, found {found or 'none'}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_scope_channels(self) -> RunConfig:
+        shown: dict[tuple[str, str], str] = {}
+        for name, inst in sorted(self.instruments.items()):
+            if inst.channels and self.timing is None:
+                raise ValueError(
+                    f"instruments.{name}.channels: maps timing traces, but the config has no "
+                    "[timing] section"
+                )
+            for key, trace in sorted(inst.channels.items()):
+                where = f"instruments.{name}.channels.{key}"
+                if (inst.node, trace) in shown:
+                    raise ValueError(
+                        f"{where}: node {inst.node} already shows {trace!r} on "
+                        f"{shown[inst.node, trace]}; map each trace once per node"
+                    )
+                shown[inst.node, trace] = where
         return self
 
     @property

@@ -18,7 +18,12 @@ from diamp.timing.envelopes import (
     inter_node_offset,
     threshold_crossing,
 )
-from diamp.timing.synthetic import SyntheticEdge, drifted_series, synthetic_envelopes
+from diamp.timing.synthetic import (
+    SyntheticEdge,
+    banded_envelopes,
+    drifted_series,
+    synthetic_envelopes,
+)
 
 AWG5014_GRANULARITY_NS = 1.66
 DT_NS = 0.4
@@ -311,6 +316,85 @@ def test_synthetic_matches_slow_definition(monkeypatch: pytest.MonkeyPatch) -> N
     np.testing.assert_allclose(trace.low, np.min(rows, axis=0), rtol=0, atol=1e-15)
     np.testing.assert_allclose(trace.high, np.max(rows, axis=0), rtol=0, atol=1e-15)
     np.testing.assert_allclose(trace.times_ns, t, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("edge", "window", "triggers"),
+    [
+        (SyntheticEdge("a", 10.0, jitter_rms_ns=0.3, jitter_steps_ns=1.66, p_step=0.05),
+         (-20, 130), 700),
+        (SyntheticEdge("b", 110.0, amplitude_v=-0.5, offset_ns=0.55), (-20, 130), 300),
+        (SyntheticEdge("c", 129.5, rise_time_ns=2.0), (-20, 130), 50),  # edge leaves the window
+        (SyntheticEdge("d", -40.0), (-20, 20), 20),  # whole edge before the window
+        (SyntheticEdge("e", 60.0), (-20, 20), 20),  # whole edge after the window
+        (SyntheticEdge("f", 0.0, jitter_rms_ns=0.5), (-5, 5), 1),
+    ],
+)  # fmt: skip
+def test_banded_equals_synthetic_without_noise(
+    edge: SyntheticEdge, window: tuple[float, float], triggers: int
+) -> None:
+    """Oracle: with no voltage noise both draw the same arrivals, so the envelopes are equal."""
+    args = {"triggers": triggers, "window_ns": window, "noise_v": 0.0}
+    full = synthetic_envelopes(edge, rng=np.random.default_rng(3), **args)  # type: ignore[arg-type]
+    banded = banded_envelopes(edge, rng=np.random.default_rng(3), **args)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(banded.low, full.low)
+    np.testing.assert_array_equal(banded.high, full.high)
+    assert (banded.t0_ns, banded.dt_ns, banded.device) == (full.t0_ns, full.dt_ns, full.device)
+
+
+@pytest.mark.parametrize("triggers", [1, 2, 40, 400])
+@pytest.mark.parametrize("rms", [0.2, 0.0])  # 0: few distinct arrivals, the grouped band path
+def test_banded_noise_is_distributed_as_the_full_simulation(triggers: int, rms: float) -> None:
+    """Two-sample KS tests against synthetic_envelopes (seeded): flat low/high, range, band."""
+    from scipy.stats import ks_2samp
+
+    edge = SyntheticEdge("q", 10.0, jitter_rms_ns=rms, jitter_steps_ns=2.0, p_step=0.1)
+    args = {"triggers": triggers, "window_ns": (-20.0, 60.0), "noise_v": 0.01}
+    full = [synthetic_envelopes(edge, rng=np.random.default_rng(s), **args) for s in range(60)]  # type: ignore[arg-type]
+    fast = [banded_envelopes(edge, rng=np.random.default_rng(10**6 + s), **args) for s in range(60)]  # type: ignore[arg-type]
+
+    def pooled(traces: list[EnvelopeTrace], what: str, where: slice) -> np.ndarray:
+        def values(t: EnvelopeTrace) -> np.ndarray:
+            return {"low": t.low, "high": t.high, "range": t.high - t.low}[what][where]
+
+        return np.concatenate([values(t) for t in traces])
+
+    before, after = slice(0, 60), slice(120, None)  # -20 .. 3.6 ns and 28 .. 60 ns: flat
+    for what, where in [("low", before), ("high", before), ("range", after), ("low", after)]:
+        result = ks_2samp(pooled(full, what, where), pooled(fast, what, where))
+        assert result.pvalue > 1e-3, (what, where, result)
+    edge_band = slice(72, 90)  # the rising edge, 8.8 .. 16 ns
+    for what in ("low", "high", "range"):
+        result = ks_2samp(pooled(full, what, edge_band), pooled(fast, what, edge_band))
+        assert result.pvalue > 1e-3, (what, result)
+    if triggers > 1:  # the test has the power to tell a minimum from a maximum
+        assert ks_2samp(pooled(full, "low", before), pooled(fast, "high", before)).pvalue < 1e-6
+
+
+def test_noise_extremes_match_direct_minimum_and_maximum() -> None:
+    """Oracle for the order-statistic sampler: min/max of N normals drawn directly."""
+    from scipy.stats import ks_2samp
+
+    for n in (1, 2, 5, 1000):
+        low, high = synthetic._noise_extremes(4000, n, np.random.default_rng(n))
+        z = np.random.default_rng(100 + n).standard_normal((4000, n))
+        assert ks_2samp(low, z.min(axis=1)).pvalue > 1e-3, n
+        assert ks_2samp(high, z.max(axis=1)).pvalue > 1e-3, n
+        assert ks_2samp(high - low, np.ptp(z, axis=1)).pvalue > 1e-3, n  # joint law
+        assert np.all(high >= low) and np.all(np.isfinite(low))
+    assert np.array_equal(*synthetic._noise_extremes(10, 1, np.random.default_rng(0)))
+
+
+def test_banded_whole_screen_record_is_fast() -> None:
+    edge = SyntheticEdge("awg5014", 10.0, jitter_rms_ns=0.05)
+    start = time.perf_counter()
+    trace = banded_envelopes(
+        edge, triggers=5000, window_ns=(-20.0, 140.0), rng=np.random.default_rng(4)
+    )
+    elapsed = time.perf_counter() - start
+    assert trace.low.size == 401
+    assert not edge_timing(trace, THRESHOLD_V, AWG5014_GRANULARITY_NS).jitter
+    assert elapsed < 0.5, f"{elapsed:.3f} s for 5000 triggers x 401 samples"
 
 
 def test_synthetic_edge_waveform_rise_time() -> None:

@@ -14,24 +14,42 @@ the same pyvisa calls as on the lab's instruments:
 Unknown commands push ``-113,"Undefined header"``, malformed blocks ``-160,"Block data error"``.
 ``settings`` declares plain settings (``HEADER value`` stores, ``HEADER?`` reads back);
 ``disconnect_after`` drops the connection after that many commands (fault injection).
+An ``emulation`` (e.g. :class:`diamp.daq.scope_sim.ScopeEmulation`) sees every command first
+and answers those of its instrument model.
+
+The server acknowledges every command at once (``TCP_QUICKACK``): otherwise a command without
+reply followed by a query waits out the delayed ACK (~40 ms) under the client's Nagle
+algorithm, which pyvisa-py cannot switch off for sockets.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 import socketserver
 import threading
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import numpy as np
 
 from diamp.timing.synthetic import SyntheticEdge, synthetic_envelopes
 
-__all__ = ["InstrumentState", "LoopbackScpiServer"]
+__all__ = ["Emulation", "InstrumentState", "LoopbackScpiServer", "binary_block"]
 
 _Y_MULT = 1e-4  # volts per count of the int16 curve
+_POLL_S = 0.02  # how soon stop() is noticed (socketserver polls for shutdown)
+
+
+class Emulation(Protocol):
+    """An instrument model that answers some commands itself."""
+
+    def dispatch(
+        self, state: InstrumentState, command: str, argument: str
+    ) -> tuple[bool, bytes | None]:
+        """``(handled, reply)``; ``handled`` False passes the command on to the server."""
+        ...
 
 
 @dataclass
@@ -53,6 +71,7 @@ class InstrumentState:
     disconnect_after: int | None = None  # fault injection: drop the link after N commands
     commands: int = 0
     settings: dict[str, str] = field(default_factory=dict)  # plain "HEADER value" / "HEADER?"
+    emulation: Emulation | None = None
 
     def error(self, text: str, bit: int = 32) -> None:
         """Queue a SCPI error and set its bit in the event status register."""
@@ -60,7 +79,8 @@ class InstrumentState:
         self.esr |= bit
 
 
-def _block(payload: bytes) -> bytes:
+def binary_block(payload: bytes) -> bytes:
+    """An IEEE 488.2 definite-length block ``#<n><length><payload>`` and a newline."""
     digits = str(len(payload))
     return b"#" + str(len(digits)).encode() + digits.encode() + payload + b"\n"
 
@@ -76,12 +96,19 @@ class _Handler(socketserver.StreamRequestHandler):
             line = self._read_command()
             if line is None:
                 return
+            self._ack_now()
             state.commands += 1
             with self.server.lock:
                 reply = self._dispatch(state, line)
             if reply is not None:
                 self.wfile.write(reply)
                 self.wfile.flush()
+
+    def _ack_now(self) -> None:
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        except (AttributeError, OSError):  # pragma: no cover - not Linux: only slower
+            pass
 
     def _read_command(self) -> bytes | None:
         """One command; a definite-length block (#<n><len><data>) may contain newlines."""
@@ -106,6 +133,10 @@ class _Handler(socketserver.StreamRequestHandler):
         head, _, rest = raw.partition(b" ")
         cmd = head.decode(errors="replace").upper()
         arg = rest.decode(errors="replace") if not rest.startswith(b'"') or b"#" not in rest else ""
+        if state.emulation is not None:
+            handled, reply = state.emulation.dispatch(state, cmd, arg)
+            if handled:
+                return reply
         if cmd == "*IDN?":
             return state.idn.encode() + b"\n"
         if cmd in ("*RST", "*CLS"):
@@ -123,6 +154,11 @@ class _Handler(socketserver.StreamRequestHandler):
         if cmd == "*ESR?":
             value, state.esr = state.esr, 0
             return f"{value}\n".encode()
+        if cmd.endswith("?") and cmd[:-1] in state.settings:
+            return state.settings[cmd[:-1]].encode() + b"\n"
+        if cmd in state.settings and arg.strip():
+            state.settings[cmd] = arg.strip()
+            return None
         if cmd in ("AWGC:RUN", "AWGC:STOP"):
             state.running = cmd == "AWGC:RUN"
             return None
@@ -143,7 +179,7 @@ class _Handler(socketserver.StreamRequestHandler):
             if name not in state.waveforms:
                 state.error('-224,"Illegal parameter value"', 4)
                 return b"#10\n"
-            return _block(state.waveforms[name].astype("<f4").tobytes())
+            return binary_block(state.waveforms[name].astype("<f4").tobytes())
         if cmd == "WLIS:SIZE?":
             return f"{len(state.waveforms)}\n".encode()
         if cmd == "DATA:SOU":
@@ -157,11 +193,6 @@ class _Handler(socketserver.StreamRequestHandler):
             return None
         if cmd == "CURV?":
             return self._curve(state)
-        if cmd.endswith("?") and cmd[:-1] in state.settings:
-            return state.settings[cmd[:-1]].encode() + b"\n"
-        if cmd in state.settings and arg.strip():
-            state.settings[cmd] = arg.strip()
-            return None
         scale = {
             "WFMO:XIN?": state.dt_ns * 1e-9,
             "WFMO:XZE?": state.window_ns[0] * 1e-9,
@@ -201,7 +232,7 @@ class _Handler(socketserver.StreamRequestHandler):
         pairs = np.empty(2 * trace.low.size, dtype="<i2")
         pairs[0::2] = np.clip(np.round(trace.low / _Y_MULT), -32768, 32767)
         pairs[1::2] = np.clip(np.round(trace.high / _Y_MULT), -32768, 32767)
-        return _block(pairs.tobytes())
+        return binary_block(pairs.tobytes())
 
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -220,7 +251,9 @@ class LoopbackScpiServer:
     def __init__(self, state: InstrumentState | None = None) -> None:
         self.state = state or InstrumentState()
         self._server = _Server(self.state)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(_POLL_S,), daemon=True
+        )
 
     @property
     def port(self) -> int:

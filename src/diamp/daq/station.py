@@ -6,6 +6,12 @@ validated first. A failure to open, identify or configure an instrument stops th
 an :class:`~diamp.errors.InstrumentError` naming it. :meth:`Station.snapshot` records every
 setting read back from the devices (value, unit, timestamp), the software versions and the
 config hash; the controller stores one with the run and one with every block.
+
+When the run has a ``[timing]`` section and scopes, their channel wiring is checked against
+the timing section before any instrument is opened (:func:`diamp.daq.scopes.scope_wiring`),
+and :meth:`Station.scope_timing` takes the timing checks from them. ``backend = "loopback"``
+scopes are started here as in-process SCPI servers (:mod:`diamp.daq.scope_sim`) and reached
+through pyvisa-py like any networked scope.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from typing import Any
 
 from diamp.config import READOUT_TYPES, InstrumentConfig, LoadedConfig
 from diamp.daq.readouts import ReadoutSet, open_readout_set
+from diamp.daq.scopes import ScopeChannel, ScopeTiming, scope_wiring, uses_scopes
 from diamp.errors import ConfigError, InstrumentError
+from diamp.timing.section import TimingSection, load_timing
 
 __all__ = ["SOFTWARE", "Station", "software_versions"]
 
@@ -49,7 +57,7 @@ def software_versions() -> dict[str, str | None]:
 
 
 def _visa_backend(name: str, cfg: InstrumentConfig, config_path: str) -> str:
-    if cfg.backend == "py":
+    if cfg.backend in ("py", "loopback"):
         return "@py"
     if cfg.backend == "visa":
         return ""
@@ -71,6 +79,8 @@ class Station:
     loaded: LoadedConfig
     instruments: dict[str, Any] = field(default_factory=dict)
     readouts: ReadoutSet | None = None
+    wiring: tuple[ScopeChannel, ...] = ()
+    servers: list[Any] = field(default_factory=list)  # loopback scopes, stopped on close
 
     @classmethod
     def from_config(cls, loaded: LoadedConfig) -> Station:
@@ -79,6 +89,9 @@ class Station:
         from diamp.daq.qrng import SerialQrng
 
         station = cls(loaded)
+        section = _timing_section(loaded)
+        if section is not None and uses_scopes(loaded):
+            station.wiring = scope_wiring(loaded, section)
         try:
             for name, cfg in loaded.config.instruments.items():
                 if cfg.type in READOUT_TYPES:
@@ -93,8 +106,14 @@ class Station:
                     qrng.open()
                     station.instruments[name] = qrng
                     continue
-                backend = _visa_backend(name, cfg, loaded.path)
-                driver = INSTRUMENT_TYPES[cfg.type](name, cfg.address, backend)
+                backend, address = _visa_backend(name, cfg, loaded.path), cfg.address
+                if cfg.backend == "loopback":
+                    from diamp.daq.scope_sim import loopback_scope
+
+                    server = loopback_scope(name, cfg, loaded, section)
+                    station.servers.append(server)
+                    address = server.resource
+                driver = INSTRUMENT_TYPES[cfg.type](name, address, backend)
                 station.instruments[name] = driver
                 driver.configure(cfg.settings)
             station.readouts = open_readout_set(
@@ -138,11 +157,30 @@ class Station:
                 return self.instruments[name]
         raise ConfigError(f"{self.loaded.path}: no QRNG instrument at node {node}")
 
+    def scope_timing(self) -> ScopeTiming | None:
+        """The timing checks' acquisition from the scopes, or None without scopes."""
+        if not self.wiring:
+            return None
+        names = {w.instrument for w in self.wiring}
+        return ScopeTiming({name: self.instruments[name] for name in names}, self.wiring)
+
     def close(self) -> None:
-        """Close every instrument (errors while closing are not fatal)."""
+        """Close every instrument (errors while closing are not fatal), stop loopback scopes."""
         for driver in self.instruments.values():
             try:
                 driver.close()
             except (InstrumentError, OSError):  # pragma: no cover - best effort on shutdown
                 pass
         self.instruments.clear()
+        for server in self.servers:
+            server.stop()
+        self.servers.clear()
+
+
+def _timing_section(loaded: LoadedConfig) -> TimingSection | None:
+    """The run's timing section when its scopes need it (wiring, simulated scene)."""
+    timing = loaded.config.timing
+    instruments = loaded.config.instruments.values()
+    if timing is None or not any(i.type == "scope" for i in instruments):
+        return None
+    return load_timing(Path(loaded.path).resolve().parent / timing.section)

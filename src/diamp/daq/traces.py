@@ -5,31 +5,36 @@ Layout::
     /                         attrs: schema = "diamp.traces", schema_version = 1
     /checks/000000            attrs: time_h (hours since synchronisation), label
     /checks/000000/NAME       attrs: device, node ("A" or "B"), role, t0_ns, dt_ns
+                              optional: instrument, channel, snapshot (JSON), when the trace
+                              was acquired from a scope (:class:`TraceSource`)
     /checks/000000/NAME/low   float64 low envelope (V)
     /checks/000000/NAME/high  float64 high envelope (V)
 
 ``role`` is ``edge`` (a device pulse checked for jitter), ``reference`` (the local master
 AWG's reference pulse) or ``remote`` (the pulse from the other node's master AWG). The
-simulated scopes write the same format as the lab's.
+simulated scopes write the same format as the lab's. The provenance attributes are optional
+(files without them, and readers that ignore them, stay valid v1).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from diamp.daq.atomic import write_h5_atomic
 from diamp.errors import StorageError, TimingError
 from diamp.timing.envelopes import EnvelopeTrace
-from diamp.timing.records import TimingCheck, TraceRecord
+from diamp.timing.records import TimingCheck, TraceRecord, TraceSource
 
 if TYPE_CHECKING:
     import h5py
 
-__all__ = ["SCHEMA", "TimingCheck", "TraceRecord", "read_traces", "write_traces"]
+__all__ = ["SCHEMA", "TimingCheck", "TraceRecord", "TraceSource", "read_traces", "write_traces"]
+
+_SOURCE_KEYS = ("instrument", "channel", "snapshot")
 
 SCHEMA = "diamp.traces"
 
@@ -54,6 +59,12 @@ def write_traces(path: str | Path, checks: Sequence[TimingCheck]) -> None:
                     t0_ns=rec.trace.t0_ns,
                     dt_ns=rec.trace.dt_ns,
                 )
+                if rec.source is not None:
+                    g.attrs.update(
+                        instrument=rec.source.instrument,
+                        channel=rec.source.channel,
+                        snapshot=rec.source.snapshot,
+                    )
                 g.create_dataset("low", data=np.asarray(rec.trace.low, dtype=np.float64))
                 g.create_dataset("high", data=np.asarray(rec.trace.high, dtype=np.float64))
 
@@ -82,7 +93,23 @@ def _record(path: Path, where: str, name: str, g: object) -> TraceRecord:
         )
     except (ValueError, TypeError) as err:
         raise TimingError(f"{path}: {where}/{name}: {err}") from err
-    return TraceRecord(name, node, role, trace)  # type: ignore[arg-type]
+    source = _source(path, f"{where}/{name}", attrs)
+    return TraceRecord(name, node, role, trace, source)  # type: ignore[arg-type]
+
+
+def _source(path: Path, where: str, attrs: Any) -> TraceSource | None:
+    present = [k for k in _SOURCE_KEYS if k in attrs]
+    if not present:
+        return None
+    if len(present) != len(_SOURCE_KEYS):
+        missing = sorted(set(_SOURCE_KEYS) - set(present))
+        raise TimingError(f"{path}: {where}: provenance incomplete, missing {missing}")
+    try:
+        return TraceSource(
+            _text(attrs["instrument"]), int(attrs["channel"]), _text(attrs["snapshot"])
+        )
+    except (ValueError, TypeError) as err:
+        raise TimingError(f"{path}: {where}: invalid provenance: {err}") from err
 
 
 def read_traces(path: str | Path) -> list[TimingCheck]:

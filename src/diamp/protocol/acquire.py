@@ -130,7 +130,7 @@ def _acquire(
             )
         if station is not None:
             store.set_attribute("station_snapshot", json.dumps(station.snapshot()))
-        monitor = TimingMonitor(loaded) if cfg.timing is not None else None
+        monitor = TimingMonitor(loaded, station) if cfg.timing is not None else None
         policy = cfg.timing.policy if cfg.timing is not None else None
         if monitor is not None:
             store.set_attribute("timing_section", monitor.section_text)

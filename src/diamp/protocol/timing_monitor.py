@@ -1,56 +1,102 @@
 """Timing checks during acquisition: before the first block and after every block.
 
 The monitor loads the timing section named by the run config, obtains the envelope traces
-of each check (simulated scopes for now, seeded, so a resumed run sees the same checks),
-verifies them with :func:`diamp.timing.verify.verify_timing`, and keeps them for
-``RUN/timing.h5``. The section text is stored in the trial store, so post-processing
+of each check, verifies them with :func:`diamp.timing.verify.verify_timing`, and keeps them
+for ``RUN/timing.h5``. The section text is stored in the trial store, so post-processing
 (:func:`diamp.protocol.amplify.amplify`) can re-verify the run's timing on its own.
+
+Where the traces come from:
+
+* **Scopes** (the config has scopes): each check is acquired from the station's scopes
+  (:meth:`diamp.daq.station.Station.scope_timing`), simulated (``loopback``) or real alike;
+  every trace keeps its instrument, channel and settings snapshot. An instrument failure
+  raises :class:`~diamp.errors.InstrumentError` naming the scope and the check, which ends
+  the run with the completed blocks kept.
+* **Synthetic** (no scope configured): :func:`diamp.timing.simulate.simulated_checks`, seeded
+  from the run seed.
+
+Either way check ``k`` is a deterministic function of the config and ``k`` in simulation, so
+a resumed run, which replays checks ``0..n`` first, sees the same checks.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from diamp.config import LoadedConfig
+from diamp.daq.scopes import uses_scopes
 from diamp.daq.traces import write_traces
+from diamp.errors import ConfigError, DiampError
 from diamp.timing.records import TimingCheck
 from diamp.timing.section import load_timing
 from diamp.timing.simulate import simulated_checks
 from diamp.timing.verify import verify_timing
 
+if TYPE_CHECKING:
+    from diamp.daq.scopes import ScopeTiming
+    from diamp.daq.station import Station
+
 __all__ = ["TimingMonitor"]
 
 
-class TimingMonitor:
-    """Runs the timing checks of one acquisition (see the module docs)."""
+def _label(index: int) -> str:
+    return "before block 0" if index == 0 else f"after block {index - 1}"
 
-    def __init__(self, loaded: LoadedConfig) -> None:
+
+class TimingMonitor:
+    """Runs the timing checks of one acquisition (see the module docs).
+
+    ``station`` is required when the config has scopes: their traces are the checks.
+    """
+
+    def __init__(self, loaded: LoadedConfig, station: Station | None = None) -> None:
         timing = loaded.config.timing
         if timing is None:
             raise ValueError("the run config has no [timing] section")
         path = Path(loaded.path).resolve().parent / timing.section
         self.section = load_timing(path)
         self.section_text = path.read_text(encoding="utf-8")
-        blocks = loaded.config.run.blocks
-        sim = timing.simulate
-        self._checks = simulated_checks(
-            self.section,
-            checks=blocks + 1,
-            hours=blocks * sim.hours_per_block,
-            offset_ns=sim.offset_ns,
-            jitter_device=sim.jitter_device,
-            jitter_from=sim.jitter_from_check,
-            rng=np.random.default_rng(loaded.config.run.seed),
-        )
+        self._scopes: ScopeTiming | None = None
+        self._checks: list[TimingCheck] = []
+        if uses_scopes(loaded):
+            self._scopes = station.scope_timing() if station is not None else None
+            if self._scopes is None:
+                raise ConfigError(
+                    f"{loaded.path}: the timing checks come from the configured scopes, but no "
+                    "station with them was opened",
+                    path=loaded.path,
+                )
+        else:
+            blocks = loaded.config.run.blocks
+            sim = timing.simulate
+            self._checks = simulated_checks(
+                self.section,
+                checks=blocks + 1,
+                hours=blocks * sim.hours_per_block,
+                offset_ns=sim.offset_ns,
+                jitter_device=sim.jitter_device,
+                jitter_from=sim.jitter_from_check,
+                rng=np.random.default_rng(loaded.config.run.seed),
+            )
         self.done: list[TimingCheck] = []
         self.verdicts: list[bool] = []  # per check done, in order
         self.failure: str | None = None
 
     def check(self, index: int) -> bool:
         """Run check ``index`` (0: before block 0; k: after block k-1); False if it fails."""
-        check = self._checks[index]
+        if self._scopes is not None:
+            if index != len(self.done):
+                raise DiampError(
+                    f"timing check {index} requested after {len(self.done)} checks; the scopes "
+                    "take checks in order, one acquisition each",
+                    check=index,
+                )
+            check = self._scopes.acquire(_label(index))
+        else:
+            check = self._checks[index]
         self.done.append(check)
         result = verify_timing(self.section, [check])
         self.verdicts.append(result.verdict == "pass")

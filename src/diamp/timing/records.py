@@ -7,9 +7,22 @@ from typing import Literal
 
 from diamp.timing.envelopes import EnvelopeTrace
 
-__all__ = ["Role", "TimingCheck", "TraceRecord"]
+__all__ = ["Role", "TimingCheck", "TraceRecord", "TraceSource"]
 
 Role = Literal["edge", "reference", "remote"]
+
+
+@dataclass(frozen=True)
+class TraceSource:
+    """Where a trace was acquired: the instrument, its input channel and its state then.
+
+    ``snapshot`` is a JSON object: the instrument's address and identification, its clock at
+    the acquisition and every declared setting read back (value, unit, timestamp).
+    """
+
+    instrument: str
+    channel: int
+    snapshot: str = "{}"
 
 
 @dataclass(frozen=True)
@@ -18,13 +31,15 @@ class TraceRecord:
 
     ``role`` is ``edge`` (a device pulse checked for jitter), ``reference`` (the local master
     AWG's reference pulse, the node's zero time) or ``remote`` (the pulse from the other
-    node's master AWG).
+    node's master AWG). ``source`` says which scope channel acquired it (None for
+    synthetic traces).
     """
 
     name: str
     node: Literal["A", "B"]
     role: Role
     trace: EnvelopeTrace
+    source: TraceSource | None = None
 
 
 @dataclass(frozen=True)

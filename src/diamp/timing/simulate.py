@@ -15,11 +15,11 @@ import numpy as np
 
 from diamp.errors import TimingError
 from diamp.timing.envelopes import EnvelopeTrace
-from diamp.timing.records import TimingCheck, TraceRecord
+from diamp.timing.records import Role, TimingCheck, TraceRecord
 from diamp.timing.section import TimingSection
 from diamp.timing.synthetic import SyntheticEdge, synthetic_envelopes
 
-__all__ = ["CABLE_DELAY_NS", "simulated_checks"]
+__all__ = ["CABLE_DELAY_NS", "node_edges", "simulated_checks", "timing_traces"]
 
 CABLE_DELAY_NS = 110.0
 _WINDOW_NS = 20.0
@@ -32,7 +32,51 @@ def _trace(edge: SyntheticEdge, triggers: int, rng: np.random.Generator) -> Enve
     )
 
 
-_NODES: tuple[tuple[Literal["A", "B"], float], ...] = (("A", 1.0), ("B", -1.0))
+Node = Literal["A", "B"]
+_SIGN: dict[Node, float] = {"A": 1.0, "B": -1.0}
+
+
+def timing_traces(section: TimingSection) -> tuple[tuple[str, Role], ...]:
+    """The traces every node shows at a timing check, in order, as ``(name, role)``.
+
+    The node's ``reference`` pulse, the other node's master pulse (``remote``) and one
+    ``edge`` per declared device with a threshold (sorted by name).
+    """
+    devices = sorted(k for k, d in section.devices.items() if d.threshold_v is not None)
+    return (("reference", "reference"), ("remote", "remote"), *((d, "edge") for d in devices))
+
+
+def node_edges(
+    section: TimingSection,
+    node: Node,
+    *,
+    time_h: float,
+    offset_ns: float = 0.55,
+    jitter_device: str | None = None,
+) -> dict[str, SyntheticEdge]:
+    """The edges node ``node``'s scopes show ``time_h`` hours into the run (module docs).
+
+    Keyed by the names of :func:`timing_traces`; ``jitter_device`` (a device with a
+    threshold, or None) jumps by whole granularity steps on 5 % of the triggers.
+    """
+    edges = {
+        "reference": SyntheticEdge(device="reference", arrival_ns=0.0),
+        "remote": SyntheticEdge(
+            device="remote", arrival_ns=CABLE_DELAY_NS, offset_ns=_SIGN[node] * offset_ns
+        ),
+    }
+    devices = [name for name, role in timing_traces(section) if role == "edge"]
+    for i, name in enumerate(devices):
+        dev = section.devices[name]
+        jitter = name == jitter_device
+        edges[name] = SyntheticEdge(
+            device=name,
+            arrival_ns=10.0 + 12.0 * i,
+            offset_ns=dev.drift_ps_per_h * float(time_h) / 1000,
+            jitter_steps_ns=dev.granularity_ns if jitter else 0.0,
+            p_step=0.05 if jitter else 0.0,
+        )
+    return edges
 
 
 def simulated_checks(
@@ -49,37 +93,25 @@ def simulated_checks(
     """``checks`` evenly spaced timing checks over ``hours`` (see the module docs)."""
     if checks < 1 or hours < 0:
         raise TimingError(f"need checks >= 1 and hours >= 0, found {checks}, {hours}")
-    devices = {k: d for k, d in section.devices.items() if d.threshold_v is not None}
-    if jitter_device is not None and jitter_device not in devices:
+    if jitter_device is not None and (jitter_device, "edge") not in timing_traces(section):
         raise TimingError(
             f"--jitter-device {jitter_device!r} is not a declared device with a threshold"
         )
+    roles = dict(timing_traces(section))
     series = []
     for k, t in enumerate(np.linspace(0.0, hours, checks)):
         records = []
-        for node, sign in _NODES:
-            ref = SyntheticEdge(device="reference", arrival_ns=0.0)
-            remote = SyntheticEdge(
-                device="remote", arrival_ns=CABLE_DELAY_NS, offset_ns=sign * offset_ns
+        for node in ("A", "B"):
+            edges = node_edges(
+                section,
+                node,
+                time_h=float(t),
+                offset_ns=offset_ns,
+                jitter_device=jitter_device if k >= jitter_from else None,
             )
-            records.append(
-                TraceRecord(f"{node}-reference", node, "reference", _trace(ref, triggers, rng))
-            )
-            records.append(
-                TraceRecord(f"{node}-remote", node, "remote", _trace(remote, triggers, rng))
-            )
-            for i, (name, dev) in enumerate(sorted(devices.items())):
-                jitter = name == jitter_device and k >= jitter_from
-                edge = SyntheticEdge(
-                    device=name,
-                    arrival_ns=10.0 + 12.0 * i,
-                    offset_ns=dev.drift_ps_per_h * float(t) / 1000,
-                    jitter_steps_ns=dev.granularity_ns if jitter else 0.0,
-                    p_step=0.05 if jitter else 0.0,
-                )
-                records.append(
-                    TraceRecord(f"{node}-{name}", node, "edge", _trace(edge, triggers, rng))
-                )
+            for name, edge in edges.items():
+                trace = _trace(edge, triggers, rng)
+                records.append(TraceRecord(f"{node}-{name}", node, roles[name], trace))
         label = "before block 0" if k == 0 else f"after block {k - 1}"
         series.append(TimingCheck(float(t), label, tuple(records)))
     return series

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 import numpy as np
@@ -119,7 +120,51 @@ class Awg70k(ScpiInstrument):
 
 
 class TekScope(ScpiInstrument):
-    """Tektronix-style oscilloscope for timing checks (envelope acquisitions)."""
+    """Tektronix-style oscilloscope for timing checks (envelope acquisitions).
+
+    A timing check is :meth:`arm` (one single-sequence acquisition of ``envelope_count``
+    triggers), :meth:`wait_acquired`, :meth:`clock`, then :meth:`read_envelope` per channel.
+    """
+
+    CHANNELS: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)
+    _TRANSFER = ("DATA:ENC SRI", "DATA:WID 2")  # signed int16, least significant byte first
+
+    def arm(self) -> None:
+        """Start one single-sequence acquisition; the scope must be in envelope mode."""
+        mode = self.query("ACQ:MOD?")
+        if mode.strip('"').upper() not in ("ENVELOPE", "ENV"):
+            raise self._fail(
+                f"acquisition mode is {mode!r}; timing checks need envelope curves "
+                '(settings.acquire_mode = "ENVELOPE")',
+                "ACQ:MOD?",
+            )
+        commands = (*self._TRANSFER, "ACQ:STOPA SEQ", "ACQ:STATE RUN")
+        for command in commands:
+            self.write(command)
+        self.check_errors("; ".join(commands))
+
+    def wait_acquired(self, timeout_ms: int = 60_000) -> None:
+        """Block until the armed acquisition is complete (``*OPC?``), at most ``timeout_ms``."""
+        previous = self._res.timeout
+        self._res.timeout = timeout_ms
+        try:
+            reply = self.query("*OPC?")
+        finally:
+            self._res.timeout = previous
+        if reply != "1":
+            raise self._fail(f"acquisition did not complete (*OPC? = {reply!r})", "*OPC?")
+
+    def clock(self) -> datetime:
+        """The scope's date and time (``DATE?``, ``TIME?``; re-read across midnight)."""
+        date = self.query("DATE?").strip('"')
+        clock = self.query("TIME?").strip('"')
+        again = self.query("DATE?").strip('"')
+        if again != date:  # midnight passed between the two reads
+            date, clock = again, self.query("TIME?").strip('"')
+        try:
+            return datetime.fromisoformat(f"{date}T{clock}")
+        except ValueError as err:
+            raise self._fail(f"unreadable clock {date!r} {clock!r}", "DATE?; TIME?") from err
 
     def read_envelope(self, channel: int, device: str) -> EnvelopeTrace:
         """Download channel ``channel``'s envelope curve as an :class:`EnvelopeTrace`.
@@ -127,8 +172,8 @@ class TekScope(ScpiInstrument):
         The curve is an int16 binary block of interleaved (min, max) pairs, scaled with
         ``WFMO:YMU/YOFF/YZE`` to volts and ``WFMO:XIN/XZE`` to nanoseconds.
         """
-        if channel not in (1, 2, 3, 4):
-            raise self._fail(f"channel must be 1..4, found {channel}")
+        if channel not in self.CHANNELS:
+            raise self._fail(f"channel must be 1..{len(self.CHANNELS)}, found {channel}")
         self.write(f"DATA:SOU CH{channel}")
         scale = {k: float(self.query(f"WFMO:{k}?")) for k in ("XIN", "XZE", "YMU", "YOFF", "YZE")}
         try:
@@ -166,6 +211,9 @@ class TekScope(ScpiInstrument):
         "sample_rate": Setting(
             "HOR:SAMPLER {value}", "HOR:SAMPLER?", "S/s", 1e3, 2.5e10, fmt="{:.4E}"
         ),
+        "horizontal_position": Setting(
+            "HOR:POS {value}", "HOR:POS?", "%", 0.0, 100.0, fmt="{:.2f}"
+        ),  # trigger position in the record
         "trigger_level": Setting("TRIG:A:LEV {value}", "TRIG:A:LEV?", "V", -5.0, 5.0, fmt="{:.4f}"),
         "scale": Setting(
             "CH{ch}:SCA {value}",
