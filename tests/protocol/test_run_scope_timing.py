@@ -15,7 +15,8 @@ from diamp.config import load_config
 from diamp.daq.scope_sim import scope_state
 from diamp.daq.scpi_server import LoopbackScpiServer
 from diamp.daq.store import TrialStoreReader
-from diamp.daq.traces import read_traces
+from diamp.daq.traces import read_trace_file, read_traces, write_traces
+from diamp.errors import StorageError
 from diamp.protocol.acquire import Interrupted, acquire
 from diamp.protocol.timing_monitor import TimingMonitor
 from diamp.timing.records import TimingCheck
@@ -168,7 +169,7 @@ def _same(a: list[TimingCheck], b: list[TimingCheck]) -> None:
             assert np.array_equal(ra.trace.high, rb.trace.high)
 
 
-def test_resume_replays_the_same_scope_checks(
+def test_resume_restores_the_stored_scope_checks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loaded = load_config(make_run(tmp_path, trials=50_000))
@@ -199,6 +200,40 @@ def test_resume_replays_the_same_scope_checks(
     assert [c.label for c in seen] == ["before block 0", "after block 0", "after block 1"]
     acquire(loaded, part, "part", resume=True)
     resumed = read_traces(part.with_name("timing.h5"))
-    assert len(taken) == len(seen) + 5  # the resumed run replays checks 0..2, then takes 3, 4
-    _same(seen, resumed[:3])  # the replay shows what the interrupted run saw
+    assert len(taken) == len(seen) + 2  # checks 0..2 restored from timing.h5, 3 and 4 taken
+    _same(seen, resumed[:3])  # the stored checks are the ones the interrupted run took
+    # the simulated scopes continue at acquisition 3, as the uninterrupted run's did
     _same(read_traces(full.with_name("timing.h5")), resumed)
+    assert [c.time_h for c in resumed] == [
+        c.time_h for c in read_traces(full.with_name("timing.h5"))
+    ]
+
+
+def test_resume_takes_only_the_check_a_crash_left_out(tmp_path: Path) -> None:
+    loaded = load_config(make_run(tmp_path, trials=50_000))
+    full = tmp_path / "full" / "trials.h5"
+    full.parent.mkdir()
+    acquire(loaded, full, "full")
+    part = tmp_path / "part" / "trials.h5"
+    part.parent.mkdir()
+    calls = 0
+
+    def stop_after_two() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > 2
+
+    with pytest.raises(Interrupted):
+        acquire(loaded, part, "part", should_stop=stop_after_two)
+    traces = part.with_name("timing.h5")
+    checks, run_id = read_trace_file(traces)
+    write_traces(traces, checks[:2], run_id)  # killed after block 1 was stored, before its check
+    acquire(loaded, part, "part", resume=True)
+    _same(read_traces(full.with_name("timing.h5")), read_traces(traces))
+
+    write_traces(traces, checks[:1], run_id)  # two checks of completed blocks lost: refuse
+    with pytest.raises(StorageError, match=r"holds 1 timing checks, .* cannot be re-acquired"):
+        acquire(loaded, part, "part", resume=True)
+    write_traces(traces, checks, "another-run")
+    with pytest.raises(StorageError, match="timing checks of run 'another-run'"):
+        acquire(loaded, part, "part", resume=True)

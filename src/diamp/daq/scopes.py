@@ -127,6 +127,34 @@ class ScopeTiming:
         self.timeout_ms = timeout_ms
         self._origin: dict[str, datetime] | None = None
 
+    def restore_origin(self, first: TimingCheck) -> None:
+        """Continue a resumed run's clock: elapsed time counts from ``first``'s acquisition.
+
+        ``first`` is the run's stored check 0; each scope's clock at that check is read from
+        the settings snapshot of its traces.
+        """
+        origin: dict[str, datetime] = {}
+        for rec in first.records:
+            if rec.source is None or rec.source.instrument not in self.scopes:
+                continue
+            try:
+                clock = json.loads(rec.source.snapshot)["clock"]
+                origin[rec.source.instrument] = datetime.fromisoformat(clock)
+            except (ValueError, KeyError, TypeError) as err:
+                raise InstrumentError(
+                    f"stored check {first.label!r}, trace {rec.name}: no readable scope clock "
+                    f"in its snapshot ({err})",
+                    instrument=rec.source.instrument,
+                ) from err
+        missing = sorted(set(self.scopes) - set(origin))
+        if missing:
+            raise InstrumentError(
+                f"stored check {first.label!r} has no trace from scope(s) {missing}; the "
+                "stored checks were not taken with this station's scopes",
+                instrument=missing[0],
+            )
+        self._origin = origin
+
     def acquire(self, label: str) -> TimingCheck:
         """One timing check; :class:`InstrumentError` names the scope and ``label``."""
         try:

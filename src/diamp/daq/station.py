@@ -164,6 +164,17 @@ class Station:
         names = {w.instrument for w in self.wiring}
         return ScopeTiming({name: self.instruments[name] for name in names}, self.wiring)
 
+    def continue_simulation(self, checks: int) -> None:
+        """Resume the simulated world after ``checks`` stored timing checks.
+
+        Loopback scopes show the timing scene of acquisition ``k`` (their clock advances with
+        it); a resumed run restores its stored checks instead of re-acquiring them, so the
+        simulated scopes continue at acquisition ``checks``, as a lab scope simply continues.
+        Real instruments are unaffected.
+        """
+        for server in self.servers:
+            server.state.emulation.acquisitions = checks
+
     def close(self) -> None:
         """Close every instrument (errors while closing are not fatal), stop loopback scopes."""
         for driver in self.instruments.values():

@@ -2,7 +2,8 @@
 
 Layout::
 
-    /                         attrs: schema = "diamp.traces", schema_version = 1
+    /                         attrs: schema = "diamp.traces", schema_version = 1,
+                              optional run_id (the run whose checks these are)
     /checks/000000            attrs: time_h (hours since synchronisation), label
     /checks/000000/NAME       attrs: device, node ("A" or "B"), role, t0_ns, dt_ns
                               optional: instrument, channel, snapshot (JSON), when the trace
@@ -32,19 +33,35 @@ from diamp.timing.records import TimingCheck, TraceRecord, TraceSource
 if TYPE_CHECKING:
     import h5py
 
-__all__ = ["SCHEMA", "TimingCheck", "TraceRecord", "TraceSource", "read_traces", "write_traces"]
+__all__ = [
+    "SCHEMA",
+    "TimingCheck",
+    "TraceRecord",
+    "TraceSource",
+    "read_trace_file",
+    "read_traces",
+    "write_traces",
+]
 
 _SOURCE_KEYS = ("instrument", "channel", "snapshot")
 
 SCHEMA = "diamp.traces"
 
 
-def write_traces(path: str | Path, checks: Sequence[TimingCheck]) -> None:
-    """Write checks to a trace file atomically (temporary file, fsync, rename)."""
+def write_traces(
+    path: str | Path, checks: Sequence[TimingCheck], run_id: str | None = None
+) -> None:
+    """Write checks to a trace file atomically (temporary file, fsync, rename).
+
+    ``run_id`` (optional attribute) ties the file to a run, so a resumed run never takes
+    another run's checks for its own.
+    """
 
     def build(f: h5py.File) -> None:
         f.attrs["schema"] = SCHEMA
         f.attrs["schema_version"] = 1
+        if run_id is not None:
+            f.attrs["run_id"] = run_id
         root = f.create_group("checks")
         for i, check in enumerate(checks):
             group = root.create_group(f"{i:06d}")
@@ -114,6 +131,11 @@ def _source(path: Path, where: str, attrs: Any) -> TraceSource | None:
 
 def read_traces(path: str | Path) -> list[TimingCheck]:
     """Read every check of a trace file, validating the layout (errors name the trace)."""
+    return read_trace_file(path)[0]
+
+
+def read_trace_file(path: str | Path) -> tuple[list[TimingCheck], str | None]:
+    """Every check of a trace file and the run id it records (None if it has none)."""
     import h5py
 
     p = Path(path)
@@ -137,4 +159,5 @@ def read_traces(path: str | Path) -> list[TimingCheck]:
             checks.append(
                 TimingCheck(float(g.attrs["time_h"]), _text(g.attrs.get("label", "")), records)
             )
-        return checks
+        run_id = f.attrs.get("run_id")
+        return checks, None if run_id is None else _text(run_id)

@@ -130,12 +130,13 @@ def _acquire(
             )
         if station is not None:
             store.set_attribute("station_snapshot", json.dumps(station.snapshot()))
-        monitor = TimingMonitor(loaded, station) if cfg.timing is not None else None
+        monitor = None
         policy = cfg.timing.policy if cfg.timing is not None else None
-        if monitor is not None:
+        if cfg.timing is not None:
+            traces = store_path.with_name("timing.h5")
+            monitor = TimingMonitor(loaded, station, path=traces, run_id=store.run_id)
             store.set_attribute("timing_section", monitor.section_text)
-            for earlier in range(store.n_blocks + 1):  # checks of a resumed run's first part
-                monitor.check(earlier)
+            monitor.resume(store.n_blocks + 1)  # a fresh run: check 0 (before block 0)
         update = progress.start("Bell trials", n)
         live = BellAccumulator(segment_trials=cfg.run.segment_trials)  # running CHSH and S_mu
         done = store.n_blocks * cfg.run.trials_per_block
@@ -176,7 +177,6 @@ def _acquire(
             raise Interrupted(f"stopped after the last block, before Z ({cfg.run.blocks} blocks)")
         excluded: tuple[int, ...] = ()
         if monitor is not None:
-            monitor.write(store_path.with_name("timing.h5"))
             if policy == "exclude":
                 excluded = excluded_blocks(monitor.verdicts)
                 store.set_attribute("timing_excluded_blocks", json.dumps(list(excluded)))

@@ -15,8 +15,12 @@ Where the traces come from:
 * **Synthetic** (no scope configured): :func:`diamp.timing.simulate.simulated_checks`, seeded
   from the run seed.
 
-Either way check ``k`` is a deterministic function of the config and ``k`` in simulation, so
-a resumed run, which replays checks ``0..n`` first, sees the same checks.
+Every check is written to ``RUN/timing.h5`` (atomically, with the run id) as soon as it is
+taken, so a crash loses none. A resumed run restores the checks of its completed blocks from
+that file instead of re-acquiring them (a lab scope cannot re-take a past check): only the
+check after the last stored block may be missing (the crash came between storing the block
+and its check), and it is then taken on resume. Synthetic checks are a deterministic
+function of the config and ``k``, so for them a missing file is simply recomputed.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ import numpy as np
 
 from diamp.config import LoadedConfig
 from diamp.daq.scopes import uses_scopes
-from diamp.daq.traces import write_traces
-from diamp.errors import ConfigError, DiampError
+from diamp.daq.traces import read_trace_file, write_traces
+from diamp.errors import ConfigError, DiampError, StorageError
 from diamp.timing.records import TimingCheck
 from diamp.timing.section import load_timing
 from diamp.timing.simulate import simulated_checks
@@ -52,13 +56,21 @@ class TimingMonitor:
     ``station`` is required when the config has scopes: their traces are the checks.
     """
 
-    def __init__(self, loaded: LoadedConfig, station: Station | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        station: Station | None = None,
+        *,
+        path: Path | None = None,
+        run_id: str | None = None,
+    ) -> None:
         timing = loaded.config.timing
         if timing is None:
             raise ValueError("the run config has no [timing] section")
-        path = Path(loaded.path).resolve().parent / timing.section
-        self.section = load_timing(path)
-        self.section_text = path.read_text(encoding="utf-8")
+        section = Path(loaded.path).resolve().parent / timing.section
+        self.section = load_timing(section)
+        self.section_text = section.read_text(encoding="utf-8")
+        self.path, self.run_id, self._station = path, run_id, station
         self._scopes: ScopeTiming | None = None
         self._checks: list[TimingCheck] = []
         if uses_scopes(loaded):
@@ -97,6 +109,12 @@ class TimingMonitor:
             check = self._scopes.acquire(_label(index))
         else:
             check = self._checks[index]
+        passed = self._record(check)
+        if self.path is not None:
+            write_traces(self.path, self.done, self.run_id)
+        return passed
+
+    def _record(self, check: TimingCheck) -> bool:
         self.done.append(check)
         result = verify_timing(self.section, [check])
         self.verdicts.append(result.verdict == "pass")
@@ -104,6 +122,39 @@ class TimingMonitor:
             self.failure = f"timing check {check.label!r} failed: " + "; ".join(result.reasons)
         return result.verdict == "pass"
 
-    def write(self, path: Path) -> None:
-        """Store the traces of the checks done so far."""
-        write_traces(path, self.done)
+    def resume(self, needed: int) -> None:
+        """Restore checks ``0..needed-1`` of a resumed run (see the module docs)."""
+        stored = self._stored()[:needed]
+        for index, check in enumerate(stored):
+            if check.label != _label(index):
+                raise StorageError(
+                    f"{self.path}: check {index} is labelled {check.label!r}, expected "
+                    f"{_label(index)!r}; the trace file does not belong to this store",
+                    path=str(self.path),
+                )
+            self._record(check)
+        if self._scopes is not None:
+            if needed - len(stored) > 1:
+                raise StorageError(
+                    f"{self.path}: holds {len(stored)} timing checks, the {needed - 1} completed "
+                    f"blocks need {needed}; checks of past blocks cannot be re-acquired from the "
+                    "scopes, so this run cannot be resumed (start a new run)",
+                    path=str(self.path),
+                )
+            if stored:
+                self._scopes.restore_origin(stored[0])
+            if self._station is not None:
+                self._station.continue_simulation(len(stored))
+        for index in range(len(stored), needed):
+            self.check(index)
+
+    def _stored(self) -> list[TimingCheck]:
+        if self.path is None or not self.path.exists():
+            return []
+        checks, run_id = read_trace_file(self.path)
+        if run_id != self.run_id:
+            raise StorageError(
+                f"{self.path}: timing checks of run {run_id!r}, this run is {self.run_id!r}",
+                path=str(self.path),
+            )
+        return checks
