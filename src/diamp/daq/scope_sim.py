@@ -7,8 +7,10 @@ driver, so the controller cannot tell it from hardware. The emulation:
 
 * ``ACQ:STATE RUN`` takes acquisition ``k = 0, 1, …`` (the controller takes one per timing
   check, so ``k`` is the check index; a resumed run restores its stored checks and moves the
-  simulation on to acquisition ``n`` with :meth:`diamp.daq.station.Station.continue_simulation`). Each channel's record is a deterministic function of the run seed,
-  the scope's name, ``k`` and the channel; ``*OPC?`` answers ``1`` (the acquisition is done).
+  simulation on to acquisition ``n`` with
+  :meth:`diamp.daq.station.Station.continue_simulation`). Each channel's record is a
+  deterministic function of the run seed, the scope's name, ``k`` and the channel; ``*OPC?``
+  answers ``1`` (the acquisition is done).
 * Channel ``chN`` mapped to a trace in the config shows that trace's edge from
   :func:`diamp.timing.simulate.node_edges` at ``k × hours_per_block`` hours (drift, inter-node
   offset, jitter injected on ``[timing.simulate].jitter_device`` from ``jitter_from_check``);
