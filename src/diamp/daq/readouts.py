@@ -12,7 +12,8 @@ the same calls as in the lab. A simulated address may inject faults:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -81,13 +82,19 @@ class ReadoutSet:
         """The most shots every readout can take in one acquisition."""
         return min(int(getattr(r, "MAX_RESULTS", 1 << 20)) for r in self.readouts.values())
 
-    def acquire(self, outcomes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One acquisition of ``n`` shots per node: arm every readout, then read them all.
+    def acquire(
+        self,
+        outcomes: Mapping[str, np.ndarray],
+        triggered: Callable[[], AbstractContextManager[None]] = nullcontext,
+    ) -> dict[str, np.ndarray]:
+        """One acquisition of ``n`` shots per node: arm every readout, trigger, read them all.
 
         ``outcomes`` are the simulated device's bits (fed to simulated readouts only; a lab
-        readout measures the qubit). Arming is one transaction over the station: if any
-        readout fails to arm, nothing is read. Every readout must return exactly ``n``
-        outcomes or the acquisition fails naming it (fair sampling).
+        readout measures the qubit). Arming is one transaction over the station: every
+        readout is armed, then ``triggered()`` (the station's generators, masters last) is
+        entered for the reads; if any readout fails to arm, nothing is triggered or read.
+        Every readout must return exactly ``n`` outcomes or the acquisition fails naming it
+        (fair sampling).
         """
         sizes = {bits.size for bits in outcomes.values()}
         if len(sizes) != 1:
@@ -97,10 +104,11 @@ class ReadoutSet:
             feed.load(outcomes[node])
         for readout in self.readouts.values():
             readout.arm(n)
-        read = {
-            node: r.read_outcomes(n, self.configs[node].timeout_s)
-            for node, r in self.readouts.items()
-        }
+        with triggered():
+            read = {
+                node: r.read_outcomes(n, self.configs[node].timeout_s)
+                for node, r in self.readouts.items()
+            }
         for node, bits in read.items():
             if bits.shape != (n,):
                 raise InstrumentError(

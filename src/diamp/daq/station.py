@@ -17,6 +17,8 @@ through pyvisa-py like any networked scope.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -25,11 +27,14 @@ from typing import Any
 
 from diamp.config import READOUT_TYPES, InstrumentConfig, LoadedConfig
 from diamp.daq.readouts import ReadoutSet, open_readout_set
+from diamp.daq.roles import trigger_order
 from diamp.daq.scopes import ScopeChannel, ScopeTiming, scope_wiring, uses_scopes
 from diamp.errors import ConfigError, InstrumentError
 from diamp.timing.section import TimingSection, load_timing
 
-__all__ = ["SOFTWARE", "Station", "software_versions"]
+__all__ = ["GENERATOR_TYPES", "SOFTWARE", "Station", "software_versions"]
+
+GENERATOR_TYPES = frozenset({"awg5014", "awg70k"})  # the PulseGenerator role
 
 SOFTWARE = (
     "diamp",
@@ -163,6 +168,45 @@ class Station:
             return None
         names = {w.instrument for w in self.wiring}
         return ScopeTiming({name: self.instruments[name] for name in names}, self.wiring)
+
+    def generators(self) -> dict[str, str]:
+        """The station's pulse/trigger generators: name -> instrument type."""
+        types = {name: cfg.type for name, cfg in self.loaded.config.instruments.items()}
+        return {name: types[name] for name in self.instruments if types[name] in GENERATOR_TYPES}
+
+    @contextmanager
+    def triggered(self) -> Iterator[None]:
+        """Run the generators for one acquisition, as one transaction.
+
+        Generators waiting for a trigger start first and the trigger masters last
+        (:func:`~diamp.daq.roles.trigger_order`), so no trial is triggered before every
+        instrument is armed; callers arm the readouts before entering. If any generator fails
+        to start, the ones already running are stopped and the error (naming the instrument)
+        propagates: no trial of the acquisition is kept. On exit every generator is stopped,
+        masters first.
+        """
+        started: list[str] = []
+        try:
+            for name in trigger_order(self.generators()):
+                self.instruments[name].run()
+                started.append(name)
+            yield
+        except BaseException:
+            self._stop(started)  # the first error is the one to report
+            raise
+        failure = self._stop(started)
+        if failure is not None:
+            raise failure
+
+    def _stop(self, names: list[str]) -> InstrumentError | None:
+        """Stop generators in reverse start order; every one is tried, the first error kept."""
+        failure: InstrumentError | None = None
+        for name in reversed(names):
+            try:
+                self.instruments[name].stop()
+            except InstrumentError as err:
+                failure = failure or err
+        return failure
 
     def continue_simulation(self, checks: int) -> None:
         """Resume the simulated world after ``checks`` stored timing checks.

@@ -11,6 +11,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def _block(lab: SimulatedLab, station: Station | None, index: int, count: int) -
     """One block's trials; inputs from the station's QRNGs when the config says so.
 
     Every trial is recorded: exactly ``count`` inputs per node are read (the QRNG driver
-    returns exactly what is asked or raises), so no trial is dropped or duplicated.
+    returns exactly what is asked or raises), so no trial is dropped or duplicated. The
+    station's generators run for each acquisition (:meth:`Station.triggered`: readouts armed
+    first, trigger masters started last, all stopped after).
     """
     if station is None or lab.config.sources.inputs != "instruments":
         trials = lab.block(index)
@@ -44,12 +47,19 @@ def _block(lab: SimulatedLab, station: Station | None, index: int, count: int) -
         x = station.qrng("A").bits(count)
         y = station.qrng("B").bits(count)
         trials = lab.measure(index, x, y)
-    if station is not None and station.readouts is not None:
-        trials = _read_outcomes(station.readouts, trials)
-    return trials
+    if station is None:
+        return trials
+    if station.readouts is not None:
+        return _read_outcomes(station.readouts, trials, station.triggered)
+    with station.triggered():  # the device's outcomes are the block's record
+        return trials
 
 
-def _read_outcomes(readouts: ReadoutSet, trials: np.ndarray) -> np.ndarray:
+def _read_outcomes(
+    readouts: ReadoutSet,
+    trials: np.ndarray,
+    triggered: Callable[[], AbstractContextManager[None]],
+) -> np.ndarray:
     """Replace the device's outcomes by what the nodes' readouts report, shot for shot.
 
     The block is acquired in as many acquisitions as the readouts' result memory needs; each
@@ -59,7 +69,7 @@ def _read_outcomes(readouts: ReadoutSet, trials: np.ndarray) -> np.ndarray:
     step = readouts.max_results
     for start in range(0, trials.size, step):
         part = trials[start : start + step]
-        read = readouts.acquire({"A": (part >> 1) & 1, "B": part & 1})
+        read = readouts.acquire({"A": (part >> 1) & 1, "B": part & 1}, triggered)
         out[start : start + step] = (part & 0b1100) | (read["A"] << 1) | read["B"]
     return out
 

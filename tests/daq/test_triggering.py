@@ -1,0 +1,141 @@
+"""Each acquisition runs the generators as one transaction: slaves first, trigger masters last."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from diamp.config import load_config
+from diamp.daq.instruments.scpi import ScpiInstrument
+from diamp.daq.roles import Oscilloscope, PulseGenerator, trigger_order
+from diamp.daq.station import Station
+from diamp.daq.store import TrialStoreReader
+from diamp.errors import InstrumentError
+from diamp.protocol.acquire import acquire
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+CONFIG = """
+schema_version = 1
+[run]
+seed = 5
+blocks = 3
+trials_per_block = 20_000
+[sources]
+mu = "0.0075"
+[device]
+model = "quantum"
+visibility = 1.0
+[protocol]
+s_mu_threshold = "0.001"
+[instruments.awg-b]
+type = "awg5014"
+backend = "sim"
+address = "TCPIP::awg5014-b.sim::INSTR"
+node = "B"
+[instruments.awg-a]
+type = "awg5014"
+backend = "sim"
+address = "TCPIP::awg5014-a.sim::INSTR"
+node = "A"
+[instruments.qubit-a]
+type = "awg70k"
+backend = "sim"
+address = "TCPIP::awg70k-a.sim::INSTR"
+node = "A"
+[instruments.scope-a]
+type = "scope"
+backend = "sim"
+address = "TCPIP::scope-a.sim::INSTR"
+node = "A"
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    shutil.copytree(CONFIGS / "instruments", tmp_path / "instruments")
+    path = tmp_path / "run.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture
+def commands(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every SCPI command the drivers send, with the instrument's name."""
+    sent: list[tuple[str, str]] = []
+    original = ScpiInstrument.execute
+
+    def spy(self: ScpiInstrument, command: str) -> None:
+        sent.append((self.name, command))
+        original(self, command)
+
+    monkeypatch.setattr(ScpiInstrument, "execute", spy)
+    return sent
+
+
+def _runs(sent: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(name, cmd) for name, cmd in sent if cmd.startswith(("AWGC:RUN", "AWGC:STOP"))]
+
+
+def test_trigger_order_starts_masters_last() -> None:
+    order = trigger_order({"m2": "awg5014", "q": "awg70k", "m1": "awg5014", "p": "awg70k"})
+    assert order == ["p", "q", "m1", "m2"]
+
+
+def test_drivers_play_their_roles(config: Path) -> None:
+    station = Station.from_config(load_config(config))
+    try:
+        assert isinstance(station.instruments["awg-a"], PulseGenerator)
+        assert isinstance(station.instruments["qubit-a"], PulseGenerator)
+        assert isinstance(station.instruments["scope-a"], Oscilloscope)
+        assert station.generators() == {"awg-b": "awg5014", "awg-a": "awg5014", "qubit-a": "awg70k"}
+    finally:
+        station.close()
+
+
+def test_every_block_starts_slaves_then_masters_and_stops_in_reverse(
+    config: Path, tmp_path: Path, commands: list[tuple[str, str]]
+) -> None:
+    acquire(load_config(config), tmp_path / "trials.h5", "r")
+    one_block = [
+        ("qubit-a", "AWGC:RUN:IMM"),
+        ("awg-a", "AWGC:RUN"),
+        ("awg-b", "AWGC:RUN"),
+        ("awg-b", "AWGC:STOP"),
+        ("awg-a", "AWGC:STOP"),
+        ("qubit-a", "AWGC:STOP:IMM"),
+    ]
+    assert _runs(commands) == one_block * 3
+
+
+def test_a_generator_failing_to_start_stops_the_started_ones_and_the_block(
+    config: Path, tmp_path: Path, commands: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from diamp.daq.instruments.tektronix import Awg5014
+
+    original = Awg5014.run
+    starts = 0
+
+    def flaky(self: Awg5014) -> None:
+        nonlocal starts
+        if self.name == "awg-b":
+            starts += 1
+            if starts == 2:  # block 1: awg-b refuses to start
+                raise InstrumentError(f"{self.name} (AWGC:RUN): -200 execution error")
+        original(self)
+
+    monkeypatch.setattr(Awg5014, "run", flaky)
+    store = tmp_path / "trials.h5"
+    with pytest.raises(InstrumentError, match=r"awg-b \(AWGC:RUN\)"):
+        acquire(load_config(config), store, "r")
+    second = _runs(commands)[6:]
+    assert second == [  # started ones stopped in reverse order; nothing else ran
+        ("qubit-a", "AWGC:RUN:IMM"),
+        ("awg-a", "AWGC:RUN"),
+        ("awg-a", "AWGC:STOP"),
+        ("qubit-a", "AWGC:STOP:IMM"),
+    ]
+    with TrialStoreReader(store) as reader:
+        assert [b.index for b in reader.blocks()] == [0]  # block 0 kept, block 1 not stored
