@@ -23,7 +23,7 @@ from diamp.daq.simulator import SimulatedLab
 from diamp.daq.station import Station
 from diamp.daq.store import TrialStoreWriter
 from diamp.errors import DiampError
-from diamp.protocol.bell import BellAccumulator
+from diamp.protocol.bell import BellCounts, LiveBell
 from diamp.protocol.progress import NullProgress, ProgressSink
 from diamp.protocol.timing_monitor import TimingMonitor
 from diamp.timing.verify import excluded_blocks
@@ -33,13 +33,20 @@ __all__ = ["Interrupted", "acquire", "new_run_id"]
 log = logging.getLogger(__name__)
 
 
-def _block(lab: SimulatedLab, station: Station | None, index: int, count: int) -> np.ndarray:
+def _block(
+    lab: SimulatedLab,
+    station: Station | None,
+    index: int,
+    count: int,
+    on_trials: Callable[[np.ndarray], None],
+) -> np.ndarray:
     """One block's trials; inputs from the station's QRNGs when the config says so.
 
     Every trial is recorded: exactly ``count`` inputs per node are read (the QRNG driver
     returns exactly what is asked or raises), so no trial is dropped or duplicated. The
     station's generators run for each acquisition (:meth:`Station.triggered`: readouts armed
-    first, trigger masters started last, all stopped after).
+    first, trigger masters started last, all stopped after). ``on_trials`` sees the trials
+    in order as they arrive (per readout acquisition), for the live estimate.
     """
     if station is None or lab.config.sources.inputs != "instruments":
         trials = lab.block(index)
@@ -47,18 +54,20 @@ def _block(lab: SimulatedLab, station: Station | None, index: int, count: int) -
         x = station.qrng("A").bits(count)
         y = station.qrng("B").bits(count)
         trials = lab.measure(index, x, y)
-    if station is None:
-        return trials
-    if station.readouts is not None:
-        return _read_outcomes(station.readouts, trials, station.triggered)
-    with station.triggered():  # the device's outcomes are the block's record
-        return trials
+    if station is not None and station.readouts is not None:
+        return _read_outcomes(station.readouts, trials, station.triggered, on_trials)
+    if station is not None:
+        with station.triggered():  # the device's outcomes are the block's record
+            pass
+    on_trials(trials)
+    return trials
 
 
 def _read_outcomes(
     readouts: ReadoutSet,
     trials: np.ndarray,
     triggered: Callable[[], AbstractContextManager[None]],
+    on_trials: Callable[[np.ndarray], None],
 ) -> np.ndarray:
     """Replace the device's outcomes by what the nodes' readouts report, shot for shot.
 
@@ -71,6 +80,7 @@ def _read_outcomes(
         part = trials[start : start + step]
         read = readouts.acquire({"A": (part >> 1) & 1, "B": part & 1}, triggered)
         out[start : start + step] = (part & 0b1100) | (read["A"] << 1) | read["B"]
+        on_trials(out[start : start + step])
     return out
 
 
@@ -148,9 +158,17 @@ def _acquire(
             store.set_attribute("timing_section", monitor.section_text)
             monitor.resume(store.n_blocks + 1)  # a fresh run: check 0 (before block 0)
         update = progress.start("Bell trials", n)
-        live = BellAccumulator(segment_trials=cfg.run.segment_trials)  # running CHSH and S_mu
         done = store.n_blocks * cfg.run.trials_per_block
         update(done)
+        mu = cfg.sources.mu
+
+        def report(running: BellCounts) -> None:  # every 2^22 trials (segment_trials)
+            update(
+                done + live.block.n,
+                f"Bell trials — CHSH {running.chsh():.4f}, S_mu {float(running.s_mu(mu)):+.6f}",
+            )
+
+        live = LiveBell(cfg.run.segment_trials, report)
         for index in range(store.n_blocks, cfg.run.blocks):
             if monitor is not None and monitor.failure is not None and policy == "abort":
                 log.error("%s; acquisition stopped (policy abort)", monitor.failure)
@@ -163,16 +181,10 @@ def _acquire(
                 for node, cal in station.readouts.recalibrate().items():
                     log.info("readout %s recalibrated before block %d: %s", node, index, cal)
             attrs = {"snapshot": json.dumps(station.snapshot())} if station is not None else None
-            trials = _block(lab, station, index, cfg.run.trials_per_block)
+            trials = _block(lab, station, index, cfg.run.trials_per_block, live.feed)
+            block = live.end_block()
             info = store.append_block(trials, attrs)
-            block = live.add_block(trials)
             done += info.n_trials
-            running = live.total
-            update(
-                done,
-                f"Bell trials — CHSH {running.chsh():.4f}, "
-                f"S_mu {float(running.s_mu(cfg.sources.mu)):+.6f}",
-            )
             if monitor is not None:
                 monitor.check(index + 1)
             log.info(

@@ -9,7 +9,7 @@ spec §2); CHSH S = E00 + E01 + E10 − E11 with E_xy from conditional frequenci
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -23,6 +23,7 @@ __all__ = [
     "AbPacker",
     "BellAccumulator",
     "BellCounts",
+    "LiveBell",
     "abxy_key",
     "count_trials",
     "trial_value",
@@ -148,6 +149,44 @@ class BellAccumulator:
             block = block + seg
         self.blocks.append(block)
         self.total = self.total + block
+        return block
+
+
+@dataclass
+class LiveBell:
+    """The running CHSH/S_mu of an acquisition, reported every ``segment_trials`` trials.
+
+    Trials arrive in chunks of any size, in trial order (:meth:`feed`); ``report`` is called
+    with the running total each time a segment of the current block completes and at the
+    block's end (:meth:`end_block`, which returns the block's counts). Segments restart at
+    every block boundary, as in :class:`BellAccumulator`.
+    """
+
+    segment_trials: int
+    report: Callable[[BellCounts], None]
+    total: BellCounts = field(default_factory=BellCounts.zero)
+    block: BellCounts = field(default_factory=BellCounts.zero)
+    _unreported: int = 0
+
+    def feed(self, trials: np.ndarray) -> None:
+        """Count the next trials of the current block."""
+        pos = 0
+        while pos < len(trials):
+            take = min(self.segment_trials - self._unreported, len(trials) - pos)
+            counts = count_trials(trials[pos : pos + take], offset=self.total.n)
+            self.total, self.block = self.total + counts, self.block + counts
+            pos += take
+            self._unreported += take
+            if self._unreported == self.segment_trials:
+                self._unreported = 0
+                self.report(self.total)
+
+    def end_block(self) -> BellCounts:
+        """Close the current block (reporting a partial last segment); its counts."""
+        if self._unreported:
+            self._unreported = 0
+            self.report(self.total)
+        block, self.block = self.block, BellCounts.zero()
         return block
 
 
