@@ -128,9 +128,11 @@ def test_instrument_lost_mid_run_keeps_completed_blocks(tmp_path: Path) -> None:
             .replace('address = "TCPIP::awg5014-a.sim::INSTR"', f'address = "{server.resource}"')
             .replace("{settings}", "{}")
         )
-        # open + configure + run snapshot + 3 block snapshots, then the link goes down
+        # open + configure + run snapshot + 3 blocks (snapshot, AWGC:RUN and AWGC:STOP each
+        # checked with SYST:ERR? and *ESR?), then the link goes down in block 3's snapshot
         per_snapshot = 16  # queries for every declared AWG5014 setting
-        state.disconnect_after = 1 + 2 + (1 + 3) * per_snapshot
+        run_stop = 2 * 3
+        state.disconnect_after = 1 + 2 + per_snapshot + 3 * (per_snapshot + run_stop)
         out = tmp_path / "run"
         result = runner.invoke(app, ["run", str(config), "--out", str(out), "-q"])
     assert result.exit_code == 1, result.output

@@ -5,7 +5,10 @@ threaded TCP server on 127.0.0.1 does, so waveform uploads and curve downloads r
 the same pyvisa calls as on the lab's instruments:
 
 * AWG: ``WLIS:WAV:NEW "name",<points>,REAL``, ``WLIS:WAV:DATA "name",#<block>`` (float32
-  samples, little-endian), ``WLIS:WAV:DATA? "name"``, ``WLIS:SIZE?``, ``AWGC:RUN``/``STOP``.
+  samples, little-endian), ``WLIS:WAV:DATA? "name"``, ``WLIS:SIZE?``, ``WLIS:NAME? i``,
+  ``AWGC:RUN``/``STOP``, ``AWGC:RMOD``, and the AWG5014 sequence (``SEQ:LENG``,
+  ``SEQ:ELEM<i>:WAV<ch>`` (the waveform must exist, else ``-224``), ``TWA``, ``LOOP:INF``,
+  ``LOOP:COUN``, ``GOTO:STAT``, ``GOTO:IND``, and their queries).
 * Scope: ``DATA:SOU CH<n>``, ``ACQ:MOD ENVELOPE``, ``CURV?`` (int16 block of interleaved
   min/max pairs, as Tektronix envelope curves), ``WFMO:XIN?``/``XZE?``/``YMU?``/``YOFF?``/``YZE?``.
   Each channel shows a :class:`~diamp.timing.synthetic.SyntheticEdge` (jitter, offset, noise).
@@ -71,6 +74,7 @@ class InstrumentState:
     disconnect_after: int | None = None  # fault injection: drop the link after N commands
     commands: int = 0
     settings: dict[str, str] = field(default_factory=dict)  # plain "HEADER value" / "HEADER?"
+    sequence: list[dict[str, str]] = field(default_factory=list)  # AWG5014 sequence elements
     emulation: Emulation | None = None
 
     def error(self, text: str, bit: int = 32) -> None:
@@ -145,6 +149,7 @@ class _Handler(socketserver.StreamRequestHandler):
             if cmd == "*RST":
                 state.waveforms.clear()
                 state.declared.clear()
+                state.sequence.clear()
                 state.running = False
             return None
         if cmd == "*OPC?":
@@ -157,6 +162,9 @@ class _Handler(socketserver.StreamRequestHandler):
         if cmd.endswith("?") and cmd[:-1] in state.settings:
             return state.settings[cmd[:-1]].encode() + b"\n"
         if cmd in state.settings and arg.strip():
+            state.settings[cmd] = arg.strip()
+            return None
+        if cmd == "AWGC:RMOD":
             state.settings[cmd] = arg.strip()
             return None
         if cmd in ("AWGC:RUN", "AWGC:STOP"):
@@ -182,6 +190,15 @@ class _Handler(socketserver.StreamRequestHandler):
             return binary_block(state.waveforms[name].astype("<f4").tobytes())
         if cmd == "WLIS:SIZE?":
             return f"{len(state.waveforms)}\n".encode()
+        if cmd == "WLIS:NAME?":
+            names = list(state.waveforms)
+            index = int(arg) if arg.strip().isdigit() else -1
+            if not 0 <= index < len(names):
+                state.error('-222,"Data out of range"', 16)
+                return b'""\n'
+            return f'"{names[index]}"\n'.encode()
+        if cmd.startswith("SEQ:"):
+            return _sequence(state, cmd, arg.strip())
         if cmd == "DATA:SOU":
             m = re.fullmatch(r"CH([1-4])", arg.strip().upper())
             if not m:
@@ -285,3 +302,35 @@ class LoopbackScpiServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+_ELEMENT = re.compile(r"SEQ:ELEM(\d+):(WAV[1-4]|TWA|LOOP:INF|LOOP:COUN|GOTO:STAT|GOTO:IND)(\??)")
+
+
+def _sequence(state: InstrumentState, cmd: str, arg: str) -> bytes | None:
+    """AWG5014 sequence commands: ``SEQ:LENG`` and the element fields."""
+    if cmd == "SEQ:LENG?":
+        return f"{len(state.sequence)}\n".encode()
+    if cmd == "SEQ:LENG":
+        if not arg.isdigit() or int(arg) > 8000:
+            state.error('-222,"Data out of range"', 16)
+            return None
+        state.sequence = [{} for _ in range(int(arg))]
+        return None
+    m = _ELEMENT.fullmatch(cmd)
+    if m is None:
+        state.error('-113,"Undefined header"')
+        return None
+    index, key, query = int(m.group(1)), m.group(2), m.group(3) == "?"
+    if not 1 <= index <= len(state.sequence):
+        state.error('-222,"Data out of range"', 16)
+        return b'""\n' if query else None
+    element = state.sequence[index - 1]
+    if query:
+        value = element.get(key, '""' if key.startswith("WAV") else "0")
+        return f"{value}\n".encode()
+    if key.startswith("WAV") and arg.strip('"') not in state.waveforms:
+        state.error('-224,"Illegal parameter value"', 16)
+        return None
+    element[key] = arg
+    return None

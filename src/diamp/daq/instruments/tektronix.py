@@ -2,18 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar
 
 import numpy as np
 
 from diamp.daq.instruments.scpi import ScpiInstrument, Setting
+from diamp.daq.instruments.sequence import SequenceStep, awg5014_commands, validate_steps
 from diamp.timing.envelopes import EnvelopeTrace
 
-__all__ = ["INSTRUMENT_TYPES", "Awg70k", "Awg5014", "TekScope"]
+__all__ = ["INSTRUMENT_TYPES", "Awg70k", "Awg5014", "TekScope", "WaveformList"]
 
 
-class Awg5014(ScpiInstrument):
+class WaveformList(ScpiInstrument):
+    """The waveform list of a Tektronix AWG: binary-block upload and read-back."""
+
+    def upload_waveform(self, name: str, samples: np.ndarray) -> None:
+        """Create waveform ``name`` and send ``samples`` (in [-1, 1]) as a binary block."""
+        data = np.asarray(samples, dtype=np.float64)
+        if data.ndim != 1 or data.size < 1 or not np.isfinite(data).all():
+            raise self._fail(f"waveform {name!r}: samples must be a non-empty finite 1-d array")
+        if np.abs(data).max() > 1.0:
+            raise self._fail(f"waveform {name!r}: samples must lie in [-1, 1] (normalised output)")
+        if not name or '"' in name:
+            raise self._fail(f"invalid waveform name {name!r}")
+        new = f'WLIS:WAV:NEW "{name}",{data.size},REAL'
+        self.write(new)
+        try:
+            self._res.write_binary_values(
+                f'WLIS:WAV:DATA "{name}",', data.astype("<f4"), datatype="f", is_big_endian=False
+            )
+        except Exception as err:
+            raise self._fail(f"binary upload failed ({err})", f"WLIS:WAV:DATA {name!r}") from err
+        self.check_errors(f"{new}; WLIS:WAV:DATA {name!r} ({data.size} points)")
+
+    def read_waveform(self, name: str) -> np.ndarray:
+        """Read waveform ``name`` back (float32 samples)."""
+        command = f'WLIS:WAV:DATA? "{name}"'
+        try:
+            values = self._res.query_binary_values(
+                command, datatype="f", is_big_endian=False, container=np.array
+            )
+        except Exception as err:
+            raise self._fail(f"binary read failed ({err})", command) from err
+        self.check_errors(command)
+        return np.asarray(values, dtype=np.float32)
+
+
+class Awg5014(WaveformList):
     """Tektronix AWG5014C: 4 channels, 10 MS/s – 1.2 GS/s, 1.66 ns granularity."""
 
     IDN_PREFIX = "TEKTRONIX,AWG5014"
@@ -47,36 +84,36 @@ class Awg5014(ScpiInstrument):
         ),
     }
 
-    def upload_waveform(self, name: str, samples: np.ndarray) -> None:
-        """Create waveform ``name`` and send ``samples`` (in [-1, 1]) as a binary block."""
-        data = np.asarray(samples, dtype=np.float64)
-        if data.ndim != 1 or data.size < 1 or not np.isfinite(data).all():
-            raise self._fail(f"waveform {name!r}: samples must be a non-empty finite 1-d array")
-        if np.abs(data).max() > 1.0:
-            raise self._fail(f"waveform {name!r}: samples must lie in [-1, 1] (normalised output)")
-        if not name or '"' in name:
-            raise self._fail(f"invalid waveform name {name!r}")
-        new = f'WLIS:WAV:NEW "{name}",{data.size},REAL'
-        self.write(new)
-        try:
-            self._res.write_binary_values(
-                f'WLIS:WAV:DATA "{name}",', data.astype("<f4"), datatype="f", is_big_endian=False
-            )
-        except Exception as err:
-            raise self._fail(f"binary upload failed ({err})", f"WLIS:WAV:DATA {name!r}") from err
-        self.check_errors(f"{new}; WLIS:WAV:DATA {name!r} ({data.size} points)")
+    def upload_sequence(self, steps: Sequence[SequenceStep]) -> None:
+        """Replace the sequence by ``steps`` and select sequence mode, as one checked batch.
 
-    def read_waveform(self, name: str) -> np.ndarray:
-        """Read waveform ``name`` back (float32 samples)."""
-        command = f'WLIS:WAV:DATA? "{name}"'
-        try:
-            values = self._res.query_binary_values(
-                command, datatype="f", is_big_endian=False, container=np.array
-            )
-        except Exception as err:
-            raise self._fail(f"binary read failed ({err})", command) from err
-        self.check_errors(command)
-        return np.asarray(values, dtype=np.float32)
+        The whole sequence is validated first (element count, channels, repeats, jump targets,
+        and that every waveform it plays is in the device's waveform list), so a bad sequence
+        sends nothing.
+        """
+        names = {self.query(f"WLIS:NAME? {i}").strip('"') for i in range(self._waveform_count())}
+        problems = validate_steps(steps, names)
+        if problems:
+            raise self._fail("sequence refused before any I/O: " + "; ".join(problems))
+        commands = [*awg5014_commands(steps), "AWGC:RMOD SEQ"]
+        for command in commands:
+            self.write(command)
+        self.check_errors(f"sequence upload ({len(steps)} elements, {len(commands)} commands)")
+
+    def read_sequence(self) -> list[dict[int, str]]:
+        """The waveforms per channel of every sequence element, as the device reports them."""
+        length = int(self.query("SEQ:LENG?"))
+        return [
+            {
+                ch: name
+                for ch in (1, 2, 3, 4)
+                if (name := self.query(f"SEQ:ELEM{i}:WAV{ch}?").strip('"'))
+            }
+            for i in range(1, length + 1)
+        ]
+
+    def _waveform_count(self) -> int:
+        return int(self.query("WLIS:SIZE?"))
 
     def run(self) -> None:
         """Start the sequence (waits for triggers in TRIG mode)."""
@@ -87,7 +124,7 @@ class Awg5014(ScpiInstrument):
         self.execute("AWGC:STOP")
 
 
-class Awg70k(ScpiInstrument):
+class Awg70k(WaveformList):
     """Tektronix AWG70001A: 1 channel up to 50 GS/s."""
 
     IDN_PREFIX = "TEKTRONIX,AWG70"
