@@ -200,6 +200,16 @@ class PulseStore:
         found = self._pulses(f"{where} ORDER BY chain_index DESC, pulse_index DESC LIMIT 1", *args)
         return found[0] if found else None
 
+    def last_json(self, chain: int | None = None) -> str | None:
+        """The stored JSON text of the newest published pulse (of ``chain``, or overall)."""
+        where, args = ("AND chain_index = ?", (chain,)) if chain is not None else ("", ())
+        rows = self._rows(
+            f"SELECT json FROM pulses WHERE published = 1 {where} "
+            "ORDER BY chain_index DESC, pulse_index DESC LIMIT 1",
+            *args,
+        )
+        return str(rows[0][0]) if rows else None
+
     def pulse_json(self, chain: int, index: int) -> str | None:
         """The stored JSON text of a published pulse."""
         rows = self._rows(
