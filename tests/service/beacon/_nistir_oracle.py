@@ -7,6 +7,7 @@ order) and checks signature, output value, certificate id and the chain links.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from typing import Any
 
@@ -15,6 +16,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 ORDER = ("previous", "hour", "day", "month", "year")
+
+
+def time_ms(stamp: str) -> int:
+    """Milliseconds since the epoch of a NIST time stamp (``...T..:..:...mmmZ``)."""
+    t = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
+    return round(t.timestamp() * 1000)
 
 
 def _lp(raw: bytes) -> bytes:
