@@ -15,6 +15,7 @@ from diamp.cli import app as cli_app
 from diamp.service.beacon.client import verify_files
 from diamp.service.beacon.crypto import Signer, load_certificate, load_signer
 from diamp.service.beacon.engine import BeaconEngine
+from diamp.service.beacon.errors import PulseVerificationError
 from diamp.service.beacon.provenance import urandom_source
 from diamp.service.beacon.pulse import ListValue, Pulse, format_timestamp
 from diamp.service.beacon.store import PulseStore
@@ -56,6 +57,20 @@ def failures(pulses: list[Pulse], keys: tuple[Path, Path]) -> set[tuple[str, str
 
 def test_untouched_chain_verifies(chain: list[Pulse], keypair: tuple[Path, Path]) -> None:
     assert failures(chain, keypair) == set()
+
+
+def test_report_raises_naming_pulse_and_field(
+    chain: list[Pulse], keypair: tuple[Path, Path]
+) -> None:
+    cert = load_certificate(keypair[1])
+    chain[1] = replace(chain[1], output_value=bytes(64))
+    report = verify_pulses([(p.name, p) for p in chain], {cert.id_hex: cert})
+    with pytest.raises(PulseVerificationError) as info:
+        report.raise_for_failures()
+    assert (info.value.fields["pulse"], info.value.fields["field"]) == (
+        "chain 1 pulse 2",
+        "outputValue",
+    )
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from typing import Any
 
 from diamp.service.beacon.crypto import BeaconCertificate
 from diamp.service.beacon.engine import period_start
+from diamp.service.beacon.errors import PulseVerificationError
 from diamp.service.beacon.provenance import check_external
 from diamp.service.beacon.pulse import (
     CIPHER_SUITE,
@@ -67,6 +68,15 @@ class VerificationReport:
     def fail(self, pulse: str, fld: str, message: str) -> None:
         """Record a failure."""
         self.failures.append(Failure(pulse, fld, message))
+
+    def raise_for_failures(self) -> None:
+        """Raise :class:`PulseVerificationError` naming the first failed pulse and field."""
+        if self.failures:
+            first = self.failures[0]
+            more = f" (and {len(self.failures) - 1} more)" if len(self.failures) > 1 else ""
+            raise PulseVerificationError(
+                f"{first}{more}", pulse=first.pulse, field=first.field, count=len(self.failures)
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for ``diamp beacon verify --json``."""
