@@ -357,6 +357,10 @@ app.add_typer(test_app)
 app.command("entropy-model")(entropy_model_command)
 app.command("otp")(otp_command)
 
+from diamp.cli.beacon import beacon_app  # noqa: E402  (issue 8: registered at the end)
+
+app.add_typer(beacon_app)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -1,0 +1,120 @@
+"""Beacon settings (the ``[beacon]`` table of a service config) and building the engine.
+
+A stand-alone beacon config is a TOML file with ``schema_version = 1`` and a ``[beacon]``
+table; :func:`load_beacon_settings` reads it. Relative paths are resolved against the config
+file's directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from diamp.errors import ConfigError
+from diamp.service.beacon.crypto import generate_keypair, load_signer
+from diamp.service.beacon.engine import BeaconEngine
+from diamp.service.beacon.provenance import ExternalValue, RandomSource
+from diamp.service.beacon.pulse import Pulse
+from diamp.service.beacon.store import PulseStore
+from diamp.tomlconfig import read_text, validate_toml
+
+__all__ = ["BeaconSettings", "build_engine", "load_beacon_settings"]
+
+
+class BeaconSettings(BaseModel):
+    """How the beacon runs: period, keys, state and where its randomness comes from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    period_s: float = Field(60.0, description="Pulse period in seconds (whole milliseconds).")
+    key_file: Path = Path("beacon/beacon-key.pem")
+    certificate_file: Path = Path("beacon/beacon-cert.pem")
+    state_db: Path = Path("beacon/pulses.sqlite")
+    tier: str = Field("dira", description="Service pool tier the localRandomValue comes from.")
+    base_uri: str = Field("http://127.0.0.1:8000", description="Public URL in pulse uris.")
+    generate_key: bool = Field(False, description="Create a throw-away key if none exists.")
+    key_bits: int = Field(4096, ge=2048)
+    external_file: Path | None = Field(
+        None, description="If set, SHA-512 of this file's bytes is each pulse's external value."
+    )
+
+    @field_validator("period_s")
+    @classmethod
+    def _whole_ms(cls, value: float) -> float:
+        ms = round(value * 1000)
+        if ms < 10 or abs(ms - value * 1000) > 1e-6 or ms >= 2**32:
+            raise ValueError(f"expected whole milliseconds from 0.01 s, found {value}")
+        return value
+
+    @property
+    def period_ms(self) -> int:
+        """The period in milliseconds (the ``period`` field of every pulse)."""
+        return round(self.period_s * 1000)
+
+    def resolved(self, base: Path) -> BeaconSettings:
+        """A copy with relative file paths taken relative to ``base``."""
+        paths = {
+            name: base / getattr(self, name)
+            for name in ("key_file", "certificate_file", "state_db", "external_file")
+            if getattr(self, name) is not None and not getattr(self, name).is_absolute()
+        }
+        return self.model_copy(update=paths)
+
+
+class _BeaconFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int
+    beacon: BeaconSettings
+
+
+def load_beacon_settings(path: Path) -> BeaconSettings:
+    """Read a stand-alone beacon config (``schema_version = 1``, ``[beacon]``)."""
+    text, where = read_text(path, ConfigError, "beacon config")
+    loaded = validate_toml(text, where, _BeaconFile, ConfigError)
+    return loaded.beacon.resolved(path.parent)
+
+
+def _file_external(path: Path) -> Callable[[], ExternalValue]:
+    source_id = hashlib.sha512(f"diamp:external-file:{path.name}".encode()).digest()
+
+    def read() -> ExternalValue:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read external value file: {err}") from err
+        return ExternalValue(source_id, 0, hashlib.sha512(data).digest())
+
+    return read
+
+
+def build_engine(
+    settings: BeaconSettings,
+    source: RandomSource,
+    *,
+    clock: Callable[[], float] = time.time,
+    after_persist: Callable[[Pulse], None] | None = None,
+) -> BeaconEngine:
+    """The engine for ``settings``: keys (generated first if allowed), store, signer."""
+    key, cert = settings.key_file, settings.certificate_file
+    if settings.generate_key and not key.exists() and not cert.exists():
+        if key.parent != cert.parent:
+            raise ConfigError("beacon.generate_key needs key_file and certificate_file in one dir")
+        made_key, made_cert = generate_keypair(key.parent, bits=settings.key_bits)
+        made_key.rename(key)
+        made_cert.rename(cert)
+    external = None if settings.external_file is None else _file_external(settings.external_file)
+    return BeaconEngine(
+        PulseStore(settings.state_db),
+        load_signer(key, cert),
+        source,
+        period_ms=settings.period_ms,
+        base_uri=settings.base_uri,
+        external=external,
+        clock=clock,
+        after_persist=after_persist,
+    )

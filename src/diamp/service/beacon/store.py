@@ -1,0 +1,246 @@
+"""The pulse store (SQLite, WAL): pulses are persisted before they are published.
+
+Invariants
+----------
+- A (chain, pulse) index is written once. Writing it again with the same JSON is a no-op
+  (a restart republishing a persisted pulse); with different JSON it raises
+  :class:`BeaconStoreError` and nothing changes.
+- A pulse and the commitment to the next pulse's ``localRandomValue`` are written in one
+  transaction, so a crash never leaves a precommitment without its value.
+- ``published`` is set only after the pulse is durable (``synchronous=FULL``); after a crash
+  :meth:`PulseStore.unpublished` returns the pulse persisted but not yet published, byte for
+  byte, and the engine publishes it unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diamp.service.beacon.errors import BeaconStoreError
+from diamp.service.beacon.pulse import Pulse
+
+__all__ = ["ChainInfo", "PulseStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chains (
+    chain_index INTEGER PRIMARY KEY, certificate_id TEXT NOT NULL, format TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pulses (
+    chain_index INTEGER NOT NULL, pulse_index INTEGER NOT NULL, time_ms INTEGER NOT NULL,
+    json TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (chain_index, pulse_index));
+CREATE INDEX IF NOT EXISTS pulses_time ON pulses (time_ms);
+CREATE TABLE IF NOT EXISTS commitments (
+    chain_index INTEGER NOT NULL, pulse_index INTEGER NOT NULL, value BLOB NOT NULL,
+    dira TEXT NOT NULL, PRIMARY KEY (chain_index, pulse_index));
+CREATE TABLE IF NOT EXISTS certificates (id TEXT PRIMARY KEY, pem BLOB NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    """A chain: its index, the signing certificate and the format (version, period, uri)."""
+
+    chain_index: int
+    certificate_id: str
+    format: str
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """The committed ``localRandomValue`` of a future pulse and its DIRA provenance."""
+
+    chain_index: int
+    pulse_index: int
+    value: bytes
+    dira_certificates: tuple[str, ...]
+
+
+class PulseStore:
+    """Pulses, chains, commitments and certificates in one SQLite file (thread-safe)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as err:
+            raise BeaconStoreError(
+                f"{path}: cannot open pulse store: {err}", path=str(path)
+            ) from err
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:
+                raise BeaconStoreError(f"{self.path}: {err}", path=str(self.path)) from err
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except sqlite3.Error as err:
+                self._db.execute("ROLLBACK")
+                raise BeaconStoreError(f"{self.path}: {err}", path=str(self.path)) from err
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as err:
+                raise BeaconStoreError(f"{self.path}: {err}", path=str(self.path)) from err
+
+    # chains and certificates
+    def last_chain(self) -> ChainInfo | None:
+        """The newest chain, if any."""
+        rows = self._rows(
+            "SELECT chain_index, certificate_id, format FROM chains "
+            "ORDER BY chain_index DESC LIMIT 1"
+        )
+        return ChainInfo(*rows[0]) if rows else None
+
+    def new_chain(self, certificate_id: str, fmt: str) -> ChainInfo:
+        """Open the next chain (index one more than the newest)."""
+        with self._tx() as db:
+            (top,) = db.execute("SELECT COALESCE(MAX(chain_index), 0) FROM chains").fetchone()
+            db.execute("INSERT INTO chains VALUES (?, ?, ?)", (top + 1, certificate_id, fmt))
+        return ChainInfo(top + 1, certificate_id, fmt)
+
+    def add_certificate(self, certificate_id: str, pem: bytes) -> None:
+        """Keep a signing certificate (idempotent)."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO certificates VALUES (?, ?)", (certificate_id, pem))
+
+    def certificate(self, certificate_id: str) -> bytes | None:
+        """PEM of a certificate by ``certificateId`` (lower-case hex)."""
+        rows = self._rows("SELECT pem FROM certificates WHERE id = ?", certificate_id.lower())
+        return bytes(rows[0][0]) if rows else None
+
+    # pulses
+    def persist(self, pulse: Pulse, commitment: Commitment | None) -> None:
+        """Write ``pulse`` (unpublished) and the next commitment in one transaction."""
+        text = json.dumps({"pulse": pulse.to_dict()}, separators=(",", ":"))
+        key = (pulse.chain_index, pulse.pulse_index)
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT json FROM pulses WHERE chain_index = ? AND pulse_index = ?", key
+            ).fetchone()
+            if row is not None:
+                if row[0] != text:
+                    raise BeaconStoreError(
+                        f"{self.path}: {pulse.name} exists with different content; "
+                        "a pulse index is never issued twice",
+                        path=str(self.path),
+                        pulse=pulse.name,
+                    )
+                return
+            db.execute(
+                "INSERT INTO pulses (chain_index, pulse_index, time_ms, json) VALUES (?, ?, ?, ?)",
+                (*key, pulse.time_ms, text),
+            )
+            if commitment is not None:
+                db.execute(
+                    "INSERT INTO commitments VALUES (?, ?, ?, ?)",
+                    (
+                        commitment.chain_index,
+                        commitment.pulse_index,
+                        commitment.value,
+                        json.dumps(list(commitment.dira_certificates)),
+                    ),
+                )
+
+    def mark_published(self, chain: int, index: int) -> None:
+        """Make a persisted pulse visible to readers."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE pulses SET published = 1 WHERE chain_index = ? AND pulse_index = ?",
+                (chain, index),
+            )
+
+    def commitment(self, chain: int, index: int) -> Commitment | None:
+        """The committed value for pulse ``index`` of ``chain``."""
+        rows = self._rows(
+            "SELECT value, dira FROM commitments WHERE chain_index = ? AND pulse_index = ?",
+            chain,
+            index,
+        )
+        if not rows:
+            return None
+        value, dira = rows[0]
+        return Commitment(chain, index, bytes(value), tuple(json.loads(str(dira))))
+
+    def unpublished(self) -> list[Pulse]:
+        """Pulses persisted but not yet published (at most one after a crash)."""
+        return self._pulses("WHERE published = 0 ORDER BY chain_index, pulse_index")
+
+    def last_pulse(self, chain: int | None = None, published: bool = True) -> Pulse | None:
+        """The newest pulse (of ``chain``, or of the newest chain)."""
+        where = "WHERE published = 1" if published else "WHERE 1"
+        args: tuple[object, ...] = ()
+        if chain is not None:
+            where, args = where + " AND chain_index = ?", (chain,)
+        found = self._pulses(f"{where} ORDER BY chain_index DESC, pulse_index DESC LIMIT 1", *args)
+        return found[0] if found else None
+
+    def last_json(self, chain: int | None = None) -> str | None:
+        """The stored JSON text of the newest published pulse (of ``chain``, or overall)."""
+        where, args = ("AND chain_index = ?", (chain,)) if chain is not None else ("", ())
+        rows = self._rows(
+            f"SELECT json FROM pulses WHERE published = 1 {where} "
+            "ORDER BY chain_index DESC, pulse_index DESC LIMIT 1",
+            *args,
+        )
+        return str(rows[0][0]) if rows else None
+
+    def pulse_json(self, chain: int, index: int) -> str | None:
+        """The stored JSON text of a published pulse."""
+        rows = self._rows(
+            "SELECT json FROM pulses WHERE chain_index = ? AND pulse_index = ? AND published = 1",
+            chain,
+            index,
+        )
+        return str(rows[0][0]) if rows else None
+
+    def pulse(self, chain: int, index: int) -> Pulse | None:
+        """A published pulse."""
+        text = self.pulse_json(chain, index)
+        return None if text is None else Pulse.from_dict(json.loads(text))
+
+    def by_time(self, ms: int, mode: str) -> str | None:
+        """JSON of the published pulse ``at`` or after, strictly ``previous`` or ``next`` to ms."""
+        sql = {
+            "at": "time_ms >= ? ORDER BY time_ms, chain_index",
+            "next": "time_ms > ? ORDER BY time_ms, chain_index",
+            "previous": "time_ms < ? ORDER BY time_ms DESC, chain_index DESC",
+        }[mode]
+        rows = self._rows(f"SELECT json FROM pulses WHERE published = 1 AND {sql} LIMIT 1", ms)
+        return str(rows[0][0]) if rows else None
+
+    def first_since(self, chain: int, start_ms: int) -> Pulse | None:
+        """The first persisted pulse of ``chain`` with a time stamp at or after ``start_ms``."""
+        found = self._pulses(
+            "WHERE chain_index = ? AND time_ms >= ? ORDER BY pulse_index LIMIT 1", chain, start_ms
+        )
+        return found[0] if found else None
+
+    def _pulses(self, clause: str, *args: object) -> list[Pulse]:
+        rows = self._rows(f"SELECT json FROM pulses {clause}", *args)
+        return [Pulse.from_dict(json.loads(str(r[0])), where=str(self.path)) for r in rows]
