@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -36,9 +37,22 @@ def test_json_for_two_sequences(app: typer.Typer) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["sequences"], data["length"]) == (2, 1_000_000)
-    assert len(data["tests"]["Serial"]["pvalues"]) == 2  # two sub-tests
-    assert len(data["tests"]["Serial"]["pvalues"][0]) == 2  # two sequences
+    assert len(data["tests"]["Serial"]["pvalues"]) == 2  # two sequences
+    assert len(data["tests"]["CumulativeSums"]["pvalues"][1]) == 2  # forward, reverse
     assert data["tests"]["Frequency"]["pvalues"][0][0] == pytest.approx(0.3290644643336965)
+
+
+def test_json_pvalues_have_the_reference_layout(app: typer.Typer) -> None:
+    """tests.<Name>.pvalues[i] is sequence i's list, as in the shared reference vector."""
+    result = runner.invoke(app, [str(DATA / "sample_5x1Mbit.bin"), "--json"])
+    assert result.exit_code == 0, result.output
+    ours = json.loads(result.stdout)["tests"]
+    reference = json.loads((DATA / "sample_5x1Mbit.pvalues.json").read_text())["pvalues"]
+    assert sorted(ours) == sorted(reference)
+    for name, per_sequence in reference.items():
+        got = ours[name]["pvalues"]
+        assert [len(p) for p in got] == [len(p) for p in per_sequence], name
+        assert np.allclose(got, per_sequence, rtol=0, atol=1e-9), name
 
 
 def test_missing_file(app: typer.Typer, tmp_path: Path) -> None:

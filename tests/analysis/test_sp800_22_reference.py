@@ -118,7 +118,7 @@ def test_json_summary_shape(result: Sp80022Result) -> None:
     assert data["sequences"] == 5 and data["length"] == 1_000_000
     assert list(data["tests"]) == list(TEST_NAMES)
     freq = data["tests"]["Frequency"]
-    assert np.shape(freq["pvalues"]) == (1, 5)
+    assert np.shape(freq["pvalues"]) == (5, 1)
     assert freq["uniformity_pvalue"] is None  # fewer than 10 sequences: "----"
     assert freq["proportion"] == {
         "passed": 5,
@@ -127,7 +127,7 @@ def test_json_summary_shape(result: Sp80022Result) -> None:
         "flagged": False,
     }
     nonover = data["tests"]["NonOverlappingTemplate"]
-    assert np.shape(nonover["pvalues"]) == (148, 5)
+    assert np.shape(nonover["pvalues"]) == (5, 148)
     assert len(nonover["proportion"]) == 148 and nonover["subtests"][0] == "000000001"
     assert sum(p["passed"] < 5 for p in nonover["proportion"]) == 4  # the 4/5 rows
     excursions = data["tests"]["RandomExcursions"]

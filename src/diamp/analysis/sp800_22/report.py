@@ -263,8 +263,10 @@ def _proportion(row: ReportRow) -> dict[str, Any]:
 def report_to_json(result: Sp80022Result, report: FinalReport) -> dict[str, Any]:
     """A JSON-ready summary of a run and its report.
 
-    ``tests[name]["pvalues"][s][i]`` is sub-test s of sequence i (one sub-test list for
-    single-valued tests). Tests with sub-tests (CumulativeSums, NonOverlappingTemplate,
+    ``tests[name]["pvalues"][i]`` is the list of sequence i's p-values, sub-tests in the
+    reference report's order (a one-element list for single-valued tests; 0 where a random
+    excursion test does not apply): the layout of ``../shared/vectors/sp800-22``. Tests with
+    sub-tests (CumulativeSums, NonOverlappingTemplate,
     RandomExcursions, RandomExcursionsVariant, Serial) have lists of ``proportion`` and
     ``uniformity_pvalue`` (``null`` where the reference prints "----") and ``subtests``
     labels; the others have single values.
@@ -272,7 +274,7 @@ def report_to_json(result: Sp80022Result, report: FinalReport) -> dict[str, Any]
     tests: dict[str, Any] = {}
     for test, values in result.pvalues.items():
         rows = report.rows_for(test)
-        entry: dict[str, Any] = {"pvalues": values.T.tolist()}
+        entry: dict[str, Any] = {"pvalues": values.tolist()}
         if test in _MULTI:
             entry["subtests"] = _subtest_labels(test, result)
             entry["proportion"] = [_proportion(r) for r in rows]
