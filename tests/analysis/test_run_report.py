@@ -142,9 +142,10 @@ class Run:
     page: dict[str, PageSection]
 
 
-def _make_run(base: Path, config: str) -> Run:
+def _make_run(base: Path, config: Path) -> Run:
     run_dir = base / "run"
-    result = invoke("run", REPO / "configs" / config, "--out", run_dir, "--quiet")
+    result = invoke("run", config, "--out", run_dir, "--quiet")
+    assert (run_dir / "certificate.json").exists(), result.output
     cert = json.loads((run_dir / "certificate.json").read_text(encoding="utf-8"))
     page = parse_page(run_dir / "report.html") if (run_dir / "report.html").exists() else {}
     return Run(run_dir, result, cert, page)
@@ -153,13 +154,13 @@ def _make_run(base: Path, config: str) -> Run:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The README demo (configs/simulated.toml): 2^25 trials, a 1.29 Mbit key."""
-    return _make_run(tmp_path_factory.mktemp("demo"), "simulated.toml")
+    return _make_run(tmp_path_factory.mktemp("demo"), REPO / "configs" / "simulated.toml")
 
 
 @pytest.fixture(scope="module")
 def aborted(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """A local-hidden-variable device: the protocol aborts, there is no key."""
-    return _make_run(tmp_path_factory.mktemp("lhv"), "simulated-classical.toml")
+    return _make_run(tmp_path_factory.mktemp("lhv"), REPO / "configs" / "simulated-classical.toml")
 
 
 @pytest.fixture
@@ -550,7 +551,6 @@ def test_report_after_run_catches_everything(
 
 # --------------------------------------------------------------------------- in a browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 _PROBE = """<script>
 addEventListener("load", () => {
   const out = document.createElement("pre");
@@ -562,17 +562,23 @@ addEventListener("load", () => {
 </script>"""
 
 
-def test_report_renders_in_headless_chromium(demo: Run, tmp_path: Path) -> None:
-    """Every embedded image decodes in a real browser (probe script added to a copy)."""
-    if CHROMIUM is None:
-        if os.environ.get("DIAMP_REQUIRE_BROWSER") == "1":
-            pytest.fail(
-                "DIAMP_REQUIRE_BROWSER=1 but chromium is not installed (apt-get install chromium)"
-            )
-        pytest.skip(
-            "chromium not installed (apt-get install chromium); "
-            "DIAMP_REQUIRE_BROWSER=1 makes this fail"
+@pytest.fixture
+def chromium() -> str:
+    """The browser, or a skip, or a failure when DIAMP_REQUIRE_BROWSER=1 (as in CI)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is not None:
+        return found
+    if os.environ.get("DIAMP_REQUIRE_BROWSER") == "1":
+        pytest.fail(
+            "DIAMP_REQUIRE_BROWSER=1 but chromium is not installed (apt-get install chromium)"
         )
+    pytest.skip(
+        "chromium not installed (apt-get install chromium); DIAMP_REQUIRE_BROWSER=1 makes this fail"
+    )
+
+
+def test_report_renders_in_headless_chromium(chromium: str, demo: Run, tmp_path: Path) -> None:
+    """Every embedded image decodes in a real browser (probe script added to a copy)."""
     page = (demo.run_dir / "report.html").read_text(encoding="utf-8")
     assert "<script" not in page  # the report itself has none
     probe = tmp_path / "probe.html"
@@ -590,7 +596,7 @@ def test_report_renders_in_headless_chromium(demo: Run, tmp_path: Path) -> None:
         "--virtual-time-budget=10000",
     ]
     done = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", probe.as_uri()],
+        [chromium, *flags, "--dump-dom", probe.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
@@ -616,7 +622,7 @@ def test_report_renders_in_headless_chromium(demo: Run, tmp_path: Path) -> None:
     ]
     shot = tmp_path / "shot.png"
     done = subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1200,2000", probe.as_uri()],
+        [chromium, *flags, f"--screenshot={shot}", "--window-size=1200,2000", probe.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
@@ -625,3 +631,38 @@ def test_report_renders_in_headless_chromium(demo: Run, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     pixels = rgb(Image.open(shot))
     assert pixels.shape[:2] == (2000, 1200) and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
+
+
+def test_adaptive_run_with_excluded_blocks(tmp_path: Path) -> None:
+    """Theorem 6 recomputed, excluded blocks listed, a key shorter than 10^6 bits tested whole."""
+    for sub in ("timing", "instruments"):
+        shutil.copytree(REPO / "configs" / sub, tmp_path / sub)
+    text = (REPO / "configs" / "simulated.toml").read_text(encoding="utf-8")
+    for old, new in [
+        ('mode = "fixed"', 'mode = "adaptive"'),
+        ('s_mu_threshold = "0.0065"', 's_mu_max = "0.008"\nbins = 16\n#'),
+        ('policy = "abort"', 'policy = "exclude"'),
+        ("hours_per_block = 0.1", 'hours_per_block = 0.1\njitter_device = "awg5014"\n'
+         "jitter_from_check = 6\n#"),
+        ("blocks = 8\n", "blocks = 7\n"),
+    ]:  # fmt: skip
+        assert old in text
+        text = text.replace(old, new, 1)
+    (tmp_path / "adaptive.toml").write_text(text, encoding="utf-8")
+    run = _make_run(tmp_path, tmp_path / "adaptive.toml")
+    assert run.result.exit_code == 0, run.result.output
+    cert = run.cert
+    assert cert["protocol"]["mode"] == "adaptive" and cert["excluded_blocks"]["blocks"]
+    page = run.page
+    assert list(page)[-1] == "excluded"
+    excluded = ", ".join(map(str, cert["excluded_blocks"]["blocks"]))
+    assert f"block(s) excluded: {excluded}." in page["excluded"].joined
+    assert (
+        "Theorem 6 (adaptive): S_used = " + cert["protocol"]["s_used"]
+        in kv(page["length"])["protocol"]
+    )
+    assert "DISAGREES" not in (run.run_dir / "report.html").read_text(encoding="utf-8")
+    bits = cert["output"]["bits"]
+    assert 387_840 <= bits < 1_000_000  # one sequence of all bits; Universal still applies
+    assert f"1 sequence(s) of {bits:,} bits" in page["sp800-22"].joined
+    assert kv(page["timing"])["verdict"] == "fail"

@@ -105,7 +105,8 @@ table.kv th{text-align:left}table.kv td{text-align:left;font-family:monospace}
 padding:.5em .8em}img{max-width:100%}img.bits{image-rendering:pixelated;width:min(100%,36em);
 border:1px solid #999}.side{display:flex;gap:1em;flex-wrap:wrap}.side figure{margin:0}
 .side img{image-rendering:pixelated;width:16em;border:1px solid #999}figcaption{font-size:.9em}
-code,.mono{font-family:monospace}ul.checks{padding-left:1.2em}"""
+code,.mono{font-family:monospace}ul.checks{padding-left:1.2em}
+table.sp800-22 td:last-child{text-align:left}"""
 
 
 def render_page(title: str, intro: str, sections: Sequence[Section]) -> str:

@@ -104,7 +104,7 @@ def verdict_rows(pvalues: dict[str, np.ndarray], sequences: int) -> dict[str, di
             failures = int(np.count_nonzero(read < ALPHA))
             tail = binomial_tail(int(read.size), failures)
             rows[name] = {
-                "pvalue": float(read.min()),
+                "pvalue": round(float(read.min()), 6),
                 "passed": int(read.size) - failures,
                 "total": int(read.size),
                 "verdict": "fail" if tail <= ALPHA else "pass",
