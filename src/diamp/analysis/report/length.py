@@ -11,11 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diamp.analysis.report.model import CertificateView, RunData
 from diamp.analysis.report.page import Check, Section, esc, kv_table
 from diamp.errors import DiampError
+
+if TYPE_CHECKING:
+    from diamp.protocol.security import OutputLength
 
 __all__ = ["length_section", "recompute_length"]
 
@@ -33,7 +36,7 @@ def _num(value: Any) -> float:
         return math.nan
 
 
-def recompute_length(cert: CertificateView) -> Any:
+def recompute_length(cert: CertificateView) -> OutputLength:
     """The :class:`~diamp.protocol.security.OutputLength` recomputed from the certificate.
 
     Raises
@@ -147,7 +150,7 @@ def length_section(run: RunData) -> Section:
     try:
         steps, checks = _steps(cert, sec), _checks(cert, sec)
     except (KeyError, TypeError, ValueError) as err:
-        raise cert_error(cert, f"security: unreadable output-length record ({err!r})") from err
+        raise _cert_error(cert, f"security: unreadable output-length record ({err!r})") from err
     body = (
         f"<p>{esc(sec.get('bound_description', ''))}</p>"
         + kv_table(steps)
@@ -156,7 +159,7 @@ def length_section(run: RunData) -> Section:
     return Section("length", "Output length", body, {"security": dict(sec)}, checks)
 
 
-def cert_error(cert: CertificateView, message: str) -> DiampError:
+def _cert_error(cert: CertificateView, message: str) -> DiampError:
     """A :class:`~diamp.errors.StorageError` about the certificate ``cert`` came from."""
     from diamp.errors import StorageError
 
