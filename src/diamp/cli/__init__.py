@@ -28,6 +28,7 @@ from diamp.cli.common import (
     progress_bars,
 )
 from diamp.cli.extract import extract_app
+from diamp.cli.report import report_after_run, report_command
 from diamp.cli.sp800_22 import sp800_22_command
 from diamp.cli.sp800_90b import sp800_90b_command
 from diamp.cli.timing import timing_app
@@ -92,7 +93,9 @@ def _summary(result: AmplifyResult, cert_path: Path, key_path: Path | None) -> N
     console.print(table)
 
 
-def _finish(result: AmplifyResult, run_dir: Path, suffix: str, as_json: bool) -> None:
+def _finish(
+    result: AmplifyResult, run_dir: Path, suffix: str, as_json: bool, report: bool = False
+) -> None:
     from diamp.protocol.certificate import build_certificate, dump_json, write_atomic
 
     cert_path = run_dir / f"certificate{suffix}.json"
@@ -105,8 +108,12 @@ def _finish(result: AmplifyResult, run_dir: Path, suffix: str, as_json: bool) ->
         emit_json({k: cert[k] for k in cert if k != "series"})
     else:
         _summary(result, cert_path, key_path)
+    # the certificate and key are on disk: a report failure is printed, never loses them
+    report_ok = report_after_run(run_dir) if report else True
     if result.status != "ok":
-        raise typer.Exit(ABORT_EXIT)
+        raise typer.Exit(ABORT_EXIT)  # the protocol's verdict outranks a report failure
+    if not report_ok:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -126,9 +133,12 @@ def run(
     """Run a complete DIRA experiment: trials, Z, statistics, output length, extraction.
 
     Writes DIR/trials.h5 (trial store v2, block files in DIR/trials.blocks/),
-    DIR/certificate.json and, unless the protocol aborts, DIR/key.bin (packed MSB-first).
+    DIR/certificate.json and, unless the protocol aborts, DIR/key.bin (packed MSB-first),
+    then the HTML report DIR/report.html (also after an abort; see ``diamp report``).
     Exit status 3 means the protocol aborted: the certificate says why and no key is
-    written. Ctrl-C stops cleanly after the current block (exit status 130); a kill at any
+    written. Exit status 1 after a complete run means only the report failed (the
+    certificate and key are kept; ``diamp report DIR`` retries).
+    Ctrl-C stops cleanly after the current block (exit status 130); a kill at any
     moment loses at most the block in flight. ``diamp run CONFIG --resume DIR`` continues
     the same run (same config required) and produces the store an uninterrupted run would
     have.
@@ -178,7 +188,7 @@ def run(
         raise typer.Exit(err.exit_code) from err
     except DiampError as err:
         raise fail(err) from err
-    _finish(result, run_dir, "", as_json)
+    _finish(result, run_dir, "", as_json, report=True)
 
 
 class _StopFlag:
@@ -356,6 +366,7 @@ test_app.command("sp800-90b")(sp800_90b_command)
 app.add_typer(test_app)
 app.command("entropy-model")(entropy_model_command)
 app.command("otp")(otp_command)
+app.command("report")(report_command)
 
 from diamp.cli.beacon import beacon_app  # noqa: E402  (issue 8: registered at the end)
 

@@ -1,0 +1,111 @@
+"""``diamp report RUN_DIR``: the self-contained HTML report of a run.
+
+:func:`report_command` is a plain function whose parameters carry their typer options;
+register it with ``app.command("report")(report_command)``. :func:`report_after_run` is what
+``diamp run`` calls once the certificate (and key) are safely on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from diamp.cli.common import bad_option, console, emit_json, fail, out
+from diamp.errors import DiampError
+
+__all__ = ["report_after_run", "report_command"]
+
+log = logging.getLogger(__name__)
+
+
+def report_command(
+    run_dir: Annotated[
+        Path, typer.Argument(help="Run directory (holds certificate.json, trials.h5, key.bin).")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="HTML file to write (default: RUN_DIR/report.html)."),
+    ] = None,
+    certificate: Annotated[
+        str,
+        typer.Option(
+            "--certificate",
+            help="Certificate in RUN_DIR to report on, e.g. certificate.amplify-001.json.",
+        ),
+    ] = "certificate.json",
+    sequences: Annotated[
+        int | None,
+        typer.Option(
+            "--sequences",
+            help="At most this many 10^6-bit key sequences go through SP 800-22 (default: all).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report's path and section data as JSON.")
+    ] = False,
+) -> None:
+    """Write a self-contained HTML report of a run (no external files, fonts or scripts).
+
+    Sections: summary; CHSH and S_mu per 2^22-trial segment with averages and bounds
+    (seed 003 Fig. 4); counts; the output-length computation, recomputed and checked; the
+    key as a bit image (Fig. 10); a one-time pad of a test image (Fig. 11); SP 800-22 on
+    the key (seed 000 Table 2); timing checks and excluded blocks. An aborted run gets a
+    report too. The page shows key bits, so it is written with mode 0600 like the key.
+    Exit status 1 if the run directory is unreadable or inconsistent, or if a recomputed
+    value disagrees with the certificate (the report is still written, marked).
+    """
+    from diamp.run_report import write_run_report
+
+    if sequences is not None and sequences < 1:
+        raise bad_option("--sequences", f"must be >= 1, found {sequences}")
+    try:
+        written = write_run_report(
+            run_dir, output, certificate=certificate, sp800_22_sequences=sequences
+        )
+    except DiampError as err:
+        raise fail(err) from err
+    if as_json:
+        emit_json({"report": str(written.path), **written.report.to_json()})
+    else:
+        out.print(escape(f"report: {written.path}"))
+    failed = written.report.failed_checks
+    if failed:
+        names = "; ".join(f"{c.name} ({c.detail})" for c in failed)
+        console.print(f"[bold red]error:[/] the certificate disagrees with: {escape(names)}")
+        raise typer.Exit(1)
+
+
+def report_after_run(run_dir: Path) -> bool:
+    """Write ``run_dir/report.html`` at the end of ``diamp run``; report a failure.
+
+    Returns whether the report was written with every check agreeing. A failure is printed
+    as an error and never raised: the certificate and key are already on disk, and the
+    report can be made again with ``diamp report RUN_DIR``.
+    """
+    from diamp.run_report import write_run_report
+
+    try:
+        written = write_run_report(run_dir)
+    except Exception as err:
+        if not isinstance(err, DiampError):
+            log.exception("report of %s failed", run_dir)
+        what = str(err) if isinstance(err, DiampError) else f"{type(err).__name__}: {err}"
+        console.print(
+            f"[bold red]error:[/] report not written: {escape(what)} (the run's results are "
+            f"saved; retry with: diamp report {escape(str(run_dir))})"
+        )
+        return False
+    failed = written.report.failed_checks
+    if failed:
+        names = "; ".join(c.name for c in failed)
+        console.print(
+            f"[bold red]error:[/] {escape(str(written.path))}: the certificate disagrees with "
+            f"its recomputation: {escape(names)}"
+        )
+        return False
+    console.print(escape(f"report: {written.path}"))
+    return True
