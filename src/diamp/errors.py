@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AnalysisError",
     "ConfigError",
     "DiampError",
     "ExtractionError",
@@ -91,3 +92,7 @@ class InstrumentError(DiampError, OSError):
 
     The message names the instrument (and the command or address where there is one).
     """
+
+
+class AnalysisError(DiampError, ValueError):
+    """Data cannot be analysed as asked (names the sample, value or parameter at fault)."""
