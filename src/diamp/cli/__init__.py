@@ -354,6 +354,12 @@ app.add_typer(test_app)
 app.command("entropy-model")(entropy_model_command)
 app.command("otp")(otp_command)
 
+from diamp.cli.service import client_app, keys_app, serve_command  # noqa: E402
+
+app.command("serve")(serve_command)
+app.add_typer(keys_app)
+app.add_typer(client_app)
+
 
 def main() -> None:
     """Console-script entry point."""
