@@ -165,7 +165,8 @@ class Pipeline:
             if rt.diverting or (any(t.name in rt.tiers for t in needy) and len(rt.out) < cap):
                 worked |= self._produce(rt)
         for t in sorted(needy, key=lambda t: self.pool.level(t.name)):
-            worked |= self._assemble(t)
+            while self._assemble(t) and self.pool.level(t.name) < target:
+                worked = True
         return worked
 
     def _produce(self, rt: SourceRuntime) -> bool:
