@@ -55,10 +55,15 @@ class Client:
         self, base_url: str, key_id: str, key: bytes, *, verify: bool | str = True,
         timeout: float = 30.0,
     ) -> None:  # fmt: skip
+        import ssl
+
         import httpx
 
         self.base_url, self.key_id, self.key = base_url.rstrip("/"), key_id, key
-        self._http = httpx.Client(verify=verify, timeout=timeout)
+        context: bool | ssl.SSLContext = verify if isinstance(verify, bool) else (
+            ssl.create_default_context(cafile=verify)
+        )  # fmt: skip
+        self._http = httpx.Client(verify=context, timeout=timeout)
 
     def close(self) -> None:
         """Close the connection pool."""
