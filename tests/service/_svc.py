@@ -43,7 +43,9 @@ def config_text(
     )
 
 
-def write_config(tmp: Path, text: str, clients: tuple[str, ...] = ("alice",)) -> tuple[Path, dict[str, bytes]]:
+def write_config(
+    tmp: Path, text: str, clients: tuple[str, ...] = ("alice",)
+) -> tuple[Path, dict[str, bytes]]:
     keys = {c: add_client(tmp / "clients.toml", c) for c in clients}
     path = tmp / "service.toml"
     path.write_text(text)
@@ -55,7 +57,9 @@ def settings_for(tmp: Path, text: str) -> tuple[ServiceSettings, dict[str, bytes
     return parse_settings(text, str(path)), keys
 
 
-def fill_counter(path: Path, tier: str, words: int, chunk_words: int = 4096, start: int = 0) -> None:
+def fill_counter(
+    path: Path, tier: str, words: int, chunk_words: int = 4096, start: int = 0
+) -> None:
     """Chunks of 8-byte big-endian counters start … start + words − 1 (repeats detectable)."""
     pool = Pool(path)
     for lo in range(start, start + words, chunk_words):

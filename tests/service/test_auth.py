@@ -28,12 +28,12 @@ RFC_KEY = base64.b64decode(
 def test_rfc9421_b25_hmac_vector() -> None:
     # Appendix B.2.5: signature base written out from the RFC text (RFC 8792 wrapping undone).
     base = (
-        '"date": Tue, 20 Apr 2021 02:07:55 GMT\n'
-        '"@authority": example.com\n'
-        '"content-type": application/json\n'
-        '"@signature-params": ("date" "@authority" "content-type")'
-        ';created=1618884473;keyid="test-shared-secret"'
-    ).encode()
+        b'"date": Tue, 20 Apr 2021 02:07:55 GMT\n'
+        b'"@authority": example.com\n'
+        b'"content-type": application/json\n'
+        b'"@signature-params": ("date" "@authority" "content-type")'
+        b';created=1618884473;keyid="test-shared-secret"'
+    )
     mac = hmac.new(RFC_KEY, base, hashlib.sha256).digest()
     assert base64.b64encode(mac).decode() == "pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8="
     # Our parser and serialiser reproduce the RFC's @signature-params value exactly.
@@ -42,7 +42,9 @@ def test_rfc9421_b25_hmac_vector() -> None:
     )
     assert sig.label == "sig-b25"
     assert sig.serialize() == base.decode().split('"@signature-params": ')[1]
-    assert parse_signature("sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:", "sig-b25") == mac
+    assert (
+        parse_signature("sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:", "sig-b25") == mac
+    )
 
 
 PARTS = RequestParts("GET", "127.0.0.1:8443", "/v1/random", "?bytes=32&format=hex")
@@ -52,16 +54,23 @@ def test_signature_base_of_our_components() -> None:
     sig = SignatureParams(
         "sig1",
         ("@method", "@authority", "@path", "@query"),
-        (("created", 1700000000), ("keyid", "alice"), ("nonce", "abcdef0123"), ("alg", "hmac-sha256")),
+        (
+            ("created", 1700000000),
+            ("keyid", "alice"),
+            ("nonce", "abcdef0123"),
+            ("alg", "hmac-sha256"),
+        ),
     )
     expected = (
-        '"@method": GET\n"@authority": 127.0.0.1:8443\n"@path": /v1/random\n'
-        '"@query": ?bytes=32&format=hex\n"@signature-params": ("@method" "@authority" "@path" '
-        '"@query");created=1700000000;keyid="alice";nonce="abcdef0123";alg="hmac-sha256"'
-    ).encode()
+        b'"@method": GET\n"@authority": 127.0.0.1:8443\n"@path": /v1/random\n'
+        b'"@query": ?bytes=32&format=hex\n"@signature-params": ("@method" "@authority" "@path" '
+        b'"@query");created=1700000000;keyid="alice";nonce="abcdef0123";alg="hmac-sha256"'
+    )
     assert signature_base(PARTS, sig) == expected
     headers = sign_request(b"k" * 32, "alice", PARTS, created=1700000000, nonce="abcdef0123")
-    assert headers["Signature-Input"] == "sig1=" + expected.decode().split('"@signature-params": ')[1]
+    assert (
+        headers["Signature-Input"] == "sig1=" + expected.decode().split('"@signature-params": ')[1]
+    )
     mac = hmac.new(b"k" * 32, expected, hashlib.sha256).digest()
     assert headers["Signature"] == f"sig1=:{base64.b64encode(mac).decode()}:"
 
@@ -78,7 +87,9 @@ def _verifier(clock: Clock) -> Verifier:
     return Verifier({"alice": b"a" * 32, "bob": b"b" * 32}, window=300, skew=5, clock=clock)
 
 
-def _headers(key: bytes = b"a" * 32, keyid: str = "alice", created: int = 10_000, nonce: str = "n0nce-0001") -> dict[str, str]:
+def _headers(
+    key: bytes = b"a" * 32, keyid: str = "alice", created: int = 10_000, nonce: str = "n0nce-0001"
+) -> dict[str, str]:
     h = sign_request(key, keyid, PARTS, created=created, nonce=nonce)
     return {k.lower(): v for k, v in h.items()}
 
@@ -106,9 +117,24 @@ def test_verifier_accepts_once_then_refuses_replay() -> None:
         (lambda h: {**h, "signature-input": "sig1=(garbage"}, "malformed"),
         (lambda h: {**h, "signature": "sig2=" + h["signature"][5:]}, "malformed"),
         (lambda h: {**h, "signature": "sig1=:!!!:"}, "malformed"),
-        (lambda h: {**h, "signature-input": h["signature-input"].replace(' "@query"', "")}, "components"),
-        (lambda h: {**h, "signature-input": h["signature-input"].replace("hmac-sha256", "hmac-sha512")}, "alg"),
-        (lambda h: {**h, "signature-input": h["signature-input"].replace(";nonce=", ";x=1;nonce=")}, "alg"),
+        (
+            lambda h: {**h, "signature-input": h["signature-input"].replace(' "@query"', "")},
+            "components",
+        ),
+        (
+            lambda h: {
+                **h,
+                "signature-input": h["signature-input"].replace("hmac-sha256", "hmac-sha512"),
+            },
+            "alg",
+        ),
+        (
+            lambda h: {
+                **h,
+                "signature-input": h["signature-input"].replace(";nonce=", ";x=1;nonce="),
+            },
+            "alg",
+        ),
     ],
 )
 def test_verifier_refuses_malformed(mutate: object, reason: str) -> None:

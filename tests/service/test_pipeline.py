@@ -53,7 +53,9 @@ def test_toeplitz_and_xor_tiers_match_the_definition(tmp_path: Path) -> None:
     pool = Pool(tmp_path / "pool.sqlite")
     p = Pipeline(s, pool)
     _run(p, 4)
-    seed = np.unpackbits(np.frombuffer(bytes.fromhex(pool.meta("extractor_seed_hex") or ""), np.uint8))
+    seed = np.unpackbits(
+        np.frombuffer(bytes.fromhex(pool.meta("extractor_seed_hex") or ""), np.uint8)
+    )
     m = p.sources["f1"].params.m  # type: ignore[union-attr]
     # leftover hash lemma at eps = 2^-64, k = 1024: m <= k - 128 and 2^{-(k-m)/2} <= eps
     assert 1024 - 129 <= m <= 1024 - 128 and 2.0 ** (-(1024 - m) / 2) <= 2.0**-64
@@ -76,8 +78,15 @@ def _dira_run(tmp: Path, name: str, key: bytes, status: str = "ok") -> Path:
     run = tmp / name
     run.mkdir()
     (run / "key.bin").write_bytes(key)
-    cert = {"status": status, "run_id": name, "output": {"bits": 8 * len(key) - 3,
-            "sha256": hashlib.sha256(key).hexdigest(), "file": str(run / "key.bin")}}  # fmt: skip
+    cert = {
+        "status": status,
+        "run_id": name,
+        "output": {
+            "bits": 8 * len(key) - 3,
+            "sha256": hashlib.sha256(key).hexdigest(),
+            "file": str(run / "key.bin"),
+        },
+    }
     (run / "certificate.json").write_text(json.dumps(cert))
     return run
 
@@ -87,7 +96,9 @@ def test_dira_key_is_used_as_is_and_xored(tmp_path: Path) -> None:
     key = key[:-1] + bytes([key[-1] & 0xE0])  # 2397 bits: padding bits zero
     _dira_run(tmp_path, "run1", key)
     sources = '[[sources]]\nkind = "dira"\nname = "dira"\nrun = "run1"\n'
-    s, _ = settings_for(tmp_path, _cfg(sources, '[[tiers]]\nname = "d"\nsources = ["dira"]\nchunk_bytes = 128\n'))
+    s, _ = settings_for(
+        tmp_path, _cfg(sources, '[[tiers]]\nname = "d"\nsources = ["dira"]\nchunk_bytes = 128\n')
+    )
     pool = Pool(tmp_path / "pool.sqlite")
     p = Pipeline(s, pool)
     _run(p, 10)
@@ -111,7 +122,9 @@ def test_dira_run_must_be_ok_and_match(tmp_path: Path) -> None:
         Pipeline(s, Pool(tmp_path / "pool.sqlite"))
     run = _dira_run(tmp_path, "tampered", b"\x01" * 64)
     (run / "key.bin").write_bytes(b"\x02" * 64)
-    s2 = s.model_copy(update={"sources": [s.sources[0].model_copy(update={"run": Path("tampered")})]})
+    s2 = s.model_copy(
+        update={"sources": [s.sources[0].model_copy(update={"run": Path("tampered")})]}
+    )
     with pytest.raises(SourceError, match="does not match its certificate"):
         Pipeline(s2, Pool(tmp_path / "pool2.sqlite"))
 
@@ -181,7 +194,10 @@ def test_shipped_config_is_valid_and_declared_entropies_are_safe() -> None:
     ("edit", "message"),
     [
         (lambda t: t + "\n[bogus]\nx = 1\n", "bogus: unknown key"),
-        (lambda t: t.replace('sources = ["vac"]', 'sources = ["nope"]'), "unknown sources ['nope']"),
+        (
+            lambda t: t.replace('sources = ["vac"]', 'sources = ["nope"]'),
+            "unknown sources ['nope']",
+        ),
         (lambda t: t.replace("[server]", "[server]\ntls_cert = 'c.pem'"), "tls_cert and tls_key"),
         (lambda t: t.replace("schema_version = 1", "schema_version = 2"), "expected 1, found 2"),
     ],

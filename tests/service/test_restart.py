@@ -30,10 +30,21 @@ def _start(config: Path) -> tuple[subprocess.Popen[bytes], str]:
     log = config.parent / f"serve-{time.monotonic_ns()}.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from diamp.cli import main; main()", "serve", str(config),
-             "--port", "0", "--log-level", "info"],
-            stderr=err, stdout=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "from diamp.cli import main; main()",
+                "serve",
+                str(config),
+                "--port",
+                "0",
+                "--log-level",
+                "info",
+            ],
+            stderr=err,
+            stdout=subprocess.DEVNULL,
+            env=env,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         m = re.search(r"running on (http://127\.0\.0\.1:\d+)", log.read_text())
@@ -45,7 +56,9 @@ def _start(config: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start: " + log.read_text())
 
 
-async def _clients(base: str, key: bytes, count: int, workers: int, got: list[bytes], stop: asyncio.Event) -> None:
+async def _clients(
+    base: str, key: bytes, count: int, workers: int, got: list[bytes], stop: asyncio.Event
+) -> None:
     limits = httpx.Limits(max_connections=workers)
     async with httpx.AsyncClient(limits=limits, timeout=10) as http:
 
@@ -66,8 +79,14 @@ async def _clients(base: str, key: bytes, count: int, workers: int, got: list[by
         await asyncio.gather(*(worker(i) for i in range(workers)))
 
 
-def _run_clients(base: str, key: bytes, count: int, workers: int, kill: subprocess.Popen[bytes] | None = None,
-                 kill_after: int = 0) -> list[bytes]:  # fmt: skip
+def _run_clients(
+    base: str,
+    key: bytes,
+    count: int,
+    workers: int,
+    kill: subprocess.Popen[bytes] | None = None,
+    kill_after: int = 0,
+) -> list[bytes]:
     got: list[bytes] = []
 
     async def main() -> None:

@@ -19,17 +19,27 @@ from diamp.service.auth import RequestParts, sign_request
 from diamp.service.client import Client, ClientError
 
 
-def _signed(key: bytes, url: str, *, keyid: str = "alice", created: int | None = None,
-            n: str | None = None, method: str = "GET") -> dict[str, str]:  # fmt: skip
+def _signed(
+    key: bytes,
+    url: str,
+    *,
+    keyid: str = "alice",
+    created: int | None = None,
+    n: str | None = None,
+    method: str = "GET",
+) -> dict[str, str]:
     u = httpx.URL(url)
-    parts = RequestParts(method, u.netloc.decode(), u.raw_path.split(b"?")[0].decode(),
-                         "?" + u.query.decode())  # fmt: skip
+    parts = RequestParts(
+        method, u.netloc.decode(), u.raw_path.split(b"?")[0].decode(), "?" + u.query.decode()
+    )
     return sign_request(key, keyid, parts, created=created or int(time.time()), nonce=n or nonce())
 
 
 @pytest.fixture
 def counter_server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    text = config_text(pool="fill = false", server="rate_burst_requests = 50\nrate_requests_per_second = 5")
+    text = config_text(
+        pool="fill = false", server="rate_burst_requests = 50\nrate_requests_per_second = 5"
+    )
     settings, keys = settings_for(tmp_path, text)
     fill_counter(tmp_path / "pool.sqlite", "standard", 20_000)
     app = create_app(settings)
@@ -66,7 +76,11 @@ def test_every_authentication_failure_gets_401_and_is_counted(counter_server) ->
 def test_formats_json_status_and_caps(counter_server) -> None:  # type: ignore[no-untyped-def]
     base, key, _ = counter_server
     with Client(base, "alice", key) as c:
-        seen = words(c.random(64)) + words(c.random(64, format="hex")) + words(c.random(64, format="base64"))
+        seen = (
+            words(c.random(64))
+            + words(c.random(64, format="hex"))
+            + words(c.random(64, format="base64"))
+        )
         assert seen == list(range(24))
         r = c.get("/v1/random/json", {"length": 4, "type": "uint16"})
         body = r.json()
@@ -79,7 +93,9 @@ def test_formats_json_status_and_caps(counter_server) -> None:  # type: ignore[n
     with httpx.Client() as plain:
         status = plain.get(f"{base}/v1/status").json()
         assert status["tiers"]["standard"]["available"] is True
-        assert status["sources"]["vac"]["declared_min_entropy_per_sample"] == pytest.approx(6.257, abs=1e-3)
+        assert status["sources"]["vac"]["declared_min_entropy_per_sample"] == pytest.approx(
+            6.257, abs=1e-3
+        )
         assert plain.get(f"{base}/healthz").status_code == 200
         assert "/v1/random" in plain.get(f"{base}/openapi.json").json()["paths"]
         assert plain.get(f"{base}/v1/certificates/{'0' * 128}").status_code == 404
@@ -104,11 +120,16 @@ def test_tier_that_loses_a_source_stops_serving(tmp_path: Path) -> None:
     from _svc import VACUUM
 
     sources = "".join(
-        f'[[sources]]\nkind = "simulated"\nname = "{n}"\nfamily = "vacuum-fluctuation"\nseed = {k}\n{VACUUM}\n{extra}\n'
-        for k, (n, extra) in enumerate([("vac", ""), ("flaky", 'fault = "stuck"\nfault_after = 300000')])
+        f'[[sources]]\nkind = "simulated"\nname = "{n}"\nfamily = "vacuum-fluctuation"\n'
+        f"seed = {k}\n{VACUUM}\n{extra}\n"
+        for k, (n, extra) in enumerate(
+            [("vac", ""), ("flaky", 'fault = "stuck"\nfault_after = 300000')]
+        )
     )
-    tiers = ('[[tiers]]\nname = "standard"\nsources = ["vac"]\n'
-             '[[tiers]]\nname = "hybrid"\nsources = ["vac", "flaky"]\n')  # fmt: skip
+    tiers = (
+        '[[tiers]]\nname = "standard"\nsources = ["vac"]\n'
+        '[[tiers]]\nname = "hybrid"\nsources = ["vac", "flaky"]\n'
+    )
     settings, keys = settings_for(tmp_path, config_text(sources=sources, tiers=tiers))
     app = create_app(settings)
     with serve(app) as base, Client(base, "alice", keys["alice"]) as c:
@@ -137,8 +158,17 @@ def test_dira_certificate_served_by_hash(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
     (run / "key.bin").write_bytes(key)
-    cert = json.dumps({"status": "ok", "run_id": "r", "output": {"bits": 8 * len(key),
-                       "sha256": hashlib.sha256(key).hexdigest(), "file": "key.bin"}}).encode()  # fmt: skip
+    cert = json.dumps(
+        {
+            "status": "ok",
+            "run_id": "r",
+            "output": {
+                "bits": 8 * len(key),
+                "sha256": hashlib.sha256(key).hexdigest(),
+                "file": "key.bin",
+            },
+        }
+    ).encode()
     (run / "certificate.json").write_bytes(cert)
     sources = '[[sources]]\nkind = "dira"\nname = "dira"\nrun = "run"\n'
     tiers = '[[tiers]]\nname = "dira"\nsources = ["dira"]\nchunk_bytes = 1024\n'
@@ -157,28 +187,40 @@ def test_dira_certificate_served_by_hash(tmp_path: Path) -> None:
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    )
     cert_path, key_path = tmp / "server.pem", tmp / "server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -190,6 +232,9 @@ def test_tls_with_a_throwaway_certificate(tmp_path: Path) -> None:
         assert base.startswith("https://")
         with Client(base, "alice", keys["alice"], verify=str(cert)) as c:
             assert words(c.random(32)) == [0, 1, 2, 3]
-        with Client(base, "alice", keys["alice"]) as c, pytest.raises(ClientError, match="CERTIFICATE"):
+        with (
+            Client(base, "alice", keys["alice"]) as c,
+            pytest.raises(ClientError, match="CERTIFICATE"),
+        ):
             c.random(8)  # not trusted without the certificate
     assert base64  # (formats covered above)

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request  # noqa: TID253 - server-only module
+from fastapi.concurrency import run_in_threadpool  # noqa: TID253 - server-only module
 from fastapi.responses import JSONResponse, Response  # noqa: TID253 - server-only module
 
 from diamp.service.auth import RequestParts, normalize_authority
@@ -80,12 +81,12 @@ _ROUTES = {
 }
 
 
-def _service(request: Request) -> Service:
+async def _service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
 
-def authenticated(request: Request, service: Annotated[Service, Depends(_service)]) -> str:
+async def authenticated(request: Request, service: Annotated[Service, Depends(_service)]) -> str:
     """Dependency: the verified client id, or 401 (counted)."""
     scheme = request.url.scheme
     parts = RequestParts(
@@ -101,11 +102,12 @@ def authenticated(request: Request, service: Annotated[Service, Depends(_service
         raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Signature"}) from err
 
 
+_INLINE_BYTES = 4096
 Client = Annotated[str, Depends(authenticated)]
 Svc = Annotated[Service, Depends(_service)]
 
 
-def _take(service: Service, client: str, nbytes: int, tier: str | None) -> Any:
+async def _take(service: Service, client: str, nbytes: int, tier: str | None) -> Any:
     cap = service.settings.server.max_request_bytes
     if nbytes > cap:
         raise HTTPException(413, f"at most {cap} bytes per request, asked for {nbytes}")
@@ -116,7 +118,9 @@ def _take(service: Service, client: str, nbytes: int, tier: str | None) -> Any:
             429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait)))}
         )
     try:
-        return service.draw(nbytes, tier)
+        if nbytes <= _INLINE_BYTES:  # served from memory: no need to leave the event loop
+            return service.draw(nbytes, tier)
+        return await run_in_threadpool(service.draw, nbytes, tier)
     except (TierUnavailable, PoolEmpty) as err:
         raise HTTPException(503, str(err), headers={"Retry-After": "1"}) from err
     except PoolError as err:
@@ -127,13 +131,13 @@ def _random_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["random"])
 
     @router.get("/random", summary="Random bytes (signed requests only)")
-    def random_bytes(
+    async def random_bytes(
         client: Client, service: Svc,
         nbytes: Annotated[int, Query(alias="bytes", ge=1, description="Number of bytes")],
         format: Annotated[Literal["binary", "hex", "base64"], Query()] = "binary",
         tier: Annotated[str | None, Query(description="Output tier (default: the first)")] = None,
     ) -> Response:  # fmt: skip
-        draw = _take(service, client, nbytes, tier)
+        draw = await _take(service, client, nbytes, tier)
         headers = {"X-Diamp-Tier": draw.tier, "Cache-Control": "no-store"}
         if draw.dira_certificates:
             headers["X-Diamp-Dira-Certificates"] = ",".join(draw.dira_certificates)
@@ -143,7 +147,7 @@ def _random_router() -> APIRouter:
         return Response(text, media_type="text/plain", headers=headers)
 
     @router.get("/random/json", summary="ANU QRNG-compatible JSON (signed requests only)")
-    def random_json(
+    async def random_json(
         client: Client, service: Svc,
         length: Annotated[int, Query(ge=1)],
         type: Annotated[Literal["uint8", "uint16", "hex16"], Query()] = "uint8",
@@ -154,7 +158,7 @@ def _random_router() -> APIRouter:
         if length > cap:
             raise HTTPException(413, f"length must be at most {cap}, found {length}")
         per = {"uint8": 1, "uint16": 2, "hex16": size}[type]
-        data = _take(service, client, length * per, tier).data
+        data = (await _take(service, client, length * per, tier)).data
         if type == "uint8":
             values: list[Any] = list(data)
         elif type == "uint16":

@@ -249,7 +249,8 @@ class Pool:
         while left:
             r = queue[0]
             n = min(left, len(r.data) - r.pos)
-            parts.append(r.data[r.pos : r.pos + n])
+            whole = r.pos == 0 and n == len(r.data)
+            parts.append(r.data if whole else r.data[r.pos : r.pos + n])
             s = r.segment
             segments.append(
                 Segment(s.chunk_id, s.offset + r.pos, n, s.created, s.sources,
@@ -259,7 +260,7 @@ class Pool:
             left -= n
             if r.pos == len(r.data):
                 queue.popleft()
-        return Draw(b"".join(parts), tier, tuple(segments))
+        return Draw(parts[0] if len(parts) == 1 else b"".join(parts), tier, tuple(segments))
 
     def _drop_stale(self, queue: deque[_Reserved]) -> None:
         limit = self.clock() - self.freshness
@@ -321,7 +322,7 @@ class Pool:
                 self._db.execute("UPDATE chunk SET taken = ? WHERE id = ?", (taken + n, chunk_id))
             seg = Segment(chunk_id, taken, n, created, tuple(json.loads(sources)),
                           tuple(json.loads(dira)), provenance)  # fmt: skip
-            out.append(_Reserved(seg, bytes(data)))
+            out.append(_Reserved(seg, data if isinstance(data, bytes) else bytes(data)))
         return out
 
     # --- housekeeping --------------------------------------------------------------------
