@@ -99,3 +99,42 @@ def serve(app: Any, **kw: Any) -> Iterator[str]:
 
 def nonce() -> str:
     return os.urandom(16).hex()
+
+
+async def raw_get_many(
+    base: str, paths: list[str], key: bytes, conns: int, got: list[bytes], stop: Any = None
+) -> None:
+    """Signed GETs over ``conns`` keep-alive HTTP/1.1 connections (raw asyncio: a light client).
+
+    Appends each 200 body to ``got``; 503 is skipped; a closed connection ends that worker.
+    """
+    import asyncio
+    import re
+
+    from diamp.service.client import signed_headers
+
+    host = base.removeprefix("http://")
+
+    async def worker(part: list[str]) -> None:
+        reader, writer = await asyncio.open_connection(*host.split(":"))
+        try:
+            for path in part:
+                if stop is not None and stop.is_set():
+                    return
+                h = signed_headers(key, "alice", f"{base}{path}")
+                extra = "".join(f"{k}: {v}\r\n" for k, v in h.items())
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                m = re.search(rb"(?i)content-length: (\d+)", head)
+                body = await reader.readexactly(int(m.group(1)) if m else 0)
+                status = int(head[9:12])
+                if status == 200:
+                    got.append(body)
+                elif status != 503:
+                    raise AssertionError(f"HTTP {status}: {body[:200]!r}")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return  # the server was killed
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker(paths[i::conns]) for i in range(conns)))

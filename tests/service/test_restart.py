@@ -16,11 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-from _svc import config_text, fill_counter, words, write_config
-
-from diamp.service.client import signed_headers
+from _svc import config_text, fill_counter, raw_get_many, words, write_config
 
 SRC = str(Path(__file__).parents[2] / "src")
 
@@ -56,29 +53,6 @@ def _start(config: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start: " + log.read_text())
 
 
-async def _clients(
-    base: str, key: bytes, count: int, workers: int, got: list[bytes], stop: asyncio.Event
-) -> None:
-    limits = httpx.Limits(max_connections=workers)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as http:
-
-        async def worker(i: int) -> None:
-            for k in range(i, count, workers):
-                if stop.is_set():
-                    return
-                url = f"{base}/v1/random?bytes={8 * (1 + k % 4)}"
-                try:
-                    r = await http.get(url, headers=signed_headers(key, "alice", url))
-                except httpx.TransportError:
-                    return  # the server was killed
-                if r.status_code == 200:
-                    got.append(r.content)
-                elif r.status_code != 503:
-                    raise AssertionError(f"HTTP {r.status_code}: {r.text}")
-
-        await asyncio.gather(*(worker(i) for i in range(workers)))
-
-
 def _run_clients(
     base: str,
     key: bytes,
@@ -88,10 +62,11 @@ def _run_clients(
     kill_after: int = 0,
 ) -> list[bytes]:
     got: list[bytes] = []
+    paths = [f"/v1/random?bytes={8 * (1 + k % 4)}" for k in range(count)]
 
     async def main() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(_clients(base, key, count, workers, got, stop))
+        task = asyncio.create_task(raw_get_many(base, paths, key, workers, got, stop))
         if kill is not None:
             while len(got) < kill_after and not task.done():
                 await asyncio.sleep(0.005)
