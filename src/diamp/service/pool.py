@@ -51,8 +51,10 @@ CREATE TABLE IF NOT EXISTS chunk (
     data BLOB
 );
 CREATE INDEX IF NOT EXISTS chunk_tier ON chunk (tier, id);
+CREATE INDEX IF NOT EXISTS chunk_created ON chunk (created);
 CREATE TABLE IF NOT EXISTS chunk_source (chunk_id INTEGER NOT NULL, source TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunk_source_source ON chunk_source (source);
+CREATE INDEX IF NOT EXISTS chunk_source_chunk ON chunk_source (chunk_id);
 CREATE TABLE IF NOT EXISTS cursor (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
 """
 
