@@ -280,3 +280,25 @@ def test_serial_source_and_replay_detection(tmp_path: Path) -> None:
     p2.stop()
     assert p2.sources["usb"].health.status == "quarantined"
     assert "repeat their output" in p2.sources["usb"].health.reason
+
+
+def test_readmission_after_quarantine(tmp_path: Path) -> None:
+    import time
+
+    from _svc import config_text
+
+    text = config_text(
+        sources=_sim("bad", 'fault = "stuck"\nfault_after = 0'),
+        tiers='[[tiers]]\nname = "t"\nsources = ["bad"]\n',
+    ).replace("[checks]", "[health]\nreadmit_seconds = 0.05\n[checks]")
+    s, _ = settings_for(tmp_path, text)
+    p = Pipeline(s, Pool(tmp_path / "pool.sqlite"))
+    p.step()
+    h = p.sources["bad"].health
+    assert h.status == "quarantined" and h.quarantines == 1
+    p.step()
+    assert h.quarantines == 1  # not before readmit_seconds
+    time.sleep(0.06)
+    p.step()  # re-admitted with fresh test state, and the stuck output fails again
+    assert h.quarantines == 2 and h.status == "quarantined"
+    assert p.pool.level("t") == 0

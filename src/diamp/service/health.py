@@ -128,6 +128,8 @@ class SourceHealth:
         self._recent: deque[np.ndarray] = deque()
         self._recent_n = 0
         self.next_check = time.monotonic()
+        self.quarantined_at = 0.0
+        self.quarantines = 0
 
     def test(self, samples: np.ndarray) -> str | None:
         """Feed the continuous tests; returns the failure text, or None if all passed."""
@@ -163,7 +165,20 @@ class SourceHealth:
         """Mark the source quarantined (the caller discards its data)."""
         if self.status != "quarantined":
             log.error("source %s quarantined: %s", self.name, reason)
+            self.quarantined_at = time.monotonic()
+            self.quarantines += 1
         self.status, self.reason = "quarantined", reason
+
+    def readmit(self) -> None:
+        """Let the source back in with fresh continuous-test state."""
+        log.warning("source %s re-admitted after quarantine: %s", self.name, self.reason)
+        self.status, self.reason = "ok", ""
+        self._recent.clear()
+        self._recent_n = 0
+        if self.declared is not None:
+            from diamp.analysis.sp800_90b import HealthMonitor
+
+            self.monitor = HealthMonitor(self.declared, self.bits_per_sample, alpha=self.alpha)
 
     def record(self, result: CheckResult) -> None:
         """Store a check result; a failure quarantines the source."""
@@ -188,6 +203,7 @@ class SourceHealth:
             "health_blocks_passed": self.blocks_passed,
             "health_blocks_failed": self.blocks_failed,
             "health_pass_rate": self.pass_rate,
+            "quarantines": self.quarantines,
             "checks": {
                 k: {"passed": v.passed, "time_unix": v.time_unix, **v.detail}
                 for k, v in self.last_checks.items()

@@ -152,6 +152,7 @@ class Pipeline:
 
     def step(self) -> bool:
         """Produce and assemble what the tiers below target need; True if anything moved."""
+        self._readmit()
         target = self.settings.pool.target_bytes
         needy = [
             t for t in self.tiers.values()
@@ -168,6 +169,16 @@ class Pipeline:
             while self._assemble(t) and self.pool.level(t.name) < target:
                 worked = True
         return worked
+
+    def _readmit(self) -> None:
+        wait = self.settings.health.readmit_seconds
+        if wait is None:
+            return
+        now = time.monotonic()
+        for rt in self.sources.values():
+            h = rt.health
+            if h.status == "quarantined" and now >= h.quarantined_at + wait:
+                h.readmit()
 
     def _produce(self, rt: SourceRuntime) -> bool:
         try:

@@ -110,9 +110,15 @@ class ExtractorSettings(_Section):
 
 
 class HealthSettings(_Section):
-    """``[health]``: false-alarm rate of the SP 800-90B continuous health tests."""
+    """``[health]``: SP 800-90B health tests: false-alarm rate, and re-admission.
+
+    At ``alpha`` = 2^-20 a source whose entropy equals its declared value still fails about
+    once per 2^20 samples; ``readmit_seconds`` (default: never) lets a quarantined source
+    back in with fresh test state after that long (its discarded output stays discarded).
+    """
 
     alpha: float = Field(default=2.0**-20, gt=0, lt=1)
+    readmit_seconds: float | None = Field(default=None, gt=0)
 
 
 class ChecksSettings(_Section):
