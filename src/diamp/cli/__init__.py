@@ -372,6 +372,12 @@ from diamp.cli.beacon import beacon_app  # noqa: E402  (issue 8: registered at t
 
 app.add_typer(beacon_app)
 
+from diamp.cli.service import client_app, keys_app, serve_command  # noqa: E402
+
+app.command("serve")(serve_command)
+app.add_typer(keys_app)
+app.add_typer(client_app)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -1,0 +1,202 @@
+"""Load on `diamp serve` over loopback, next to a plain FastAPI endpoint, in the same run.
+
+Starts ``diamp serve`` (auth on, pool prefilled with random bytes, pipeline off so only the
+serving path is measured) and a plain FastAPI app whose endpoint returns ``os.urandom(N)``,
+both with uvicorn + uvloop + httptools, one process each. A light keep-alive HTTP/1.1
+client (raw asyncio, RFC 9421 signing per request for diamp) drives each with C
+connections and reports requests/s, MB/s, p50 and p99 latency for 32-byte and 1 MiB
+requests, and the ratio to the plain endpoint. Also measures the pipeline's sustained
+extraction rate (Toeplitz, one core), which bounds the long-run serving rate.
+
+    .venv/bin/python benchmarks/bench_service.py [--small 20000] [--large 300] [--conns 16]
+
+Targets (issue 7): >= 1,000 requests/s at 32 bytes and >= 100 MB/s at 1 MiB, with auth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from diamp.service.client import signed_headers
+from diamp.service.keys import add_client
+from diamp.service.pool import Pool
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAIN = """
+import os, uvicorn
+from fastapi import FastAPI, Query
+from fastapi.responses import Response
+app = FastAPI()
+@app.get("/v1/random")
+def random(nbytes: int = Query(alias="bytes")) -> Response:
+    return Response(os.urandom(nbytes), media_type="application/octet-stream")
+uvicorn.run(app, host="127.0.0.1", port=0, loop="uvloop", http="httptools", log_level="info",
+            access_log=False)
+"""
+
+
+def start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    with log.open("wb") as err:
+        proc = subprocess.Popen(args, stderr=err, stdout=subprocess.DEVNULL, env=env)
+    for _ in range(1200):
+        m = re.search(r"running on http://127\.0\.0\.1:(\d+)", log.read_text())
+        if m:
+            return proc, int(m.group(1))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(log.read_text())
+
+
+async def one_connection(port: int, paths: list[str], key: bytes | None, lat: list[float]) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    received = 0
+    for path in paths:
+        extra = ""
+        if key is not None:
+            h = signed_headers(key, "bench", f"http://127.0.0.1:{port}{path}")
+            extra = "".join(f"{k}: {v}\r\n" for k, v in h.items())
+        t0 = time.perf_counter()
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        body = await reader.readexactly(length)
+        lat.append(time.perf_counter() - t0)
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
+        received += len(body)
+    writer.close()
+    return received
+
+
+def drive(port: int, nbytes: int, count: int, conns: int, key: bytes | None) -> dict[str, float]:
+    import uvloop
+
+    lat: list[float] = []
+    paths = [f"/v1/random?bytes={nbytes}&format=binary"] * count
+
+    async def main() -> int:
+        parts = [paths[i::conns] for i in range(conns)]
+        got = await asyncio.gather(*(one_connection(port, p, key, lat) for p in parts))
+        return sum(got)
+
+    t0 = time.perf_counter()
+    total = uvloop.run(main())
+    wall = time.perf_counter() - t0
+    a = np.array(lat) * 1e3
+    return {
+        "rps": count / wall,
+        "mbps": total / wall / 1e6,
+        "p50_ms": float(np.percentile(a, 50)),
+        "p99_ms": float(np.percentile(a, 99)),
+        "wall_s": wall,
+    }
+
+
+def prefill(pool_path: Path, nbytes: int) -> None:
+    pool = Pool(pool_path)
+    chunk = 1 << 20
+    for _ in range(-(-nbytes // chunk)):
+        pool.append("standard", os.urandom(chunk), {"benchmark": "os.urandom prefill"}, ["vac"])
+    pool.close()
+
+
+def extraction_rate(seconds: float = 5.0) -> float:
+    """MB/s of Toeplitz output of the shipped vacuum source, one core."""
+    from diamp.service.pipeline import Pipeline
+    from diamp.service.settings import load_settings
+
+    settings = load_settings(ROOT / "configs" / "service.toml")
+    settings = settings.model_copy(
+        update={"sources": settings.sources[:1], "tiers": settings.tiers[:1]}
+    )
+    with tempfile.TemporaryDirectory() as d:
+        p = Pipeline(settings, Pool(Path(d) / "p.sqlite"))
+        rt = p.sources["vacuum"]
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            p._produce(rt)
+            rt.out.clear()
+        return rt.extracted_bytes / (time.perf_counter() - t0) / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=20_000, help="32-byte requests")
+    parser.add_argument("--large", type=int, default=300, help="1 MiB requests")
+    parser.add_argument("--conns", type=int, default=16)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        key = add_client(tmp / "clients.toml", "bench")
+        text = (ROOT / "configs" / "service.toml").read_text()
+        text = (
+            text.replace("[pool]\n", "[pool]\nfill = false\n")
+            .replace("rate_requests_per_second = 200.0", "rate_requests_per_second = 1e9")
+            .replace("rate_burst_requests = 400", "rate_burst_requests = 1000000000")
+        )
+        text = text.replace(
+            "[server]\n",
+            "[server]\nclients = 'clients.toml'\nrate_bytes_per_second = 1e12\n"
+            "rate_burst_bytes = 1000000000000\n",
+        )
+        text = text.replace('name = "vacuum"', 'name = "vac"').replace(
+            'sources = ["vacuum"]', 'sources = ["vac"]'
+        )
+        (tmp / "service.toml").write_text(text)
+        prefill(tmp / "service-pool.sqlite", 32 * args.small + (args.large + 2) * (1 << 20))
+        diamp, dport = start(
+            [
+                sys.executable,
+                "-c",
+                "from diamp.cli import main; main()",
+                "serve",
+                str(tmp / "service.toml"),
+                "--port",
+                "0",
+            ],
+            tmp / "diamp.log",
+        )
+        plain, pport = start([sys.executable, "-c", PLAIN], tmp / "plain.log")
+        try:
+            drive(dport, 32, 200, 4, key)
+            drive(pport, 32, 200, 4, None)  # warm-up
+            rows = []
+            for label, nbytes, count in (("32 B", 32, args.small), ("1 MiB", 1 << 20, args.large)):
+                for name, port, k in (("diamp (auth)", dport, key), ("plain FastAPI", pport, None)):
+                    rows.append((label, name, drive(port, nbytes, count, args.conns, k)))
+        finally:
+            for proc in (diamp, plain):
+                proc.terminate()
+                proc.wait(timeout=30)
+    print(f"{'size':6} {'server':14} {'req/s':>9} {'MB/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for label, name, r in rows:
+        print(
+            f"{label:6} {name:14} {r['rps']:9.0f} {r['mbps']:9.1f} "
+            f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f}"
+        )
+    for i in (0, 2):
+        print(f"{rows[i][0]}: diamp/plain req/s = {rows[i][2]['rps'] / rows[i + 1][2]['rps']:.2f}")
+    print(f"pipeline extraction (Toeplitz, vacuum source, 1 core): {extraction_rate():.2f} MB/s")
+
+
+if __name__ == "__main__":
+    main()

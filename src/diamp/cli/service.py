@@ -1,0 +1,151 @@
+"""``diamp serve``, ``diamp keys new``, ``diamp client fetch``: the randomness service.
+
+Register with ``app.command("serve")(serve_command)``, ``app.add_typer(keys_app)`` and
+``app.add_typer(client_app)``. Heavy imports (FastAPI, uvicorn, httpx) happen inside the
+commands so ``diamp --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from diamp.cli.common import bad_option, console, emit_json, fail
+from diamp.errors import DiampError
+
+__all__ = ["client_app", "keys_app", "serve_command"]
+
+
+def serve_command(
+    config: Annotated[
+        Path, typer.Argument(help="Service config (TOML), e.g. configs/service.toml.")
+    ],
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (overrides [server] host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Listen port (overrides [server] port; 0: any free port).")
+    ] = None,
+    clients: Annotated[
+        Path | None,
+        typer.Option(help="Clients file with the pre-shared keys (overrides [server] clients)."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve random bytes to RFC 9421-signed requests, filling the pool from the sources."""
+    import uvicorn
+
+    from diamp.service.app import create_app
+    from diamp.service.settings import load_settings
+
+    try:
+        settings = load_settings(config)
+        server = settings.server.model_copy(
+            update={
+                k: v
+                for k, v in (("host", host), ("port", port), ("clients", clients))
+                if v is not None
+            }
+        )
+        if clients is not None:
+            server = server.model_copy(update={"clients": clients.resolve()})
+        settings = settings.model_copy(update={"server": server})
+        app = create_app(settings)
+    except DiampError as err:
+        raise fail(err) from err
+    cert = key = None
+    if server.tls_cert is not None and server.tls_key is not None:
+        cert, key = str(settings.resolve(server.tls_cert)), str(settings.resolve(server.tls_key))
+    uvicorn.run(
+        app, host=server.host, port=server.port, loop="uvloop", http="httptools",
+        log_level=log_level, access_log=False, ssl_certfile=cert, ssl_keyfile=key,
+    )  # fmt: skip
+
+
+keys_app = typer.Typer(
+    name="keys", help="Pre-shared client keys of the service.", no_args_is_help=True
+)
+
+
+@keys_app.command("new")
+def keys_new(
+    client_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Client id (letters, digits, . _ -).")
+    ],
+    clients: Annotated[
+        Path, typer.Option(help="Server's clients file (created if missing, mode 0600).")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Client's key file to write (64 hex characters, mode 0600).")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (keys: id, clients, key_file).")
+    ] = False,
+) -> None:
+    """Add a client with a fresh 256-bit key to the clients file and write its key file."""
+    from diamp.service.keys import add_client, write_key_file
+
+    try:
+        if out.exists():
+            raise bad_option("--out", f"{out} exists; refusing to overwrite a key file")
+        key = add_client(clients, client_id)
+        write_key_file(out, key)
+    except DiampError as err:
+        raise fail(err) from err
+    if as_json:
+        emit_json({"id": client_id, "clients": str(clients), "key_file": str(out)})
+    else:
+        console.print(f"client {client_id!r} added to {clients}; key written to {out} (mode 0600)")
+
+
+client_app = typer.Typer(
+    name="client", help="Talk to a diamp randomness service.", no_args_is_help=True
+)
+
+
+@client_app.command("fetch")
+def client_fetch(
+    url: Annotated[str, typer.Option(help="Server base URL, e.g. https://127.0.0.1:8443.")],
+    key_id: Annotated[str, typer.Option(help="Client id (keyid of the signature).")],
+    key_file: Annotated[Path, typer.Option(help="Key file (64 hex characters, mode 0600).")],
+    nbytes: Annotated[int, typer.Option("--bytes", help="Number of random bytes.", min=1)],
+    format: Annotated[str, typer.Option(help="Wire format: binary, hex or base64.")] = "binary",
+    tier: Annotated[
+        str | None, typer.Option(help="Output tier (default: the server's first).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write the bytes here (default: stdout as hex)."),
+    ] = None,
+    ca_cert: Annotated[
+        Path | None, typer.Option(help="CA bundle or self-signed certificate for https.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (keys: bytes, hex or file).")
+    ] = False,
+) -> None:
+    """Fetch random bytes with an RFC 9421-signed request (hmac-sha256, pre-shared key)."""
+    from diamp.service.client import Client
+    from diamp.service.keys import read_key_file
+
+    if format not in ("binary", "hex", "base64"):
+        raise bad_option("--format", f"expected binary, hex or base64, found {format!r}")
+    try:
+        key = read_key_file(key_file)
+        with Client(url, key_id, key, verify=str(ca_cert) if ca_cert else True) as c:
+            data = c.random(nbytes, tier=tier, format=format)  # type: ignore[arg-type]
+    except DiampError as err:
+        raise fail(err) from err
+    if output is not None:
+        output.write_bytes(data)
+    if as_json:
+        emit_json(
+            {"bytes": len(data), "file": str(output)}
+            if output
+            else {"bytes": len(data), "hex": data.hex()}
+        )
+    elif output is None:
+        sys.stdout.write(data.hex() + "\n")

@@ -1,0 +1,247 @@
+"""The HTTP API: ``create_app(settings)`` builds a FastAPI app around one :class:`Service`.
+
+=====================================  ====================================================
+``GET /v1/random``                     ``bytes=N&format=binary|hex|base64[&tier=…]`` (signed)
+``GET /v1/random/json``                ANU-compatible ``length=N&type=uint8|uint16|hex16
+                                       [&size=B]`` → ``{"success","type","length","data"}``
+                                       (signed; uint16 big-endian)
+``GET /v1/status``                     sources, health, pool levels, entropy estimates
+``GET /v1/certificates/{sha512}``      the DIRA certificate file with that SHA-512, else 404
+``GET /healthz``                       200 while some tier can serve, else 503
+``GET /metrics``                       Prometheus text format
+``/docs``, ``/openapi.json``           OpenAPI
+=====================================  ====================================================
+
+Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`):
+failures get 401 (counted by reason), over-rate clients 429 with ``Retry-After``, an empty
+pool or an unavailable tier 503. This module is imported only when the server starts, so
+it imports FastAPI at module level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request  # noqa: TID253 - server-only module
+from fastapi.concurrency import run_in_threadpool  # noqa: TID253 - server-only module
+from fastapi.responses import JSONResponse, Response  # noqa: TID253 - server-only module
+
+from diamp.service.auth import RequestParts, normalize_authority
+from diamp.service.core import Service
+from diamp.service.errors import AuthError, PoolEmpty, PoolError, TierUnavailable
+from diamp.service.settings import ServiceSettings
+
+__all__ = ["BackgroundTask", "create_app"]
+
+BackgroundTask = Callable[[Service], Coroutine[Any, Any, None]]
+
+
+class _Timing:
+    """Pure ASGI middleware: request latency histogram and status counts per route."""
+
+    def __init__(self, app: Any, service: Service) -> None:
+        self.app, self.metrics = app, service.metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        route = "/v1/certificates" if path.startswith("/v1/certificates/") else path
+        if route not in _ROUTES:
+            route = "other"
+        status = 500
+        start = time.perf_counter()
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.metrics.latency.labels(route).observe(time.perf_counter() - start)
+            self.metrics.requests.labels(route, str(status)).inc()
+
+
+_ROUTES = {
+    "/v1/random",
+    "/v1/random/json",
+    "/v1/status",
+    "/v1/certificates",
+    "/healthz",
+    "/metrics",
+}
+
+
+async def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+async def authenticated(request: Request, service: Annotated[Service, Depends(_service)]) -> str:
+    """Dependency: the verified client id, or 401 (counted)."""
+    scheme = request.url.scheme
+    parts = RequestParts(
+        method=request.method,
+        authority=normalize_authority(request.headers.get("host", ""), scheme),
+        path=request.scope.get("raw_path", b"").decode("latin-1") or "/",
+        query="?" + request.scope.get("query_string", b"").decode("latin-1"),
+    )
+    try:
+        return service.verifier.verify(request.headers, parts)
+    except AuthError as err:
+        service.metrics.auth_failures.labels(err.fields.get("reason", "other")).inc()
+        raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Signature"}) from err
+
+
+_INLINE_BYTES = 4096
+Client = Annotated[str, Depends(authenticated)]
+Svc = Annotated[Service, Depends(_service)]
+
+
+async def _take(service: Service, client: str, nbytes: int, tier: str | None) -> Any:
+    cap = service.settings.server.max_request_bytes
+    if nbytes > cap:
+        raise HTTPException(413, f"at most {cap} bytes per request, asked for {nbytes}")
+    wait = service.limiter.admit(client, nbytes)
+    if wait:
+        service.metrics.rate_limited.inc()
+        raise HTTPException(
+            429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait)))}
+        )
+    try:
+        if nbytes <= _INLINE_BYTES:  # served from memory: no need to leave the event loop
+            return service.draw(nbytes, tier)
+        return await run_in_threadpool(service.draw, nbytes, tier)
+    except (TierUnavailable, PoolEmpty) as err:
+        raise HTTPException(503, str(err), headers={"Retry-After": "1"}) from err
+    except PoolError as err:
+        raise HTTPException(500, str(err)) from err
+
+
+def _random_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["random"])
+
+    @router.get("/random", summary="Random bytes (signed requests only)")
+    async def random_bytes(
+        client: Client, service: Svc,
+        nbytes: Annotated[int, Query(alias="bytes", ge=1, description="Number of bytes")],
+        format: Annotated[Literal["binary", "hex", "base64"], Query()] = "binary",
+        tier: Annotated[str | None, Query(description="Output tier (default: the first)")] = None,
+    ) -> Response:  # fmt: skip
+        draw = await _take(service, client, nbytes, tier)
+        headers = {"X-Diamp-Tier": draw.tier, "Cache-Control": "no-store"}
+        if draw.dira_certificates:
+            headers["X-Diamp-Dira-Certificates"] = ",".join(draw.dira_certificates)
+        if format == "binary":
+            return Response(draw.data, media_type="application/octet-stream", headers=headers)
+        text = draw.data.hex() if format == "hex" else base64.b64encode(draw.data).decode()
+        return Response(text, media_type="text/plain", headers=headers)
+
+    @router.get("/random/json", summary="ANU QRNG-compatible JSON (signed requests only)")
+    async def random_json(
+        client: Client, service: Svc,
+        length: Annotated[int, Query(ge=1)],
+        type: Annotated[Literal["uint8", "uint16", "hex16"], Query()] = "uint8",
+        size: Annotated[int, Query(ge=1, le=1024)] = 1,
+        tier: Annotated[str | None, Query()] = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        cap = service.settings.server.max_json_length
+        if length > cap:
+            raise HTTPException(413, f"length must be at most {cap}, found {length}")
+        per = {"uint8": 1, "uint16": 2, "hex16": size}[type]
+        data = (await _take(service, client, length * per, tier)).data
+        if type == "uint8":
+            values: list[Any] = list(data)
+        elif type == "uint16":
+            values = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+        else:
+            values = [data[i : i + size].hex() for i in range(0, len(data), size)]
+        out: dict[str, Any] = {"type": type, "length": length, "data": values, "success": True}
+        if type == "hex16":
+            out["size"] = size
+        return out
+
+    return router
+
+
+def _info_router() -> APIRouter:
+    router = APIRouter(tags=["service"])
+
+    @router.get("/v1/status", summary="Sources, health, pool levels, entropy estimates")
+    def status(service: Svc) -> dict[str, Any]:
+        return service.status()
+
+    @router.get("/v1/certificates/{sha512}", summary="DIRA certificate by the SHA-512 of its file")
+    def certificate(
+        service: Svc, sha512: Annotated[str, Path(pattern="^[0-9a-f]{128}$")]
+    ) -> Response:
+        path = service.certificates.get(sha512)
+        if path is None:
+            raise HTTPException(404, "no DIRA certificate with that SHA-512 is served here")
+        return Response(path.read_bytes(), media_type="application/json")
+
+    @router.get("/healthz", summary="200 while at least one tier can serve")
+    def healthz(service: Svc) -> JSONResponse:
+        tiers = service.status()["tiers"]
+        ok = any(t["available"] and t["pool_bytes"] > 0 for t in tiers.values())
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics")
+    def metrics(service: Svc) -> Response:
+        return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return router
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    routers: Sequence[APIRouter] = (),
+    background: Sequence[BackgroundTask] = (),
+) -> FastAPI:
+    """The service as a FastAPI app (nothing runs until the app's lifespan starts).
+
+    Parameters
+    ----------
+    settings
+        The validated config.
+    routers
+        Extra routers mounted as they are (e.g. the beacon's).
+    background
+        Coroutine functions ``task(service)`` run for the app's lifetime and cancelled
+        at shutdown.
+
+    Raises
+    ------
+    DiampError
+        If a source, seed, clients file or the pool cannot be opened.
+    """
+    service = Service(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        tasks = [asyncio.create_task(task(service)) for task in background]
+        try:
+            yield
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            service.stop()
+
+    app = FastAPI(title="diamp randomness service", version="1", lifespan=lifespan)
+    app.state.service = service
+    for router in (_random_router(), _info_router(), *routers):
+        app.include_router(router)
+    app.add_middleware(_Timing, service=service)
+    return app

@@ -1,0 +1,159 @@
+"""The service layer behind the routes: pool, pipeline, verifier, rate limits, certificates.
+
+Routes stay thin and call :class:`Service`; another component in the same process (the
+beacon) uses :meth:`Service.draw` or :meth:`Service.source` to take bytes that are then
+never served to anyone else.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diamp.service.auth import Verifier
+from diamp.service.errors import PoolEmpty, TierUnavailable
+from diamp.service.keys import load_clients
+from diamp.service.metrics import Metrics
+from diamp.service.pipeline import Pipeline
+from diamp.service.pool import Draw, Pool
+from diamp.service.settings import ServiceSettings
+
+__all__ = ["RateLimiter", "Service"]
+
+
+@dataclass
+class _Bucket:
+    requests: float
+    nbytes: float
+    stamp: float
+
+
+class RateLimiter:
+    """Per-client token buckets for requests and bytes (refilled continuously)."""
+
+    def __init__(self, rps: float, burst: int, bps: float, burst_bytes: int) -> None:
+        self.rps, self.burst, self.bps, self.burst_bytes = rps, burst, bps, burst_bytes
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, client: str, nbytes: int) -> float:
+        """0 if the request may go ahead (tokens spent), else seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            b = self._buckets.get(client)
+            if b is None:
+                b = self._buckets[client] = _Bucket(self.burst, self.burst_bytes, now)
+            dt = now - b.stamp
+            b.requests = min(self.burst, b.requests + dt * self.rps)
+            b.nbytes = min(self.burst_bytes, b.nbytes + dt * self.bps)
+            b.stamp = now
+            if b.requests >= 1 and b.nbytes >= nbytes:
+                b.requests -= 1
+                b.nbytes -= nbytes
+                return 0.0
+            return max((1 - b.requests) / self.rps, (nbytes - b.nbytes) / self.bps, 0.001)
+
+
+class Service:
+    """Everything one ``diamp serve`` process runs (see the module docs)."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        s = settings.server
+        self.started = time.time()
+        keys = load_clients(settings.resolve(s.clients)) if s.clients is not None else {}
+        self.verifier = Verifier(
+            keys, window=s.replay_window_seconds, skew=s.clock_skew_seconds,
+            cache_size=s.nonce_cache_size,
+        )  # fmt: skip
+        self.limiter = RateLimiter(
+            s.rate_requests_per_second, s.rate_burst_requests,
+            s.rate_bytes_per_second, s.rate_burst_bytes,
+        )  # fmt: skip
+        p = settings.pool
+        self.pool = Pool(
+            settings.resolve(p.path), freshness_seconds=p.freshness_seconds,
+            reserve_bytes=p.reserve_bytes,
+        )  # fmt: skip
+        self.pipeline = Pipeline(settings, self.pool)
+        self.metrics = Metrics()
+        self.metrics.watch(self.pipeline, self.pool)
+        self.default_tier = settings.tiers[0].name
+        self.certificates: dict[str, Path] = {
+            rt.dira.certificate_sha512: rt.dira.certificate_path
+            for rt in self.pipeline.sources.values()
+            if rt.dira is not None
+        }
+
+    def start(self) -> None:
+        """Start filling the pool (unless ``[pool] fill = false``)."""
+        if self.settings.pool.fill:
+            self.pipeline.start()
+
+    def stop(self) -> None:
+        """Stop filling and close the pool."""
+        self.pipeline.stop()
+        self.pool.close()
+
+    def draw(self, nbytes: int, tier: str | None = None) -> Draw:
+        """``nbytes`` fresh bytes of ``tier`` that nobody else will ever get.
+
+        Raises
+        ------
+        TierUnavailable
+            If the tier is unknown or one of its sources is quarantined.
+        PoolEmpty
+            If the pool holds fewer fresh bytes of the tier.
+        """
+        name = tier or self.default_tier
+        if name not in self.pipeline.tiers:
+            raise TierUnavailable(
+                f"unknown tier {name!r}; tiers: {list(self.pipeline.tiers)}", tier=name
+            )
+        problem = self.pipeline.tier_problem(name)
+        if problem is not None:
+            raise TierUnavailable(problem, tier=name)
+        if self.pipeline.error:
+            raise PoolEmpty(self.pipeline.error, tier=name)
+        draw = self.pool.take(nbytes, name)
+        self.metrics.bytes_served.labels(name).inc(nbytes)
+        return draw
+
+    def source(self, tier: str | None = None) -> Callable[[int], Draw]:
+        """``draw`` bound to one tier: the ``source(nbytes) -> Draw`` the beacon takes."""
+        return lambda nbytes: self.draw(nbytes, tier)
+
+    def status(self) -> dict[str, Any]:
+        """Sources, health, pool levels and entropy estimates, JSON-ready."""
+        tiers = {}
+        for name, t in self.pipeline.tiers.items():
+            problem = self.pipeline.tier_problem(name)
+            tiers[name] = {
+                "sources": t.sources,
+                "available": problem is None and not self.pipeline.error,
+                "problem": problem or self.pipeline.error or None,
+                "pool_bytes": self.pool.level(name),
+            }
+        sources = {}
+        for name, rt in self.pipeline.sources.items():
+            info = rt.health.to_dict()
+            info.update(kind=rt.kind, tiers=rt.tiers, raw_samples=rt.raw_samples,
+                        output_bytes=rt.extracted_bytes)  # fmt: skip
+            if rt.params is not None:
+                info["extractor"] = {"n": rt.params.n, "m": rt.params.m, "eps": rt.params.eps}
+            if rt.dira is not None:
+                info["dira"] = {"run_id": rt.dira.run_id,
+                                "certificate_sha512": rt.dira.certificate_sha512}  # fmt: skip
+            sources[name] = info
+        return {
+            "service": "diamp",
+            "uptime_seconds": time.time() - self.started,
+            "default_tier": self.default_tier,
+            "tiers": tiers,
+            "sources": sources,
+            "pipeline_error": self.pipeline.error or None,
+        }

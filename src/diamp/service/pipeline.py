@@ -1,0 +1,329 @@
+"""The single-source pipeline of seed 000, per source, feeding the pool tier by tier.
+
+raw samples ──(position persisted first)──> SP 800-90B health tests ──> Toeplitz hashing of
+``block_bits`` raw bits, output length by the leftover hash lemma at ``eps``
+(:class:`diamp.extractors.params.ToeplitzParams`) ──> the source's output buffer ──> a tier
+takes equal-length pieces of all its sources' buffers, XORs them (seed 000 eq. 1) and
+appends the chunk with its provenance to the pool.
+
+DIRA keys skip the first two steps: their certified bytes go to the buffer as they are (the
+key offset is persisted first). A byte of a source's buffer goes to exactly one tier, so no
+two tiers share input. A tier serves only while none of its sources is quarantined; a
+quarantined source's buffered and pooled bytes are discarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from diamp.errors import DiampError
+from diamp.extractors.bits import PackedBits
+from diamp.extractors.params import ToeplitzParams
+from diamp.extractors.toeplitz import toeplitz_extract
+from diamp.service.errors import PoolError, ServiceConfigError
+from diamp.service.health import SourceHealth, run_sp800_22, run_sp800_90b
+from diamp.service.pool import Pool
+from diamp.service.seed import load_seed
+from diamp.service.settings import DiraSource, ServiceSettings, TierSettings
+from diamp.service.sources import (
+    DiraKey,
+    RawStream,
+    declared_min_entropy,
+    load_dira_key,
+    open_stream,
+)
+
+__all__ = ["Pipeline", "SourceRuntime"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceRuntime:
+    """One source in the running pipeline."""
+
+    name: str
+    kind: str
+    health: SourceHealth
+    tiers: list[str]
+    stream: RawStream | None = None
+    dira: DiraKey | None = None
+    params: ToeplitzParams | None = None
+    seed: PackedBits | None = None
+    raw: list[np.ndarray] = field(default_factory=list)
+    out: bytearray = field(default_factory=bytearray)
+    divert: bytearray = field(default_factory=bytearray)
+    diverting: bool = False
+    raw_samples: int = 0
+    extracted_bytes: int = 0
+
+    @property
+    def raw_count(self) -> int:
+        """Buffered raw samples."""
+        return sum(a.size for a in self.raw)
+
+
+def _raw_bits(samples: np.ndarray, bits: int) -> PackedBits:
+    """Samples' bits MSB-first (each sample contributes its ``bits`` low bits)."""
+    if bits == 8:
+        return PackedBits(np.ascontiguousarray(samples, dtype=np.uint8), 8 * samples.size)
+    if bits == 1:
+        return PackedBits.from_bits(samples)
+    unpacked = np.unpackbits(samples[:, None], axis=1)[:, 8 - bits :]
+    return PackedBits.from_bits(unpacked.ravel())
+
+
+class Pipeline:
+    """Sources, extraction and tier assembly, run by :meth:`start` in a background thread."""
+
+    def __init__(self, settings: ServiceSettings, pool: Pool) -> None:
+        self.settings, self.pool = settings, pool
+        self.tiers = {t.name: t for t in settings.tiers}
+        material = load_seed(settings, pool)
+        self.sources: dict[str, SourceRuntime] = {}
+        for cfg in settings.sources:
+            tiers = [t.name for t in settings.tiers if cfg.name in t.sources]
+            self.sources[cfg.name] = self._runtime(cfg, tiers, material)
+        self.error = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _runtime(self, cfg: Any, tiers: list[str], material: np.ndarray) -> SourceRuntime:
+        alpha, checks = self.settings.health.alpha, self.settings.checks
+        if isinstance(cfg, DiraSource):
+            key = load_dira_key(cfg.name, self.settings.resolve(cfg.run))
+            health = SourceHealth(cfg.name, 8, None, alpha, checks)
+            rt = SourceRuntime(cfg.name, "dira", health, tiers, dira=key)
+            if (self.pool.cursor(cfg.name) or 0) >= len(key.key):
+                health.status = "exhausted"
+            return rt
+        stream = open_stream(cfg, self.settings)
+        bits = stream.bits_per_sample
+        h = declared_min_entropy(cfg, bits)
+        block_samples = self.settings.extractor.block_bits // bits
+        try:
+            params = ToeplitzParams.from_params(
+                block_samples * bits, block_samples * h, self.settings.extractor.eps
+            )
+        except DiampError as err:
+            raise ServiceConfigError(f"source {cfg.name!r}: extractor: {err}") from err
+        if params.seed_bits > 8 * material.size:
+            raise ServiceConfigError(
+                f"source {cfg.name!r}: Toeplitz seed needs {params.seed_bits} bits, the "
+                f"configured seed has {8 * material.size}: lower extractor.block_bits or "
+                "supply a longer seed",
+                key="extractor.seed",
+            )
+        seed = PackedBits.from_bits(np.unpackbits(material)[: params.seed_bits])
+        position = self.pool.cursor(cfg.name)
+        if position is not None:
+            stream.seek(position)
+        health = SourceHealth(cfg.name, bits, h, alpha, checks)
+        return SourceRuntime(cfg.name, cfg.kind, health, tiers, stream, params=params, seed=seed)
+
+    # --- tiers ---------------------------------------------------------------------------
+
+    def tier_problem(self, tier: str) -> str | None:
+        """Why ``tier`` cannot serve (a quarantined source), or None."""
+        t = self.tiers[tier]
+        bad = [s for s in t.sources if self.sources[s].health.status == "quarantined"]
+        if bad:
+            reasons = "; ".join(f"{s}: {self.sources[s].health.reason}" for s in bad)
+            return f"tier {tier!r} needs all of {t.sources}; quarantined: {reasons}"
+        return None
+
+    def quarantine(self, name: str, reason: str) -> None:
+        """Quarantine ``name`` and discard its unserved output (buffers and pool)."""
+        rt = self.sources[name]
+        rt.health.quarantine(reason)
+        rt.raw.clear()
+        rt.out.clear()
+        rt.divert.clear()
+        dropped = self.pool.discard_source(name)
+        log.warning("discarded %d unserved pool bytes of source %s", dropped, name)
+
+    # --- one step of work ----------------------------------------------------------------
+
+    def step(self) -> bool:
+        """Produce and assemble what the tiers below target need; True if anything moved."""
+        self._readmit()
+        target = self.settings.pool.target_bytes
+        needy = [
+            t for t in self.tiers.values()
+            if self.tier_problem(t.name) is None and self.pool.level(t.name) < target
+        ]  # fmt: skip
+        worked = False
+        for rt in self.sources.values():
+            if rt.health.status != "ok":
+                continue
+            cap = 2 * max(self.tiers[t].chunk_bytes for t in rt.tiers) if rt.tiers else 0
+            if rt.diverting or (any(t.name in rt.tiers for t in needy) and len(rt.out) < cap):
+                worked |= self._produce(rt)
+        for t in sorted(needy, key=lambda t: self.pool.level(t.name)):
+            while self._assemble(t) and self.pool.level(t.name) < target:
+                worked = True
+        return worked
+
+    def _readmit(self) -> None:
+        wait = self.settings.health.readmit_seconds
+        if wait is None:
+            return
+        now = time.monotonic()
+        for rt in self.sources.values():
+            h = rt.health
+            if h.status == "quarantined" and now >= h.quarantined_at + wait:
+                h.readmit()
+
+    def _produce(self, rt: SourceRuntime) -> bool:
+        try:
+            if rt.dira is not None:
+                return self._produce_dira(rt)
+            return self._produce_raw(rt)
+        except DiampError as err:
+            self.quarantine(rt.name, str(err))
+            return True
+
+    def _produce_dira(self, rt: SourceRuntime) -> bool:
+        assert rt.dira is not None
+        start = self.pool.cursor(rt.name) or 0
+        stop = min(len(rt.dira.key), start + max(self.tiers[t].chunk_bytes for t in rt.tiers))
+        if stop <= start:
+            rt.health.status = "exhausted"
+            return False
+        self.pool.set_cursor(rt.name, stop)  # persisted before the bytes are used
+        rt.out += rt.dira.key[start:stop]
+        rt.extracted_bytes += stop - start
+        return True
+
+    def _produce_raw(self, rt: SourceRuntime) -> bool:
+        assert rt.stream is not None and rt.params is not None
+        samples = rt.stream.read()
+        if samples is None:
+            if getattr(rt.stream, "exhausted", False):
+                rt.health.status = "exhausted"
+            return False
+        self.pool.set_cursor(rt.name, rt.stream.position)  # persisted before use
+        rt.raw_samples += samples.size
+        failure = rt.health.test(samples)
+        if failure is not None:
+            self.quarantine(rt.name, failure)
+            return True
+        rt.raw.append(samples)
+        bits = rt.stream.bits_per_sample
+        per_block = rt.params.n // bits
+        while rt.raw_count >= per_block and rt.health.status == "ok":
+            allraw = np.concatenate(rt.raw)
+            block, rest = allraw[:per_block], allraw[per_block:]
+            rt.raw = [rest] if rest.size else []
+            self._extract(rt, _raw_bits(block, bits))
+        return True
+
+    def _extract(self, rt: SourceRuntime, raw: PackedBits) -> None:
+        assert rt.params is not None and rt.seed is not None
+        result = toeplitz_extract(raw, rt.seed, rt.params.m, threads=1)
+        data = result.output.data[: rt.params.m // 8].tobytes()
+        rt.extracted_bytes += len(data)
+        if rt.diverting:
+            rt.divert += data
+            self._maybe_check(rt)
+        else:
+            rt.out += data
+            if time.monotonic() >= rt.health.next_check and self.settings.checks.enabled:
+                rt.diverting = rt.health.recent_samples() is not None
+
+    def _maybe_check(self, rt: SourceRuntime) -> None:
+        c = self.settings.checks
+        need = c.sp800_22_sequences * c.sp800_22_length
+        if 8 * len(rt.divert) < need:
+            return
+        packed = np.frombuffer(bytes(rt.divert), dtype=np.uint8)
+        rt.divert.clear()
+        rt.diverting = False
+        rt.health.next_check = time.monotonic() + c.period_seconds
+        samples = rt.health.recent_samples()
+        assert samples is not None and rt.health.declared is not None
+        for result in (
+            run_sp800_90b(samples, rt.health.bits_per_sample, rt.health.declared, c),
+            run_sp800_22(packed, c),
+        ):
+            rt.health.record(result)
+        if rt.health.status == "quarantined":
+            self.quarantine(rt.name, rt.health.reason)
+
+    def _assemble(self, tier: TierSettings) -> bool:
+        runtimes = [self.sources[s] for s in tier.sources]
+        length = min(tier.chunk_bytes, *(len(rt.out) for rt in runtimes))
+        ended = any(rt.health.status == "exhausted" for rt in runtimes)
+        if length == 0 or (length < tier.chunk_bytes and not ended):
+            return False
+        parts = []
+        for rt in runtimes:
+            parts.append(np.frombuffer(bytes(rt.out[:length]), dtype=np.uint8))
+            del rt.out[:length]
+        data = np.bitwise_xor.reduce(np.stack(parts), axis=0).tobytes()
+        dira = [rt.dira.certificate_sha512 for rt in runtimes if rt.dira is not None]
+        try:
+            self.pool.append(tier.name, data, self._provenance(tier, runtimes), tier.sources, dira)
+        except PoolError as err:
+            for rt in runtimes:
+                self.quarantine(rt.name, str(err))
+        return True
+
+    def _provenance(self, tier: TierSettings, runtimes: list[SourceRuntime]) -> dict[str, Any]:
+        parts: dict[str, Any] = {}
+        for rt in runtimes:
+            if rt.dira is not None:
+                parts[rt.name] = {
+                    "kind": "dira",
+                    "run_id": rt.dira.run_id,
+                    "certificate_sha512": rt.dira.certificate_sha512,
+                    "extractor": "none (certified key used as-is)",
+                }
+            else:
+                assert rt.params is not None
+                p = rt.params
+                parts[rt.name] = {
+                    "kind": rt.kind,
+                    "extractor": {"name": "toeplitz", "n": p.n, "m": p.m, "eps": p.eps,
+                                  "error": p.error, "min_entropy": p.min_entropy},
+                    "health": "passed SP 800-90B repetition count and adaptive proportion",
+                }  # fmt: skip
+        return {"tier": tier.name, "combine": "xor", "sources": parts, "time_unix": time.time()}
+
+    # --- background thread --------------------------------------------------------------
+
+    def start(self, idle_seconds: float = 0.05) -> None:
+        """Fill the pool in a daemon thread until :meth:`stop`."""
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(idle_seconds,), name="diamp-pipeline", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, idle_seconds: float) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.step()
+            except Exception as err:  # fail closed: stop filling, keep the reason visible
+                log.exception("pipeline stopped")
+                self.error = f"pipeline stopped: {type(err).__name__}: {err}"
+                return
+            if not worked:
+                self._stop.wait(idle_seconds)
+
+    def stop(self) -> None:
+        """Stop the thread (waits for the current step)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        for rt in self.sources.values():
+            close = getattr(rt.stream, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,399 @@
+"""The persistent pool: extracted bytes wait here, each handed out at most once.
+
+SQLite in WAL mode with ``synchronous = FULL``. A chunk row holds a tier's bytes, their
+provenance (sources, extractor parameters, health status, time) and ``taken``, the number
+of leading bytes already reserved. :meth:`Pool.take` serves from an in-memory reservation;
+when that runs short it *first* commits a larger ``taken`` (a reservation of at least
+``reserve_bytes``) and only then hands out bytes from the reserved range. So
+
+* two requests, threads or processes never get the same byte (the reservation is a
+  transaction under SQLite's write lock, and memory is served under a lock);
+* a crash or kill loses at most the reserved but unserved bytes, and never repeats one
+  (the committed ``taken`` survives, the memory does not);
+* bytes older than ``freshness_seconds`` are never served (stale chunks are deleted and
+  stale reservations dropped);
+* a chunk identical to one already stored is refused (``UNIQUE`` SHA-256), which catches a
+  source that replays its output, e.g. after a restart.
+
+:meth:`Pool.discard_source` deletes every unserved byte that a quarantined source touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diamp.service.errors import PoolEmpty, PoolError
+
+__all__ = ["Draw", "Pool", "Segment"]
+
+SCHEMA = 1
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunk (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tier TEXT NOT NULL,
+    created REAL NOT NULL,
+    size INTEGER NOT NULL CHECK (size > 0),
+    taken INTEGER NOT NULL DEFAULT 0 CHECK (taken >= 0 AND taken <= size),
+    sha256 TEXT NOT NULL UNIQUE,
+    sources TEXT NOT NULL,
+    dira TEXT NOT NULL,
+    provenance TEXT NOT NULL,
+    data BLOB
+);
+CREATE INDEX IF NOT EXISTS chunk_tier ON chunk (tier, id);
+CREATE INDEX IF NOT EXISTS chunk_created ON chunk (created);
+CREATE TABLE IF NOT EXISTS chunk_source (chunk_id INTEGER NOT NULL, source TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunk_source_source ON chunk_source (source);
+CREATE INDEX IF NOT EXISTS chunk_source_chunk ON chunk_source (chunk_id);
+CREATE TABLE IF NOT EXISTS cursor (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Where served bytes came from: bytes [offset, offset + length) of one pool chunk."""
+
+    chunk_id: int
+    offset: int
+    length: int
+    created: float
+    sources: tuple[str, ...]
+    dira_certificates: tuple[str, ...]
+    provenance: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready provenance of the segment."""
+        return {
+            "chunk": self.chunk_id,
+            "offset": self.offset,
+            "length": self.length,
+            "created_unix": self.created,
+            "sources": list(self.sources),
+            "dira_certificates": list(self.dira_certificates),
+            "provenance": json.loads(self.provenance),
+        }
+
+
+@dataclass(frozen=True)
+class Draw:
+    """Bytes taken from the pool, with their provenance.
+
+    ``dira_certificates`` are the SHA-512 hex digests (of the certificate files) of the
+    DIRA runs whose keys contributed, in first-use order.
+    """
+
+    data: bytes
+    tier: str
+    segments: tuple[Segment, ...]
+
+    @property
+    def dira_certificates(self) -> tuple[str, ...]:
+        """SHA-512 hex of each contributing DIRA certificate, without repeats."""
+        return tuple(dict.fromkeys(h for s in self.segments for h in s.dira_certificates))
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Names of the contributing sources, without repeats."""
+        return tuple(dict.fromkeys(n for s in self.segments for n in s.sources))
+
+
+class _Reserved:
+    """A reserved, not yet served range of one chunk, held in memory."""
+
+    __slots__ = ("data", "pos", "segment")
+
+    def __init__(self, segment: Segment, data: bytes) -> None:
+        self.segment, self.data, self.pos = segment, data, 0
+
+
+class Pool:
+    """The pool database at ``path`` (see the module docs).
+
+    Parameters
+    ----------
+    path
+        SQLite file (created with its folder if missing).
+    freshness_seconds
+        Bytes older than this are never served.
+    reserve_bytes
+        Smallest reservation committed at once (larger: fewer commits, more loss on a crash).
+    clock
+        Wall clock in Unix seconds (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        freshness_seconds: float = 86400.0,
+        reserve_bytes: int = 1 << 16,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.freshness, self.reserve_bytes, self.clock = freshness_seconds, reserve_bytes, clock
+        self._lock = threading.RLock()
+        self._reserved: dict[str, deque[_Reserved]] = {}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.executescript(_DDL)
+            self._check_schema()
+        except sqlite3.Error as err:
+            raise PoolError(
+                f"{self.path}: cannot open pool database: {err}", path=str(path)
+            ) from err
+
+    def _check_schema(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+        elif row[0] != str(SCHEMA):
+            raise PoolError(
+                f"{self.path}: pool schema: expected {SCHEMA}, found {row[0]}", path=str(self.path)
+            )
+
+    def close(self) -> None:
+        """Close the database (unserved reservations are lost, never repeated)."""
+        with self._lock:
+            self._reserved.clear()
+            self._db.close()
+
+    # --- filling -------------------------------------------------------------------------
+
+    def append(
+        self,
+        tier: str,
+        data: bytes,
+        provenance: dict[str, Any],
+        sources: Sequence[str],
+        dira_certificates: Sequence[str] = (),
+    ) -> int:
+        """Store one chunk of ``tier``; returns its id.
+
+        Raises
+        ------
+        PoolError
+            If an identical chunk was ever stored (a replaying source) or the write fails.
+        """
+        if not data:
+            raise PoolError("refusing an empty chunk", tier=tier)
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                cur = self._db.execute(
+                    "INSERT INTO chunk (tier, created, size, sha256, sources, dira, provenance,"
+                    " data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (tier, self.clock(), len(data), digest, json.dumps(list(sources)),
+                     json.dumps(list(dira_certificates)), json.dumps(provenance), data),
+                )  # fmt: skip
+                chunk_id = int(cur.lastrowid or 0)
+                self._db.executemany(
+                    "INSERT INTO chunk_source VALUES (?, ?)", [(chunk_id, s) for s in sources]
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.IntegrityError as err:
+                self._db.execute("ROLLBACK")
+                raise PoolError(
+                    f"tier {tier!r}: a chunk with SHA-256 {digest[:16]}… was stored before: "
+                    f"sources {list(sources)} repeat their output",
+                    tier=tier, sources=list(sources),
+                ) from err  # fmt: skip
+            except sqlite3.Error as err:
+                self._rollback()
+                raise PoolError(f"{self.path}: cannot store a chunk: {err}", tier=tier) from err
+        return chunk_id
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    # --- serving -------------------------------------------------------------------------
+
+    def take(self, nbytes: int, tier: str) -> Draw:
+        """``nbytes`` never-served fresh bytes of ``tier``, oldest first, with provenance.
+
+        Raises
+        ------
+        PoolEmpty
+            If fewer fresh bytes are stored (nothing is consumed then).
+        PoolError
+            If ``nbytes`` < 1 or the database fails.
+        """
+        if nbytes < 1:
+            raise PoolError(f"a draw needs at least 1 byte, asked for {nbytes}", tier=tier)
+        with self._lock:
+            queue = self._reserved.setdefault(tier, deque())
+            self._drop_stale(queue)
+            have = sum(len(r.data) - r.pos for r in queue)
+            if have < nbytes:
+                self._reserve(tier, queue, nbytes - have)
+            return self._serve(tier, queue, nbytes)
+
+    def _serve(self, tier: str, queue: deque[_Reserved], nbytes: int) -> Draw:
+        parts: list[bytes] = []
+        segments: list[Segment] = []
+        left = nbytes
+        while left:
+            r = queue[0]
+            n = min(left, len(r.data) - r.pos)
+            whole = r.pos == 0 and n == len(r.data)
+            parts.append(r.data if whole else r.data[r.pos : r.pos + n])
+            s = r.segment
+            segments.append(
+                Segment(s.chunk_id, s.offset + r.pos, n, s.created, s.sources,
+                        s.dira_certificates, s.provenance)
+            )  # fmt: skip
+            r.pos += n
+            left -= n
+            if r.pos == len(r.data):
+                queue.popleft()
+        return Draw(parts[0] if len(parts) == 1 else b"".join(parts), tier, tuple(segments))
+
+    def _drop_stale(self, queue: deque[_Reserved]) -> None:
+        limit = self.clock() - self.freshness
+        if any(r.segment.created < limit for r in queue):
+            keep = [r for r in queue if r.segment.created >= limit]
+            queue.clear()
+            queue.extend(keep)
+
+    def _reserve(self, tier: str, queue: deque[_Reserved], need: int) -> None:
+        """Commit a reservation of at least ``need`` bytes, then hold them in memory."""
+        want = max(need, self.reserve_bytes)
+        limit = self.clock() - self.freshness
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM chunk WHERE created < ?", (limit,))
+            rows = self._db.execute(
+                "SELECT id, size, taken, created, sources, dira, provenance FROM chunk"
+                " WHERE tier = ? AND taken < size ORDER BY id",
+                (tier,),
+            )
+            plan: list[tuple[Any, ...]] = []
+            total = 0
+            for row in rows:
+                n = min(row[1] - row[2], want - total)
+                plan.append((*row, n))
+                total += n
+                if total >= want:
+                    break
+            if total < need:
+                self._db.execute("ROLLBACK")
+                raise PoolEmpty(
+                    f"tier {tier!r}: {total + self._held(queue)} fresh bytes in the pool, "
+                    f"{need + self._held(queue)} requested",
+                    tier=tier,
+                )
+            fresh = self._claim(plan)
+            self._db.execute("COMMIT")  # durable before any of these bytes leaves the pool
+        except sqlite3.Error as err:
+            self._rollback()
+            raise PoolError(f"{self.path}: reservation failed: {err}", tier=tier) from err
+        queue.extend(fresh)
+
+    @staticmethod
+    def _held(queue: Iterable[_Reserved]) -> int:
+        return sum(len(r.data) - r.pos for r in queue)
+
+    def _claim(self, plan: list[tuple[Any, ...]]) -> list[_Reserved]:
+        out = []
+        for chunk_id, size, taken, created, sources, dira, provenance, n in plan:
+            (data,) = self._db.execute(
+                "SELECT substr(data, ?, ?) FROM chunk WHERE id = ?", (taken + 1, n, chunk_id)
+            ).fetchone()
+            if data is None or len(data) != n:
+                raise PoolError(f"chunk {chunk_id}: stored data shorter than its size {size}")
+            if taken + n == size:
+                self._db.execute("DELETE FROM chunk WHERE id = ?", (chunk_id,))
+                self._db.execute("DELETE FROM chunk_source WHERE chunk_id = ?", (chunk_id,))
+            else:
+                self._db.execute("UPDATE chunk SET taken = ? WHERE id = ?", (taken + n, chunk_id))
+            seg = Segment(chunk_id, taken, n, created, tuple(json.loads(sources)),
+                          tuple(json.loads(dira)), provenance)  # fmt: skip
+            out.append(_Reserved(seg, data if isinstance(data, bytes) else bytes(data)))
+        return out
+
+    # --- housekeeping --------------------------------------------------------------------
+
+    def level(self, tier: str) -> int:
+        """Fresh unserved bytes of ``tier`` (stored plus reserved in memory)."""
+        limit = self.clock() - self.freshness
+        with self._lock:
+            (stored,) = self._db.execute(
+                "SELECT COALESCE(SUM(size - taken), 0) FROM chunk WHERE tier = ? AND created >= ?",
+                (tier, limit),
+            ).fetchone()
+            queue = self._reserved.get(tier, deque())
+            held = sum(len(r.data) - r.pos for r in queue if r.segment.created >= limit)
+        return int(stored) + held
+
+    def discard_source(self, source: str) -> int:
+        """Delete every unserved byte ``source`` contributed to; returns how many."""
+        with self._lock:
+            dropped = 0
+            for queue in self._reserved.values():
+                keep = [r for r in queue if source not in r.segment.sources]
+                dropped += self._held(queue) - self._held(keep)
+                queue.clear()
+                queue.extend(keep)
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                ids = "SELECT chunk_id FROM chunk_source WHERE source = ?"
+                (stored,) = self._db.execute(
+                    f"SELECT COALESCE(SUM(size - taken), 0) FROM chunk WHERE id IN ({ids})",
+                    (source,),
+                ).fetchone()
+                self._db.execute(f"DELETE FROM chunk WHERE id IN ({ids})", (source,))
+                self._db.execute(
+                    "DELETE FROM chunk_source WHERE chunk_id NOT IN (SELECT id FROM chunk)"
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as err:
+                self._rollback()
+                raise PoolError(f"{self.path}: cannot discard {source!r}: {err}") from err
+        return dropped + int(stored)
+
+    def cursor(self, source: str) -> int | None:
+        """The persisted stream position of ``source`` (None if never set)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position FROM cursor WHERE source = ?", (source,)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_cursor(self, source: str, position: int) -> None:
+        """Persist ``source``'s stream position (durable when this returns)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO cursor VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET position ="
+                " excluded.position",
+                (source, position),
+            )
+
+    def meta(self, key: str) -> str | None:
+        """A stored metadata value (e.g. the generated extractor seed)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a metadata value once; a second, different value is refused."""
+        with self._lock:
+            old = self.meta(key)
+            if old is not None and old != value:
+                raise PoolError(f"{self.path}: meta {key!r} is already set", key=key)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))

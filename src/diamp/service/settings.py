@@ -1,0 +1,294 @@
+"""Service configuration (``diamp serve CONFIG``): a versioned TOML file, typed by pydantic.
+
+Unknown keys, wrong types and out-of-range values are errors naming the file and the dotted
+key. Relative paths are taken relative to the config file's folder. Sections::
+
+    schema_version = 1
+    [server]     host, port, TLS files, client key file, request caps, rate limits
+    [pool]       SQLite path, freshness limit, fill target, reservation quantum
+    [extractor]  Toeplitz block size, epsilon, seed (generated, a file, or a DIRA key)
+    [health]     alpha of the SP 800-90B health tests
+    [checks]     period and sizes of the SP 800-90B / SP 800-22 checks
+    [[sources]]  kind = "simulated" | "serial" | "file" | "dira", each with an entropy model
+    [[tiers]]    name and the sources XOR-ed into it (seed 000 eq. 1)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from diamp.service.errors import ServiceConfigError
+from diamp.tomlconfig import read_text, validate_toml
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DeclaredEntropy",
+    "DiraSource",
+    "FileSource",
+    "SerialSource",
+    "ServiceSettings",
+    "SimulatedSource",
+    "SourceSettings",
+    "TierSettings",
+    "VacuumEntropyModel",
+    "load_settings",
+    "parse_settings",
+]
+
+SCHEMA_VERSION = 1
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+Family = Literal["single-photon", "phase-fluctuation", "photon-counting", "vacuum-fluctuation"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    """``[server]``: listening address, TLS, clients, per-request caps and rate limits."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=0, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    clients: Path | None = None
+    max_request_bytes: int = Field(default=1 << 20, ge=1, le=1 << 26)
+    max_json_length: int = Field(default=1024, ge=1, le=1 << 16)
+    rate_requests_per_second: float = Field(default=200.0, gt=0)
+    rate_burst_requests: int = Field(default=400, ge=1)
+    rate_bytes_per_second: float = Field(default=64.0 * (1 << 20), gt=0)
+    rate_burst_bytes: int = Field(default=128 << 20, ge=1)
+    replay_window_seconds: int = Field(default=300, ge=1, le=300)
+    clock_skew_seconds: int = Field(default=5, ge=0, le=60)
+    nonce_cache_size: int = Field(default=1_000_000, ge=1000)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key must be given together")
+        return self
+
+
+class PoolSettings(_Section):
+    """``[pool]``: where extracted bytes wait, for how long, and how many to keep ready."""
+
+    path: Path = Path("service-pool.sqlite")
+    freshness_seconds: float = Field(default=86400.0, gt=0)
+    target_bytes: int = Field(default=4 << 20, ge=1024)
+    reserve_bytes: int = Field(default=1 << 16, ge=1, le=1 << 26)
+    fill: bool = True
+
+
+class SeedSettings(_Section):
+    """``[extractor.seed]``: where the Toeplitz seed comes from.
+
+    ``generate``: 2^21 bits from ``os.urandom`` at the first start, kept in the pool database;
+    ``file``: a file of bits packed MSB-first; ``dira``: the key of a DIRA run (its
+    certificate must say ``status = "ok"``). The seed is never served.
+    """
+
+    kind: Literal["generate", "file", "dira"] = "generate"
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _path(self) -> SeedSettings:
+        if (self.kind == "generate") != (self.path is None):
+            what = "takes no" if self.kind == "generate" else "needs a"
+            raise ValueError(f"seed kind {self.kind!r} {what} path")
+        return self
+
+
+class ExtractorSettings(_Section):
+    """``[extractor]``: Toeplitz hashing per raw block (leftover hash lemma at ``eps``)."""
+
+    block_bits: int = Field(default=1 << 20, ge=1024, le=1 << 24)
+    eps: float = Field(default=2.0**-64, gt=0, lt=1)
+    seed: SeedSettings = SeedSettings()
+
+
+class HealthSettings(_Section):
+    """``[health]``: SP 800-90B health tests: false-alarm rate, and re-admission.
+
+    At ``alpha`` = 2^-20 a source whose entropy equals its declared value still fails about
+    once per 2^20 samples; ``readmit_seconds`` (default: never) lets a quarantined source
+    back in with fresh test state after that long (its discarded output stays discarded).
+    """
+
+    alpha: float = Field(default=2.0**-20, gt=0, lt=1)
+    readmit_seconds: float | None = Field(default=None, gt=0)
+
+
+class ChecksSettings(_Section):
+    """``[checks]``: periodic SP 800-90B on raw samples and SP 800-22 on extracted output.
+
+    A source fails its SP 800-90B check when the assessed min-entropy per sample is below
+    ``sp800_90b_fraction`` × its declared value, and its SP 800-22 check when more than
+    ``sp800_22_max_flagged`` rows of the final-analysis report fall below the proportion
+    range. Checked output is discarded, never served.
+    """
+
+    enabled: bool = True
+    period_seconds: float = Field(default=3600.0, gt=0)
+    sp800_90b_samples: int = Field(default=100_000, ge=1000)
+    sp800_90b_fraction: float = Field(default=0.5, gt=0, le=1)
+    sp800_22_sequences: int = Field(default=10, ge=1)
+    sp800_22_length: int = Field(default=100_000, ge=1000)
+    sp800_22_max_flagged: int = Field(default=3, ge=0)
+
+
+class DeclaredEntropy(_Section):
+    """``entropy = {model = "declared", min_entropy = H}``: H bits per raw sample."""
+
+    model: Literal["declared"]
+    min_entropy: float = Field(gt=0, le=8)
+
+
+class VacuumEntropyModel(_Section):
+    """``entropy = {model = "vacuum", ...}``: seed 000 eq. 6, worst case of spec §10.2.
+
+    With ``max_offset_sigma_c`` set, the worst-case variant (classical offsets up to
+    k σ_c) is used; without it, the centred model.
+    """
+
+    model: Literal["vacuum"]
+    bits: int = Field(ge=1, le=8)
+    v_min: float
+    v_max: float
+    gamma: float = Field(gt=0)
+    sigma_total: float = Field(default=1.0, gt=0)
+    centre: float = 0.0
+    max_offset_sigma_c: float | None = Field(default=None, ge=0)
+
+
+EntropyModel = Annotated[
+    Annotated[DeclaredEntropy, Tag("declared")] | Annotated[VacuumEntropyModel, Tag("vacuum")],
+    Discriminator("model"),
+]
+
+
+class _RawSource(_Section):
+    name: Name
+    entropy: EntropyModel
+
+
+class SimulatedSource(_RawSource):
+    """A simulated QRNG of one of seed 000's four families (see ``service.simulated``).
+
+    ``fault = "stuck"`` or ``"biased"`` makes the device fail after ``fault_after`` samples
+    (for tests and drills). A seeded device resumes its stream after a restart.
+    """
+
+    kind: Literal["simulated"]
+    family: Family
+    seed: int | None = Field(default=None, ge=0, lt=2**63)
+    samples_per_second: float | None = Field(default=None, gt=0)
+    fault: Literal["none", "stuck", "biased"] = "none"
+    fault_after: int = Field(default=0, ge=0)
+
+
+class SerialSource(_RawSource):
+    """A serial QRNG opened with ``serial.serial_for_url`` (``qrngsim://`` included)."""
+
+    kind: Literal["serial"]
+    url: str = Field(min_length=1)
+    bits_per_sample: Literal[1, 8] = 8
+    timeout: float = Field(default=1.0, gt=0)
+    mu: float = Field(default=0.05, ge=0, lt=0.5)
+
+
+class FileSource(_RawSource):
+    """Raw samples from a file or a folder of files (sorted by name), read once."""
+
+    kind: Literal["file"]
+    path: Path
+    bits_per_sample: Literal[1, 8] = 8
+
+
+class DiraSource(_Section):
+    """The key of a DIRA run (``run`` folder with certificate.json and key.bin), used as-is."""
+
+    kind: Literal["dira"]
+    name: Name
+    run: Path
+
+
+SourceSettings = Annotated[
+    Annotated[SimulatedSource, Tag("simulated")]
+    | Annotated[SerialSource, Tag("serial")]
+    | Annotated[FileSource, Tag("file")]
+    | Annotated[DiraSource, Tag("dira")],
+    Discriminator("kind"),
+]
+
+
+class TierSettings(_Section):
+    """``[[tiers]]``: a named output, the XOR of all its sources (none may be missing)."""
+
+    name: Name
+    sources: list[Name] = Field(min_length=1)
+    chunk_bytes: int = Field(default=1 << 16, ge=64, le=1 << 24)
+
+
+class ServiceSettings(_Section):
+    """The whole service config."""
+
+    schema_version: Literal[1]
+    server: ServerSettings = ServerSettings()
+    pool: PoolSettings = PoolSettings()
+    extractor: ExtractorSettings = ExtractorSettings()
+    health: HealthSettings = HealthSettings()
+    checks: ChecksSettings = ChecksSettings()
+    sources: list[SourceSettings] = Field(default_factory=list)
+    tiers: list[TierSettings] = Field(min_length=1)
+    base_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _references(self) -> ServiceSettings:
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"source names must be unique, found {names}")
+        tiers = [t.name for t in self.tiers]
+        if len(set(tiers)) != len(tiers):
+            raise ValueError(f"tier names must be unique, found {tiers}")
+        for tier in self.tiers:
+            unknown = sorted(set(tier.sources) - set(names))
+            if unknown:
+                raise ValueError(f"tier {tier.name!r} names unknown sources {unknown}")
+            if len(set(tier.sources)) != len(tier.sources):
+                raise ValueError(f"tier {tier.name!r} lists a source twice")
+        seed = self.extractor.seed
+        for s in self.sources:
+            if isinstance(s, DiraSource) and seed.kind == "dira" and seed.path == s.run:
+                raise ValueError(
+                    f"source {s.name!r}: the extractor seed's DIRA key cannot also be a source"
+                )
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """``path`` relative to the config file's folder (absolute paths unchanged)."""
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def parse_settings(text: str, path: str = "<service config>") -> ServiceSettings:
+    """Validate TOML text; relative paths are resolved against ``path``'s folder."""
+    settings = validate_toml(
+        text, path, ServiceSettings, ServiceConfigError, SCHEMA_VERSION,
+        tagged={"sources": {"simulated", "serial", "file", "dira"}},
+    )  # fmt: skip
+    base = Path(path).parent if path != "<service config>" else Path(".")
+    return settings.model_copy(update={"base_dir": base.resolve()})
+
+
+def load_settings(path: str | Path) -> ServiceSettings:
+    """Read and validate a service config file.
+
+    Raises
+    ------
+    ServiceConfigError
+        Naming the file and every bad key.
+    """
+    text, name = read_text(path, ServiceConfigError, "service config")
+    return parse_settings(text, name)

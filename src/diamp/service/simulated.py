@@ -1,0 +1,159 @@
+"""Simulated QRNG devices of the four families of seed 000 (Fig. 1), as raw-sample streams.
+
+Each device emits raw samples with the bias and correlation of its physics, and knows the
+conditional min-entropy per sample of its own model (``true_min_entropy``), so a declared
+entropy can be checked against the truth in tests:
+
+* **single-photon** (1 bit/sample): a photon behind a beam splitter of transmissivity
+  1/2 + bias; detector afterpulsing repeats the previous outcome with probability c.
+  P(x | past) ≤ c + (1 − c)(1/2 + |bias|).
+* **phase-fluctuation** (8 bits): V = cos φ + e, φ uniform (phase diffusion between pulses),
+  e electronic noise (AR(1), correlation ρ, known to the adversary), 8-bit ADC on
+  [−1.1, 1.1]. Given e, a bin of width Δ holds at most the arcsine mass of the edge window:
+  P ≤ arccos(1 − Δ)/π.
+* **photon-counting** (8 bits): low byte of the photon arrival time in clock ticks,
+  geometric with mean μ ticks after a dead time d: P(low = k) ≤ (1 − q)/(1 − q^256),
+  q = exp(−1/μ).
+* **vacuum-fluctuation** (b bits): x = q + c, q ~ N(0, σ_q) quantum, c classical AR(1)
+  noise of stationary deviation σ_c, b-bit ADC on [v_min, v_max]; the entropy model is
+  seed 000 eq. 6 (:func:`diamp.analysis.entropy_models.vacuum_min_entropy`).
+
+Block b of a seeded device is drawn from Philox keyed by (seed, b), so a device resumes
+its stream at any block after a restart and never replays it. The AR(1) state is
+re-initialised from the stationary law at every block. ``fault`` switches the output to a
+stuck value or a heavily biased stream after ``fault_after`` samples.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from diamp.analysis.entropy_models import vacuum_min_entropy_worst_case
+from diamp.service.errors import SourceError
+from diamp.service.settings import SimulatedSource, VacuumEntropyModel
+
+__all__ = ["SimulatedDevice", "true_min_entropy"]
+
+BLOCK_SAMPLES = 1 << 16
+_PHASE_RANGE = 1.1
+_PHASE_NOISE = 0.02
+_COUNT_MEAN = 1000.0
+_COUNT_DEAD = 37
+_SINGLE_BIAS = 0.01
+_AFTERPULSE = 0.01
+_AR = 0.3
+
+
+def _bits_per_sample(cfg: SimulatedSource) -> int:
+    if cfg.family == "single-photon":
+        return 1
+    if cfg.family == "vacuum-fluctuation" and isinstance(cfg.entropy, VacuumEntropyModel):
+        return cfg.entropy.bits
+    return 8
+
+
+def true_min_entropy(cfg: SimulatedSource) -> float:
+    """Conditional min-entropy per sample of the device's own model (see the module docs)."""
+    if cfg.family == "single-photon":
+        return -math.log2(_AFTERPULSE + (1 - _AFTERPULSE) * (0.5 + _SINGLE_BIAS))
+    if cfg.family == "phase-fluctuation":
+        delta = 2 * _PHASE_RANGE / 256
+        return -math.log2(math.acos(1 - delta) / math.pi)
+    if cfg.family == "photon-counting":
+        q = math.exp(-1 / _COUNT_MEAN)
+        return -math.log2((1 - q) / (1 - q**256))
+    e = cfg.entropy
+    if not isinstance(e, VacuumEntropyModel):
+        raise SourceError(
+            f"{cfg.name}: a vacuum-fluctuation device needs entropy model 'vacuum'",
+            source=cfg.name,
+        )
+    k = e.max_offset_sigma_c if e.max_offset_sigma_c is not None else 6.0
+    return vacuum_min_entropy_worst_case(
+        e.bits, e.v_min, e.v_max, e.gamma, max_offset_sigma_c=k,
+        sigma_total=e.sigma_total, centre=e.centre,
+    ).min_entropy  # fmt: skip
+
+
+def _ar1(rng: np.random.Generator, n: int, sigma: float, rho: float) -> np.ndarray:
+    """Stationary AR(1) noise: c_t = ρ c_{t−1} + √(1 − ρ²) σ w_t."""
+    w = rng.standard_normal(n) * sigma * math.sqrt(1 - rho * rho)
+    w[0] = rng.standard_normal() * sigma
+    # c_t = Σ_k ρ^k w_{t−k}: an IIR filter, done by scipy's lfilter
+    from scipy.signal import lfilter
+
+    out: np.ndarray = lfilter([1.0], [1.0, -rho], w)
+    return out
+
+
+def _adc(x: np.ndarray, lo: float, hi: float, bits: int) -> np.ndarray:
+    levels = 1 << bits
+    j = np.floor((x - lo) / ((hi - lo) / levels))
+    return np.clip(j, 0, levels - 1).astype(np.uint8)
+
+
+@dataclass
+class SimulatedDevice:
+    """A simulated device streaming raw samples block by block (see the module docs)."""
+
+    cfg: SimulatedSource
+    block: int = 0
+
+    def __post_init__(self) -> None:
+        self.bits_per_sample = _bits_per_sample(self.cfg)
+        self._key = self.cfg.seed if self.cfg.seed is not None else int.from_bytes(os.urandom(8))
+
+    def samples_before(self, block: int) -> int:
+        """Samples emitted before ``block``."""
+        return block * BLOCK_SAMPLES
+
+    def next_block(self) -> np.ndarray:
+        """The next :data:`BLOCK_SAMPLES` samples (``uint8``, each < 2^bits_per_sample)."""
+        rng = np.random.Generator(np.random.Philox(key=self._key, counter=[0, 0, 0, self.block]))
+        x = self._draw(rng)
+        start = self.samples_before(self.block)
+        self.block += 1
+        return self._faulted(x, start, rng)
+
+    def _draw(self, rng: np.random.Generator) -> np.ndarray:
+        n = BLOCK_SAMPLES
+        family = self.cfg.family
+        if family == "single-photon":
+            fresh = (rng.random(n) < 0.5 + _SINGLE_BIAS).astype(np.uint8)
+            repeat = rng.random(n) < _AFTERPULSE
+            out = fresh.copy()
+            for i in np.flatnonzero(repeat[1:]) + 1:  # afterpulse copies the previous bit
+                out[i] = out[i - 1]
+            return out
+        if family == "phase-fluctuation":
+            v = np.cos(rng.uniform(0, 2 * math.pi, n)) + _ar1(rng, n, _PHASE_NOISE, _AR)
+            return _adc(v, -_PHASE_RANGE, _PHASE_RANGE, 8)
+        if family == "photon-counting":
+            q = math.exp(-1 / _COUNT_MEAN)
+            ticks = rng.geometric(1 - q, n) - 1 + _COUNT_DEAD
+            return (ticks & 0xFF).astype(np.uint8)
+        e = self.cfg.entropy
+        if not isinstance(e, VacuumEntropyModel):
+            raise SourceError(f"{self.cfg.name}: a vacuum device needs the vacuum entropy model")
+        sigma_q = e.sigma_total * math.sqrt(e.gamma / (e.gamma + 1))
+        sigma_c = e.sigma_total / math.sqrt(e.gamma + 1)
+        x = e.centre + rng.standard_normal(n) * sigma_q + _ar1(rng, n, sigma_c, _AR)
+        return _adc(x, e.v_min, e.v_max, e.bits)
+
+    def _faulted(self, x: np.ndarray, start: int, rng: np.random.Generator) -> np.ndarray:
+        if self.cfg.fault == "none":
+            return x
+        cut = self.cfg.fault_after - start
+        if cut >= x.size:
+            return x
+        cut = max(cut, 0)
+        if self.cfg.fault == "stuck":
+            x[cut:] = x[cut - 1] if cut > 0 else 0
+        else:  # biased: the most likely value 90 % of the time
+            hot = rng.random(x.size - cut) < 0.9
+            x[cut:][hot] = 0
+        return x

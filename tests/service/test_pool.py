@@ -1,0 +1,102 @@
+"""The pool: each byte at most once (threads, reopen), freshness, discards, duplicate chunks."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from _svc import fill_counter, words
+
+from diamp.service.errors import PoolEmpty, PoolError
+from diamp.service.pool import Pool
+
+
+def test_concurrent_takes_never_share_a_byte(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    fill_counter(path, "t", 40_000, chunk_words=777)
+    pool = Pool(path, reserve_bytes=4096)
+    got: list[list[int]] = [[] for _ in range(8)]
+
+    def worker(i: int) -> None:
+        for k in range(400):
+            got[i].extend(words(pool.take(8 * (1 + (k + i) % 11), "t").data))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    served = [w for g in got for w in g]
+    assert len(served) == len(set(served)) and max(served) < 40_000
+    assert len(served) == sum(1 + (k + i) % 11 for i in range(8) for k in range(400))
+
+
+def test_reopen_after_unclean_stop_continues_after_the_reservation(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    fill_counter(path, "t", 10_000, chunk_words=1000)
+    first = Pool(path, reserve_bytes=8000)
+    a = words(first.take(80, "t").data)  # reserves 1000 words, serves 10
+    assert a == list(range(10))
+    # no close(): the process "dies" holding 990 reserved words in memory
+    second = Pool(path, reserve_bytes=8)
+    b = words(second.take(80, "t").data)
+    assert b == list(range(1000, 1010))  # the reserved-but-unserved range is lost, not repeated
+    assert second.level("t") == 8 * (10_000 - 1010)
+
+
+def test_take_spans_chunks_and_reports_provenance(tmp_path: Path) -> None:
+    pool = Pool(tmp_path / "p.sqlite", reserve_bytes=1)
+    pool.append("t", b"\x01" * 10, {"n": 1}, ["a"], ["aa" * 64])
+    pool.append("t", b"\x02" * 10, {"n": 2}, ["b"])
+    d = pool.take(15, "t")
+    assert d.data == b"\x01" * 10 + b"\x02" * 5
+    assert [(s.offset, s.length) for s in d.segments] == [(0, 10), (0, 5)]
+    assert d.dira_certificates == ("aa" * 64,) and d.sources == ("a", "b")
+    assert d.segments[1].to_dict()["provenance"] == {"n": 2}
+    assert pool.take(5, "t").data == b"\x02" * 5
+
+
+def test_empty_pool_consumes_nothing(tmp_path: Path) -> None:
+    pool = Pool(tmp_path / "p.sqlite", reserve_bytes=1)
+    pool.append("t", os.urandom(100), {}, ["a"])
+    with pytest.raises(PoolEmpty):
+        pool.take(101, "t")
+    assert pool.level("t") == 100
+    with pytest.raises(PoolEmpty):
+        pool.take(1, "other-tier")
+
+
+def test_freshness_limit(tmp_path: Path) -> None:
+    now = [1000.0]
+    pool = Pool(tmp_path / "p.sqlite", freshness_seconds=60, reserve_bytes=50, clock=lambda: now[0])
+    pool.append("t", os.urandom(100), {}, ["a"])
+    pool.take(10, "t")  # 50 reserved in memory, 50 stored
+    now[0] = 1061.0
+    assert pool.level("t") == 0
+    with pytest.raises(PoolEmpty):
+        pool.take(1, "t")
+
+
+def test_duplicate_chunk_refused_and_discard_by_source(tmp_path: Path) -> None:
+    pool = Pool(tmp_path / "p.sqlite", reserve_bytes=4)
+    data = os.urandom(64)
+    pool.append("t", data, {}, ["a", "b"])
+    with pytest.raises(PoolError, match="stored before"):
+        pool.append("u", data, {}, ["c"])
+    pool.append("t", os.urandom(64), {}, ["c"])
+    pool.take(1, "t")  # reserves 4 bytes of the first chunk
+    assert pool.discard_source("b") == 63
+    assert pool.level("t") == 64
+    assert pool.take(64, "t").sources == ("c",)
+
+
+def test_foreign_schema_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    Pool(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    with pytest.raises(PoolError, match="expected 1, found 99"):
+        Pool(path)
