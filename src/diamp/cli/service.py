@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from diamp.cli.common import bad_option, console, emit_json, fail
-from diamp.errors import DiampError
+from diamp.errors import ConfigError, DiampError
+
+if TYPE_CHECKING:
+    from diamp.service.settings import ServiceSettings
 
 __all__ = ["client_app", "keys_app", "serve_command"]
 
@@ -33,9 +36,22 @@ def serve_command(
         Path | None,
         typer.Option(help="Clients file with the pre-shared keys (overrides [server] clients)."),
     ] = None,
+    beacon_period: Annotated[
+        float | None,
+        typer.Option(
+            "--beacon-period",
+            metavar="SECONDS",
+            help="Beacon pulse period (overrides [beacon] period_s; whole milliseconds).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Serve random bytes to RFC 9421-signed requests, filling the pool from the sources."""
+    """Serve random bytes to RFC 9421-signed requests, filling the pool from the sources.
+
+    With an enabled ``[beacon]`` table the service also publishes NIST Beacon 2.0 pulses
+    under ``/beacon/2.0/`` from the configured tier (``configs/service.toml`` does, with a
+    throw-away signing key generated on first start).
+    """
     import uvicorn
 
     from diamp.service.app import create_app
@@ -53,6 +69,8 @@ def serve_command(
         if clients is not None:
             server = server.model_copy(update={"clients": clients.resolve()})
         settings = settings.model_copy(update={"server": server})
+        if beacon_period is not None:
+            settings = _with_beacon_period(settings, beacon_period, config)
         app = create_app(settings)
     except DiampError as err:
         raise fail(err) from err
@@ -63,6 +81,21 @@ def serve_command(
         app, host=server.host, port=server.port, loop="uvloop", http="httptools",
         log_level=log_level, access_log=False, ssl_certfile=cert, ssl_keyfile=key,
     )  # fmt: skip
+
+
+def _with_beacon_period(settings: ServiceSettings, period: float, config: Path) -> ServiceSettings:
+    from pydantic import ValidationError
+
+    from diamp.service.beacon.settings import BeaconSettings
+
+    if settings.beacon is None:
+        raise ConfigError(f"{config}: --beacon-period: the config has no [beacon] table")
+    try:  # validated again: the period must be whole milliseconds
+        beacon = BeaconSettings.model_validate({**settings.beacon.model_dump(), "period_s": period})
+    except ValidationError as err:
+        message = err.errors()[0]["msg"]
+        raise ConfigError(f"--beacon-period {period}: {message}") from err
+    return settings.model_copy(update={"beacon": beacon})
 
 
 keys_app = typer.Typer(

@@ -32,6 +32,9 @@ from fastapi.concurrency import run_in_threadpool  # noqa: TID253 - server-only 
 from fastapi.responses import JSONResponse, Response  # noqa: TID253 - server-only module
 
 from diamp.service.auth import RequestParts, normalize_authority
+from diamp.service.beacon.api import beacon_router
+from diamp.service.beacon.engine import BeaconEngine
+from diamp.service.beacon.settings import build_engine
 from diamp.service.core import Service
 from diamp.service.errors import AuthError, PoolEmpty, PoolError, TierUnavailable
 from diamp.service.settings import ServiceSettings
@@ -202,6 +205,14 @@ def _info_router() -> APIRouter:
     return router
 
 
+def _beacon_engine(settings: ServiceSettings, service: Service) -> BeaconEngine | None:
+    """The beacon of ``[beacon]`` (None when absent or disabled), fed by its pool tier."""
+    beacon = settings.beacon
+    if beacon is None or not beacon.enabled:
+        return None
+    return build_engine(beacon.resolved(settings.base_dir), service.source(beacon.tier))
+
+
 def create_app(
     settings: ServiceSettings,
     *,
@@ -226,10 +237,15 @@ def create_app(
         If a source, seed, clients file or the pool cannot be opened.
     """
     service = Service(settings)
+    engine = _beacon_engine(settings, service)
+    if engine is not None:
+        routers = (*routers, beacon_router(engine))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
+        if engine is not None:
+            engine.start()
         tasks = [asyncio.create_task(task(service)) for task in background]
         try:
             yield
@@ -237,10 +253,13 @@ def create_app(
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if engine is not None:
+                engine.stop()
             service.stop()
 
     app = FastAPI(title="diamp randomness service", version="1", lifespan=lifespan)
     app.state.service = service
+    app.state.beacon = engine
     for router in (_random_router(), _info_router(), *routers):
         app.include_router(router)
     app.add_middleware(_Timing, service=service)

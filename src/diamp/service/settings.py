@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from diamp.service.beacon.settings import BeaconSettings
 from diamp.service.errors import ServiceConfigError
 from diamp.tomlconfig import read_text, validate_toml
 
@@ -243,6 +244,7 @@ class ServiceSettings(_Section):
     checks: ChecksSettings = ChecksSettings()
     sources: list[SourceSettings] = Field(default_factory=list)
     tiers: list[TierSettings] = Field(min_length=1)
+    beacon: BeaconSettings | None = None  # NIST Beacon 2.0 pulses from one tier (issue 8)
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")
@@ -259,6 +261,8 @@ class ServiceSettings(_Section):
                 raise ValueError(f"tier {tier.name!r} names unknown sources {unknown}")
             if len(set(tier.sources)) != len(tier.sources):
                 raise ValueError(f"tier {tier.name!r} lists a source twice")
+        if self.beacon is not None and self.beacon.tier not in tiers:
+            raise ValueError(f"beacon.tier {self.beacon.tier!r} is not a tier; tiers are {tiers}")
         seed = self.extractor.seed
         for s in self.sources:
             if isinstance(s, DiraSource) and seed.kind == "dira" and seed.path == s.run:
