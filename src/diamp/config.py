@@ -210,8 +210,10 @@ class InstrumentConfig(_Section):
     ``visa`` (the system VISA library) or ``zi`` (a readout through a real ZI data server,
     address ``dev2345@host:port``). ``settings`` are validated against the driver's declared
     ranges before anything is sent. ``calibration_shots`` (readouts only) recalibrates the
-    readout between blocks from that many reference shots of each state; ``timeout_s`` bounds
-    one readout acquisition.
+    readout between blocks from that many reference shots of each state, prepared by
+    ``calibration_awg`` (the node's awg70k) playing ``calibration_waveforms.ground`` /
+    ``.excited`` and then ``.trial`` again (required with backend ``zi``; the simulated
+    readout prepares the states itself); ``timeout_s`` bounds one readout acquisition.
 
     ``channels`` (scopes only) says which trace of a timing check each input channel shows:
     ``ch1 = "reference"`` (the node's reference pulse), ``"remote"`` (the other node's master
@@ -226,6 +228,10 @@ class InstrumentConfig(_Section):
     settings: dict[str, float | int | str] = Field(default_factory=dict)
     channels: dict[str, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
     calibration_shots: int = Field(default=0, ge=0, le=1 << 19)
+    calibration_awg: str | None = None  # readouts: the node's qubit AWG preparing the states
+    calibration_waveforms: dict[Literal["ground", "excited", "trial"], str] = Field(
+        default_factory=dict
+    )
     timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)  # readouts: one acquisition
 
     @model_validator(mode="after")
@@ -241,11 +247,23 @@ class InstrumentConfig(_Section):
             raise ValueError("a readout belongs to node 'A' or 'B'")
         if self.calibration_shots and not readout:
             raise ValueError("calibration_shots applies to readouts (uhfqa, shfqa) only")
-        if self.calibration_shots and self.backend == "zi":
+        prepared = self.calibration_awg is not None or bool(self.calibration_waveforms)
+        if prepared and not readout:
+            raise ValueError("calibration_awg/calibration_waveforms apply to readouts only")
+        if prepared and (
+            self.calibration_awg is None
+            or set(self.calibration_waveforms) != {"ground", "excited", "trial"}
+        ):
             raise ValueError(
-                "calibration_shots with backend 'zi': preparing the reference states on the "
-                "lab's pulse generators is not implemented yet; calibrate outside diamp and set "
-                "the rotation_angle/threshold settings"
+                "reference states are prepared by calibration_awg playing calibration_waveforms "
+                "= { ground = …, excited = …, trial = … } (trial: restored after calibration); "
+                "give the AWG and all three"
+            )
+        if self.calibration_shots and self.backend == "zi" and not prepared:
+            raise ValueError(
+                "calibration_shots with backend 'zi' needs the lab to prepare |0⟩ and |1⟩: set "
+                "calibration_awg (the node's awg70k) and calibration_waveforms = { ground = "
+                '"…", excited = "…", trial = "…" } (waveforms already in its list)'
             )
         return self
 
@@ -354,6 +372,20 @@ class RunConfig(_Section):
             raise ValueError(
                 f"qubit readouts must be exactly one per node A and B, found nodes {sorted(nodes)}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_calibration_awgs(self) -> RunConfig:
+        for name, inst in sorted(self.instruments.items()):
+            if inst.calibration_awg is None:
+                continue
+            awg = self.instruments.get(inst.calibration_awg)
+            if awg is None or awg.type != "awg70k" or awg.node != inst.node:
+                found = "missing" if awg is None else f"a {awg.type} at node {awg.node}"
+                raise ValueError(
+                    f"instruments.{name}.calibration_awg: {inst.calibration_awg!r} must be an "
+                    f"awg70k at node {inst.node} (found {found})"
+                )
         return self
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -24,7 +24,9 @@ from diamp.config import READOUT_TYPES, InstrumentConfig
 from diamp.daq.readout import Calibration, QubitReadout
 from diamp.errors import ConfigError, InstrumentError
 
-__all__ = ["ReadoutSet", "open_readout_set"]
+__all__ = ["PreparedState", "ReadoutSet", "open_readout_set"]
+
+PreparedState = Literal["ground", "excited", "trial"]
 
 _SIM_GROUND, _SIM_EXCITED, _SIM_NOISE = complex(-0.3, 0.1), complex(0.35, 0.3), 0.04
 
@@ -118,19 +120,35 @@ class ReadoutSet:
                 )
         return read
 
-    def recalibrate(self) -> dict[str, Calibration]:
-        """Between blocks: reference shots of |0⟩ and |1⟩ at each node, new discrimination."""
+    def recalibrate(
+        self,
+        prepare: Callable[[str, PreparedState], None] | None = None,
+        triggered: Callable[[], AbstractContextManager[None]] = nullcontext,
+    ) -> dict[str, Calibration]:
+        """Between blocks: reference shots of |0⟩ and |1⟩ at each node, new discrimination.
+
+        For each state, ``prepare(node, "ground" | "excited")`` sets up the node's qubit pulse
+        (the station selects the configured waveform on the node's qubit AWG), the readout is
+        armed and ``triggered()`` runs the generators while the values are read; then
+        ``prepare(node, "trial")`` restores the trials' pulse.
+        """
         done = {}
         for node, readout in self.readouts.items():
-            shots = self.configs[node].calibration_shots
-            if not shots:
+            cfg = self.configs[node]
+            if not cfg.calibration_shots:
                 continue
             values = []
-            for state in (0, 1):
+            states: tuple[tuple[int, PreparedState], ...] = ((0, "ground"), (1, "excited"))
+            for state, label in states:
+                if prepare is not None and cfg.calibration_awg is not None:
+                    prepare(node, label)
                 if node in self.feeds:
-                    self.feeds[node].load(np.full(shots, state, dtype=np.uint8))
-                readout.arm(shots)
-                values.append(readout.read_values(shots, self.configs[node].timeout_s))
+                    self.feeds[node].load(np.full(cfg.calibration_shots, state, dtype=np.uint8))
+                readout.arm(cfg.calibration_shots)
+                with triggered():
+                    values.append(readout.read_values(cfg.calibration_shots, cfg.timeout_s))
+            if prepare is not None and cfg.calibration_awg is not None:
+                prepare(node, "trial")
             done[node] = readout.recalibrate(values[0], values[1])
         return done
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from diamp.config import READOUT_TYPES, InstrumentConfig, LoadedConfig
-from diamp.daq.readouts import ReadoutSet, open_readout_set
+from diamp.daq.readouts import PreparedState, ReadoutSet, open_readout_set
 from diamp.daq.roles import trigger_order
 from diamp.daq.scopes import ScopeChannel, ScopeTiming, scope_wiring, uses_scopes
 from diamp.errors import ConfigError, InstrumentError
@@ -207,6 +207,25 @@ class Station:
             except InstrumentError as err:
                 failure = failure or err
         return failure
+
+    def recalibrate_readouts(self) -> dict[str, Any]:
+        """Recalibrate the readouts from reference shots (see :meth:`ReadoutSet.recalibrate`).
+
+        A readout with ``calibration_awg`` has its reference states prepared on that qubit
+        AWG: ``calibration_waveforms.ground`` / ``.excited`` is selected before each state's
+        shots and ``.trial`` afterwards; the generators run for each set of shots.
+        """
+        readouts = self.readouts
+        if readouts is None:
+            return {}
+
+        def prepare(node: str, state: PreparedState) -> None:
+            cfg = readouts.configs[node]
+            if cfg.calibration_awg is not None:
+                awg = self.instruments[cfg.calibration_awg]
+                awg.assign_waveform(cfg.calibration_waveforms[state])
+
+        return readouts.recalibrate(prepare, self.triggered)
 
     def continue_simulation(self, checks: int) -> None:
         """Resume the simulated world after ``checks`` stored timing checks.

@@ -178,7 +178,7 @@ def _acquire(
                     f"stopped with {index} of {cfg.run.blocks} blocks complete", blocks=index
                 )
             if station is not None and station.readouts is not None:
-                for node, cal in station.readouts.recalibrate().items():
+                for node, cal in station.recalibrate_readouts().items():
                     log.info("readout %s recalibrated before block %d: %s", node, index, cal)
             attrs = {"snapshot": json.dumps(station.snapshot())} if station is not None else None
             trials = _block(lab, station, index, cfg.run.trials_per_block, live.feed)

@@ -147,6 +147,14 @@ class Awg70k(WaveformList):
         ),
     }
 
+    def assign_waveform(self, name: str, channel: int = 1) -> None:
+        """Play waveform ``name`` (already in the waveform list) on ``channel``, checked."""
+        if not name or '"' in name:
+            raise self._fail(f"invalid waveform name {name!r}")
+        if channel != 1:
+            raise self._fail(f"channel {channel}: the AWG70001A has channel 1 only")
+        self.execute(f'SOUR{channel}:CASS:WAV "{name}"')
+
     def run(self) -> None:
         """Start output."""
         self.execute("AWGC:RUN:IMM")
