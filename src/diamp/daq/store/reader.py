@@ -1,296 +1,32 @@
-"""Trial store v2: one HDF5 file per run, crash-safe, with a fixed schema outside tools can read.
-
-Layout (documented for users in ``docs/trial-store.md``)::
-
-    trials.h5              the root: attrs schema = "diamp.trials", schema_version = 2, run_id,
-                           config (the run config as TOML text), config_sha256,
-                           software_version, created_utc (+ station_snapshot, timing_section)
-    trials.h5:/blocks/000000  external link to trials.blocks/000000.h5:/block
-    trials.blocks/000000.h5:/block/trials
-                           uint8, one trial per byte, v = 8x + 4y + 2a + b (lzf-compressed)
-    trials.blocks/000000.h5:/block
-                           attrs: n_trials, sha256 (of the uint8 trial bytes), status
-                           ("complete"), run_id (must equal the root's), snapshot, …
-    trials.h5:/z           external link to trials.z.h5:/z, uint8, Z packed MSB-first;
-                           attrs: bits, sha256 (of the packed bytes)
-
-HDF5 follows the links transparently (``f["blocks/000000/trials"]``). Crash safety: every
-file is written under a temporary name, fsynced and renamed into place, and the small root
-is rewritten the same way after each block; a kill at any moment therefore leaves the
-previous root (without the block in flight) or the new one, never a half-written file.
-Readers verify every checksum and refuse incomplete, foreign or corrupted blocks with a
-:class:`~diamp.errors.StoreIntegrityError` naming the block. h5py objects never leave
-this module. Schema 1 stores (blocks inside the root file) are still read.
-"""
+"""Trial store reader and the AB bit source (see :mod:`diamp.daq.store`)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
-from diamp import __version__
-from diamp.daq.atomic import write_h5_atomic
+from diamp.daq.store._layout import (
+    _READABLE_VERSIONS,
+    _STATUS_COMPLETE,
+    SCHEMA,
+    BlockInfo,
+    T,
+    _attr_str,
+    block_name,
+    sha256_hex,
+)
 from diamp.errors import DiampError, StorageError, StoreIntegrityError
 
 if TYPE_CHECKING:
     import h5py
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "BlockInfo", "TrialStoreReader", "TrialStoreWriter"]
-
-SCHEMA = "diamp.trials"
-T = TypeVar("T")
-SCHEMA_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
-_CHUNK = 2**20
-_STATUS_COMPLETE = "complete"
-_STATUS_WRITING = "writing"
-
-
-def block_name(index: int) -> str:
-    """The group name of block ``index`` ("000000", "000001", …)."""
-    return f"{index:06d}"
-
-
-def sha256_hex(data: np.ndarray) -> str:
-    """SHA-256 of the raw bytes of a contiguous ``uint8`` array."""
-    return hashlib.sha256(np.ascontiguousarray(data).data).hexdigest()
-
-
-def block_dir(root: Path) -> Path:
-    """The directory of a store's block files (``trials.h5`` -> ``trials.blocks/``)."""
-    return root.with_name(root.stem + ".blocks")
-
-
-def z_file(root: Path) -> Path:
-    """The file holding a store's Z (``trials.h5`` -> ``trials.z.h5``)."""
-    return root.with_name(root.stem + ".z.h5")
-
-
-@dataclass(frozen=True)
-class BlockInfo:
-    """What the store says about one block."""
-
-    index: int
-    n_trials: int
-    sha256: str
-    status: str
-
-
-def _attr_str(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _check_trials(index: int, data: np.ndarray) -> None:
-    if data.dtype != np.uint8 or data.ndim != 1 or data.size == 0:
-        raise StorageError(f"block {index}: trials must be a non-empty 1-d uint8 array")
-    if int(data.max()) >= 16:
-        bad = int(np.argmax(data >= 16))
-        raise StorageError(
-            f"block {index}: invalid trial value {int(data[bad])} at position {bad} "
-            "(v = 8x + 4y + 2a + b must be 0..15)"
-        )
-
-
-def _check_z(packed: np.ndarray, bits: int) -> None:
-    if packed.dtype != np.uint8 or packed.ndim != 1 or packed.size != (bits + 7) // 8:
-        raise StorageError(
-            f"z: expected {(bits + 7) // 8} packed uint8 bytes for {bits} bits, "
-            f"found {packed.dtype} {packed.shape}"
-        )
-    spare = 8 * packed.size - bits
-    if spare and int(packed[-1]) & ((1 << spare) - 1):
-        raise StorageError(f"z: the {spare} padding bits after bit {bits} are not zero")
-
-
-class TrialStoreWriter:
-    """Create a run store and append blocks to it (crash-safe: see the module docs).
-
-    A block becomes part of the run only when its file is complete on disk and the root that
-    links it has been renamed into place, so a crash loses at most the block in flight.
-    """
-
-    def __init__(self, path: str | Path, run_id: str, config_text: str, config_sha256: str) -> None:
-        self.path = Path(path)
-        self._blocks_dir = block_dir(self.path)
-        taken = [p for p in (self.path, z_file(self.path)) if p.exists()]
-        if self._blocks_dir.is_dir() and any(self._blocks_dir.iterdir()):
-            taken.append(self._blocks_dir)
-        if taken:
-            raise StorageError(
-                f"{taken[0]}: cannot create trial store: the path already exists",
-                path=str(self.path),
-            )
-        self._attrs: dict[str, Any] = {
-            "schema": SCHEMA,
-            "schema_version": SCHEMA_VERSION,
-            "run_id": run_id,
-            "config": config_text,
-            "config_sha256": config_sha256,
-            "software_version": __version__,
-            "created_utc": datetime.now(UTC).isoformat(),
-        }
-        self.n_blocks = 0
-        self.has_z = False
-        try:
-            self._blocks_dir.mkdir(exist_ok=True)
-        except OSError as err:
-            raise StorageError(
-                f"{self._blocks_dir}: cannot create trial store: {err}", path=str(self.path)
-            ) from err
-        self._write_root()
-
-    @property
-    def run_id(self) -> str:
-        """The run identifier."""
-        return str(self._attrs["run_id"])
-
-    def _write_root(self) -> None:
-        import h5py
-
-        def build(f: h5py.File) -> None:
-            for key, value in self._attrs.items():
-                f.attrs[key] = value
-            blocks = f.create_group("blocks")
-            prefix = self._blocks_dir.name
-            for index in range(self.n_blocks):
-                name = block_name(index)
-                blocks[name] = h5py.ExternalLink(f"{prefix}/{name}.h5", "/block")
-            if self.has_z:
-                f["z"] = h5py.ExternalLink(z_file(self.path).name, "/z")
-
-        write_h5_atomic(self.path, build, "trial store root")
-
-    @classmethod
-    def resume(cls, path: str | Path, config_sha256: str) -> TrialStoreWriter:
-        """Reopen an interrupted store to append further blocks.
-
-        The store must have been started with the same config (by SHA-256). Linked blocks
-        are verified (status, run id and checksum); an incomplete *last* block is dropped; an
-        incomplete block before a complete one, or a checksum mismatch, is refused. Block
-        files the root does not link (the block in flight at a kill) and temporary files are
-        deleted; a Z that does not verify is dropped and drawn again.
-        """
-        with TrialStoreReader(path) as reader:
-            if reader.schema_version != SCHEMA_VERSION:
-                raise StoreIntegrityError(
-                    f"{path}: a schema {reader.schema_version} store cannot be resumed by this "
-                    f"diamp (writes schema {SCHEMA_VERSION}); start a new run",
-                    path=str(path),
-                )
-            stored = _attr_str(reader._file.attrs.get("config_sha256", ""))
-            if stored != config_sha256:
-                raise StoreIntegrityError(
-                    f"{path}: the run was started with another config (sha256 {stored}); "
-                    "resume with the config it started with",
-                    path=str(path),
-                )
-            complete = reader.verified_prefix()
-            trials = sum(info.n_trials for info in reader.blocks()[:complete])
-            try:
-                z_ok = reader.verify_z()[0] == 2 * trials  # Z belongs to exactly these blocks
-            except StoreIntegrityError:
-                z_ok = False
-            attrs = {key: reader._file.attrs[key] for key in reader._file.attrs}
-        writer = cls.__new__(cls)
-        writer.path = Path(path)
-        writer._blocks_dir = block_dir(writer.path)
-        writer._attrs = attrs
-        writer.n_blocks = complete
-        writer.has_z = z_ok
-        writer._write_root()
-        writer._remove_strays()
-        return writer
-
-    def _remove_strays(self) -> None:
-        """Delete block files the root does not link, and leftovers of interrupted writes."""
-        linked = {f"{block_name(i)}.h5" for i in range(self.n_blocks)}
-        for entry in self._blocks_dir.iterdir():
-            if entry.name not in linked:
-                entry.unlink()
-        zpath = z_file(self.path)
-        leftovers = [
-            self.path.with_name(self.path.name + ".tmp"),
-            zpath.with_name(zpath.name + ".tmp"),
-        ]
-        if not self.has_z:
-            leftovers.append(zpath)
-        for leftover in leftovers:
-            leftover.unlink(missing_ok=True)
-
-    def set_attribute(self, name: str, text: str) -> None:
-        """Store a text attribute on the root (e.g. the station snapshot), crash-safe."""
-        self._attrs[name] = text
-        self._write_root()
-
-    def append_block(self, trials: np.ndarray, attrs: dict[str, str] | None = None) -> BlockInfo:
-        """Write the next block (``uint8`` trials) and link it from the root.
-
-        ``attrs`` are extra text attributes of the block (e.g. its instrument snapshot).
-        """
-        data = np.ascontiguousarray(trials)
-        _check_trials(self.n_blocks, data)
-        index = self.n_blocks
-        digest = sha256_hex(data)
-
-        def build(f: h5py.File) -> None:
-            group = f.create_group("block")
-            group.create_dataset(
-                "trials",
-                data=data,
-                chunks=(min(_CHUNK, data.size),),
-                compression="lzf",
-                shuffle=False,
-            )
-            for key, value in (attrs or {}).items():
-                group.attrs[key] = value
-            group.attrs["n_trials"] = data.size
-            group.attrs["sha256"] = digest
-            group.attrs["run_id"] = self.run_id
-            group.attrs["status"] = _STATUS_COMPLETE
-
-        write_h5_atomic(self._blocks_dir / f"{block_name(index)}.h5", build, "block file")
-        self.n_blocks += 1
-        self._write_root()
-        return BlockInfo(index, data.size, digest, _STATUS_COMPLETE)
-
-    def write_z(self, packed: np.ndarray, bits: int) -> str:
-        """Store Z (packed MSB-first, ``bits`` valid bits); returns its SHA-256."""
-        _check_z(packed, bits)
-        digest = sha256_hex(packed)
-
-        def build(f: h5py.File) -> None:
-            chunks = (min(_CHUNK, packed.size),) if packed.size else None
-            ds = f.create_dataset("z", data=packed, chunks=chunks)
-            ds.attrs["bits"] = bits
-            ds.attrs["sha256"] = digest
-            ds.attrs["run_id"] = self.run_id
-
-        write_h5_atomic(z_file(self.path), build, "Z file")
-        self.has_z = True
-        self._write_root()
-        return digest
-
-    def close(self) -> None:
-        """Nothing to flush: every write is complete on disk when its method returns."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+__all__ = ["StoreAbBits", "TrialStoreReader"]
 
 
 def _fail_closed(method: Callable[..., T]) -> Callable[..., T]:
@@ -509,8 +245,6 @@ class TrialStoreReader:
     @_fail_closed
     def verify_z(self, chunk_bytes: int = 2**24) -> tuple[int, str]:
         """Check Z's size and SHA-256 by streaming it; returns (bits, sha256)."""
-        import hashlib
-
         ds = self._z()
         if "bits" not in ds.attrs:
             raise self._fail("z", "missing attribute 'bits'")
