@@ -26,7 +26,7 @@ from diamp.errors import DiampError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.params import ToeplitzParams
 from diamp.extractors.toeplitz import toeplitz_extract
-from diamp.service.errors import PoolError, ServiceConfigError
+from diamp.service.errors import PoolError, ServiceConfigError, SourceError
 from diamp.service.health import SourceHealth, run_sp800_22, run_sp800_90b
 from diamp.service.pool import Pool
 from diamp.service.seed import load_seed
@@ -67,6 +67,15 @@ class SourceRuntime:
     def raw_count(self) -> int:
         """Buffered raw samples."""
         return sum(a.size for a in self.raw)
+
+    def extraction(self) -> tuple[RawStream, ToeplitzParams, PackedBits]:
+        """The raw stream, extractor parameters and seed of a raw source."""
+        if self.stream is None or self.params is None or self.seed is None:
+            raise SourceError(
+                f"source {self.name}: no raw stream, extractor parameters or seed "
+                "(a DIRA source is not extracted)"
+            )
+        return self.stream, self.params, self.seed
 
 
 def _raw_bits(samples: np.ndarray, bits: int) -> PackedBits:
@@ -183,51 +192,51 @@ class Pipeline:
     def _produce(self, rt: SourceRuntime) -> bool:
         try:
             if rt.dira is not None:
-                return self._produce_dira(rt)
+                return self._produce_dira(rt, rt.dira)
             return self._produce_raw(rt)
         except DiampError as err:
             self.quarantine(rt.name, str(err))
             return True
 
-    def _produce_dira(self, rt: SourceRuntime) -> bool:
-        assert rt.dira is not None
+    def _produce_dira(self, rt: SourceRuntime, dira: DiraKey) -> bool:
         start = self.pool.cursor(rt.name) or 0
-        stop = min(len(rt.dira.key), start + max(self.tiers[t].chunk_bytes for t in rt.tiers))
+        stop = min(len(dira.key), start + max(self.tiers[t].chunk_bytes for t in rt.tiers))
         if stop <= start:
             rt.health.status = "exhausted"
             return False
         self.pool.set_cursor(rt.name, stop)  # persisted before the bytes are used
-        rt.out += rt.dira.key[start:stop]
+        rt.out += dira.key[start:stop]
         rt.extracted_bytes += stop - start
         return True
 
     def _produce_raw(self, rt: SourceRuntime) -> bool:
-        assert rt.stream is not None and rt.params is not None
-        samples = rt.stream.read()
+        stream, params, seed = rt.extraction()
+        samples = stream.read()
         if samples is None:
-            if getattr(rt.stream, "exhausted", False):
+            if getattr(stream, "exhausted", False):
                 rt.health.status = "exhausted"
             return False
-        self.pool.set_cursor(rt.name, rt.stream.position)  # persisted before use
+        self.pool.set_cursor(rt.name, stream.position)  # persisted before use
         rt.raw_samples += samples.size
         failure = rt.health.test(samples)
         if failure is not None:
             self.quarantine(rt.name, failure)
             return True
         rt.raw.append(samples)
-        bits = rt.stream.bits_per_sample
-        per_block = rt.params.n // bits
+        bits = stream.bits_per_sample
+        per_block = params.n // bits
         while rt.raw_count >= per_block and rt.health.status == "ok":
             allraw = np.concatenate(rt.raw)
             block, rest = allraw[:per_block], allraw[per_block:]
             rt.raw = [rest] if rest.size else []
-            self._extract(rt, _raw_bits(block, bits))
+            self._extract(rt, _raw_bits(block, bits), params, seed)
         return True
 
-    def _extract(self, rt: SourceRuntime, raw: PackedBits) -> None:
-        assert rt.params is not None and rt.seed is not None
-        result = toeplitz_extract(raw, rt.seed, rt.params.m, threads=1)
-        data = result.output.data[: rt.params.m // 8].tobytes()
+    def _extract(
+        self, rt: SourceRuntime, raw: PackedBits, params: ToeplitzParams, seed: PackedBits
+    ) -> None:
+        result = toeplitz_extract(raw, seed, params.m, threads=1)
+        data = result.output.data[: params.m // 8].tobytes()
         rt.extracted_bytes += len(data)
         if rt.diverting:
             rt.divert += data
@@ -246,10 +255,11 @@ class Pipeline:
         rt.divert.clear()
         rt.diverting = False
         rt.health.next_check = time.monotonic() + c.period_seconds
-        samples = rt.health.recent_samples()
-        assert samples is not None and rt.health.declared is not None
+        samples, declared = rt.health.recent_samples(), rt.health.declared
+        if samples is None or declared is None:  # fail closed: a check that cannot run
+            raise SourceError(f"source {rt.name}: periodic check without raw samples")
         for result in (
-            run_sp800_90b(samples, rt.health.bits_per_sample, rt.health.declared, c),
+            run_sp800_90b(samples, rt.health.bits_per_sample, declared, c),
             run_sp800_22(packed, c),
         ):
             rt.health.record(result)
@@ -286,8 +296,7 @@ class Pipeline:
                     "extractor": "none (certified key used as-is)",
                 }
             else:
-                assert rt.params is not None
-                p = rt.params
+                p = rt.extraction()[1]
                 parts[rt.name] = {
                     "kind": rt.kind,
                     "extractor": {"name": "toeplitz", "n": p.n, "m": p.m, "eps": p.eps,

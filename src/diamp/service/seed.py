@@ -48,7 +48,10 @@ def load_seed(settings: ServiceSettings, pool: Pool) -> np.ndarray:
                 key="extractor.block_bits",
             )
         return np.frombuffer(data, dtype=np.uint8)
-    assert cfg.path is not None  # enforced by SeedSettings
+    if cfg.path is None:  # SeedSettings requires it for "dira" and "file"
+        raise ServiceConfigError(
+            f"extractor.seed: kind {cfg.kind!r} needs a path", key="extractor.seed"
+        )
     path = settings.resolve(cfg.path)
     if cfg.kind == "dira":
         try:
