@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 import time
@@ -55,6 +57,29 @@ def write_config(
 def settings_for(tmp: Path, text: str) -> tuple[ServiceSettings, dict[str, bytes]]:
     path, keys = write_config(tmp, text)
     return parse_settings(text, str(path)), keys
+
+
+def dira_run(
+    tmp: Path,
+    key: bytes,
+    *,
+    name: str = "run",
+    status: str = "ok",
+    bits: int | None = None,
+    file: str = "key.bin",
+) -> tuple[Path, bytes]:
+    """A DIRA run directory with ``key.bin`` and a minimal certificate; (dir, certificate)."""
+    run = tmp / name
+    run.mkdir()
+    (run / "key.bin").write_bytes(key)
+    output = {
+        "bits": 8 * len(key) if bits is None else bits,
+        "sha256": hashlib.sha256(key).hexdigest(),
+        "file": file,
+    }
+    cert = json.dumps({"status": status, "run_id": name, "output": output}).encode()
+    (run / "certificate.json").write_bytes(cert)
+    return run, cert
 
 
 def fill_counter(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -75,20 +74,10 @@ def _cfg(sources: str, tiers: str, extractor: str = "block_bits = 65536") -> str
 
 
 def _dira_run(tmp: Path, name: str, key: bytes, status: str = "ok") -> Path:
-    run = tmp / name
-    run.mkdir()
-    (run / "key.bin").write_bytes(key)
-    cert = {
-        "status": status,
-        "run_id": name,
-        "output": {
-            "bits": 8 * len(key) - 3,
-            "sha256": hashlib.sha256(key).hexdigest(),
-            "file": str(run / "key.bin"),
-        },
-    }
-    (run / "certificate.json").write_text(json.dumps(cert))
-    return run
+    from _svc import dira_run
+
+    file = str(tmp / name / "key.bin")  # an absolute key path in the certificate
+    return dira_run(tmp, key, name=name, status=status, bits=8 * len(key) - 3, file=file)[0]
 
 
 def test_dira_key_is_used_as_is_and_xored(tmp_path: Path) -> None:

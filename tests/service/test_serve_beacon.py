@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from diamp.service.settings import load_settings
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "beacon"))
 from _nistir_oracle import check_link, check_pulse
-from _svc import config_text, serve, write_config
+from _svc import config_text, dira_run, serve, write_config
 
 runner = CliRunner()
 BEACON = (
@@ -30,28 +29,9 @@ BEACON = (
 )
 
 
-def _dira_run(tmp: Path, key: bytes) -> bytes:
-    run = tmp / "run"
-    run.mkdir()
-    (run / "key.bin").write_bytes(key)
-    cert = json.dumps(
-        {
-            "status": "ok",
-            "run_id": "r",
-            "output": {
-                "bits": 8 * len(key),
-                "sha256": hashlib.sha256(key).hexdigest(),
-                "file": "key.bin",
-            },
-        }
-    ).encode()
-    (run / "certificate.json").write_bytes(cert)
-    return cert
-
-
 def test_pulses_from_a_dira_tier_point_at_the_bell_test_evidence(tmp_path: Path) -> None:
     key = np.random.default_rng(8).integers(0, 256, 64 * 400, dtype=np.uint8).tobytes()
-    cert = _dira_run(tmp_path, key)
+    _, cert = dira_run(tmp_path, key)
     text = config_text(
         sources='[[sources]]\nkind = "dira"\nname = "dira"\nrun = "run"\n',
         tiers='[[tiers]]\nname = "dira"\nsources = ["dira"]\nchunk_bytes = 1024\n',

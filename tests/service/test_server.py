@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import json
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from _svc import config_text, fill_counter, nonce, serve, settings_for, words
+from _svc import config_text, dira_run, fill_counter, nonce, serve, settings_for, words
 
 from diamp.service.app import create_app
 from diamp.service.auth import RequestParts, sign_request
@@ -155,21 +154,7 @@ def test_tier_that_loses_a_source_stops_serving(tmp_path: Path) -> None:
 
 def test_dira_certificate_served_by_hash(tmp_path: Path) -> None:
     key = np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8).tobytes()
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "key.bin").write_bytes(key)
-    cert = json.dumps(
-        {
-            "status": "ok",
-            "run_id": "r",
-            "output": {
-                "bits": 8 * len(key),
-                "sha256": hashlib.sha256(key).hexdigest(),
-                "file": "key.bin",
-            },
-        }
-    ).encode()
-    (run / "certificate.json").write_bytes(cert)
+    _, cert = dira_run(tmp_path, key)
     sources = '[[sources]]\nkind = "dira"\nname = "dira"\nrun = "run"\n'
     tiers = '[[tiers]]\nname = "dira"\nsources = ["dira"]\nchunk_bytes = 1024\n'
     settings, keys = settings_for(tmp_path, config_text(sources=sources, tiers=tiers))
