@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from diamp.config import load_config
-from diamp.daq.instruments.scpi import ScpiInstrument
 from diamp.daq.roles import Oscilloscope, PulseGenerator, trigger_order
 from diamp.daq.station import Station
 from diamp.daq.store import TrialStoreReader
@@ -61,20 +60,6 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def commands(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Every SCPI command the drivers send, with the instrument's name."""
-    sent: list[tuple[str, str]] = []
-    original = ScpiInstrument.execute
-
-    def spy(self: ScpiInstrument, command: str) -> None:
-        sent.append((self.name, command))
-        original(self, command)
-
-    monkeypatch.setattr(ScpiInstrument, "execute", spy)
-    return sent
-
-
 def _runs(sent: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name, cmd) for name, cmd in sent if cmd.startswith(("AWGC:RUN", "AWGC:STOP"))]
 
@@ -96,7 +81,7 @@ def test_drivers_play_their_roles(config: Path) -> None:
 
 
 def test_every_block_starts_slaves_then_masters_and_stops_in_reverse(
-    config: Path, tmp_path: Path, commands: list[tuple[str, str]]
+    config: Path, tmp_path: Path, scpi_commands: list[tuple[str, str]]
 ) -> None:
     acquire(load_config(config), tmp_path / "trials.h5", "r")
     one_block = [
@@ -107,11 +92,14 @@ def test_every_block_starts_slaves_then_masters_and_stops_in_reverse(
         ("awg-a", "AWGC:STOP"),
         ("qubit-a", "AWGC:STOP:IMM"),
     ]
-    assert _runs(commands) == one_block * 3
+    assert _runs(scpi_commands) == one_block * 3
 
 
 def test_a_generator_failing_to_start_stops_the_started_ones_and_the_block(
-    config: Path, tmp_path: Path, commands: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+    config: Path,
+    tmp_path: Path,
+    scpi_commands: list[tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from diamp.daq.instruments.tektronix import Awg5014
 
@@ -130,7 +118,7 @@ def test_a_generator_failing_to_start_stops_the_started_ones_and_the_block(
     store = tmp_path / "trials.h5"
     with pytest.raises(InstrumentError, match=r"awg-b \(AWGC:RUN\)"):
         acquire(load_config(config), store, "r")
-    second = _runs(commands)[6:]
+    second = _runs(scpi_commands)[6:]
     assert second == [  # started ones stopped in reverse order; nothing else ran
         ("qubit-a", "AWGC:RUN:IMM"),
         ("awg-a", "AWGC:RUN"),

@@ -9,7 +9,6 @@ import pytest
 from test_run_readout import BASE, hashes, readout_config
 
 from diamp.config import load_config, parse_config
-from diamp.daq.instruments.scpi import ScpiInstrument
 from diamp.errors import ConfigError
 from diamp.protocol.acquire import acquire
 
@@ -42,16 +41,9 @@ def _write(tmp: Path, text: str) -> Path:
 
 
 def test_reference_states_are_played_by_the_qubit_awg(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, scpi_commands: list[tuple[str, str]]
 ) -> None:
-    sent: list[tuple[str, str]] = []
-    original = ScpiInstrument.execute
-
-    def spy(self: ScpiInstrument, command: str) -> None:
-        sent.append((self.name, command))
-        original(self, command)
-
-    monkeypatch.setattr(ScpiInstrument, "execute", spy)
+    sent = scpi_commands
     text = readout_config().replace("calibration_shots = 2048\n", PREPARED) + AWGS
     acquire(load_config(_write(tmp_path, text)), tmp_path / "trials.h5", "r")
     acquire(parse_config(BASE, "plain.toml"), tmp_path / "plain.h5", "plain")
