@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from diamp.cli import app
-from diamp.config import load_config
+from diamp.config import LoadedConfig, load_config
 from diamp.daq.scope_sim import scope_state
 from diamp.daq.scpi_server import LoopbackScpiServer
 from diamp.daq.store import TrialStoreReader
@@ -169,6 +169,21 @@ def _same(a: list[TimingCheck], b: list[TimingCheck]) -> None:
             assert np.array_equal(ra.trace.high, rb.trace.high)
 
 
+def _interrupted_after_two_blocks(loaded: LoadedConfig, part: Path) -> Path:
+    """Acquire into ``part`` and stop (as Ctrl-C does) after two complete blocks."""
+    part.parent.mkdir()
+    calls = 0
+
+    def stop_after_two() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > 2
+
+    with pytest.raises(Interrupted):
+        acquire(loaded, part, "part", should_stop=stop_after_two)
+    return part
+
+
 def test_resume_restores_the_stored_scope_checks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -185,17 +200,7 @@ def test_resume_restores_the_stored_scope_checks(
         return ok
 
     monkeypatch.setattr(TimingMonitor, "check", spy)
-    part = tmp_path / "part" / "trials.h5"
-    part.parent.mkdir()
-    calls = 0
-
-    def stop_after_two() -> bool:
-        nonlocal calls
-        calls += 1
-        return calls > 2
-
-    with pytest.raises(Interrupted):
-        acquire(loaded, part, "part", should_stop=stop_after_two)
+    part = _interrupted_after_two_blocks(loaded, tmp_path / "part" / "trials.h5")
     seen = list(taken)
     assert [c.label for c in seen] == ["before block 0", "after block 0", "after block 1"]
     acquire(loaded, part, "part", resume=True)
@@ -214,17 +219,7 @@ def test_resume_takes_only_the_check_a_crash_left_out(tmp_path: Path) -> None:
     full = tmp_path / "full" / "trials.h5"
     full.parent.mkdir()
     acquire(loaded, full, "full")
-    part = tmp_path / "part" / "trials.h5"
-    part.parent.mkdir()
-    calls = 0
-
-    def stop_after_two() -> bool:
-        nonlocal calls
-        calls += 1
-        return calls > 2
-
-    with pytest.raises(Interrupted):
-        acquire(loaded, part, "part", should_stop=stop_after_two)
+    part = _interrupted_after_two_blocks(loaded, tmp_path / "part" / "trials.h5")
     traces = part.with_name("timing.h5")
     checks, run_id = read_trace_file(traces)
     write_traces(traces, checks[:2], run_id)  # killed after block 1 was stored, before its check
