@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from diamp.service.errors import PoolEmpty, PoolError
+from diamp.service.sqlite import open_durable
 
 __all__ = ["Draw", "Pool", "Segment"]
 
@@ -144,15 +145,9 @@ class Pool:
         self._lock = threading.RLock()
         self._reserved: dict[str, deque[_Reserved]] = {}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.executescript(_DDL)
+            self._db = open_durable(self.path, _DDL)
             self._check_schema()
-        except sqlite3.Error as err:
+        except (OSError, sqlite3.Error) as err:
             raise PoolError(
                 f"{self.path}: cannot open pool database: {err}", path=str(path)
             ) from err

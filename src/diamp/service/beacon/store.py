@@ -25,6 +25,7 @@ from typing import Any
 
 from diamp.service.beacon.errors import BeaconStoreError
 from diamp.service.beacon.pulse import Pulse
+from diamp.service.sqlite import open_durable
 
 __all__ = ["ChainInfo", "PulseStore"]
 
@@ -68,11 +69,7 @@ class PulseStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db = open_durable(path, _SCHEMA)
         except (OSError, sqlite3.Error) as err:
             raise BeaconStoreError(
                 f"{path}: cannot open pulse store: {err}", path=str(path)
