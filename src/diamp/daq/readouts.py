@@ -140,14 +140,14 @@ class ReadoutSet:
             values = []
             states: tuple[tuple[int, PreparedState], ...] = ((0, "ground"), (1, "excited"))
             for state, label in states:
-                if prepare is not None and cfg.calibration_awg is not None:
+                if prepare is not None:
                     prepare(node, label)
                 if node in self.feeds:
                     self.feeds[node].load(np.full(cfg.calibration_shots, state, dtype=np.uint8))
                 readout.arm(cfg.calibration_shots)
                 with triggered():
                     values.append(readout.read_values(cfg.calibration_shots, cfg.timeout_s))
-            if prepare is not None and cfg.calibration_awg is not None:
+            if prepare is not None:
                 prepare(node, "trial")
             done[node] = readout.recalibrate(values[0], values[1])
         return done
