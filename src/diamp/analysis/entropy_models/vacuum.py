@@ -129,8 +129,25 @@ def vacuum_bin_probabilities(
     return _bin_mass(adc, np.arange(adc.nbins, dtype=np.int64), adc.centre)
 
 
+class _PerBit:
+    """``min_entropy_per_bit`` and ``to_dict`` of the vacuum results (frozen dataclasses)."""
+
+    bits: int
+    min_entropy: float
+
+    @property
+    def min_entropy_per_bit(self) -> float:
+        """H_min / b: min-entropy per raw output bit."""
+        return self.min_entropy / self.bits
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields plus ``min_entropy_per_bit``."""
+        fields = asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
+        return {**fields, "min_entropy_per_bit": self.min_entropy_per_bit}
+
+
 @dataclass(frozen=True)
-class VacuumEntropy:
+class VacuumEntropy(_PerBit):
     """Centred vacuum-fluctuation min-entropy and its intermediate quantities.
 
     Voltages (``v_min``, ``v_max``, ``centre``, ``sigma_*``, ``bin_width``) share the unit of
@@ -149,15 +166,6 @@ class VacuumEntropy:
     max_bin: int
     p_max: float
     min_entropy: float
-
-    @property
-    def min_entropy_per_bit(self) -> float:
-        """H_min / b: min-entropy per raw output bit."""
-        return self.min_entropy / self.bits
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields plus ``min_entropy_per_bit``."""
-        return {**asdict(self), "min_entropy_per_bit": self.min_entropy_per_bit}
 
 
 def vacuum_min_entropy(
@@ -227,7 +235,7 @@ def vacuum_min_entropy(
 
 
 @dataclass(frozen=True)
-class VacuumWorstCase:
+class VacuumWorstCase(_PerBit):
     """Worst-case vacuum min-entropy over classical offsets |e| ≤ k σ_c.
 
     ``p_inner`` is the inner-bin bound erf(Δ/(2√2 σ_q)) (0 when b = 1: no inner bins),
@@ -250,15 +258,6 @@ class VacuumWorstCase:
     p_last: float
     p_max: float
     min_entropy: float
-
-    @property
-    def min_entropy_per_bit(self) -> float:
-        """H_min / b: min-entropy per raw output bit."""
-        return self.min_entropy / self.bits
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields plus ``min_entropy_per_bit``."""
-        return {**asdict(self), "min_entropy_per_bit": self.min_entropy_per_bit}
 
 
 def vacuum_min_entropy_worst_case(
