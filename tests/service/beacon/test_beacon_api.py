@@ -10,7 +10,7 @@ from pathlib import Path
 import _nistir_oracle as nistir
 import httpx
 import pytest
-from conftest import serve_in_thread, wait_for
+from _beacon_helpers import serve_in_thread, wait_for
 from typer.testing import CliRunner
 
 from diamp.cli import app as cli_app

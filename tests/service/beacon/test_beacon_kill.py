@@ -23,7 +23,7 @@ from pathlib import Path
 
 import _nistir_oracle as nistir
 import httpx
-from conftest import free_socket, wait_for
+from _beacon_helpers import free_socket, wait_for
 
 from diamp.service.beacon.client import verify_url
 
