@@ -20,8 +20,8 @@ from collections.abc import Callable
 import numpy as np
 
 from diamp.config import parse_config
-from diamp.daq.rng import Stream, stream_rng, uniform_u32
-from diamp.daq.simulator import SimulatedLab
+from diamp.daq.sim.lab import SimulatedLab
+from diamp.daq.sim.rng import Stream, stream_rng, uniform_u32
 from diamp.protocol.bell import AbPacker, count_trials
 
 CONFIG = """

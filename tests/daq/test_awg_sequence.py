@@ -7,7 +7,7 @@ import pytest
 
 from diamp.daq.instruments.sequence import SequenceStep, awg5014_commands, validate_steps
 from diamp.daq.instruments.tektronix import Awg5014
-from diamp.daq.scpi_server import LoopbackScpiServer
+from diamp.daq.sim.scpi_server import LoopbackScpiServer
 from diamp.errors import InstrumentError
 
 TRIAL = [
@@ -79,7 +79,7 @@ def test_commands_spell_out_every_field() -> None:
 
 def test_the_qubit_awg_takes_waveforms_as_binary_blocks() -> None:
     from diamp.daq.instruments.tektronix import Awg70k
-    from diamp.daq.scpi_server import InstrumentState
+    from diamp.daq.sim.scpi_server import InstrumentState
 
     state = InstrumentState(idn="TEKTRONIX,AWG70001A,LOOP0003,FV:7.1.0170.0")
     with LoopbackScpiServer(state) as server:

@@ -11,8 +11,8 @@ import pytest
 
 from diamp.config import LoadedConfig, load_config
 from diamp.daq.instruments.tektronix import TekScope
-from diamp.daq.scope_sim import scope_state
-from diamp.daq.scpi_server import LoopbackScpiServer
+from diamp.daq.sim.scope import scope_state
+from diamp.daq.sim.scpi_server import LoopbackScpiServer
 from diamp.errors import ConfigError, InstrumentError
 from diamp.timing.envelopes import EnvelopeTrace, edge_timing, inter_node_offset
 from diamp.timing.section import TimingSection, load_timing

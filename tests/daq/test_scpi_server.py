@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from diamp.daq.instruments.tektronix import Awg5014, TekScope
-from diamp.daq.scpi_server import InstrumentState, LoopbackScpiServer
+from diamp.daq.sim.scpi_server import InstrumentState, LoopbackScpiServer
 from diamp.errors import InstrumentError
 from diamp.timing.envelopes import edge_timing
 from diamp.timing.synthetic import SyntheticEdge

@@ -16,8 +16,8 @@ import pytest
 from scipy.optimize import linprog
 
 from diamp.config import parse_config
-from diamp.daq import simulator
-from diamp.daq.bell_device import (
+from diamp.daq.sim import lab as simulator
+from diamp.daq.sim.bell_device import (
     ALICE_ANGLES,
     BOB_ANGLES,
     SimulatedBellDevice,
@@ -25,9 +25,9 @@ from diamp.daq.bell_device import (
     outcome_thresholds,
     quantum_table,
 )
-from diamp.daq.rng import Stream, stream_rng, uniform_u32
-from diamp.daq.simulator import SimulatedLab
-from diamp.daq.sources import IidSVSource, MarkovSVSource
+from diamp.daq.sim.lab import SimulatedLab
+from diamp.daq.sim.rng import Stream, stream_rng, uniform_u32
+from diamp.daq.sim.sv_sources import IidSVSource, MarkovSVSource
 
 SIGMAS = 5.0
 

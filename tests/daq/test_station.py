@@ -109,7 +109,7 @@ def test_published_simulation_config_is_valid() -> None:
 
 def test_instrument_lost_mid_run_keeps_completed_blocks(tmp_path: Path) -> None:
     from diamp.daq.instruments.tektronix import Awg5014
-    from diamp.daq.scpi_server import InstrumentState, LoopbackScpiServer
+    from diamp.daq.sim.scpi_server import InstrumentState, LoopbackScpiServer
     from diamp.daq.store import TrialStoreReader
 
     headers = {

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from diamp.daq.instruments._zi_base import ZiReadoutBase
-from diamp.daq.instruments.zi_sim import SignalModel, SimulatedDataServer, SimulatedDevice
 from diamp.daq.instruments.zurich import (
     READOUT_BACKENDS,
     ShfqaReadout,
@@ -21,6 +20,7 @@ from diamp.daq.instruments.zurich import (
     parse_address,
 )
 from diamp.daq.readout import QubitReadout, discriminate
+from diamp.daq.sim.zi.server import SignalModel, SimulatedDataServer, SimulatedDevice
 from diamp.errors import ConfigError, InstrumentError
 
 RF = {"center_frequency": 6.1e9, "input_range": -5, "output_range": -10}

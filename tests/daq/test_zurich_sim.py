@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from diamp.daq.instruments.zi_sim import SignalModel, SimulatedDataServer
+from diamp.daq.sim.zi.server import SignalModel, SimulatedDataServer
 
 
 def bits(n: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from diamp.cli import app
 from diamp.config import parse_config
-from diamp.daq.sources import IidSVSource
+from diamp.daq.sim.sv_sources import IidSVSource
 from diamp.daq.store import TrialStoreReader
 from diamp.errors import ConfigError
 

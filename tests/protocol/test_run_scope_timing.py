@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from diamp.cli import app
 from diamp.config import LoadedConfig, load_config
-from diamp.daq.scope_sim import scope_state
-from diamp.daq.scpi_server import LoopbackScpiServer
+from diamp.daq.sim.scope import scope_state
+from diamp.daq.sim.scpi_server import LoopbackScpiServer
 from diamp.daq.store import TrialStoreReader
 from diamp.daq.traces import read_trace_file, read_traces, write_traces
 from diamp.errors import StorageError

@@ -249,7 +249,7 @@ def test_periodic_checks_pass_or_quarantine(tmp_path: Path, fraction: float, pas
 def test_serial_source_and_replay_detection(tmp_path: Path) -> None:
     from _svc import config_text
 
-    from diamp.daq.serial_handlers.protocol_qrngsim import Serial
+    from diamp.daq.sim.serial_handlers.protocol_qrngsim import Serial
 
     sources = (
         '[[sources]]\nkind = "serial"\nname = "usb"\nurl = "qrngsim://?seed=77&bias=0.004"\n'

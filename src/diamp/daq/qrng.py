@@ -13,7 +13,7 @@ used:
 
 A failed check or an exhausted retry raises :class:`~diamp.errors.InstrumentError` naming the
 device and URL; no unchecked bit is returned. ``qrngsim://`` URLs (the simulated device in
-:mod:`diamp.daq.serial_handlers.protocol_qrngsim`) and real ports (``/dev/ttyUSB0``,
+:mod:`diamp.daq.sim.serial_handlers.protocol_qrngsim`) and real ports (``/dev/ttyUSB0``,
 ``socket://host:port``) go through the same code.
 """
 
@@ -33,7 +33,7 @@ __all__ = ["SerialQrng", "register_url_handlers"]
 
 log = logging.getLogger(__name__)
 
-_HANDLERS = "diamp.daq.serial_handlers"
+_HANDLERS = "diamp.daq.sim.serial_handlers"
 _WINDOW_BITS = 4096
 
 

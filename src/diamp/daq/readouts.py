@@ -3,7 +3,7 @@
 Each node (A, B) has one :class:`~diamp.daq.readout.QubitReadout`. With ``backend = "zi"``
 it is a Zurich Instruments UHFQA/SHFQA behind a real data server; with ``backend = "sim"``
 the same driver talks through zhinst-toolkit to an in-process data server
-(:mod:`diamp.daq.instruments.zi_sim`) whose integrated signal is generated from the
+(:mod:`diamp.daq.sim.zi.server`) whose integrated signal is generated from the
 outcomes of the simulated Bell device, so the controller reads the trial outcomes through
 the same calls as in the lab. A simulated address may inject faults:
 ``dev2345?stall_at=K`` (the K-th acquisition never completes: a timeout) or
@@ -182,7 +182,7 @@ def open_readout_set(
         options: dict[str, Any] = {}
         address = cfg.address
         if cfg.backend == "sim":
-            from diamp.daq.instruments.zi_sim import SignalModel, SimulatedDataServer
+            from diamp.daq.sim.zi.server import SignalModel, SimulatedDataServer
 
             address, faults = _sim_options(name, cfg.address)
             server = server or SimulatedDataServer()

@@ -8,7 +8,7 @@ in. The roles and their backends:
   AWG70k qubit pulses; :mod:`diamp.daq.instruments.tektronix`).
 * :class:`Oscilloscope` — envelope acquisitions for the timing checks
   (:class:`~diamp.daq.instruments.tektronix.TekScope`, real or ``loopback``).
-* :class:`~diamp.daq.sources.SVSource` — the SV-source QRNGs (:mod:`diamp.daq.qrng`).
+* :class:`SVSource` — the SV-source QRNGs (:mod:`diamp.daq.qrng`).
 * :class:`~diamp.daq.readout.QubitReadout` — the qubit readouts
   (:mod:`diamp.daq.instruments.zurich`).
 
@@ -23,12 +23,21 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from diamp.daq.sources import SVSource
+import numpy as np
+
 from diamp.timing.envelopes import EnvelopeTrace
 
 __all__ = ["TRIGGER_MASTERS", "Oscilloscope", "PulseGenerator", "SVSource", "trigger_order"]
 
 TRIGGER_MASTERS = frozenset({"awg5014"})  # instrument types whose run starts the trials
+
+
+class SVSource(Protocol):
+    """Anything that emits SV bits on demand: a QRNG driver or a simulated source."""
+
+    def bits(self, count: int) -> np.ndarray:
+        """Return the next ``count`` bits as ``uint8`` 0/1."""
+        ...
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ config hash; the controller stores one with the run and one with every block.
 When the run has a ``[timing]`` section and scopes, their channel wiring is checked against
 the timing section before any instrument is opened (:func:`diamp.daq.scopes.scope_wiring`),
 and :meth:`Station.scope_timing` takes the timing checks from them. ``backend = "loopback"``
-scopes are started here as in-process SCPI servers (:mod:`diamp.daq.scope_sim`) and reached
+scopes are started here as in-process SCPI servers (:mod:`diamp.daq.sim.scope`) and reached
 through pyvisa-py like any networked scope.
 """
 
@@ -113,7 +113,7 @@ class Station:
                     continue
                 backend, address = _visa_backend(name, cfg, loaded.path), cfg.address
                 if cfg.backend == "loopback":
-                    from diamp.daq.scope_sim import loopback_scope
+                    from diamp.daq.sim.scope import loopback_scope
 
                     server = loopback_scope(name, cfg, loaded, section)
                     station.servers.append(server)

@@ -19,7 +19,7 @@ import numpy as np
 
 from diamp.config import LoadedConfig
 from diamp.daq.readouts import ReadoutSet
-from diamp.daq.simulator import SimulatedLab
+from diamp.daq.sim.lab import SimulatedLab
 from diamp.daq.station import Station
 from diamp.daq.store import TrialStoreWriter
 from diamp.errors import DiampError

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from diamp.analysis.sp800_22 import _kernels
+import diamp.analysis.sp800_22._kernels as _kernels
 from diamp.analysis.sp800_22._common import as_bits, require
 
 __all__ = [

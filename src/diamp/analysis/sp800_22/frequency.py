@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from diamp.analysis.sp800_22 import _kernels
+import diamp.analysis.sp800_22._kernels as _kernels
 from diamp.analysis.sp800_22._common import as_bits, erfc, igamc, require
 
 __all__ = ["block_frequency", "cumulative_sums", "frequency", "longest_run", "runs"]

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import special
 
-from diamp.analysis.sp800_22 import _kernels
+import diamp.analysis.sp800_22._kernels as _kernels
 from diamp.analysis.sp800_22._common import as_bits, igamc, require
 
 __all__ = [

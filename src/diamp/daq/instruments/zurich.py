@@ -2,7 +2,7 @@
 
 Both implement :class:`~diamp.daq.readout.QubitReadout`. A backend opens a
 ``zhinst.toolkit.Session`` (to a LabOne data server at ``host:port``, or to any object given
-as ``connection``, such as :class:`~diamp.daq.instruments.zi_sim.SimulatedDataServer`),
+as ``connection``, such as :class:`~diamp.daq.sim.zi.server.SimulatedDataServer`),
 connects the device, and then:
 
 * :meth:`configure` validates the declared settings (unit, range, step) and writes the

@@ -1,6 +1,6 @@
 """The simulated lab: SV input sources, the Bell device λ, and the Z source, from a config.
 
-Each block is generated from its own seeded streams (see :mod:`diamp.daq.rng`), so any block
+Each block is generated from its own seeded streams (see :mod:`diamp.daq.sim.rng`), so any block
 can be reproduced alone; Z is drawn after the last trial from the configured source's own
 stream, in chunks, and is returned packed MSB-first.
 """
@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from diamp.config import LhvDevice, RunConfig
-from diamp.daq.bell_device import SimulatedBellDevice, lhv_table, quantum_table
-from diamp.daq.rng import Stream, stream_rng, uniform_u32
-from diamp.daq.sources import make_source
+from diamp.daq.sim.bell_device import SimulatedBellDevice, lhv_table, quantum_table
+from diamp.daq.sim.rng import Stream, stream_rng, uniform_u32
+from diamp.daq.sim.sv_sources import make_source
 
 __all__ = ["SimulatedLab"]
 

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from diamp.daq._kernels import bell_trials
+from diamp.daq.sim._kernels import bell_trials
 
 __all__ = [
     "ALICE_ANGLES",

@@ -6,7 +6,7 @@ shipped in zhinst-toolkit's test data; SHFQA keywords as used by zhinst-utils). 
 real devices enforce by clamping are enforced here by raising.
 
 Signal model (what the simulation computes, per shot s = the complex value of
-:class:`~diamp.daq.instruments.zi_sim.SignalModel`, weights averaged over the integration
+:class:`~diamp.daq.sim.zi.server.SignalModel`, weights averaged over the integration
 length, missing weight samples counting as zero):
 
 * UHFQA, integration unit n: z = mean(w_real)·Re s + i·mean(w_imag)·Im s; the rotation unit
@@ -24,11 +24,12 @@ enable set raise instead of producing plausible-looking data.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from diamp.daq.instruments._zi_nodes import (
+from diamp.daq.sim.zi.device import SignalModel, SimulatedDevice
+from diamp.daq.sim.zi.nodes import (
     COMPLEX,
     DOUBLE,
     ENUM,
@@ -39,7 +40,9 @@ from diamp.daq.instruments._zi_nodes import (
     NodeSpec,
     core_error,
 )
-from diamp.daq.instruments.zi_sim import SignalModel, SimulatedDataServer, SimulatedDevice
+
+if TYPE_CHECKING:
+    from diamp.daq.sim.zi.server import SimulatedDataServer
 
 __all__ = ["SimulatedShfqa", "SimulatedUhfqa"]
 

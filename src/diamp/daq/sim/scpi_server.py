@@ -17,7 +17,7 @@ the same pyvisa calls as on the lab's instruments:
 Unknown commands push ``-113,"Undefined header"``, malformed blocks ``-160,"Block data error"``.
 ``settings`` declares plain settings (``HEADER value`` stores, ``HEADER?`` reads back);
 ``disconnect_after`` drops the connection after that many commands (fault injection).
-An ``emulation`` (e.g. :class:`diamp.daq.scope_sim.ScopeEmulation`) sees every command first
+An ``emulation`` (e.g. :class:`diamp.daq.sim.scope.ScopeEmulation`) sees every command first
 and answers those of its instrument model.
 
 The server acknowledges every command at once (``TCP_QUICKACK``): otherwise a command without

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
-from diamp.daq.sources import IidSVSource, MarkovSVSource, SVSource
+from diamp.daq.sim.sv_sources import IidSVSource, MarkovSVSource, SVSource
 
 __all__ = ["Serial"]
 

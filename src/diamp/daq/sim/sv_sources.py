@@ -6,13 +6,12 @@ Bits are numpy ``uint8`` arrays of 0/1 in emission order.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 
 from diamp.config import SourceConfig
-from diamp.daq._kernels import markov_bits
-from diamp.daq.rng import uniform_u32
+from diamp.daq.roles import SVSource
+from diamp.daq.sim._kernels import markov_bits
+from diamp.daq.sim.rng import uniform_u32
 
 __all__ = ["IidSVSource", "MarkovSVSource", "SVSource", "make_source"]
 
@@ -22,14 +21,6 @@ _SCALE = 2**32
 def _threshold(p_one: float) -> np.uint64:
     """P(1) as a threshold on uniform 32-bit words (quantised to 2**-32)."""
     return np.uint64(round(p_one * _SCALE))
-
-
-class SVSource(Protocol):
-    """Anything that emits SV bits on demand."""
-
-    def bits(self, count: int) -> np.ndarray:
-        """Return the next ``count`` bits as ``uint8`` 0/1."""
-        ...
 
 
 class IidSVSource:

@@ -1,6 +1,6 @@
 """The simulated scope behind ``backend = "loopback"``: a SCPI scope showing the timing scene.
 
-:func:`loopback_scope` starts a :class:`~diamp.daq.scpi_server.LoopbackScpiServer` on
+:func:`loopback_scope` starts a :class:`~diamp.daq.sim.scpi_server.LoopbackScpiServer` on
 127.0.0.1 whose :class:`ScopeEmulation` answers like the lab's Tektronix scope; the station
 reaches it through pyvisa-py (``@py``, ``TCPIP::127.0.0.1::<port>::SOCKET``) with the same
 driver, so the controller cannot tell it from hardware. The emulation:
@@ -38,7 +38,7 @@ import numpy as np
 
 from diamp.config import InstrumentConfig, LoadedConfig
 from diamp.daq.instruments.tektronix import TekScope
-from diamp.daq.scpi_server import InstrumentState, LoopbackScpiServer, binary_block
+from diamp.daq.sim.scpi_server import InstrumentState, LoopbackScpiServer, binary_block
 from diamp.errors import ConfigError
 from diamp.timing.section import TimingSection
 from diamp.timing.simulate import node_edges, timing_traces
