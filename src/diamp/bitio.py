@@ -10,11 +10,14 @@ the last byte are masked to zero on read.
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
 
+from diamp.atomic import atomic_target
 from diamp.errors import StorageError
 from diamp.extractors.bits import BitSource
 
@@ -168,20 +171,11 @@ def open_bits(spec: str, nbits: int | None = None) -> BitSource:
 
 
 def write_packed(path: str | Path, bits: BitSource, chunk_bytes: int = 2**24) -> None:
-    """Write a bit source to ``path`` packed MSB-first (atomically: temp file and rename)."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.partial")
+    """Write a bit source to ``path`` packed MSB-first (atomically: :mod:`diamp.atomic`)."""
     size = (bits.nbits + 7) // 8
-    try:
-        with open(tmp, "wb") as fh:
-            for start in range(0, size, chunk_bytes):
-                fh.write(bits.read_bytes(start, min(start + chunk_bytes, size)).tobytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"{target}: cannot write: {err}", path=str(target)) from err
+    with atomic_target(path, what="packed bits") as tmp, open(tmp, "wb") as fh:
+        for start in range(0, size, chunk_bytes):
+            fh.write(bits.read_bytes(start, min(start + chunk_bytes, size)).tobytes())
 
 
 class PackedBitWriter:
@@ -193,10 +187,12 @@ class PackedBitWriter:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._tmp = self.path.with_name(f".{self.path.name}.partial")
+        self._stack = ExitStack()
+        tmp = self._stack.enter_context(atomic_target(self.path, what="packed bits"))
         try:
-            self._fh = open(self._tmp, "wb")
+            self._fh = self._stack.enter_context(open(tmp, "wb"))
         except OSError as err:
+            self._stack.__exit__(type(err), err, err.__traceback__)
             raise StorageError(f"{self.path}: cannot write: {err}", path=str(path)) from err
         self._carry = np.zeros(0, dtype=np.uint8)
         self.nbits = 0
@@ -210,21 +206,22 @@ class PackedBitWriter:
         self.nbits += bits.size
 
     def close(self) -> None:
-        """Flush the last partial byte (zero-padded), fsync and rename into place."""
+        """Flush the last partial byte (zero-padded), then fsync and rename into place."""
         if self._carry.size:
             self._fh.write(np.packbits(self._carry).tobytes())
             self._carry = np.zeros(0, dtype=np.uint8)
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        os.replace(self._tmp, self.path)
+        self._stack.close()
 
     def __enter__(self) -> PackedBitWriter:
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
-            self._fh.close()
-            self._tmp.unlink(missing_ok=True)
+            self._stack.__exit__(exc_type, exc, tb)  # the temporary file is removed

@@ -157,7 +157,7 @@ def write_run_report(
         As :func:`load_run`, or if the page cannot be written.
     """
     from diamp.analysis.report import build_run_report
-    from diamp.protocol.certificate import write_atomic
+    from diamp.atomic import write_atomic
 
     run = load_run(run_dir, certificate)
     report = build_run_report(run, sp800_22_sequences=sp800_22_sequences, workers=workers)

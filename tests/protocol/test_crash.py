@@ -100,7 +100,7 @@ def test_random_sigkills_then_resume_equal_uninterrupted_run(tmp_path: Path) -> 
     assert resumed.returncode == 0
     assert content(store) == content(full / "trials.h5")
     assert (run / "key.bin").read_bytes() == (full / "key.bin").read_bytes()
-    assert not list(run.glob("*.tmp")) and not list(block_dir(store).glob("*.tmp"))
+    assert not list(run.glob(".*.tmp")) and not list(block_dir(store).glob(".*.tmp"))
 
 
 def test_resume_discards_the_block_in_flight_and_leftovers(tmp_path: Path) -> None:
@@ -118,6 +118,8 @@ def test_resume_discards_the_block_in_flight_and_leftovers(tmp_path: Path) -> No
     (block_dir(path) / "000002.h5.tmp").write_bytes(b"partial")
     path.with_name("trials.h5.tmp").write_bytes(b"partial root")
     z_file(path).with_name("trials.z.h5.tmp").write_bytes(b"partial z")
+    path.with_name(".trials.h5.k3x9q.tmp").write_bytes(b"partial root")
+    z_file(path).with_name(".trials.z.h5.a7b2c.tmp").write_bytes(b"partial z")
     with TrialStoreWriter.resume(path, "sha") as writer:
         assert writer.n_blocks == 2 and not writer.has_z
     assert sorted(p.name for p in block_dir(path).iterdir()) == ["000000.h5", "000001.h5"]

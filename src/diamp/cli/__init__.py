@@ -96,7 +96,8 @@ def _summary(result: AmplifyResult, cert_path: Path, key_path: Path | None) -> N
 def _finish(
     result: AmplifyResult, run_dir: Path, suffix: str, as_json: bool, report: bool = False
 ) -> None:
-    from diamp.protocol.certificate import build_certificate, dump_json, write_atomic
+    from diamp.atomic import write_atomic
+    from diamp.protocol.certificate import build_certificate, dump_json
 
     cert_path = run_dir / f"certificate{suffix}.json"
     key_path = run_dir / f"key{suffix}.bin" if result.key is not None else None

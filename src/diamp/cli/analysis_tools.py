@@ -304,7 +304,7 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from diamp.protocol.certificate import write_atomic
+    from diamp.atomic import write_atomic
 
     try:
         write_atomic(path, data)

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from diamp.errors import ConfigError, DiampError
-from diamp.protocol.progress import Update
+from diamp.progress import Update
 
 __all__ = [
     "ABORT_EXIT",

@@ -68,10 +68,10 @@ def dodis(
     a local run. After extracting, --verify-bits randomly chosen output bits are recomputed
     directly from the definition; any mismatch fails the command and no output is written.
     """
+    from diamp.atomic import write_atomic
     from diamp.bitio import open_bits
     from diamp.extractors.dodis import dodis_extract, verify_output, with_checked
     from diamp.extractors.fft import fft_backend
-    from diamp.protocol.certificate import write_atomic
 
     if threads is not None and threads < 1:
         raise bad_option("--threads", f"must be >= 1, found {threads}")
@@ -163,10 +163,10 @@ def toeplitz(
     quiet: Quiet = False,
 ) -> None:
     """Toeplitz hashing: out_i = Σ_j s_{i−j+n−1}·r_j mod 2 (seed of n + m − 1 bits), exact."""
+    from diamp.atomic import write_atomic
     from diamp.bitio import open_bits
     from diamp.extractors.correlate import with_checked
     from diamp.extractors.toeplitz import toeplitz_extract, verify_toeplitz
-    from diamp.protocol.certificate import write_atomic
 
     if (threads is not None and threads < 1) or verify_bits < 0:
         raise bad_option("--threads/--verify-bits", "must be >= 1 and >= 0")

@@ -196,8 +196,8 @@ def report(
 
     Writes a self-contained HTML page (plots embedded as PNG).
     """
+    from diamp.atomic import write_atomic
     from diamp.daq.traces import read_traces
-    from diamp.protocol.certificate import write_atomic
     from diamp.timing.report import render_timing_report
     from diamp.timing.section import load_timing
     from diamp.timing.verify import verify_timing

@@ -23,8 +23,8 @@ from diamp.daq.sim.lab import SimulatedLab
 from diamp.daq.station import Station
 from diamp.daq.store import TrialStoreWriter
 from diamp.errors import DiampError
+from diamp.progress import NullProgress, ProgressSink
 from diamp.protocol.bell import BellCounts, LiveBell
-from diamp.protocol.progress import NullProgress, ProgressSink
 from diamp.protocol.timing_monitor import TimingMonitor
 from diamp.timing.verify import excluded_blocks
 

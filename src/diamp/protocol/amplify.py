@@ -26,7 +26,7 @@ from diamp.daq.traces import read_traces
 from diamp.errors import ConfigError, ProtocolError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.dodis import DodisResult, dodis_extract, verify_output, with_checked
-from diamp.protocol.progress import NullProgress, ProgressSink
+from diamp.progress import NullProgress, ProgressSink
 from diamp.protocol.scan import StoreScan, scan_store
 from diamp.protocol.security import (
     AdaptiveOutputLength,

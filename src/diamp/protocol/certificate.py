@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from diamp import __version__
@@ -22,7 +19,7 @@ from diamp.protocol.amplify import AmplifyResult, z_requirement
 from diamp.protocol.scan import series_dict
 from diamp.protocol.security import BOUND_DESCRIPTIONS, ETA_CONSTRUCTION
 
-__all__ = ["CERTIFICATE_SCHEMA", "build_certificate", "fraction_str", "write_atomic"]
+__all__ = ["CERTIFICATE_SCHEMA", "build_certificate", "fraction_str"]
 
 CERTIFICATE_SCHEMA = "diamp.certificate/1"
 
@@ -139,26 +136,6 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         "software": {"name": "diamp", "version": __version__},
         "timestamps": {"started_utc": result.started_utc, "finished_utc": result.finished_utc},
     }
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` via a temporary file, fsync and rename (never half-written).
-
-    ``mode`` is applied (less the umask) before the rename; keys use 0o600.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.fchmod(fd, mode & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_safe(obj: Any) -> Any:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from diamp.daq.store import BlockInfo, TrialStoreReader
 from diamp.extractors.bits import PackedBits
+from diamp.progress import NullProgress, ProgressSink
 from diamp.protocol.bell import AbDigest, AbPacker, BellAccumulator, BellCounts
-from diamp.protocol.progress import NullProgress, ProgressSink
 
 __all__ = ["StoreScan", "scan_store", "series_dict"]
 

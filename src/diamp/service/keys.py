@@ -74,7 +74,7 @@ def load_clients(path: str | Path) -> dict[str, bytes]:
 
 
 def _write_private(path: Path, text: str) -> None:
-    from diamp.protocol.certificate import write_atomic
+    from diamp.atomic import write_atomic
 
     write_atomic(path, text.encode(), mode=0o600)
     os.chmod(path, 0o600)

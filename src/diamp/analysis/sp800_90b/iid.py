@@ -29,7 +29,7 @@ from diamp.analysis.sp800_90b.permutation import PermutationResult, permutation_
 from diamp.analysis.sp800_90b.samples import prepare_samples
 
 if TYPE_CHECKING:
-    from diamp.protocol.progress import ProgressSink
+    from diamp.progress import ProgressSink
 
 __all__ = ["IidResult", "assess_iid"]
 

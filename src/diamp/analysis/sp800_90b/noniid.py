@@ -45,7 +45,7 @@ from diamp.analysis.sp800_90b.samples import prepare_samples
 from diamp.analysis.sp800_90b.tuples import LrsResult, TupleResult, tuple_estimates
 
 if TYPE_CHECKING:
-    from diamp.protocol.progress import ProgressSink
+    from diamp.progress import ProgressSink
 
 __all__ = ["ESTIMATORS", "EstimatorSet", "NonIidResult", "assess_non_iid"]
 

@@ -32,7 +32,7 @@ from diamp.analysis.sp800_90b._kernels.permutation import (
 from diamp.analysis.sp800_90b.samples import Samples
 
 if TYPE_CHECKING:
-    from diamp.protocol.progress import ProgressSink
+    from diamp.progress import ProgressSink
 
 __all__ = ["NAMES", "PermutationResult", "compression_statistic", "permutation_test"]
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from diamp import __version__
-from diamp.daq.atomic import write_h5_atomic
+from diamp.daq.atomic import temporaries, write_h5_atomic
 from diamp.daq.store._layout import (
     _CHUNK,
     _STATUS_COMPLETE,
@@ -140,10 +140,7 @@ class TrialStoreWriter:
             if entry.name not in linked:
                 entry.unlink()
         zpath = z_file(self.path)
-        leftovers = [
-            self.path.with_name(self.path.name + ".tmp"),
-            zpath.with_name(zpath.name + ".tmp"),
-        ]
+        leftovers = [*temporaries(self.path), *temporaries(zpath)]
         if not self.has_z:
             leftovers.append(zpath)
         for leftover in leftovers:
