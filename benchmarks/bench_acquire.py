@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from diamp.config import load_config, parse_config
-from diamp.protocol.acquire import acquire
+from diamp.protocol.run import acquire
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "eth-2024-sim.toml"
 

@@ -74,7 +74,7 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, numpy {np.__version__}; n = {n:,} trials"
     )
-    lab = SimulatedLab(parse_config(CONFIG.format(trials=n)).config)
+    lab = SimulatedLab.from_config(parse_config(CONFIG.format(trials=n)).config)
 
     t_sim = best_of(args.repeat, lambda: lab.block(0))
     t_sim_np = best_of(args.repeat, lambda: numpy_simulation(lab, n))

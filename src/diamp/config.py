@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,9 +26,12 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
+from diamp.daq.registry import INSTRUMENTS, READOUT_TYPES
 from diamp.errors import ConfigError
 from diamp.exact import exact_fraction
 from diamp.tomlconfig import read_text, validate_toml
@@ -85,14 +88,45 @@ class SourceConfig(_Section):
     bias: float = Field(default=0.0, ge=-0.5, le=0.5)
 
 
+Origin = Literal["simulated", "instruments"]
+
+# What each origin statement of [sources] decides, and its choices (for the missing-key error).
+ORIGINS: dict[str, tuple[str, str]] = {
+    "inputs": (
+        "the inputs x, y",
+        '"instruments" (the QRNGs at nodes A and B) or "simulated" (seeded from '
+        "[sources.alice] and [sources.bob])",
+    ),
+    "z": (
+        "Z",
+        '"instruments" (the QRNG at the z_source node) or "simulated" (seeded from the '
+        "z_source model)",
+    ),
+    "outcomes": (
+        "the Bell outcomes a, b",
+        '"instruments" (the qubit readouts at nodes A and B) or "simulated" (the [device] model)',
+    ),
+}
+
+
 class SourcesSection(_Section):
-    """``[sources]``: the declared SV bound and the two simulated input sources."""
+    """``[sources]``: the declared SV bound, and where every part of a trial comes from.
+
+    ``inputs``, ``z`` and ``outcomes`` say, each, whether the inputs x and y, the extractor's
+    second source Z, and the Bell outcomes a and b come from ``"instruments"`` (the station's
+    QRNGs and qubit readouts) or are ``"simulated"``. A config that declares any
+    ``[instruments.*]`` must state all three: where randomness comes from is never a default.
+    Without instruments all three are simulated. ``alice`` and ``bob`` are the simulated SV
+    source models; ``z_source`` names the node whose source (simulated model or QRNG) gives Z.
+    """
 
     mu: ExactNumber
     alice: SourceConfig = SourceConfig()
     bob: SourceConfig = SourceConfig()
     z_source: Literal["alice", "bob"] = "alice"
-    inputs: Literal["simulated", "instruments"] = "simulated"
+    inputs: Origin
+    z: Origin
+    outcomes: Origin
 
     @model_validator(mode="after")
     def _check_bias(self) -> SourcesSection:
@@ -106,6 +140,51 @@ class SourcesSection(_Section):
                     "a simulated source must stay inside the bound the proof assumes"
                 )
         return self
+
+    @property
+    def z_node(self) -> Literal["A", "B"]:
+        """The node whose source gives Z."""
+        return "A" if self.z_source == "alice" else "B"
+
+
+def _declared_origins(data: Any, context: Any) -> Any:
+    """Fill or refuse the origin statements of ``[sources]`` before validation.
+
+    Without ``[instruments.*]`` every part is simulated. With instruments a missing
+    statement is an error naming the key, except for a config read back from a store written
+    before the statements existed (``context = {"stored": True}``): it gets the rules it ran
+    under (inputs simulated unless stated, Z from wherever the inputs came from, outcomes
+    from the readouts when it declares any).
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("sources"), dict):
+        return data
+    sources = data["sources"]
+    missing = [key for key in ORIGINS if key not in sources]
+    if not missing:
+        return data
+    instruments = data.get("instruments") or {}
+    if not instruments:
+        fills = dict.fromkeys(missing, "simulated")
+    elif isinstance(context, dict) and context.get("stored"):
+        readouts = any(
+            isinstance(i, dict) and i.get("type") in READOUT_TYPES for i in instruments.values()
+        )
+        inputs = sources.get("inputs", "simulated")
+        legacy = {
+            "inputs": inputs,
+            "z": inputs,
+            "outcomes": "instruments" if readouts else "simulated",
+        }
+        fills = {key: legacy[key] for key in missing}
+    else:
+        raise ValueError(
+            "; ".join(
+                f"sources.{key}: missing; a config that declares [instruments.*] must state the "
+                f"origin of {ORIGINS[key][0]}: {ORIGINS[key][1]}"
+                for key in missing
+            )
+        )
+    return {**data, "sources": {**sources, **fills}}
 
 
 class QuantumDevice(_Section):
@@ -221,7 +300,7 @@ class InstrumentConfig(_Section):
     timing section when the station opens: per node every trace exactly once.
     """
 
-    type: Literal["awg5014", "awg70k", "scope", "qrng", "uhfqa", "shfqa"]
+    type: str  # a name of diamp.daq.registry.INSTRUMENTS
     address: str = Field(min_length=1)
     backend: Literal["sim", "py", "visa", "zi", "loopback"] = "py"
     node: Literal["A", "B", "C"] = "C"
@@ -234,15 +313,27 @@ class InstrumentConfig(_Section):
     )
     timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)  # readouts: one acquisition
 
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in INSTRUMENTS:
+            raise ValueError(f"unknown instrument type {value!r}; known: {sorted(INSTRUMENTS)}")
+        return value
+
     @model_validator(mode="after")
     def _check_backend(self) -> InstrumentConfig:
-        readout = self.type in READOUT_TYPES
-        if readout and self.backend not in ("sim", "zi"):
-            raise ValueError(
-                f"a {self.type} readout takes backend 'sim' or 'zi', not {self.backend!r}"
-            )
-        if not readout and self.backend == "zi":
-            raise ValueError(f"backend 'zi' is for the uhfqa/shfqa readouts, not {self.type}")
+        kind = INSTRUMENTS[self.type]
+        readout = kind.role == "qubit-readout"
+        if self.backend not in kind.backends:
+            if self.backend == "loopback":
+                raise ValueError(
+                    f"backend 'loopback' is the in-process simulated oscilloscope (type "
+                    f"'scope'); for a {self.type!r} use 'sim'"
+                )
+            choices = " or ".join(repr(b) for b in sorted(kind.backends))
+            raise ValueError(f"a {self.type} takes backend {choices}, not {self.backend!r}")
+        if self.settings and not kind.settings:
+            raise ValueError(f"settings: a {self.type} takes no settings")
         if readout and self.node not in ("A", "B"):
             raise ValueError("a readout belongs to node 'A' or 'B'")
         if self.calibration_shots and not readout:
@@ -269,11 +360,6 @@ class InstrumentConfig(_Section):
 
     @model_validator(mode="after")
     def _check_scope(self) -> InstrumentConfig:
-        if self.backend == "loopback" and self.type != "scope":
-            raise ValueError(
-                f"backend 'loopback' is the in-process simulated oscilloscope (type 'scope'); "
-                f"for a {self.type!r} use 'sim'"
-            )
         if not self.channels:
             return self
         if self.type != "scope":
@@ -300,9 +386,6 @@ class InstrumentConfig(_Section):
                 f'"ENVELOPE" (found {self.settings.get("acquire_mode")!r})'
             )
         return self
-
-
-READOUT_TYPES = ("uhfqa", "shfqa")
 
 
 class TimingSimulation(_Section):
@@ -388,17 +471,52 @@ class RunConfig(_Section):
                 )
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _origins(cls, data: Any, info: ValidationInfo) -> Any:
+        return _declared_origins(data, info.context)
+
     @model_validator(mode="after")
-    def _check_input_instruments(self) -> RunConfig:
-        if self.sources.inputs != "instruments":
-            return self
-        for node in ("A", "B"):
-            found = [n for n, i in self.instruments.items() if i.type == "qrng" and i.node == node]
+    def _check_origins(self, info: ValidationInfo) -> RunConfig:
+        src = self.sources
+        by_type: dict[str, list[tuple[str, str]]] = {}
+        for name, inst in sorted(self.instruments.items()):
+            by_type.setdefault("readout" if inst.type in READOUT_TYPES else inst.type, []).append(
+                (name, inst.node)
+            )
+        qrngs, readouts = by_type.get("qrng", []), by_type.get("readout", [])
+        needs = []
+        if src.inputs == "instruments":
+            needs += [("sources.inputs", node) for node in ("A", "B")]
+        if src.z == "instruments":
+            needs.append(("sources.z", src.z_node))
+        for key, node in needs:
+            found = [name for name, at in qrngs if at == node]
             if len(found) != 1:
                 raise ValueError(
-                    f"sources.inputs = 'instruments' needs exactly one [instruments.*] of type "
-                    f"'qrng' at node {node}, found {found or 'none'}"
+                    f"{key} = 'instruments' needs exactly one [instruments.*] of type 'qrng' at "
+                    f"node {node}, found {found or 'none'}"
                 )
+        if src.outcomes == "instruments" and not readouts:
+            raise ValueError(
+                "sources.outcomes = 'instruments' needs the qubit readouts (type 'uhfqa' or "
+                "'shfqa') at nodes A and B, found none"
+            )
+        stored = isinstance(info.context, dict) and info.context.get("stored")
+        if src.outcomes == "simulated" and readouts and not stored:
+            raise ValueError(
+                f"instruments.{readouts[0][0]}: a qubit readout, but sources.outcomes = "
+                "'simulated' would ignore what it reads; set sources.outcomes = 'instruments' "
+                "or remove the readout"
+            )
+        used = {node for key, node in needs}
+        unused = [name for name, node in qrngs if node not in used]
+        if unused and not stored:
+            raise ValueError(
+                f"instruments.{unused[0]}: a QRNG nothing reads (sources.inputs = "
+                f"{src.inputs!r}, sources.z = {src.z!r} from node {src.z_node}); take inputs "
+                "or Z from it, or remove it"
+            )
         return self
 
     @model_validator(mode="after")
@@ -443,9 +561,15 @@ class LoadedConfig:
 _TAGGED = {"device": {"quantum", "lhv"}, "protocol": {"fixed", "adaptive"}}
 
 
-def parse_config(text: str, path: str = "<string>") -> LoadedConfig:
-    """Validate config text; raise :class:`ConfigError` naming the file and every bad key."""
-    config = validate_toml(text, path, RunConfig, ConfigError, SCHEMA_VERSION, _TAGGED)
+def parse_config(text: str, path: str = "<string>", *, stored: bool = False) -> LoadedConfig:
+    """Validate config text; raise :class:`ConfigError` naming the file and every bad key.
+
+    ``stored`` reads a config back from a run's store (``diamp amplify``, the report): a
+    store written before ``[sources]`` stated the origin of every part is read with the
+    rules it ran under (see :class:`SourcesSection`) instead of being refused.
+    """
+    context = {"stored": True} if stored else None
+    config = validate_toml(text, path, RunConfig, ConfigError, SCHEMA_VERSION, _TAGGED, context)
     return LoadedConfig(config=config, text=text, path=path)
 
 

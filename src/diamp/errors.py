@@ -16,7 +16,6 @@ __all__ = [
     "DiampError",
     "ExtractionError",
     "InstrumentError",
-    "ProtocolAbort",
     "ProtocolError",
     "StorageError",
     "StoreIntegrityError",
@@ -71,12 +70,6 @@ class StoreIntegrityError(StorageError):
 
 class ProtocolError(DiampError, ValueError):
     """Protocol parameters or data violate a requirement of the security proof."""
-
-
-class ProtocolAbort(DiampError):
-    """The protocol aborted: no bits may be produced (the certificate records why)."""
-
-    exit_code = 3
 
 
 class ExtractionError(DiampError, ArithmeticError):

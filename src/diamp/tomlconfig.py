@@ -47,10 +47,12 @@ def validate_toml(
     error: type[DiampError],
     version: int = 1,
     tagged: Mapping[str, set[str]] | None = None,
+    context: Mapping[str, object] | None = None,
 ) -> M:
     """Parse TOML ``text``, check ``schema_version``, validate into ``model``.
 
-    Raises ``error`` naming ``path`` and every bad key.
+    ``context`` is handed to the model's validators (pydantic validation context). Raises
+    ``error`` naming ``path`` and every bad key.
     """
     try:
         data = tomllib.loads(text)
@@ -64,7 +66,7 @@ def validate_toml(
             key="schema_version",
         )
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as err:
         raise error(f"{path}: {format_validation_error(err, tagged)}", path=path) from err
 

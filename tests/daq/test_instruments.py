@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from diamp.daq.instruments.tektronix import INSTRUMENT_TYPES, Awg70k, Awg5014, TekScope
+from diamp.daq.instruments.tektronix import Awg70k, Awg5014, TekScope
+from diamp.daq.qrng import SerialQrng
+from diamp.daq.registry import INSTRUMENTS
 from diamp.errors import InstrumentError
 
 SIM = Path(__file__).resolve().parents[2] / "configs" / "instruments"
@@ -37,7 +39,8 @@ def test_scope_and_awg70k() -> None:
     q = Awg70k("awg70k-a", "TCPIP::awg70k-a.sim::INSTR", f"{SIM / 'awg70k.yaml'}@sim")
     q.configure({"sample_rate": 25e9, "ch1.amplitude": 0.4})
     assert q.snapshot()["ch1.amplitude"]["value"] == 0.4
-    assert set(INSTRUMENT_TYPES) == {"awg5014", "awg70k", "scope"}
+    drivers = {n: t.load_driver() for n, t in INSTRUMENTS.items() if t.role != "qubit-readout"}
+    assert drivers == {"awg5014": Awg5014, "awg70k": Awg70k, "scope": TekScope, "qrng": SerialQrng}
 
 
 @pytest.mark.parametrize(

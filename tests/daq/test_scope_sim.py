@@ -14,6 +14,7 @@ from diamp.daq.instruments.tektronix import TekScope
 from diamp.daq.sim.scope import scope_state
 from diamp.daq.sim.scpi_server import LoopbackScpiServer
 from diamp.errors import ConfigError, InstrumentError
+from diamp.protocol.assemble import timing_context
 from diamp.timing.envelopes import EnvelopeTrace, edge_timing, inter_node_offset
 from diamp.timing.section import TimingSection, load_timing
 from diamp.timing.simulate import CABLE_DELAY_NS
@@ -73,7 +74,9 @@ def section() -> TimingSection:
 
 
 def open_scope(cfg: LoadedConfig, name: str, **faults: int) -> tuple[LoopbackScpiServer, TekScope]:
-    state = scope_state(name, cfg.config.instruments[name], cfg, section())
+    state = scope_state(
+        name, cfg.config.instruments[name], timing_context(cfg), cfg.config.run.seed
+    )
     for key, value in faults.items():
         setattr(state.emulation, key, value)
     server = LoopbackScpiServer(state).start()
@@ -211,4 +214,4 @@ def test_fault_injection_error_and_disconnect(tmp_path: Path) -> None:
 def test_unknown_jitter_device_is_a_config_error(tmp_path: Path) -> None:
     cfg = loaded(tmp_path, 'jitter_device = "fpga"')  # declared, but without a threshold
     with pytest.raises(ConfigError, match=r"timing\.simulate\.jitter_device: 'fpga'"):
-        scope_state("scope-a", cfg.config.instruments["scope-a"], cfg, section())
+        scope_state("scope-a", cfg.config.instruments["scope-a"], timing_context(cfg), 0)

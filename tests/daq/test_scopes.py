@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from diamp.config import LoadedConfig, load_config, parse_config
-from diamp.daq.station import Station
 from diamp.errors import ConfigError, InstrumentError
-from diamp.protocol.timing_monitor import TimingMonitor
+from diamp.protocol.assemble import monitor_for, open_station, timing_context
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MAIN = '{ ch1 = "reference", ch2 = "remote", ch3 = "awg5014", ch4 = "awg70k" }'
@@ -75,7 +74,7 @@ def write(tmp_path: Path, text: str, head: str = HEAD) -> Path:
 
 def station_error(tmp_path: Path, text: str) -> str:
     with pytest.raises(ConfigError) as info:
-        Station.from_config(load_config(write(tmp_path, text)))
+        open_station(load_config(write(tmp_path, text)))
     return str(info.value)
 
 
@@ -83,7 +82,7 @@ def station_error(tmp_path: Path, text: str) -> str:
 
 
 def test_wiring_in_check_order(tmp_path: Path) -> None:
-    station = Station.from_config(load_config(write(tmp_path, four_scopes())))
+    station = open_station(load_config(write(tmp_path, four_scopes())))
     try:
         names = [(w.name, w.instrument, w.channel, w.role) for w in station.wiring]
     finally:
@@ -212,16 +211,16 @@ def test_station_config_errors_come_before_any_instrument_opens(tmp_path: Path) 
 def test_monitor_refuses_to_fall_back_to_synthetic_traces(tmp_path: Path) -> None:
     loaded = load_config(write(tmp_path, four_scopes()))
     with pytest.raises(ConfigError, match="come from the configured scopes, but no station"):
-        TimingMonitor(loaded)
+        monitor_for(loaded)
 
 
 # ------------------------------------------------------------------ checks from scopes
 
 
 def monitor_series(loaded: LoadedConfig, count: int) -> list:  # type: ignore[type-arg]
-    station = Station.from_config(loaded)
+    station = open_station(loaded)
     try:
-        monitor = TimingMonitor(loaded, station)
+        monitor = monitor_for(loaded, station)
         for index in range(count):
             assert monitor.check(index), monitor.failure
         return monitor.done
@@ -257,9 +256,9 @@ def test_replayed_checks_are_the_same_traces(tmp_path: Path) -> None:
 
 def test_checks_out_of_order_are_refused(tmp_path: Path) -> None:
     loaded = load_config(write(tmp_path, four_scopes()))
-    station = Station.from_config(loaded)
+    station = open_station(loaded)
     try:
-        monitor = TimingMonitor(loaded, station)
+        monitor = monitor_for(loaded, station)
         monitor.check(0)
         with pytest.raises(Exception, match="timing check 2 requested after 1 checks"):
             monitor.check(2)
@@ -269,9 +268,9 @@ def test_checks_out_of_order_are_refused(tmp_path: Path) -> None:
 
 def test_scope_failure_names_scope_and_check(tmp_path: Path) -> None:
     loaded = load_config(write(tmp_path, four_scopes()))
-    station = Station.from_config(loaded)
+    station = open_station(loaded)
     try:
-        monitor = TimingMonitor(loaded, station)
+        monitor = monitor_for(loaded, station)
         monitor.check(0)
         station.servers[1].state.emulation.fail_from = 1  # scope-a2 (servers in config order)
         with pytest.raises(InstrumentError) as info:
@@ -287,9 +286,9 @@ def test_scope_failure_names_scope_and_check(tmp_path: Path) -> None:
 
 def test_a_scope_clock_going_back_is_an_instrument_error(tmp_path: Path) -> None:
     loaded = load_config(write(tmp_path, four_scopes()))
-    station = Station.from_config(loaded)
+    station = open_station(loaded)
     try:
-        monitor = TimingMonitor(loaded, station)
+        monitor = monitor_for(loaded, station)
         monitor.check(0)
         monitor.check(1)
         station.servers[2].state.emulation.hours_per_acquisition = -0.45  # scope-b's clock set back
@@ -302,11 +301,12 @@ def test_a_scope_clock_going_back_is_an_instrument_error(tmp_path: Path) -> None
 @pytest.mark.parametrize("name", ["simulated", "eth-2024-sim", "eth-2024"])
 def test_shipped_configs_wire_every_trace_at_both_nodes(name: str) -> None:
     from diamp.daq.scopes import scope_wiring, uses_scopes
-    from diamp.timing.section import load_timing
 
     loaded = load_config(CONFIGS / f"{name}.toml")
-    assert uses_scopes(loaded)
-    wiring = scope_wiring(loaded, load_timing(CONFIGS / "timing" / "eth-2024.toml"))
+    assert uses_scopes(loaded.config.instruments, loaded.config.timing is not None)
+    context = timing_context(loaded)
+    assert context is not None
+    wiring = scope_wiring(loaded.config.instruments, context)
     assert len(wiring) == 10 and {w.node for w in wiring} == {"A", "B"}
     backends = {loaded.config.instruments[w.instrument].backend for w in wiring}
     assert backends == ({"py"} if name == "eth-2024" else {"loopback"})

@@ -388,7 +388,7 @@ z_source = "{z_source}"
 mode = "fixed"
 s_mu_threshold = "0.0065"
 """
-    return SimulatedLab(parse_config(text, "test.toml").config)
+    return SimulatedLab.from_config(parse_config(text, "test.toml").config)
 
 
 def test_lab_block_shape_and_encoding() -> None:

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from diamp.cli import app
 from diamp.config import load_config
-from diamp.daq.station import Station
 from diamp.errors import ConfigError, InstrumentError
+from diamp.protocol.assemble import open_station
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 runner = CliRunner()
@@ -52,7 +52,7 @@ def write_config(
 
 
 def test_station_configures_and_snapshots(tmp_path: Path) -> None:
-    station = Station.from_config(load_config(write_config(tmp_path)))
+    station = open_station(load_config(write_config(tmp_path)))
     try:
         snap = station.snapshot()
     finally:
@@ -68,14 +68,14 @@ def test_station_configures_and_snapshots(tmp_path: Path) -> None:
 def test_out_of_range_setting_stops_before_any_io(tmp_path: Path) -> None:
     config = write_config(tmp_path, '{ "ch1.amplitude" = 9.0 }')
     with pytest.raises(InstrumentError, match=r"awg-a: ch1.amplitude = 9.0 Vpp is outside"):
-        Station.from_config(load_config(config))
+        open_station(load_config(config))
 
 
 def test_missing_simulation_definition_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text(SMALL.replace("{settings}", "{}"))  # no instruments/ directory beside it
     with pytest.raises(ConfigError, match=r"instruments.awg-a: backend 'sim' needs"):
-        Station.from_config(load_config(path))
+        open_station(load_config(path))
 
 
 def test_run_stores_snapshots_with_the_run_and_every_block(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ import pytest
 
 from diamp.config import load_config
 from diamp.daq.roles import Oscilloscope, PulseGenerator, trigger_order
-from diamp.daq.station import Station
 from diamp.daq.store import TrialStoreReader
 from diamp.errors import InstrumentError
-from diamp.protocol.acquire import acquire
+from diamp.protocol.assemble import open_station
+from diamp.protocol.run import acquire
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -70,7 +70,7 @@ def test_trigger_order_starts_masters_last() -> None:
 
 
 def test_drivers_play_their_roles(config: Path) -> None:
-    station = Station.from_config(load_config(config))
+    station = open_station(load_config(config))
     try:
         assert isinstance(station.instruments["awg-a"], PulseGenerator)
         assert isinstance(station.instruments["qubit-a"], PulseGenerator)

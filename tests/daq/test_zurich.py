@@ -12,14 +12,10 @@ import numpy as np
 import pytest
 
 from diamp.daq.instruments._zi_base import ZiReadoutBase
-from diamp.daq.instruments.zurich import (
-    READOUT_BACKENDS,
-    ShfqaReadout,
-    UhfqaReadout,
-    open_readout,
-    parse_address,
-)
+from diamp.daq.instruments.zurich import ShfqaReadout, UhfqaReadout, parse_address
 from diamp.daq.readout import QubitReadout, discriminate
+from diamp.daq.readouts import open_readout
+from diamp.daq.registry import INSTRUMENTS, READOUT_TYPES
 from diamp.daq.sim.zi.server import SignalModel, SimulatedDataServer, SimulatedDevice
 from diamp.errors import ConfigError, InstrumentError
 
@@ -329,7 +325,9 @@ def test_unconfigured_readout_cannot_be_armed() -> None:
 
 
 def test_backend_registry_and_addresses() -> None:
-    assert set(READOUT_BACKENDS) == {"uhfqa", "shfqa"}
+    assert READOUT_TYPES == ("uhfqa", "shfqa")
+    assert INSTRUMENTS["uhfqa"].load_driver() == UhfqaReadout.from_address
+    assert INSTRUMENTS["shfqa"].load_driver() == ShfqaReadout.from_address
     assert parse_address("DEV2345") == ("dev2345", "localhost", 8004)
     assert parse_address("dev12001@10.0.0.5:8010") == ("dev12001", "10.0.0.5", 8010)
     for bad in ("2345", "dev23x5", "dev2345@host:port"):

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diamp.config import load_config
-from diamp.protocol.acquire import acquire
 from diamp.protocol.bell import BellCounts, LiveBell, count_trials
+from diamp.protocol.run import acquire
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

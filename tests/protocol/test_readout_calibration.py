@@ -10,7 +10,7 @@ from test_run_readout import BASE, hashes, readout_config
 
 from diamp.config import load_config, parse_config
 from diamp.errors import ConfigError
-from diamp.protocol.acquire import acquire
+from diamp.protocol.run import acquire
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

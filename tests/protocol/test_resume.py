@@ -15,7 +15,8 @@ import pytest
 from diamp.config import parse_config
 from diamp.daq.store import TrialStoreReader
 from diamp.errors import StoreIntegrityError
-from diamp.protocol.acquire import Interrupted, acquire
+from diamp.protocol.acquire import Interrupted
+from diamp.protocol.run import acquire
 
 CONFIG = """
 schema_version = 1

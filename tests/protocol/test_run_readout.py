@@ -17,7 +17,7 @@ import pytest
 from diamp.config import parse_config
 from diamp.daq.store import TrialStoreReader
 from diamp.errors import ConfigError, InstrumentError
-from diamp.protocol.acquire import acquire
+from diamp.protocol.run import acquire
 
 BASE = """
 schema_version = 1

@@ -17,10 +17,11 @@ from diamp.daq.sim.scpi_server import LoopbackScpiServer
 from diamp.daq.store import TrialStoreReader
 from diamp.daq.traces import read_trace_file, read_traces, write_traces
 from diamp.errors import StorageError
-from diamp.protocol.acquire import Interrupted, acquire
+from diamp.protocol.acquire import Interrupted
+from diamp.protocol.assemble import timing_context
+from diamp.protocol.run import acquire
 from diamp.protocol.timing_monitor import TimingMonitor
 from diamp.timing.records import TimingCheck
-from diamp.timing.section import load_timing
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 runner = CliRunner()
@@ -133,8 +134,12 @@ def test_scope_failing_mid_run_ends_it_naming_the_scope(
     import re
 
     probe = load_config(make_run(tmp_path, trials=100_000))
-    section = load_timing(tmp_path / "timing" / "eth-2024.toml")
-    state = scope_state("scope-b2", probe.config.instruments["scope-b2"], probe, section)
+    state = scope_state(
+        "scope-b2",
+        probe.config.instruments["scope-b2"],
+        timing_context(probe),
+        probe.config.run.seed,
+    )
     for key, value in fault.items():
         setattr(state.emulation, key, value)
     out = tmp_path / "run"

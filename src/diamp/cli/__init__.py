@@ -28,14 +28,14 @@ from diamp.cli.common import (
     progress_bars,
 )
 from diamp.cli.extract import extract_app
-from diamp.cli.report import report_after_run, report_command
+from diamp.cli.report import report_command
 from diamp.cli.sp800_22 import sp800_22_command
 from diamp.cli.sp800_90b import sp800_90b_command
 from diamp.cli.timing import timing_app
 from diamp.errors import DiampError
 
 if TYPE_CHECKING:
-    from diamp.protocol.amplify import AmplifyResult
+    from diamp.protocol.run import RunOutput
 
 app = typer.Typer(
     name="diamp",
@@ -69,7 +69,8 @@ def main_callback(
     """Device-independent randomness amplification."""
 
 
-def _summary(result: AmplifyResult, cert_path: Path, key_path: Path | None) -> None:
+def _summary(output: RunOutput) -> None:
+    result = output.result
     total = result.scan.total
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("run", result.scan.run_id)
@@ -85,35 +86,28 @@ def _summary(result: AmplifyResult, cert_path: Path, key_path: Path | None) -> N
         "[green]ok[/]" if result.status == "ok" else f"[red]abort[/]: {result.abort_reason}",
     )
     table.add_row("certified m", f"{result.m:,} bits")
-    table.add_row("certificate", escape(str(cert_path)))
-    if key_path is not None:
-        table.add_row(
-            "key", escape(f"{key_path} (sha256 {result.key.sha256() if result.key else ''})")
-        )
+    table.add_row("certificate", escape(str(output.certificate_path)))
+    if output.key_path is not None and result.key is not None:
+        table.add_row("key", escape(f"{output.key_path} (sha256 {result.key.sha256()})"))
     console.print(table)
 
 
-def _finish(
-    result: AmplifyResult, run_dir: Path, suffix: str, as_json: bool, report: bool = False
-) -> None:
-    from diamp.atomic import write_atomic
-    from diamp.protocol.certificate import build_certificate, dump_json
-
-    cert_path = run_dir / f"certificate{suffix}.json"
-    key_path = run_dir / f"key{suffix}.bin" if result.key is not None else None
-    if key_path is not None and result.key is not None:
-        write_atomic(key_path, result.key.data.tobytes(), mode=0o600)  # the key is secret
-    cert = build_certificate(result, None if key_path is None else key_path.name)
-    write_atomic(cert_path, dump_json(cert))
+def _finish(output: RunOutput, as_json: bool) -> None:
+    """Print the certificate or the summary, then the report's status; exit as they say."""
+    cert = output.certificate
     if as_json:
         emit_json({k: cert[k] for k in cert if k != "series"})
     else:
-        _summary(result, cert_path, key_path)
-    # the certificate and key are on disk: a report failure is printed, never loses them
-    report_ok = report_after_run(run_dir) if report else True
-    if result.status != "ok":
+        _summary(output)
+    report = output.report
+    if report is not None and report.error is not None:
+        retry = f" (the run's results are saved; retry with: diamp report {output.run_dir})"
+        console.print(f"[bold red]error:[/] {escape(report.error + retry)}")
+    elif report is not None:
+        console.print(escape(f"report: {report.path}"))
+    if output.result.status != "ok":
         raise typer.Exit(ABORT_EXIT)  # the protocol's verdict outranks a report failure
-    if not report_ok:
+    if report is not None and not report.ok:
         raise typer.Exit(1)
 
 
@@ -144,52 +138,27 @@ def run(
     the same run (same config required) and produces the store an uninterrupted run would
     have.
     """
-    from diamp.config import load_config
-    from diamp.daq.store import TrialStoreReader
-    from diamp.protocol.acquire import Interrupted, acquire, new_run_id
-    from diamp.protocol.amplify import amplify, params_from_config
+    from diamp.protocol.acquire import Interrupted
+    from diamp.protocol.run import run as run_experiment
 
-    if resume is not None and out_dir is not None and out_dir != resume:
-        raise bad_option("--out/--resume", "give the run directory once (with --resume)")
-    stop = _StopFlag()
+    stop, where = _StopFlag(), [resume]
     try:
-        loaded = load_config(config)
-        if resume is not None:
-            run_dir = resume
-            if not (run_dir / "trials.h5").exists():
-                raise bad_option(
-                    "--resume",
-                    f"nothing to resume: {run_dir}/trials.h5 does not exist (the run stopped "
-                    f"before its first write); start it again with --out {run_dir}",
-                )
-            with TrialStoreReader(run_dir / "trials.h5") as reader:
-                run_id = reader.run_id
-        else:
-            run_id = new_run_id()
-            run_dir = out_dir or Path("runs") / f"{loaded.config.run.name}-{run_id}"
-            if (run_dir / "trials.h5").exists():
-                raise bad_option(
-                    "--out", f"{run_dir}/trials.h5 exists; choose another directory or --resume"
-                )
-            run_dir.mkdir(parents=True, exist_ok=True)
-        params = params_from_config(loaded.text, loaded.path)
         with progress_bars(not quiet) as progress, stop.installed():
-            acquire(
-                loaded,
-                run_dir / "trials.h5",
-                run_id,
-                progress,
-                resume=resume is not None,
+            output = run_experiment(
+                config,
+                out_dir=out_dir,
+                resume=resume,
+                progress=progress,
                 should_stop=stop.is_set,
+                on_run_dir=lambda d: where.__setitem__(0, d),
             )
-            result = amplify(run_dir / "trials.h5", params, progress)
     except Interrupted as err:
         console.print(f"[yellow]interrupted:[/] {escape(str(err))}")
-        console.print(escape(f"resume with: diamp run {config} --resume {run_dir}"))
+        console.print(escape(f"resume with: diamp run {config} --resume {where[0]}"))
         raise typer.Exit(err.exit_code) from err
     except DiampError as err:
         raise fail(err) from err
-    _finish(result, run_dir, "", as_json, report=True)
+    _finish(output, as_json)
 
 
 class _StopFlag:
@@ -222,13 +191,6 @@ class _StopFlag:
             signal.signal(signal.SIGINT, previous)
 
 
-def _next_suffix(run_dir: Path) -> str:
-    index = 1
-    while (run_dir / f"certificate.amplify-{index:03d}.json").exists():
-        index += 1
-    return f".amplify-{index:03d}"
-
-
 @app.command()
 def amplify(
     run_dir: Annotated[Path, typer.Argument(help="A run directory holding trials.h5.")],
@@ -247,29 +209,20 @@ def amplify(
     Writes certificate.amplify-NNN.json and key.amplify-NNN.bin beside the run's files; the
     store is only read.
     """
-    from diamp.daq.store import TrialStoreReader
-    from diamp.protocol.amplify import amplify as do_amplify
-    from diamp.protocol.amplify import params_from_config
+    from diamp.protocol.run import reamplify
 
-    overrides: dict[str, Any] = {
-        k: v
-        for k, v in {"mu": mu, "eps": eps, "eps_s": eps_s, "eps_ea": eps_ea, "bound": bound}.items()
-        if v is not None
-    }
-    store = run_dir / "trials.h5"
+    if bound is not None and bound not in ("strict", "paper"):
+        raise bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
+    given = {"eps": eps, "eps_s": eps_s, "eps_ea": eps_ea, "bound": bound}
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if mu is not None:
+        overrides["mu"] = parse_exact("--mu", mu)
     try:
-        with TrialStoreReader(store) as reader:
-            config_text = reader.config_text
-        if mu is not None:
-            overrides["mu"] = parse_exact("--mu", mu)
-        if bound is not None and bound not in ("strict", "paper"):
-            raise bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
-        params = params_from_config(config_text, f"{store}:/config", overrides)
         with progress_bars(not quiet) as progress:
-            result = do_amplify(store, params, progress)
+            output = reamplify(run_dir, overrides, progress)
     except DiampError as err:
         raise fail(err) from err
-    _finish(result, run_dir, _next_suffix(run_dir), as_json)
+    _finish(output, as_json)
 
 
 @app.command()

@@ -20,11 +20,12 @@ from urllib.parse import parse_qs
 
 import numpy as np
 
-from diamp.config import READOUT_TYPES, InstrumentConfig
+from diamp.config import InstrumentConfig
 from diamp.daq.readout import Calibration, QubitReadout
+from diamp.daq.registry import INSTRUMENTS, READOUT_TYPES
 from diamp.errors import ConfigError, InstrumentError
 
-__all__ = ["PreparedState", "ReadoutSet", "open_readout_set"]
+__all__ = ["PreparedState", "ReadoutSet", "open_readout", "open_readout_set"]
 
 PreparedState = Literal["ground", "excited", "trial"]
 
@@ -161,6 +162,15 @@ class ReadoutSet:
                 pass
 
 
+def open_readout(kind: str, name: str, address: str, **options: Any) -> QubitReadout:
+    """Open a qubit readout of the registered type ``kind`` (see :mod:`diamp.daq.registry`)."""
+    declared = INSTRUMENTS.get(kind)
+    if declared is None or declared.role != "qubit-readout":
+        raise ConfigError(f"unknown readout type {kind!r}; known: {list(READOUT_TYPES)}")
+    readout: QubitReadout = declared.load_driver()(name, address, **options)
+    return readout
+
+
 def open_readout_set(
     instruments: Mapping[str, InstrumentConfig], seed: int, opened: dict[str, Any]
 ) -> ReadoutSet | None:
@@ -169,8 +179,6 @@ def open_readout_set(
     Each readout is added to ``opened`` (by instrument name) as soon as it is open, so the
     caller can close it if a later one fails.
     """
-    from diamp.daq.instruments.zurich import open_readout
-
     chosen = {n: c for n, c in instruments.items() if c.type in READOUT_TYPES}
     if not chosen:
         return None

@@ -25,11 +25,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from diamp.daq.registry import INSTRUMENTS
 from diamp.timing.envelopes import EnvelopeTrace
 
 __all__ = ["TRIGGER_MASTERS", "Oscilloscope", "PulseGenerator", "SVSource", "trigger_order"]
 
-TRIGGER_MASTERS = frozenset({"awg5014"})  # instrument types whose run starts the trials
+TRIGGER_MASTERS = frozenset(n for n, t in INSTRUMENTS.items() if t.trigger_master)
 
 
 class SVSource(Protocol):

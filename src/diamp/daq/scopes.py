@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from diamp.config import LoadedConfig
+from diamp.config import InstrumentConfig, TimingSimulation
 from diamp.daq.instruments.tektronix import TekScope
 from diamp.errors import ConfigError, InstrumentError
 from diamp.timing.records import Role, TimingCheck, TraceRecord, TraceSource
 from diamp.timing.section import TimingSection
 from diamp.timing.simulate import timing_traces
 
-__all__ = ["ScopeChannel", "ScopeTiming", "scope_wiring", "uses_scopes"]
+__all__ = ["ScopeChannel", "ScopeTiming", "TimingContext", "scope_wiring", "uses_scopes"]
 
 _NODES: tuple[Literal["A", "B"], ...] = ("A", "B")
 
@@ -50,29 +50,47 @@ class ScopeChannel:
         return f"{self.node}-{self.trace}"
 
 
-def uses_scopes(loaded: LoadedConfig) -> bool:
-    """Whether the run's timing checks come from scopes (a [timing] section and any scope)."""
-    cfg = loaded.config
-    return cfg.timing is not None and any(i.type == "scope" for i in cfg.instruments.values())
+@dataclass(frozen=True)
+class TimingContext:
+    """What the station's scopes need of the run's ``[timing]``.
+
+    ``section`` is the timing section the checks are judged by, ``section_file`` its name as
+    the config gives it (for messages), ``simulate`` the scene loopback scopes show and
+    ``seed`` the run seed (their noise), ``origin`` the config file the wiring comes from.
+    """
+
+    section: TimingSection
+    section_file: str
+    simulate: TimingSimulation
+    seed: int
+    origin: str
 
 
-def _unknown(loaded: LoadedConfig, section: TimingSection, where: str, trace: str) -> ConfigError:
-    timing = loaded.config.timing
-    source = timing.section if timing is not None else "the timing section"
+def uses_scopes(instruments: Mapping[str, InstrumentConfig], timed: bool) -> bool:
+    """Whether a run's timing checks come from scopes: it is ``timed`` and has any scope."""
+    return timed and any(i.type == "scope" for i in instruments.values())
+
+
+def _unknown(context: TimingContext, where: str, trace: str) -> ConfigError:
+    section = context.section
     known = [name for name, _ in timing_traces(section)]
     why = (
-        f"device {trace!r} has no threshold_v in {source}, so its pulses are not checked"
+        f"device {trace!r} has no threshold_v in {context.section_file}, so its pulses are not "
+        "checked"
         if trace in section.devices
         else f"{trace!r} is not a trace of a timing check; known: {known}"
     )
-    return ConfigError(f"{loaded.path}: {where}: {why}", path=loaded.path, key=where)
+    return ConfigError(f"{context.origin}: {where}: {why}", path=context.origin, key=where)
 
 
-def scope_wiring(loaded: LoadedConfig, section: TimingSection) -> tuple[ScopeChannel, ...]:
-    """Validate the scopes' ``channels`` against ``section``; the channels in check order."""
+def scope_wiring(
+    instruments: Mapping[str, InstrumentConfig], context: TimingContext
+) -> tuple[ScopeChannel, ...]:
+    """Validate the scopes' ``channels`` against the timing section; the channels in check order."""
+    section, origin = context.section, context.origin
     roles = dict(timing_traces(section))
     found: dict[tuple[str, str], ScopeChannel] = {}
-    for name, inst in sorted(loaded.config.instruments.items()):
+    for name, inst in sorted(instruments.items()):
         if inst.type != "scope":
             continue
         for key, trace in inst.channels.items():
@@ -80,22 +98,22 @@ def scope_wiring(loaded: LoadedConfig, section: TimingSection) -> tuple[ScopeCha
             channel = int(key[2:])
             if channel not in TekScope.CHANNELS:
                 raise ConfigError(
-                    f"{loaded.path}: {where}: a scope has inputs "
+                    f"{origin}: {where}: a scope has inputs "
                     f"ch{TekScope.CHANNELS[0]}..ch{TekScope.CHANNELS[-1]}",
-                    path=loaded.path,
+                    path=origin,
                     key=where,
                 )
             if trace not in roles:
-                raise _unknown(loaded, section, where, trace)
+                raise _unknown(context, where, trace)
             node: Literal["A", "B"] = "A" if inst.node == "A" else "B"
             found[node, trace] = ScopeChannel(name, node, channel, trace, roles[trace])
     missing = [f"{node}: {t!r}" for node in _NODES for t in roles if (node, t) not in found]
     if missing:
         raise ConfigError(
-            f"{loaded.path}: timing checks need every trace on one scope channel per node; "
+            f"{origin}: timing checks need every trace on one scope channel per node; "
             f"not shown by any scope: {', '.join(missing)} (add them to the channels of a "
             'scope at that node, e.g. channels = { ch1 = "reference" })',
-            path=loaded.path,
+            path=origin,
             key="instruments",
         )
     return tuple(found[node, trace] for node in _NODES for trace in roles)

@@ -7,8 +7,10 @@ an :class:`~diamp.errors.InstrumentError` naming it. :meth:`Station.snapshot` re
 setting read back from the devices (value, unit, timestamp), the software versions and the
 config hash; the controller stores one with the run and one with every block.
 
-When the run has a ``[timing]`` section and scopes, their channel wiring is checked against
-the timing section before any instrument is opened (:func:`diamp.daq.scopes.scope_wiring`),
+The station is built from its own section, ``[instruments]``, plus the few facts it needs of
+the run (:class:`StationSpec`); it never sees the whole config. When the run has a
+``[timing]`` section and scopes, their channel wiring is checked against the timing section
+before any instrument is opened (:func:`diamp.daq.scopes.scope_wiring`),
 and :meth:`Station.scope_timing` takes the timing checks from them. ``backend = "loopback"``
 scopes are started here as in-process SCPI servers (:mod:`diamp.daq.sim.scope`) and reached
 through pyvisa-py like any networked scope.
@@ -17,7 +19,7 @@ through pyvisa-py like any networked scope.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,16 +27,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from diamp.config import READOUT_TYPES, InstrumentConfig, LoadedConfig
+from diamp.config import InstrumentConfig
 from diamp.daq.readouts import PreparedState, ReadoutSet, open_readout_set
+from diamp.daq.registry import READOUT_TYPES, instrument_type, types_with_role
 from diamp.daq.roles import trigger_order
-from diamp.daq.scopes import ScopeChannel, ScopeTiming, scope_wiring, uses_scopes
+from diamp.daq.scopes import ScopeChannel, ScopeTiming, TimingContext, scope_wiring
 from diamp.errors import ConfigError, InstrumentError
-from diamp.timing.section import TimingSection, load_timing
 
-__all__ = ["GENERATOR_TYPES", "SOFTWARE", "Station", "software_versions"]
+__all__ = ["GENERATOR_TYPES", "SOFTWARE", "Station", "StationSpec", "software_versions"]
 
-GENERATOR_TYPES = frozenset({"awg5014", "awg70k"})  # the PulseGenerator role
+GENERATOR_TYPES = frozenset(types_with_role("pulse-generator"))  # the PulseGenerator role
 
 SOFTWARE = (
     "diamp",
@@ -77,63 +79,74 @@ def _visa_backend(name: str, cfg: InstrumentConfig, config_path: str) -> str:
     return f"{definition}@sim"
 
 
+@dataclass(frozen=True)
+class StationSpec:
+    """What opening a station takes: ``[instruments]`` and the few run facts its parts need.
+
+    ``origin`` is the config file (named in errors; pyvisa-sim definitions are read from
+    ``instruments/`` beside it), ``config_sha256`` goes into every snapshot, ``mu`` is the
+    declared SV bound the QRNG drivers' health cutoffs follow, ``seed`` seeds simulated
+    readouts' noise, and ``timing`` is what the scopes need of ``[timing]`` (None without it).
+    """
+
+    instruments: Mapping[str, InstrumentConfig]
+    origin: str
+    config_sha256: str
+    mu: float
+    seed: int
+    timing: TimingContext | None = None
+
+
 @dataclass
 class Station:
     """Open instruments by name (SCPI drivers and serial QRNGs)."""
 
-    loaded: LoadedConfig
+    spec: StationSpec
     instruments: dict[str, Any] = field(default_factory=dict)
     readouts: ReadoutSet | None = None
     wiring: tuple[ScopeChannel, ...] = ()
     servers: list[Any] = field(default_factory=list)  # loopback scopes, stopped on close
 
     @classmethod
-    def from_config(cls, loaded: LoadedConfig) -> Station:
-        """Open and configure every instrument of the config (closing all on failure)."""
-        from diamp.daq.instruments.tektronix import INSTRUMENT_TYPES
-        from diamp.daq.qrng import SerialQrng
-
-        station = cls(loaded)
-        section = _timing_section(loaded)
-        if section is not None and uses_scopes(loaded):
-            station.wiring = scope_wiring(loaded, section)
+    def open(cls, spec: StationSpec) -> Station:
+        """Open and configure every instrument of ``spec`` (closing all on failure)."""
+        station = cls(spec)
+        if spec.timing is not None and any(i.type == "scope" for i in spec.instruments.values()):
+            station.wiring = scope_wiring(spec.instruments, spec.timing)
         try:
-            for name, cfg in loaded.config.instruments.items():
-                if cfg.type in READOUT_TYPES:
-                    continue
-                if cfg.type == "qrng":
-                    if cfg.settings:
-                        raise ConfigError(
-                            f"{loaded.path}: instruments.{name}.settings: a QRNG takes no settings",
-                            path=loaded.path,
-                        )
-                    qrng = SerialQrng(cfg.address, mu=float(loaded.config.sources.mu), name=name)
-                    qrng.open()
-                    station.instruments[name] = qrng
-                    continue
-                backend, address = _visa_backend(name, cfg, loaded.path), cfg.address
-                if cfg.backend == "loopback":
-                    from diamp.daq.sim.scope import loopback_scope
-
-                    server = loopback_scope(name, cfg, loaded, section)
-                    station.servers.append(server)
-                    address = server.resource
-                driver = INSTRUMENT_TYPES[cfg.type](name, address, backend)
-                station.instruments[name] = driver
-                driver.configure(cfg.settings)
-            station.readouts = open_readout_set(
-                loaded.config.instruments, loaded.config.run.seed, station.instruments
-            )
+            for name, cfg in spec.instruments.items():
+                if cfg.type not in READOUT_TYPES:
+                    station.instruments[name] = station._open_one(name, cfg)
+            station.readouts = open_readout_set(spec.instruments, spec.seed, station.instruments)
         except BaseException:
             station.close()
             raise
         return station
 
+    def _open_one(self, name: str, cfg: InstrumentConfig) -> Any:
+        spec = self.spec
+        driver_class = instrument_type(cfg.type).load_driver()
+        if cfg.type == "qrng":
+            qrng = driver_class(cfg.address, mu=spec.mu, name=name)
+            qrng.open()
+            return qrng
+        backend, address = _visa_backend(name, cfg, spec.origin), cfg.address
+        if cfg.backend == "loopback":
+            from diamp.daq.sim.scope import loopback_scope
+
+            server = loopback_scope(name, cfg, spec.timing, spec.seed)
+            self.servers.append(server)
+            address = server.resource
+        driver = driver_class(name, address, backend)
+        self.instruments[name] = driver  # closed with the station if configure fails
+        driver.configure(cfg.settings)
+        return driver
+
     def snapshot(self) -> dict[str, Any]:
         """Every instrument's settings as read back now, with versions and the config hash."""
         instruments: dict[str, Any] = {}
         for name, driver in self.instruments.items():
-            cfg = self.loaded.config.instruments[name]
+            cfg = self.spec.instruments[name]
             entry: dict[str, Any] = {"type": cfg.type, "address": cfg.address, "node": cfg.node}
             if cfg.type == "qrng":
                 entry["settings"] = {
@@ -150,17 +163,17 @@ class Station:
             instruments[name] = entry
         return {
             "taken_utc": datetime.now(UTC).isoformat(),
-            "config_sha256": self.loaded.sha256,
+            "config_sha256": self.spec.config_sha256,
             "software": software_versions(),
             "instruments": instruments,
         }
 
     def qrng(self, node: str) -> Any:
         """The QRNG that supplies node ``node``'s input bits."""
-        for name, cfg in self.loaded.config.instruments.items():
+        for name, cfg in self.spec.instruments.items():
             if cfg.type == "qrng" and cfg.node == node:
                 return self.instruments[name]
-        raise ConfigError(f"{self.loaded.path}: no QRNG instrument at node {node}")
+        raise ConfigError(f"{self.spec.origin}: no QRNG instrument at node {node}")
 
     def scope_timing(self) -> ScopeTiming | None:
         """The timing checks' acquisition from the scopes, or None without scopes."""
@@ -171,7 +184,7 @@ class Station:
 
     def generators(self) -> dict[str, str]:
         """The station's pulse/trigger generators: name -> instrument type."""
-        types = {name: cfg.type for name, cfg in self.loaded.config.instruments.items()}
+        types = {name: cfg.type for name, cfg in self.spec.instruments.items()}
         return {name: types[name] for name in self.instruments if types[name] in GENERATOR_TYPES}
 
     @contextmanager
@@ -249,12 +262,3 @@ class Station:
         for server in self.servers:
             server.stop()
         self.servers.clear()
-
-
-def _timing_section(loaded: LoadedConfig) -> TimingSection | None:
-    """The run's timing section when its scopes need it (wiring, simulated scene)."""
-    timing = loaded.config.timing
-    instruments = loaded.config.instruments.values()
-    if timing is None or not any(i.type == "scope" for i in instruments):
-        return None
-    return load_timing(Path(loaded.path).resolve().parent / timing.section)

@@ -99,7 +99,7 @@ def params_from_config(
     ``overrides`` may set ``mu`` and any ``[protocol]`` key (``eps``, ``bound``, …); they are
     validated exactly like the config file.
     """
-    cfg = parse_config(config_text, source).config
+    cfg = parse_config(config_text, source, stored=True).config
     overrides = dict(overrides or {})
     mu = overrides.pop("mu", None)
     protocol: ProtocolSettings = cfg.protocol
@@ -216,7 +216,7 @@ def _verify_timing(
         recorded = reader.attribute("timing_excluded_blocks")
         if section_text is None:
             return None, None, ()
-        config = parse_config(reader.config_text, f"{store_path}:/config").config
+        config = parse_config(reader.config_text, f"{store_path}:/config", stored=True).config
     traces = store_path.with_name("timing.h5")
     if not traces.exists():
         return None, f"timing: the run declares timing checks but {traces} is missing", ()

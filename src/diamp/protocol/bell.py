@@ -9,7 +9,7 @@ spec §2); CHSH S = E00 + E01 + E10 − E11 with E_xy from conditional frequenci
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -261,11 +261,3 @@ class AbDigest:
             self._hash.update(np.packbits(ab).data)
             self._carry = np.empty(0, dtype=np.uint8)
         return self._hash.hexdigest()
-
-
-def iter_segment_series(
-    counts: Iterable[BellCounts], mu: Fraction
-) -> Iterator[tuple[float, float]]:
-    """(CHSH, S_mu as float) for each count set, e.g. the per-segment series."""
-    for c in counts:
-        yield c.chsh(), float(c.s_mu(mu))

@@ -1,8 +1,10 @@
 """Timing checks during acquisition: before the first block and after every block.
 
-The monitor loads the timing section named by the run config, obtains the envelope traces
-of each check, verifies them with :func:`diamp.timing.verify.verify_timing`, and keeps them
-for ``RUN/timing.h5``. The section text is stored in the trial store, so post-processing
+The monitor is built from the timing section and where its checks come from (the station's
+scopes, or synthetic checks from ``[timing.simulate]``); it never sees the whole config. It
+obtains the envelope traces of each check, verifies them with
+:func:`diamp.timing.verify.verify_timing`, and keeps them for ``RUN/timing.h5``. The section
+text is stored in the trial store, so post-processing
 (:func:`diamp.protocol.amplify.amplify`) can re-verify the run's timing on its own.
 
 Where the traces come from:
@@ -25,74 +27,79 @@ function of the config and ``k``, so for them a missing file is simply recompute
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from diamp.config import LoadedConfig
-from diamp.daq.scopes import uses_scopes
+from diamp.config import TimingRun
 from diamp.daq.traces import read_trace_file, write_traces
-from diamp.errors import ConfigError, DiampError, StorageError
+from diamp.errors import DiampError, StorageError
 from diamp.timing.records import TimingCheck
-from diamp.timing.section import load_timing
+from diamp.timing.section import TimingSection
 from diamp.timing.simulate import simulated_checks
 from diamp.timing.verify import verify_timing
 
 if TYPE_CHECKING:
     from diamp.daq.scopes import ScopeTiming
-    from diamp.daq.station import Station
 
-__all__ = ["TimingMonitor"]
+__all__ = ["TimingMonitor", "synthetic_checks"]
 
 
 def _label(index: int) -> str:
     return "before block 0" if index == 0 else f"after block {index - 1}"
 
 
+def synthetic_checks(
+    section: TimingSection, timing: TimingRun, blocks: int, seed: int
+) -> list[TimingCheck]:
+    """The ``blocks + 1`` synthetic checks of a run without scopes (``[timing.simulate]``)."""
+    sim = timing.simulate
+    return simulated_checks(
+        section,
+        checks=blocks + 1,
+        hours=blocks * sim.hours_per_block,
+        offset_ns=sim.offset_ns,
+        jitter_device=sim.jitter_device,
+        jitter_from=sim.jitter_from_check,
+        rng=np.random.default_rng(seed),
+    )
+
+
 class TimingMonitor:
     """Runs the timing checks of one acquisition (see the module docs).
 
-    ``station`` is required when the config has scopes: their traces are the checks.
+    Parameters
+    ----------
+    section, section_text
+        The timing section the checks are judged by, and its text (stored with the run).
+    scopes
+        The station's scope acquisition: each check is taken from the scopes.
+    synthetic
+        Otherwise, the precomputed checks (:func:`synthetic_checks`).
+    continue_simulation
+        Called with the number of restored checks on resume (loopback scopes move on).
+    path, run_id
+        ``RUN/timing.h5`` and the run it belongs to.
     """
 
     def __init__(
         self,
-        loaded: LoadedConfig,
-        station: Station | None = None,
+        section: TimingSection,
+        section_text: str,
         *,
+        scopes: ScopeTiming | None = None,
+        synthetic: Sequence[TimingCheck] = (),
+        continue_simulation: Callable[[int], None] | None = None,
         path: Path | None = None,
         run_id: str | None = None,
     ) -> None:
-        timing = loaded.config.timing
-        if timing is None:
-            raise ValueError("the run config has no [timing] section")
-        section = Path(loaded.path).resolve().parent / timing.section
-        self.section = load_timing(section)
-        self.section_text = section.read_text(encoding="utf-8")
-        self.path, self.run_id, self._station = path, run_id, station
-        self._scopes: ScopeTiming | None = None
-        self._checks: list[TimingCheck] = []
-        if uses_scopes(loaded):
-            self._scopes = station.scope_timing() if station is not None else None
-            if self._scopes is None:
-                raise ConfigError(
-                    f"{loaded.path}: the timing checks come from the configured scopes, but no "
-                    "station with them was opened",
-                    path=loaded.path,
-                )
-        else:
-            blocks = loaded.config.run.blocks
-            sim = timing.simulate
-            self._checks = simulated_checks(
-                self.section,
-                checks=blocks + 1,
-                hours=blocks * sim.hours_per_block,
-                offset_ns=sim.offset_ns,
-                jitter_device=sim.jitter_device,
-                jitter_from=sim.jitter_from_check,
-                rng=np.random.default_rng(loaded.config.run.seed),
-            )
+        self.section, self.section_text = section, section_text
+        self.path, self.run_id = path, run_id
+        self._scopes = scopes
+        self._checks = list(synthetic)
+        self._continue = continue_simulation
         self.done: list[TimingCheck] = []
         self.verdicts: list[bool] = []  # per check done, in order
         self.failure: str | None = None
@@ -143,8 +150,8 @@ class TimingMonitor:
                 )
             if stored:
                 self._scopes.restore_origin(stored[0])
-            if self._station is not None:
-                self._station.continue_simulation(len(stored))
+            if self._continue is not None:
+                self._continue(len(stored))
         for index in range(len(stored), needed):
             self.check(index)
 

@@ -27,7 +27,6 @@ from diamp.analysis.entropy_models import vacuum_min_entropy, vacuum_min_entropy
 from diamp.errors import DiampError
 from diamp.service.errors import ServiceConfigError, SourceError
 from diamp.service.settings import (
-    DiraSource,
     FileSource,
     SerialSource,
     ServiceSettings,
@@ -281,8 +280,3 @@ def open_stream(
     if isinstance(cfg, SerialSource):
         return SerialStream(cfg)
     return FileStream(cfg.name, settings.resolve(cfg.path), cfg.bits_per_sample)
-
-
-def is_raw(cfg: object) -> bool:
-    """True for sources whose samples are extracted (everything but DIRA keys)."""
-    return not isinstance(cfg, DiraSource)

@@ -12,7 +12,7 @@ from diamp.daq.instruments.scpi import ScpiInstrument, Setting
 from diamp.daq.instruments.sequence import SequenceStep, awg5014_commands, validate_steps
 from diamp.timing.envelopes import EnvelopeTrace
 
-__all__ = ["INSTRUMENT_TYPES", "Awg70k", "Awg5014", "TekScope", "WaveformList"]
+__all__ = ["Awg70k", "Awg5014", "TekScope", "WaveformList"]
 
 
 class WaveformList(ScpiInstrument):
@@ -281,9 +281,4 @@ class TekScope(ScpiInstrument):
     }
 
 
-INSTRUMENT_TYPES: dict[str, type[ScpiInstrument]] = {
-    "awg5014": Awg5014,
-    "awg70k": Awg70k,
-    "scope": TekScope,
-}
 """Driver registry: the ``type`` of an instrument in a run config."""

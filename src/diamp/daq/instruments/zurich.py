@@ -21,7 +21,7 @@ the threshold unit of ``channel`` compares the first with ``threshold``. The SHF
 rotation unit: the integrator's complex boxcar weights are ``exp(-i·angle)`` and its
 discriminator threshold is ``threshold``. Averaging is fixed at 1 (single shots).
 
-Backends are chosen by type name through :data:`READOUT_BACKENDS` (``"uhfqa"``,
+Backends are chosen by type name through :data:`diamp.daq.registry.INSTRUMENTS` (``"uhfqa"``,
 ``"shfqa"``), each entry a factory ``(name, address, *, connection=None, **options)`` with
 ``address = "dev2345"`` or ``"dev2345@host:port"``.
 """
@@ -30,16 +30,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from diamp.daq.instruments._zi_base import RESULT_SOURCES, ZiReadoutBase, ZiSetting
-from diamp.daq.readout import QubitReadout
 from diamp.errors import ConfigError
 
-__all__ = ["READOUT_BACKENDS", "ShfqaReadout", "UhfqaReadout", "open_readout", "parse_address"]
+__all__ = ["ShfqaReadout", "UhfqaReadout", "parse_address"]
 
 _ANGLE = ZiSetting("rad", -math.pi, math.pi)
 _THRESHOLD = ZiSetting("a.u.")
@@ -307,19 +306,3 @@ class ShfqaReadout(ZiReadoutBase):
         self._wait(n_results, timeout_s)
         data, node = self._wave(n_results)
         return self._bits(data, n_results, node)
-
-
-ReadoutFactory = Callable[..., QubitReadout]
-
-READOUT_BACKENDS: dict[str, ReadoutFactory] = {
-    "uhfqa": UhfqaReadout.from_address,
-    "shfqa": ShfqaReadout.from_address,
-}
-
-
-def open_readout(kind: str, name: str, address: str, **options: Any) -> QubitReadout:
-    """Open the readout backend registered as ``kind`` (see :data:`READOUT_BACKENDS`)."""
-    factory = READOUT_BACKENDS.get(kind)
-    if factory is None:
-        raise ConfigError(f"unknown readout type {kind!r}; known: {sorted(READOUT_BACKENDS)}")
-    return factory(name, address, **options)

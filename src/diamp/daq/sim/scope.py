@@ -36,11 +36,11 @@ from typing import Literal
 
 import numpy as np
 
-from diamp.config import InstrumentConfig, LoadedConfig
+from diamp.config import InstrumentConfig
 from diamp.daq.instruments.tektronix import TekScope
+from diamp.daq.scopes import TimingContext
 from diamp.daq.sim.scpi_server import InstrumentState, LoopbackScpiServer, binary_block
 from diamp.errors import ConfigError
-from diamp.timing.section import TimingSection
 from diamp.timing.simulate import node_edges, timing_traces
 from diamp.timing.synthetic import SyntheticEdge, banded_envelopes, synthetic_envelopes
 
@@ -160,19 +160,16 @@ def _settings() -> dict[str, str]:
     return out
 
 
-def _scene(
-    loaded: LoadedConfig, cfg: InstrumentConfig, section: TimingSection | None
-) -> tuple[Scene, float]:
+def _scene(cfg: InstrumentConfig, context: TimingContext | None) -> tuple[Scene, float]:
     """What the scope's channels show at acquisition ``k``, and the hours per acquisition."""
-    timing = loaded.config.timing
-    if timing is None or section is None or cfg.node not in ("A", "B"):
+    if context is None or cfg.node not in ("A", "B"):
         return (lambda k: {}), 0.0  # nothing to show without a timing section
-    sim = timing.simulate
+    section, sim = context.section, context.simulate
     if sim.jitter_device is not None and (sim.jitter_device, "edge") not in timing_traces(section):
         raise ConfigError(
-            f"{loaded.path}: timing.simulate.jitter_device: {sim.jitter_device!r} is not a "
-            f"device with a threshold in {timing.section}",
-            path=loaded.path,
+            f"{context.origin}: timing.simulate.jitter_device: {sim.jitter_device!r} is not a "
+            f"device with a threshold in {context.section_file}",
+            path=context.origin,
             key="timing.simulate.jitter_device",
         )
     node: Literal["A", "B"] = "A" if cfg.node == "A" else "B"
@@ -192,15 +189,15 @@ def _scene(
 
 
 def scope_state(
-    name: str, cfg: InstrumentConfig, loaded: LoadedConfig, section: TimingSection | None
+    name: str, cfg: InstrumentConfig, context: TimingContext | None, seed: int
 ) -> InstrumentState:
     """The state of scope ``name``'s simulation: its settings, identity and timing scene.
 
-    Raises :class:`ConfigError` if ``[timing.simulate].jitter_device`` is not a device with a
-    threshold in ``section``.
+    ``seed`` (the run seed) and the name fix the scope's noise. Raises :class:`ConfigError`
+    if ``[timing.simulate].jitter_device`` is not a device with a threshold in the section.
     """
-    scene, hours = _scene(loaded, cfg, section)
-    digest = hashlib.sha256(f"{loaded.config.run.seed}/{name}".encode()).digest()
+    scene, hours = _scene(cfg, context)
+    digest = hashlib.sha256(f"{seed}/{name}".encode()).digest()
     return InstrumentState(
         idn=f"TEKTRONIX,MSO64,LOOP-{name},CF:91.1CT FV:1.44.3",
         settings=_settings(),
@@ -209,7 +206,7 @@ def scope_state(
 
 
 def loopback_scope(
-    name: str, cfg: InstrumentConfig, loaded: LoadedConfig, section: TimingSection | None
+    name: str, cfg: InstrumentConfig, context: TimingContext | None, seed: int
 ) -> LoopbackScpiServer:
     """Start the simulated scope ``name`` (its VISA address is the server's ``resource``)."""
-    return LoopbackScpiServer(scope_state(name, cfg, loaded, section)).start()
+    return LoopbackScpiServer(scope_state(name, cfg, context, seed)).start()

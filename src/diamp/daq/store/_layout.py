@@ -21,7 +21,6 @@ SCHEMA_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
 _CHUNK = 2**20
 _STATUS_COMPLETE = "complete"
-_STATUS_WRITING = "writing"
 
 
 def block_name(index: int) -> str:
