@@ -168,12 +168,29 @@ class Station:
             "instruments": instruments,
         }
 
-    def qrng(self, node: str) -> Any:
-        """The QRNG that supplies node ``node``'s input bits."""
+    def qrng_name(self, node: str) -> str:
+        """The name of the QRNG at node ``node``."""
         for name, cfg in self.spec.instruments.items():
             if cfg.type == "qrng" and cfg.node == node:
-                return self.instruments[name]
+                return name
         raise ConfigError(f"{self.spec.origin}: no QRNG instrument at node {node}")
+
+    def qrng(self, node: str) -> Any:
+        """The QRNG that supplies node ``node``'s input bits."""
+        return self.instruments[self.qrng_name(node)]
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """Provenance of instrument ``name``: type, backend, address, node, identity."""
+        cfg = self.spec.instruments[name]
+        return {
+            "origin": "instruments",
+            "instrument": name,
+            "type": cfg.type,
+            "backend": cfg.backend,
+            "address": cfg.address,
+            "node": cfg.node,
+            "identity": getattr(self.instruments.get(name), "idn", None),
+        }
 
     def scope_timing(self) -> ScopeTiming | None:
         """The timing checks' acquisition from the scopes, or None without scopes."""

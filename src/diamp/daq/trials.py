@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from diamp.errors import InstrumentError
+from diamp.errors import ConfigError, InstrumentError
 
 if TYPE_CHECKING:
+    from diamp.config import SourcesSection
     from diamp.daq.readouts import ReadoutSet
     from diamp.daq.roles import SVSource
     from diamp.daq.sim.lab import SimulatedLab
@@ -54,6 +55,7 @@ __all__ = [
     "SimulatedZ",
     "TrialSource",
     "ZPart",
+    "compose_trials",
 ]
 
 log = logging.getLogger(__name__)
@@ -310,3 +312,36 @@ class ComposedTrials:
     def z(self, n_bits: int, progress: Callable[[float], None]) -> np.ndarray:
         """Z from the declared Z part."""
         return self.z_part.z_packed(n_bits, progress)
+
+
+def compose_trials(
+    sources: SourcesSection, lab: SimulatedLab, station: Station | None
+) -> ComposedTrials:
+    """The trial source ``[sources]`` declares: each part from ``lab`` or from ``station``.
+
+    A part declared ``"instruments"`` without the station (or readouts) to supply it is a
+    :class:`~diamp.errors.ConfigError`: it never falls back to the simulation.
+    """
+    for key in ("inputs", "z", "outcomes"):
+        if getattr(sources, key) == "instruments" and station is None:
+            raise ConfigError(f"sources.{key} = 'instruments', but the config has no station")
+    triggered = None if station is None else station.triggered
+    inputs: InputPart = SimulatedInputs(lab)
+    outcomes: OutcomePart = SimulatedOutcomes(lab, triggered)
+    z: ZPart = SimulatedZ(lab)
+    if station is not None and sources.inputs == "instruments":
+        a, b = station.qrng_name("A"), station.qrng_name("B")
+        described = {"A": station.describe(a), "B": station.describe(b)}
+        inputs = QrngInputs(station.qrng("A"), station.qrng("B"), described)
+    if station is not None and sources.outcomes == "instruments":
+        readouts = station.readouts
+        if readouts is None:
+            raise ConfigError("sources.outcomes = 'instruments', but the station has no readouts")
+        described = {
+            node: station.describe(r.name) for node, r in sorted(readouts.readouts.items())
+        }
+        outcomes = ReadoutOutcomes(readouts, station.triggered, lab, described)
+    if station is not None and sources.z == "instruments":
+        name = station.qrng_name(sources.z_node)
+        z = QrngZ(station.instruments[name], station.describe(name))
+    return ComposedTrials(inputs, outcomes, z, station)

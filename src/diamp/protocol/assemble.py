@@ -23,18 +23,7 @@ from diamp.config import LoadedConfig, RunConfig, TimingRun
 from diamp.daq.scopes import TimingContext, uses_scopes
 from diamp.daq.sim.lab import SimulatedLab
 from diamp.daq.station import Station, StationSpec
-from diamp.daq.trials import (
-    ComposedTrials,
-    InputPart,
-    OutcomePart,
-    QrngInputs,
-    QrngZ,
-    ReadoutOutcomes,
-    SimulatedInputs,
-    SimulatedOutcomes,
-    SimulatedZ,
-    ZPart,
-)
+from diamp.daq.trials import ComposedTrials, compose_trials
 from diamp.errors import ConfigError, TimingError
 from diamp.protocol.acquire import AcquisitionPlan
 from diamp.protocol.timing_monitor import TimingMonitor, synthetic_checks
@@ -97,60 +86,10 @@ def acquisition_plan(cfg: RunConfig) -> AcquisitionPlan:
     )
 
 
-def _instrument(station: Station, name: str) -> dict[str, Any]:
-    """Provenance of one instrument: name, type, backend, address, node, identity."""
-    cfg = station.spec.instruments[name]
-    driver = station.instruments.get(name)
-    return {
-        "origin": "instruments",
-        "instrument": name,
-        "type": cfg.type,
-        "backend": cfg.backend,
-        "address": cfg.address,
-        "node": cfg.node,
-        "identity": getattr(driver, "idn", None),
-    }
-
-
-def _qrng_name(station: Station, node: str) -> str:
-    for name, cfg in station.spec.instruments.items():
-        if cfg.type == "qrng" and cfg.node == node:
-            return name
-    raise ConfigError(f"{station.spec.origin}: no QRNG instrument at node {node}")
-
-
 def trial_source(cfg: RunConfig, station: Station | None) -> ComposedTrials:
     """The trial source ``[sources]`` declares: each part simulated or from the station."""
-    src = cfg.sources
-    lab = SimulatedLab(cfg.run.seed, cfg.run.trials_per_block, src, cfg.device)
-    triggered = None if station is None else station.triggered
-    inputs: InputPart = SimulatedInputs(lab)
-    outcomes: OutcomePart = SimulatedOutcomes(lab, triggered)
-    z: ZPart = SimulatedZ(lab)
-    if station is not None and src.inputs == "instruments":
-        a, b = _qrng_name(station, "A"), _qrng_name(station, "B")
-        inputs = QrngInputs(
-            station.qrng("A"),
-            station.qrng("B"),
-            {"A": _instrument(station, a), "B": _instrument(station, b)},
-        )
-    for key, origin in (("inputs", src.inputs), ("z", src.z), ("outcomes", src.outcomes)):
-        if origin == "instruments" and station is None:
-            raise ConfigError(f"sources.{key} = 'instruments', but the config has no station")
-    if station is not None and src.outcomes == "instruments":
-        if station.readouts is None:
-            raise ConfigError("sources.outcomes = 'instruments', but the station has no readouts")
-        names = {node: r.name for node, r in station.readouts.readouts.items()}
-        outcomes = ReadoutOutcomes(
-            station.readouts,
-            station.triggered,
-            lab,
-            {node: _instrument(station, names[node]) for node in sorted(names)},
-        )
-    if station is not None and src.z == "instruments":
-        node = src.z_node
-        z = QrngZ(station.qrng(node), _instrument(station, _qrng_name(station, node)))
-    return ComposedTrials(inputs, outcomes, z, station)
+    lab = SimulatedLab(cfg.run.seed, cfg.run.trials_per_block, cfg.sources, cfg.device)
+    return compose_trials(cfg.sources, lab, station)
 
 
 def timing_monitor(
