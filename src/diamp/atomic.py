@@ -44,12 +44,16 @@ def fsync_file(path: Path) -> None:
 
 
 @contextmanager
-def atomic_target(path: str | Path, *, mode: int = 0o644, what: str = "file") -> Iterator[Path]:
+def atomic_target(
+    path: str | Path, *, mode: int = 0o644, what: str = "file", exclusive: bool = False
+) -> Iterator[Path]:
     """Yield a temporary path to write; on success it becomes ``path`` atomically and durably.
 
     The temporary file already exists, empty, with ``mode`` less the umask; the caller may
     write it by name (e.g. h5py) or open it. On leaving the block without an exception the
-    file is fsynced, renamed over ``path`` and the folder fsynced.
+    file is fsynced, renamed over ``path`` and the folder fsynced. With ``exclusive`` an
+    existing ``path`` is never replaced: the complete file is linked into place only if the
+    name is free (a key written twice is refused, even by two processes at once).
 
     Raises
     ------
@@ -72,23 +76,32 @@ def atomic_target(path: str | Path, *, mode: int = 0o644, what: str = "file") ->
         os.close(fd)
         yield tmp
         fsync_file(tmp)
-        os.replace(tmp, target)
+        if exclusive:
+            os.link(tmp, target)  # FileExistsError if the name is taken
+            tmp.unlink()
+        else:
+            os.replace(tmp, target)
         fsync_dir(target.parent)
     except (OSError, RuntimeError) as err:
         tmp.unlink(missing_ok=True)
         if isinstance(err, StorageError):
             raise
         reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+        if isinstance(err, FileExistsError) and exclusive:
+            reason = "exists; refusing to overwrite it"
         raise StorageError(f"{target}: cannot write {what}: {reason}", path=str(target)) from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def write_atomic(path: str | Path, data: bytes, *, mode: int = 0o644, what: str = "file") -> None:
+def write_atomic(
+    path: str | Path, data: bytes, *, mode: int = 0o644, what: str = "file", exclusive: bool = False
+) -> None:
     """Write ``data`` to ``path`` atomically and durably (see :func:`atomic_target`).
 
-    Keys, reports and key files use ``mode=0o600``.
+    Keys, reports and key files use ``mode=0o600``; ``exclusive`` never replaces a file.
     """
-    with atomic_target(path, mode=mode, what=what) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
+    with atomic_target(path, mode=mode, what=what, exclusive=exclusive) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)

@@ -73,10 +73,14 @@ def load_clients(path: str | Path) -> dict[str, bytes]:
     return out
 
 
-def _write_private(path: Path, text: str) -> None:
+def _write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
     from diamp.atomic import write_atomic
+    from diamp.errors import StorageError
 
-    write_atomic(path, text.encode(), mode=0o600)
+    try:
+        write_atomic(path, text.encode(), mode=0o600, what="a key file", exclusive=exclusive)
+    except StorageError as err:
+        raise KeyFileError(str(err), path=str(path)) from err
     os.chmod(path, 0o600)
 
 
@@ -106,7 +110,7 @@ def write_key_file(path: str | Path, key: bytes) -> None:
     p = Path(path)
     if p.exists():
         raise KeyFileError(f"{p}: exists; refusing to overwrite a key file", path=str(p))
-    _write_private(p, key.hex() + "\n")
+    _write_private(p, key.hex() + "\n", exclusive=True)
 
 
 def read_key_file(path: str | Path) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,12 +171,11 @@ def generate_keypair(
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
-    """Create ``path`` exclusively with ``mode`` (never world-readable in between), fsync."""
+    """Create ``path`` with ``mode`` atomically, never readable by others and never replaced."""
+    from diamp.atomic import write_atomic
+    from diamp.errors import StorageError
+
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except OSError as err:
+        write_atomic(path, data, mode=mode, what="a beacon key", exclusive=True)
+    except StorageError as err:
         raise BeaconError(f"{path}: cannot create: {err}", path=str(path)) from err
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
