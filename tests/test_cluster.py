@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diamp.bitio import PackedFileBits
 from diamp.cluster import correlate_parity_dask, dask_client
+from diamp.daq.bitfiles import PackedFileBits
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.correlate import correlate_parity
 

@@ -69,7 +69,7 @@ def dodis(
     directly from the definition; any mismatch fails the command and no output is written.
     """
     from diamp.atomic import write_atomic
-    from diamp.bitio import open_bits
+    from diamp.daq.bitfiles import open_bits
     from diamp.extractors.dodis import dodis_extract, verify_output, with_checked
     from diamp.extractors.fft import fft_backend
 
@@ -164,7 +164,7 @@ def toeplitz(
 ) -> None:
     """Toeplitz hashing: out_i = Σ_j s_{i−j+n−1}·r_j mod 2 (seed of n + m − 1 bits), exact."""
     from diamp.atomic import write_atomic
-    from diamp.bitio import open_bits
+    from diamp.daq.bitfiles import open_bits
     from diamp.extractors.correlate import with_checked
     from diamp.extractors.toeplitz import toeplitz_extract, verify_toeplitz
 
@@ -214,7 +214,7 @@ def xor(
     as_json: AsJson = False,
 ) -> None:
     """Bitwise XOR of k equal-length sources (uniform if any one input is)."""
-    from diamp.bitio import open_bits, write_packed
+    from diamp.daq.bitfiles import open_bits, write_packed
     from diamp.extractors.combine import XorBits
 
     try:
@@ -251,7 +251,7 @@ def von_neumann(
     The output length depends on the data: it is printed (and in --json as output_bits);
     the last byte of the file is zero-padded.
     """
-    from diamp.bitio import PackedBitWriter, open_bits
+    from diamp.daq.bitfiles import PackedBitWriter, open_bits
     from diamp.extractors.combine import von_neumann_chunks
 
     try:

@@ -26,7 +26,7 @@ DEFAULT_LENGTH = 1_000_000
 
 def _read_input(file: Path, sequences: int | None, length: int) -> tuple[np.ndarray, int]:
     """The packed bytes holding the first K sequences, and K."""
-    from diamp.bitio import PackedFileBits
+    from diamp.daq.bitfiles import PackedFileBits
 
     if not file.is_file():
         raise StorageError(f"{file}: no such file", path=str(file))

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from diamp.bitio import Hdf5PackedBits
 from diamp.config import AdaptiveProtocol, FixedProtocol, parse_config
+from diamp.daq.bitfiles import Hdf5PackedBits
 from diamp.daq.store import StoreAbBits, TrialStoreReader
 from diamp.daq.traces import read_traces
 from diamp.errors import ConfigError, ProtocolError
