@@ -306,19 +306,17 @@ def _dodis_on_dask(
     max_fft_length: int,
     update: Any,
 ) -> Any:
-    from diamp.cluster import correlate_parity_dask, dask_client
+    from diamp.extractors.distributed import DaskTarget, correlate_parity_on_cluster
     from diamp.extractors.dodis import _check_inputs
 
     _check_inputs(xs, ys, m)
-    with dask_client(workers, scheduler) as client:
-        return correlate_parity_dask(
-            client,
-            xs,
-            ys,
-            m,
-            workers_per_machine=workers or 1,
-            max_memory=budget,
-            max_fft_length=max_fft_length,
-            progress=lambda d, t: update(d / t),
-            name="dodis",
-        )
+    return correlate_parity_on_cluster(
+        DaskTarget(workers, scheduler),
+        xs,
+        ys,
+        m,
+        max_memory=budget,
+        max_fft_length=max_fft_length,
+        progress=lambda d, t: update(d / t),
+        name="dodis",
+    )

@@ -57,7 +57,7 @@ def _run(
 
         if scheduler is None:
             return run_suite(packed, count, length, workers=workers, progress=progress)
-        from diamp.cluster import dask_client
+        from diamp.extractors.distributed import dask_client
 
         with dask_client(scheduler=scheduler) as client:
             return run_suite(packed, count, length, dask_client=client, progress=progress)

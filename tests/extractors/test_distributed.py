@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diamp.cluster import correlate_parity_dask, dask_client
 from diamp.daq.bitfiles import PackedFileBits
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.correlate import correlate_parity
+from diamp.extractors.distributed import correlate_parity_dask, dask_client
 
 DASK = Path(sys.executable).with_name("dask")
 
@@ -129,3 +129,14 @@ def test_external_scheduler_survives_a_killed_worker(
         assert victim.wait(timeout=30) == -signal.SIGKILL
         assert len(client.scheduler_info()["workers"]) == 1
     assert result.output == expected.output
+
+
+def test_dask_target_needs_exactly_one_place() -> None:
+    from diamp.errors import ExtractionError
+    from diamp.extractors.distributed import DaskTarget
+
+    assert DaskTarget(workers=2).label == "local:2"
+    assert DaskTarget(scheduler="tcp://h:1").label == "tcp://h:1"
+    for bad in (DaskTarget, lambda: DaskTarget(2, "tcp://h:1"), lambda: DaskTarget(workers=0)):
+        with pytest.raises(ExtractionError, match="workers"):
+            bad()
