@@ -140,3 +140,17 @@ def test_dask_target_needs_exactly_one_place() -> None:
     for bad in (DaskTarget, lambda: DaskTarget(2, "tcp://h:1"), lambda: DaskTarget(workers=0)):
         with pytest.raises(ExtractionError, match="workers"):
             bad()
+
+
+def test_checked_toeplitz_on_a_local_cluster_matches_local(tmp_path: Path) -> None:
+    from diamp.extractors.checked import extract_checked
+    from diamp.extractors.distributed import DaskTarget
+
+    n, m = 2**19, 1001
+    raw = PackedFileBits(write_random(tmp_path / "r.bin", n // 8, 5))
+    seed = PackedFileBits(write_random(tmp_path / "s.bin", (n + m - 1) // 8, 6), n + m - 1)
+    local = extract_checked("toeplitz", raw, seed, m, check_bits=8, max_fft_length=2**16)
+    remote = extract_checked(
+        "toeplitz", raw, seed, m, check_bits=8, max_fft_length=2**16, dask=DaskTarget(workers=1)
+    )
+    assert remote.output == local.output and len(remote.checked_positions) == 8
