@@ -82,7 +82,9 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     """A client of an existing scheduler (``tcp://host:port``) or of a new LocalCluster.
 
     A LocalCluster has ``workers`` single-threaded worker processes (each holds one FFT
-    workspace at a time), no dashboard, and is closed on exit.
+    workspace at a time), no dashboard, and is closed on exit. Its scheduler's HTTP endpoint
+    (metrics, health) takes a free port, so clusters started side by side on one machine do
+    not compete for 8787.
     """
     from distributed import Client, LocalCluster
 
@@ -103,6 +105,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
             processes=True,
             dashboard_address=None,
             host="127.0.0.1",
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         ) as cluster,
         Client(cluster) as client,
     ):
