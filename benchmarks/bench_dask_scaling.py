@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from diamp.bitio import PackedFileBits
-from diamp.cluster import correlate_parity_dask, dask_client
+from diamp.daq.bitfiles import PackedFileBits
+from diamp.extractors.distributed import correlate_parity_dask, dask_client
 
 
 def make_input(path: Path, nbytes: int, seed: int) -> Path:

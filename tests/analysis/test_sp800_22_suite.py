@@ -118,7 +118,7 @@ def test_suite_refuses_unpacked_input() -> None:
 
 
 def test_dask_gives_identical_pvalues() -> None:
-    from diamp.cluster import dask_client
+    from diamp.extractors.distributed import dask_client
 
     length, count = 10_001, 5
     packed = packed_random(length * count, 9)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from diamp.cli.common import bad_option, emit_json, fail, progress_bars
 from diamp.errors import DiampError
+
+if TYPE_CHECKING:
+    from diamp.extractors.bits import BitSource
+    from diamp.extractors.checked import CheckedExtraction, ExtractorKind
+    from diamp.extractors.distributed import DaskTarget
 
 extract_app = typer.Typer(
     name="extract",
@@ -68,81 +72,31 @@ def dodis(
     a local run. After extracting, --verify-bits randomly chosen output bits are recomputed
     directly from the definition; any mismatch fails the command and no output is written.
     """
-    from diamp.atomic import write_atomic
-    from diamp.bitio import open_bits
-    from diamp.extractors.dodis import dodis_extract, verify_output, with_checked
-    from diamp.extractors.fft import fft_backend
+    from diamp.daq.bitfiles import open_bits
 
-    if threads is not None and threads < 1:
-        raise bad_option("--threads", f"must be >= 1, found {threads}")
-    if workers is not None and scheduler is not None:
-        raise bad_option("--workers/--scheduler", "give one of them, not both")
-    if workers is not None and workers < 1:
-        raise bad_option("--workers", f"must be >= 1, found {workers}")
-    if verify_bits < 0:
-        raise bad_option("--verify-bits", f"must be >= 0, found {verify_bits}")
+    dask = _dodis_options(threads, verify_bits, workers, scheduler)
     try:
         xs, ys = open_bits(x, bits), open_bits(y, bits)
-        started = time.perf_counter()
-        with progress_bars(not quiet and not as_json) as progress:
-            update = progress.start(f"Dodis extraction (N = {xs.nbits:,}, m = {m:,})", 1)
-            budget = int(max_memory_gib * 2**30)
-            if workers is None and scheduler is None:
-                result = dodis_extract(
-                    xs,
-                    ys,
-                    m,
-                    threads=threads,
-                    max_fft_length=max_fft_length,
-                    max_memory=budget,
-                    progress=lambda d, t: update(d / t),
-                )
-            else:
-                result = _dodis_on_dask(
-                    xs, ys, m, workers, scheduler, budget, max_fft_length, update
-                )
-            extracted = time.perf_counter()
-            count = min(verify_bits, m)
-            rng = secrets.SystemRandom()
-            positions = sorted(rng.sample(range(m), count))
-            update = progress.start(f"Self-check ({count} bits from the definition)", 1)
-            result = with_checked(result, verify_output(xs, ys, result.output, positions))
-            update(1)
-        verified = time.perf_counter()
-        write_atomic(out, result.output.data.tobytes())
+        checked, seconds = _extract_to_file(
+            "dodis",
+            xs,
+            ys,
+            m,
+            out,
+            verify_bits,
+            not quiet and not as_json,
+            threads=threads,
+            max_fft_length=max_fft_length,
+            max_memory=int(max_memory_gib * 2**30),
+            dask=dask,
+        )
     except DiampError as err:
         raise fail(err) from err
-    report: dict[str, Any] = {
-        "extractor": "dodis",
-        "n": xs.nbits,
-        "m": m,
-        "output": str(out),
-        "output_bits": m,
-        "output_sha256": result.output.sha256(),
-        "fft_length": result.fft_length,
-        "block_bits": result.block_bits,
-        "lag_bits": result.lag_bits,
-        "threads": threads,
-        "fft_backend": fft_backend().name,
-        "dask": None
-        if workers is None and scheduler is None
-        else (scheduler or f"local:{workers}"),
-        "roundoff_bound": result.error_bound,
-        "max_residual": result.max_residual,
-        "checked_positions": list(result.checked_positions),
-        "seconds": {
-            "extract": extracted - started,
-            "verify": verified - extracted,
-            "total": time.perf_counter() - started,
-        },
-    }
-    if as_json:
-        emit_json(report)
-    else:
-        typer.echo(
-            f"{out}: {m:,} bits (sha256 {report['output_sha256']}) in "
-            f"{report['seconds']['total']:.1f} s; {count} bits self-checked"
-        )
+    _report(
+        as_json,
+        _dodis_report(xs.nbits, m, out, checked, seconds, threads, dask),
+        f"; {len(checked.checked_positions)} bits self-checked",
+    )
 
 
 @extract_app.command("toeplitz")
@@ -163,28 +117,19 @@ def toeplitz(
     quiet: Quiet = False,
 ) -> None:
     """Toeplitz hashing: out_i = Σ_j s_{i−j+n−1}·r_j mod 2 (seed of n + m − 1 bits), exact."""
-    from diamp.atomic import write_atomic
-    from diamp.bitio import open_bits
-    from diamp.extractors.correlate import with_checked
-    from diamp.extractors.toeplitz import toeplitz_extract, verify_toeplitz
+    from diamp.daq.bitfiles import open_bits
 
     if (threads is not None and threads < 1) or verify_bits < 0:
         raise bad_option("--threads/--verify-bits", "must be >= 1 and >= 0")
     try:
         rs = open_bits(raw, bits)
         ss = open_bits(seed, seed_bits if seed_bits is not None else rs.nbits + m - 1)
-        started = time.perf_counter()
-        with progress_bars(not quiet and not as_json) as progress:
-            update = progress.start(f"Toeplitz (n = {rs.nbits:,}, m = {m:,})", 1)
-            result = toeplitz_extract(
-                rs, ss, m, threads=threads, progress=lambda d, t: update(d / t)
-            )
-            extracted = time.perf_counter()
-            positions = sorted(secrets.SystemRandom().sample(range(m), min(verify_bits, m)))
-            result = with_checked(result, verify_toeplitz(rs, ss, result.output, positions))
-        write_atomic(out, result.output.data.tobytes())
+        checked, seconds = _extract_to_file(
+            "toeplitz", rs, ss, m, out, verify_bits, not quiet and not as_json, threads=threads
+        )
     except DiampError as err:
         raise fail(err) from err
+    result = checked.result
     _report(
         as_json,
         {
@@ -198,12 +143,89 @@ def toeplitz(
             "fft_length": result.fft_length,
             "roundoff_bound": result.error_bound,
             "checked_positions": list(result.checked_positions),
-            "seconds": {
-                "extract": extracted - started,
-                "total": time.perf_counter() - started,
-            },
+            "seconds": {"extract": checked.extract_seconds, "total": seconds},
         },
     )
+
+
+def _dodis_options(
+    threads: int | None, verify_bits: int, workers: int | None, scheduler: str | None
+) -> DaskTarget | None:
+    """Check the options of ``diamp extract dodis``; the Dask target they name, if any."""
+    from diamp.extractors.distributed import DaskTarget
+
+    if threads is not None and threads < 1:
+        raise bad_option("--threads", f"must be >= 1, found {threads}")
+    if workers is not None and scheduler is not None:
+        raise bad_option("--workers/--scheduler", "give one of them, not both")
+    if workers is not None and workers < 1:
+        raise bad_option("--workers", f"must be >= 1, found {workers}")
+    if verify_bits < 0:
+        raise bad_option("--verify-bits", f"must be >= 0, found {verify_bits}")
+    return None if workers is None and scheduler is None else DaskTarget(workers, scheduler)
+
+
+def _extract_to_file(
+    kind: ExtractorKind,
+    x: BitSource,
+    y: BitSource,
+    m: int,
+    out: Path,
+    verify_bits: int,
+    show_progress: bool,
+    **engine: Any,
+) -> tuple[CheckedExtraction, float]:
+    """Extract and self-check with progress bars, write ``out`` atomically; seconds taken.
+
+    ``engine`` (threads, memory, FFT length, Dask target) goes to ``extract_checked``.
+    """
+    from diamp.atomic import write_atomic
+    from diamp.extractors.checked import extract_checked
+
+    started = time.perf_counter()
+    with progress_bars(show_progress) as progress:
+        checked = extract_checked(
+            kind, x, y, m, check_bits=verify_bits, progress=progress, **engine
+        )
+    write_atomic(out, checked.output.data.tobytes())
+    return checked, time.perf_counter() - started
+
+
+def _dodis_report(
+    n: int,
+    m: int,
+    out: Path,
+    checked: CheckedExtraction,
+    seconds: float,
+    threads: int | None,
+    dask: DaskTarget | None,
+) -> dict[str, Any]:
+    """The --json report of ``diamp extract dodis``."""
+    from diamp.extractors.fft import fft_backend
+
+    result = checked.result
+    return {
+        "extractor": "dodis",
+        "n": n,
+        "m": m,
+        "output": str(out),
+        "output_bits": m,
+        "output_sha256": result.output.sha256(),
+        "fft_length": result.fft_length,
+        "block_bits": result.block_bits,
+        "lag_bits": result.lag_bits,
+        "threads": threads,
+        "fft_backend": fft_backend().name,
+        "dask": None if dask is None else dask.label,
+        "roundoff_bound": result.error_bound,
+        "max_residual": result.max_residual,
+        "checked_positions": list(result.checked_positions),
+        "seconds": {
+            "extract": checked.extract_seconds,
+            "verify": checked.check_seconds,
+            "total": seconds,
+        },
+    }
 
 
 @extract_app.command("xor")
@@ -214,7 +236,7 @@ def xor(
     as_json: AsJson = False,
 ) -> None:
     """Bitwise XOR of k equal-length sources (uniform if any one input is)."""
-    from diamp.bitio import open_bits, write_packed
+    from diamp.daq.bitfiles import open_bits, write_packed
     from diamp.extractors.combine import XorBits
 
     try:
@@ -251,7 +273,7 @@ def von_neumann(
     The output length depends on the data: it is printed (and in --json as output_bits);
     the last byte of the file is zero-padded.
     """
-    from diamp.bitio import PackedBitWriter, open_bits
+    from diamp.daq.bitfiles import PackedBitWriter, open_bits
     from diamp.extractors.combine import von_neumann_chunks
 
     try:
@@ -286,39 +308,11 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _report(as_json: bool, report: dict[str, Any]) -> None:
+def _report(as_json: bool, report: dict[str, Any], note: str = "") -> None:
     if as_json:
         emit_json(report)
     else:
         typer.echo(
             f"{report['output']}: {report['output_bits']:,} bits "
-            f"(sha256 {report['output_sha256']}) in {report['seconds']['total']:.1f} s"
-        )
-
-
-def _dodis_on_dask(
-    xs: Any,
-    ys: Any,
-    m: int,
-    workers: int | None,
-    scheduler: str | None,
-    budget: int,
-    max_fft_length: int,
-    update: Any,
-) -> Any:
-    from diamp.cluster import correlate_parity_dask, dask_client
-    from diamp.extractors.dodis import _check_inputs
-
-    _check_inputs(xs, ys, m)
-    with dask_client(workers, scheduler) as client:
-        return correlate_parity_dask(
-            client,
-            xs,
-            ys,
-            m,
-            workers_per_machine=workers or 1,
-            max_memory=budget,
-            max_fft_length=max_fft_length,
-            progress=lambda d, t: update(d / t),
-            name="dodis",
+            f"(sha256 {report['output_sha256']}) in {report['seconds']['total']:.1f} s{note}"
         )

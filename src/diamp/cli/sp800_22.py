@@ -26,7 +26,7 @@ DEFAULT_LENGTH = 1_000_000
 
 def _read_input(file: Path, sequences: int | None, length: int) -> tuple[np.ndarray, int]:
     """The packed bytes holding the first K sequences, and K."""
-    from diamp.bitio import PackedFileBits
+    from diamp.daq.bitfiles import PackedFileBits
 
     if not file.is_file():
         raise StorageError(f"{file}: no such file", path=str(file))
@@ -57,7 +57,7 @@ def _run(
 
         if scheduler is None:
             return run_suite(packed, count, length, workers=workers, progress=progress)
-        from diamp.cluster import dask_client
+        from diamp.extractors.distributed import dask_client
 
         with dask_client(scheduler=scheduler) as client:
             return run_suite(packed, count, length, dask_client=client, progress=progress)

@@ -23,7 +23,7 @@ class BitSource(Protocol):
     """A bit string that can be read in byte ranges without loading it whole.
 
     Implementations: :class:`PackedBits` (in memory), packed files and HDF5 datasets
-    (:mod:`diamp.bitio`), the AB string of a trial store (:mod:`diamp.daq.store`). Bytes hold
+    (:mod:`diamp.daq.bitfiles`), the AB string of a trial store (:mod:`diamp.daq.store`). Bytes hold
     bits MSB-first; bits past ``nbits`` read as zero. Sources that cross process boundaries
     (Dask) pickle as a description (path, dataset), not as data.
     """

@@ -39,6 +39,7 @@ __all__ = [
     "DodisPlan",
     "DodisResult",
     "RoundoffBound",
+    "check_dodis_inputs",
     "dodis_bit",
     "dodis_bits_direct",
     "dodis_extract",
@@ -55,7 +56,8 @@ DodisResult = CorrelationResult
 dodis_partial = correlation_partial
 
 
-def _check_inputs(x: BitSource, y: BitSource, m: int) -> None:
+def check_dodis_inputs(x: BitSource, y: BitSource, m: int) -> None:
+    """Raise :class:`ExtractionError` unless x and y have equal length N and 1 <= m <= N."""
     if x.nbits != y.nbits:
         raise ExtractionError(
             f"Dodis inputs must have equal length, found {x.nbits} and {y.nbits} bits"
@@ -103,7 +105,7 @@ def dodis_extract(
         On unequal input lengths, m outside 1..N, or a sum whose residual exceeds its
         round-off bound.
     """
-    _check_inputs(x, y, m)
+    check_dodis_inputs(x, y, m)
     return correlate_parity(
         x,
         y,
@@ -119,7 +121,7 @@ def dodis_extract(
 
 def dodis_bits_direct(x: BitSource, y: BitSource, positions: Sequence[int]) -> list[int]:
     """Output bits at ``positions`` from the definition (bit-packed AND, O(N) each)."""
-    _check_inputs(x, y, 1)
+    check_dodis_inputs(x, y, 1)
     for j in positions:
         if not 0 <= j < x.nbits:
             raise ExtractionError(
@@ -137,5 +139,5 @@ def verify_output(
     x: BitSource, y: BitSource, output: PackedBits, positions: Sequence[int]
 ) -> tuple[int, ...]:
     """Recompute output bits at ``positions`` from the definition; raise on any mismatch."""
-    _check_inputs(x, y, len(output))
+    check_dodis_inputs(x, y, len(output))
     return check_output(x, y, output, positions)

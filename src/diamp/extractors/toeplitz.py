@@ -25,7 +25,13 @@ from diamp.extractors.correlate import (
 )
 from diamp.extractors.direct import check_output, correlation_bits_direct
 
-__all__ = ["ReversedBits", "toeplitz_bits_direct", "toeplitz_extract", "verify_toeplitz"]
+__all__ = [
+    "ReversedBits",
+    "check_toeplitz_inputs",
+    "toeplitz_bits_direct",
+    "toeplitz_extract",
+    "verify_toeplitz",
+]
 
 
 class ReversedBits:
@@ -52,7 +58,8 @@ class ReversedBits:
         return np.packbits(segment[::-1])
 
 
-def _check(raw: BitSource, seed: BitSource, m: int) -> None:
+def check_toeplitz_inputs(raw: BitSource, seed: BitSource, m: int) -> None:
+    """Raise :class:`ExtractionError` unless n >= 1, m >= 1 and the seed has n + m − 1 bits."""
     if raw.nbits < 1 or m < 1:
         raise ExtractionError(f"Toeplitz needs n >= 1 raw bits and m >= 1, found {raw.nbits}, {m}")
     if seed.nbits != raw.nbits + m - 1:
@@ -72,7 +79,7 @@ def toeplitz_extract(
     progress: Progress | None = None,
 ) -> CorrelationResult:
     """Toeplitz hash of ``raw`` with ``seed`` (n + m − 1 bits), m output bits, exact."""
-    _check(raw, seed, m)
+    check_toeplitz_inputs(raw, seed, m)
     return correlate_parity(
         ReversedBits(raw), seed, m, threads=threads, max_memory=max_memory, progress=progress
     )
@@ -90,5 +97,5 @@ def verify_toeplitz(
     raw: BitSource, seed: BitSource, output: PackedBits, positions: Sequence[int]
 ) -> tuple[int, ...]:
     """Recompute output bits at ``positions`` from the definition; raise on any mismatch."""
-    _check(raw, seed, len(output))
+    check_toeplitz_inputs(raw, seed, len(output))
     return check_output(ReversedBits(raw), seed, output, positions)

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from diamp.bitio import Hdf5PackedBits
 from diamp.config import AdaptiveProtocol, FixedProtocol, parse_config
+from diamp.daq.bitfiles import Hdf5PackedBits
 from diamp.daq.store import StoreAbBits, TrialStoreReader
 from diamp.daq.traces import read_traces
 from diamp.errors import ConfigError, ProtocolError
 from diamp.extractors.bits import PackedBits
-from diamp.extractors.dodis import DodisResult, dodis_extract, verify_output, with_checked
+from diamp.extractors.checked import extract_checked
+from diamp.extractors.dodis import DodisResult
 from diamp.progress import NullProgress, ProgressSink
 from diamp.protocol.scan import StoreScan, scan_store
 from diamp.protocol.security import (
@@ -262,20 +260,13 @@ def _extract(
     """K = Ext(AB, Z) streamed from the store, self-checked; Z re-verified afterwards."""
     ab = StoreAbBits(store_path, exclude=exclude)  # checksums verified as blocks are read
     z = Hdf5PackedBits(store_path, "z")
-    update = progress.start(f"Dodis extraction (m = {m:,})", 1)
-    extraction = dodis_extract(
-        ab, z, m, threads=params.threads, progress=lambda d, t: update(d / t)
+    checked = extract_checked(
+        "dodis", ab, z, m, check_bits=params.verify_bits, threads=params.threads, progress=progress
     )
-    rng = np.random.default_rng(secrets.randbits(128))
-    count = min(params.verify_bits, m)
-    positions = sorted(int(p) for p in rng.choice(m, size=count, replace=False))
-    update = progress.start(f"Self-check ({count} bits from the definition)", 1)
-    checked = verify_output(ab, z, extraction.output, positions)
-    update(1)
     with TrialStoreReader(store_path) as reader:
         if reader.verify_z()[1] != z_sha256:
             raise ProtocolError(f"{store_path}: Z changed during extraction; nothing is certified")
-    return with_checked(extraction, checked)
+    return checked.result
 
 
 def z_requirement(n: int, mu: Fraction) -> float:

@@ -2,7 +2,9 @@
 
 raw samples ──(position persisted first)──> SP 800-90B health tests ──> Toeplitz hashing of
 ``block_bits`` raw bits, output length by the leftover hash lemma at ``eps``
-(:class:`diamp.extractors.params.ToeplitzParams`) ──> the source's output buffer ──> a tier
+(:class:`diamp.extractors.params.ToeplitzParams`), ``check_bits`` output bits re-checked
+from the definition (:func:`diamp.extractors.checked.extract_checked`; a mismatch quarantines
+the source) ──> the source's output buffer ──> a tier
 takes equal-length pieces of all its sources' buffers, XORs them (seed 000 eq. 1) and
 appends the chunk with its provenance to the pool.
 
@@ -15,6 +17,7 @@ quarantined source's buffered and pooled bytes are discarded.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,8 +27,8 @@ import numpy as np
 
 from diamp.errors import DiampError
 from diamp.extractors.bits import PackedBits
+from diamp.extractors.checked import extract_checked
 from diamp.extractors.params import ToeplitzParams
-from diamp.extractors.toeplitz import toeplitz_extract
 from diamp.service.errors import PoolError, ServiceConfigError, SourceError
 from diamp.service.health import SourceHealth, run_sp800_22, run_sp800_90b
 from diamp.service.pool import Pool
@@ -100,6 +103,7 @@ class Pipeline:
             tiers = [t.name for t in settings.tiers if cfg.name in t.sources]
             self.sources[cfg.name] = self._runtime(cfg, tiers, material)
         self.error = ""
+        self._check_rng = np.random.default_rng(secrets.randbits(128))  # self-check positions
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -235,7 +239,15 @@ class Pipeline:
     def _extract(
         self, rt: SourceRuntime, raw: PackedBits, params: ToeplitzParams, seed: PackedBits
     ) -> None:
-        result = toeplitz_extract(raw, seed, params.m, threads=1)
+        result = extract_checked(
+            "toeplitz",
+            raw,
+            seed,
+            params.m,
+            check_bits=self.settings.extractor.check_bits,
+            rng=self._check_rng,
+            threads=1,
+        )
         data = result.output.data[: params.m // 8].tobytes()
         rt.extracted_bytes += len(data)
         if rt.diverting:

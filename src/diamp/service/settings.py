@@ -103,10 +103,16 @@ class SeedSettings(_Section):
 
 
 class ExtractorSettings(_Section):
-    """``[extractor]``: Toeplitz hashing per raw block (leftover hash lemma at ``eps``)."""
+    """``[extractor]``: Toeplitz hashing per raw block (leftover hash lemma at ``eps``).
+
+    After hashing a block, ``check_bits`` output bits at random positions are recomputed
+    from the definition (O(block_bits) each); a mismatch quarantines the source and the
+    block is never served.
+    """
 
     block_bits: int = Field(default=1 << 20, ge=1024, le=1 << 24)
     eps: float = Field(default=2.0**-64, gt=0, lt=1)
+    check_bits: int = Field(default=16, ge=1, le=1 << 24)
     seed: SeedSettings = SeedSettings()
 
 

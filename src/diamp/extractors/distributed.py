@@ -8,6 +8,10 @@ pickle as their path and the workers read the blocks they need from that (shared
 in-memory source is scattered to the workers once. Tasks are pure functions of their
 inputs, so a task lost with a worker is recomputed by the scheduler and the result stays
 bit-identical to the single-process one.
+
+:func:`dask_client` is the one place a connection is made (to a scheduler, or to a new
+LocalCluster); the task functions shipped to the workers are pure. ``dask`` and
+``distributed`` are imported inside the functions, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,10 +40,41 @@ from diamp.extractors.correlate import (
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["MIN_TASK_SECONDS", "correlate_parity_dask", "dask_client"]
+__all__ = [
+    "MIN_TASK_SECONDS",
+    "DaskTarget",
+    "correlate_parity_dask",
+    "correlate_parity_on_cluster",
+    "dask_client",
+]
 
 MIN_TASK_SECONDS = 0.1
 _SECONDS_PER_FFT_POINT = 3e-8  # conservative single-core estimate (numpy pocketfft)
+
+
+@dataclass(frozen=True)
+class DaskTarget:
+    """Where Dask work runs: an existing scheduler (``tcp://host:port``) or a new LocalCluster.
+
+    Exactly one of ``workers`` (worker processes of a LocalCluster, >= 1) and ``scheduler``.
+    """
+
+    workers: int | None = None
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.workers is None) == (self.scheduler is None):
+            raise ExtractionError(
+                "a Dask target needs either local workers or a scheduler address, found "
+                f"workers = {self.workers}, scheduler = {self.scheduler}"
+            )
+        if self.workers is not None and self.workers < 1:
+            raise ExtractionError(f"a local cluster needs workers >= 1, found {self.workers}")
+
+    @property
+    def label(self) -> str:
+        """``tcp://host:port`` or ``local:K``, as reports show it."""
+        return self.scheduler or f"local:{self.workers}"
 
 
 @contextlib.contextmanager
@@ -46,7 +82,9 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     """A client of an existing scheduler (``tcp://host:port``) or of a new LocalCluster.
 
     A LocalCluster has ``workers`` single-threaded worker processes (each holds one FFT
-    workspace at a time), no dashboard, and is closed on exit.
+    workspace at a time), no dashboard, and is closed on exit. Its scheduler's HTTP endpoint
+    (metrics, health) takes a free port, so clusters started side by side on one machine do
+    not compete for 8787.
     """
     from distributed import Client, LocalCluster
 
@@ -67,6 +105,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
             processes=True,
             dashboard_address=None,
             host="127.0.0.1",
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -165,3 +204,33 @@ def correlate_parity_dask(
         error_bound=max(p.error_bound for p in parts),
         max_residual=max(p.max_residual for p in parts),
     )
+
+
+def correlate_parity_on_cluster(
+    target: DaskTarget,
+    x: BitSource,
+    y: BitSource,
+    m: int,
+    *,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
+    progress: Progress | None = None,
+    name: str = "correlate",
+) -> CorrelationResult:
+    """:func:`correlate_parity_dask` on ``target``; a LocalCluster is closed afterwards.
+
+    A local cluster's ``workers`` share one machine's ``max_memory``; an external cluster's
+    workers are taken to run one per machine.
+    """
+    with dask_client(target.workers, target.scheduler) as client:
+        return correlate_parity_dask(
+            client,
+            x,
+            y,
+            m,
+            workers_per_machine=target.workers or 1,
+            max_memory=max_memory,
+            max_fft_length=max_fft_length,
+            progress=progress,
+            name=name,
+        )

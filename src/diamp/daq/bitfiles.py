@@ -5,6 +5,13 @@ Every source here implements :class:`diamp.extractors.bits.BitSource` (``nbits``
 dataset, bit count) so that Dask workers reopen the file themselves. Files hold bits packed
 MSB-first; a file without a stated bit count holds 8 × its size bits. Bits past ``nbits`` in
 the last byte are masked to zero on read.
+
+Why here: this is file I/O (``pread`` on packed files, h5py on HDF5 datasets, the trial
+store's AB through :mod:`diamp.daq.store`), so it cannot live in the pure
+:mod:`diamp.extractors` package, which only defines the ``BitSource`` protocol these classes
+implement. ``daq`` is where diamp's data files are read and written (trial store, timing
+traces), and the only place h5py is used, so the bit files join them there. Writers go
+through :mod:`diamp.atomic`.
 """
 
 from __future__ import annotations

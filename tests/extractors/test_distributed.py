@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diamp.bitio import PackedFileBits
-from diamp.cluster import correlate_parity_dask, dask_client
+from diamp.daq.bitfiles import PackedFileBits
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.correlate import correlate_parity
+from diamp.extractors.distributed import correlate_parity_dask, dask_client
 
 DASK = Path(sys.executable).with_name("dask")
 
@@ -129,3 +129,28 @@ def test_external_scheduler_survives_a_killed_worker(
         assert victim.wait(timeout=30) == -signal.SIGKILL
         assert len(client.scheduler_info()["workers"]) == 1
     assert result.output == expected.output
+
+
+def test_dask_target_needs_exactly_one_place() -> None:
+    from diamp.errors import ExtractionError
+    from diamp.extractors.distributed import DaskTarget
+
+    assert DaskTarget(workers=2).label == "local:2"
+    assert DaskTarget(scheduler="tcp://h:1").label == "tcp://h:1"
+    for bad in (DaskTarget, lambda: DaskTarget(2, "tcp://h:1"), lambda: DaskTarget(workers=0)):
+        with pytest.raises(ExtractionError, match="workers"):
+            bad()
+
+
+def test_checked_toeplitz_on_a_local_cluster_matches_local(tmp_path: Path) -> None:
+    from diamp.extractors.checked import extract_checked
+    from diamp.extractors.distributed import DaskTarget
+
+    n, m = 2**19, 1001
+    raw = PackedFileBits(write_random(tmp_path / "r.bin", n // 8, 5))
+    seed = PackedFileBits(write_random(tmp_path / "s.bin", (n + m - 1) // 8, 6), n + m - 1)
+    local = extract_checked("toeplitz", raw, seed, m, check_bits=8, max_fft_length=2**16)
+    remote = extract_checked(
+        "toeplitz", raw, seed, m, check_bits=8, max_fft_length=2**16, dask=DaskTarget(workers=1)
+    )
+    assert remote.output == local.output and len(remote.checked_positions) == 8
