@@ -1,10 +1,18 @@
-"""A minimal progress interface so library code can report without printing."""
+"""Progress reporting: the one interface library code reports through, without printing.
+
+Long work reports in named steps to a :class:`ProgressSink` (the CLI renders each step as a
+progress bar; :class:`NullProgress` discards them); inside a step, pure kernels call a
+:data:`Progress` callback with ``(done, total)``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["NullProgress", "ProgressSink", "Update"]
+__all__ = ["NullProgress", "Progress", "ProgressSink", "Update"]
+
+Progress = Callable[[int, int], None]  # (done, total) within one step
 
 
 class Update(Protocol):

@@ -33,7 +33,6 @@ from diamp.extractors.correlate import (
     DEFAULT_MAX_FFT_LENGTH,
     DEFAULT_MAX_MEMORY,
     CorrelationResult,
-    Progress,
     correlate_parity,
     with_checked,
 )
@@ -41,7 +40,7 @@ from diamp.extractors.direct import check_output
 from diamp.extractors.distributed import DaskTarget, correlate_parity_on_cluster
 from diamp.extractors.dodis import check_dodis_inputs
 from diamp.extractors.toeplitz import ReversedBits, check_toeplitz_inputs
-from diamp.progress import NullProgress, ProgressSink
+from diamp.progress import NullProgress, Progress, ProgressSink
 
 __all__ = ["CheckedExtraction", "ExtractorKind", "extract_checked", "sample_positions"]
 

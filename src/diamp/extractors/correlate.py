@@ -49,6 +49,7 @@ from diamp.extractors._kernels import (
 )
 from diamp.extractors.bits import BitSource, PackedBits, read_padded
 from diamp.extractors.fft import fft_backend
+from diamp.progress import Progress
 
 __all__ = [
     "DEFAULT_MAX_FFT_LENGTH",
@@ -73,8 +74,6 @@ MIN_AUTO_FFT_LENGTH = 2**20
 DEFAULT_MAX_MEMORY = 5 * 2**30
 WORKER_BYTES_PER_POINT = 24  # three half spectra (x, y in place, and the accumulator)
 SHARED_BYTES_PER_POINT = 16  # the FFT library's own buffers and cached plans
-
-Progress = Callable[[int, int], None]
 
 
 def _gamma(k: int) -> float:

@@ -31,11 +31,11 @@ from diamp.extractors.correlate import (
     DEFAULT_MAX_MEMORY,
     CorrelationResult,
     PartialResult,
-    Progress,
     correlation_partial,
     max_fft_for_memory,
     plan_correlation,
 )
+from diamp.progress import Progress
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -22,7 +22,6 @@ from diamp.extractors.correlate import (
     MAX_ERROR,
     CorrelationPlan,
     CorrelationResult,
-    Progress,
     RoundoffBound,
     correlate_parity,
     correlation_partial,
@@ -32,6 +31,7 @@ from diamp.extractors.correlate import (
     with_checked,
 )
 from diamp.extractors.direct import check_output, correlation_bits_direct
+from diamp.progress import Progress
 
 __all__ = [
     "DEFAULT_MAX_FFT_LENGTH",

@@ -20,10 +20,10 @@ from diamp.extractors.bits import BitSource, PackedBits, read_padded
 from diamp.extractors.correlate import (
     DEFAULT_MAX_MEMORY,
     CorrelationResult,
-    Progress,
     correlate_parity,
 )
 from diamp.extractors.direct import check_output, correlation_bits_direct
+from diamp.progress import Progress
 
 __all__ = [
     "ReversedBits",

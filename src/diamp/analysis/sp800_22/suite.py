@@ -12,7 +12,7 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,13 +22,13 @@ import numpy as np
 from diamp.analysis.sp800_22.params import Sp80022Params
 from diamp.analysis.sp800_22.sequence import evaluate_sequence, subtest_count
 from diamp.errors import ConfigError
+from diamp.progress import Progress
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["Progress", "Sp80022Result", "run_suite"]
+__all__ = ["Sp80022Result", "run_suite"]
 
-Progress = Callable[[int, int], None]
 """Called with (sequences done, sequences in total) as chunks complete."""
 
 _CHUNK_BITS = 2**20  # a chunk holds at least this many bits (or one sequence) ...
