@@ -58,7 +58,7 @@ def report_command(
     Exit status 1 if the run directory is unreadable or inconsistent, or if a recomputed
     value disagrees with the certificate (the report is still written, marked).
     """
-    from diamp.run_report import write_run_report
+    from diamp.report.files import write_run_report
 
     if sequences is not None and sequences < 1:
         raise bad_option("--sequences", f"must be >= 1, found {sequences}")
@@ -86,7 +86,7 @@ def report_after_run(run_dir: Path) -> bool:
     as an error and never raised: the certificate and key are already on disk, and the
     report can be made again with ``diamp report RUN_DIR``.
     """
-    from diamp.run_report import write_run_report
+    from diamp.report.files import write_run_report
 
     try:
         written = write_run_report(run_dir)
