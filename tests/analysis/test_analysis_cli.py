@@ -25,7 +25,8 @@ from diamp.analysis.entropy_models import (
     single_photon_entropy,
     spatial_entropy,
 )
-from diamp.cli.analysis_tools import entropy_model_command, otp_command
+from diamp.cli.entropy_model import entropy_model_command
+from diamp.cli.otp import otp_command
 
 app = typer.Typer(pretty_exceptions_enable=False)
 app.command("entropy-model")(entropy_model_command)

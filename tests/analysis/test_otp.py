@@ -13,11 +13,14 @@ from hypothesis import strategies as st
 from pngtools import encode_png
 
 from diamp.analysis.otp import (
+    OTP_KEY,
     OtpRecord,
+    decode_png,
     format_otp_record,
     key_segment,
     merge_planes,
     one_time_pad,
+    pad_png,
     parse_otp_record,
     pixels_to_uint8,
     read_png_header,
@@ -207,3 +210,34 @@ def test_split_and_merge_planes() -> None:
         split_planes(colour, "CMYK")
     with pytest.raises(ConfigError, match=r"\(H, W, 3\)"):
         split_planes(np.zeros((2, 2, 2), np.uint8))
+
+
+def test_pad_png_round_trip_records_the_key_bits() -> None:
+    rng = np.random.default_rng(11)
+    rgba = rng.integers(0, 256, (5, 7, 4), dtype=np.uint8)
+    key = rng.integers(0, 256, 200, dtype=np.uint8).tobytes()
+    cipher = pad_png(encode_png(rgba, 6), key, key_offset=9)
+    assert (cipher.channels, cipher.width, cipher.height) == ("RGB", 7, 5)
+    assert (cipher.nbytes, cipher.key_offset) == (105, 9)
+    header = read_png_header(cipher.png)
+    assert header.text[OTP_KEY] == "key-offset=9 key-bits=840"
+    pixels = decode_png(cipher.png)
+    assert np.array_equal(pixels[:, :, 3], rgba[:, :, 3])  # alpha in the clear
+    expected = one_time_pad(rgba[:, :, :3].copy(), key, key_offset=9)
+    assert np.array_equal(pixels[:, :, :3], expected)
+    plain = pad_png(cipher.png, key, decrypt=True, software="test")
+    assert np.array_equal(decode_png(plain.png), rgba)
+    assert list(read_png_header(plain.png).text) == ["Software", "diamp-channels"]
+
+
+def test_undecodable_png_is_a_storage_error() -> None:
+    png = bytearray(encode_png(np.zeros((3, 3, 3), np.uint8), 2))
+    start = png.index(b"IDAT") + 4
+    body = b"not zlib data"
+    chunk = struct.pack(">I", len(body)) + b"IDAT" + body
+    chunk += struct.pack(">I", zlib.crc32(b"IDAT" + body))
+    end = png.index(b"IEND") - 4
+    damaged = bytes(png[: start - 8]) + chunk + bytes(png[end:])
+    read_png_header(damaged)  # every chunk passes its CRC
+    with pytest.raises(StorageError, match="cannot decode the PNG"):
+        pad_png(damaged, bytes(100))

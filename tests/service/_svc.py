@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -14,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from _certificates import certificate_doc
 from diamp.service.keys import add_client
 from diamp.service.pool import Pool
 from diamp.service.settings import ServiceSettings, parse_settings
@@ -72,12 +72,8 @@ def dira_run(
     run = tmp / name
     run.mkdir()
     (run / "key.bin").write_bytes(key)
-    output = {
-        "bits": 8 * len(key) if bits is None else bits,
-        "sha256": hashlib.sha256(key).hexdigest(),
-        "file": file,
-    }
-    cert = json.dumps({"status": status, "run_id": name, "output": output}).encode()
+    doc = certificate_doc(key, status=status, run_id=name, bits=bits, file=file)
+    cert = json.dumps(doc).encode()
     (run / "certificate.json").write_bytes(cert)
     return run, cert
 

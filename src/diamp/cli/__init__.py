@@ -16,7 +16,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from diamp import __version__
-from diamp.cli.analysis_tools import entropy_model_command, otp_command
 from diamp.cli.common import (
     ABORT_EXIT,
     bad_option,
@@ -27,7 +26,9 @@ from diamp.cli.common import (
     parse_exact,
     progress_bars,
 )
+from diamp.cli.entropy_model import entropy_model_command
 from diamp.cli.extract import extract_app
+from diamp.cli.otp import otp_command
 from diamp.cli.report import report_command
 from diamp.cli.sp800_22 import sp800_22_command
 from diamp.cli.sp800_90b import sp800_90b_command

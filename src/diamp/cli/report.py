@@ -1,8 +1,8 @@
 """``diamp report RUN_DIR``: the self-contained HTML report of a run.
 
 :func:`report_command` is a plain function whose parameters carry their typer options;
-register it with ``app.command("report")(report_command)``. :func:`report_after_run` is what
-``diamp run`` calls once the certificate (and key) are safely on disk.
+register it with ``app.command("report")(report_command)``. After a run, the report is
+written by :func:`diamp.protocol.run.write_report`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rich.markup import escape
 from diamp.cli.common import bad_option, console, emit_json, fail, out
 from diamp.errors import DiampError
 
-__all__ = ["report_after_run", "report_command"]
+__all__ = ["report_command"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def report_command(
     Exit status 1 if the run directory is unreadable or inconsistent, or if a recomputed
     value disagrees with the certificate (the report is still written, marked).
     """
-    from diamp.run_report import write_run_report
+    from diamp.report.files import write_run_report
 
     if sequences is not None and sequences < 1:
         raise bad_option("--sequences", f"must be >= 1, found {sequences}")
@@ -77,35 +77,3 @@ def report_command(
         names = "; ".join(f"{c.name} ({c.detail})" for c in failed)
         console.print(f"[bold red]error:[/] the certificate disagrees with: {escape(names)}")
         raise typer.Exit(1)
-
-
-def report_after_run(run_dir: Path) -> bool:
-    """Write ``run_dir/report.html`` at the end of ``diamp run``; report a failure.
-
-    Returns whether the report was written with every check agreeing. A failure is printed
-    as an error and never raised: the certificate and key are already on disk, and the
-    report can be made again with ``diamp report RUN_DIR``.
-    """
-    from diamp.run_report import write_run_report
-
-    try:
-        written = write_run_report(run_dir)
-    except Exception as err:
-        if not isinstance(err, DiampError):
-            log.exception("report of %s failed", run_dir)
-        what = str(err) if isinstance(err, DiampError) else f"{type(err).__name__}: {err}"
-        console.print(
-            f"[bold red]error:[/] report not written: {escape(what)} (the run's results are "
-            f"saved; retry with: diamp report {escape(str(run_dir))})"
-        )
-        return False
-    failed = written.report.failed_checks
-    if failed:
-        names = "; ".join(c.name for c in failed)
-        console.print(
-            f"[bold red]error:[/] {escape(str(written.path))}: the certificate disagrees with "
-            f"its recomputation: {escape(names)}"
-        )
-        return False
-    console.print(escape(f"report: {written.path}"))
-    return True

@@ -100,6 +100,18 @@ def sp800_22_command(
     sequences) and the proportion of sequences passing at alpha = 0.01, with the
     acceptable range's lower end in the footer. P-values agree with sts-2.1.2.
     """
+    _check_options(sequences, length, workers, scheduler)
+    try:
+        packed, count = _read_input(file, sequences, length)
+        result = _run(packed, count, length, workers, scheduler, not json_out)
+    except DiampError as err:
+        raise fail(err) from err
+    _report(result, file, json_out)
+
+
+def _check_options(
+    sequences: int | None, length: int, workers: int | None, scheduler: str | None
+) -> None:
     if length < 1:
         raise bad_option("--length", f"must be >= 1, found {length}")
     if sequences is not None and sequences < 1:
@@ -108,17 +120,16 @@ def sp800_22_command(
         raise bad_option("--workers", f"must be >= 1, found {workers}")
     if workers is not None and scheduler is not None:
         raise bad_option("--workers/--scheduler", "give one of them, not both")
+
+
+def _report(result: Sp80022Result, file: Path, json_out: bool) -> None:
+    """The reference's final analysis report, or the p-values and verdicts as JSON."""
     from diamp.analysis.sp800_22 import (
         final_analysis_report,
         format_final_report,
         report_to_json,
     )
 
-    try:
-        packed, count = _read_input(file, sequences, length)
-        result = _run(packed, count, length, workers, scheduler, not json_out)
-    except DiampError as err:
-        raise fail(err) from err
     report = final_analysis_report(result)
     if json_out:
         data: dict[str, Any] = {"file": str(file), **report_to_json(result, report)}

@@ -21,6 +21,8 @@ from diamp.cli.common import bad_option, console, emit_json, fail, out, progress
 from diamp.errors import DiampError, StorageError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from diamp.analysis.sp800_90b import IidResult, NonIidResult
 
 __all__ = ["sp800_90b_command"]
@@ -77,35 +79,52 @@ def sp800_90b_command(
     """
     if not 1 <= bits_per_sample <= 8:
         raise bad_option("--bits-per-sample", f"must be between 1 and 8, found {bits_per_sample}")
-    import numpy as np
-
-    from diamp.analysis.sp800_90b import assess_iid, assess_non_iid
-
     try:
-        try:
-            samples = np.fromfile(file, dtype=np.uint8)
-        except OSError as err:
-            raise StorageError(
-                f"cannot read {file}: {err.strerror or err}", path=str(file)
-            ) from err
+        samples = _read_samples(file)
         if not json_out:
             _warn(samples, bits_per_sample)
-        with progress_bars(not json_out) as progress:
-            if iid:
-                iid_result = assess_iid(samples, bits_per_sample, seed=seed, progress=progress)
-            else:
-                non_iid_result = assess_non_iid(samples, bits_per_sample, progress=progress)
+        result = _assess(samples, bits_per_sample, iid, seed, show_progress=not json_out)
     except DiampError as err:
         raise fail(err) from err
-    result: NonIidResult | IidResult = iid_result if iid else non_iid_result
+    _report(result, file, samples, json_out)
+
+
+def _read_samples(file: Path) -> np.ndarray:
+    """The file's bytes, one sample each."""
+    import numpy as np
+
+    try:
+        return np.fromfile(file, dtype=np.uint8)
+    except OSError as err:
+        raise StorageError(f"cannot read {file}: {err.strerror or err}", path=str(file)) from err
+
+
+def _assess(
+    samples: np.ndarray, bits: int, iid: bool, seed: int, *, show_progress: bool
+) -> NonIidResult | IidResult:
+    """The IID track (``iid``) or the non-IID track, with progress bars on stderr."""
+    from diamp.analysis.sp800_90b import assess_iid, assess_non_iid
+
+    with progress_bars(show_progress) as progress:
+        if iid:
+            return assess_iid(samples, bits, seed=seed, progress=progress)
+        return assess_non_iid(samples, bits, progress=progress)
+
+
+def _report(
+    result: NonIidResult | IidResult, file: Path, samples: np.ndarray, json_out: bool
+) -> None:
+    """Print the result (JSON or tables); exit with status 4 if the IID tests failed."""
+    from diamp.analysis.sp800_90b import IidResult
+
     if json_out:
         digest = hashlib.sha256(samples.tobytes()).hexdigest()
         emit_json({"file": str(file), "sha256": digest, **result.to_json()})
-    elif iid:
-        _print_iid(iid_result)
+    elif isinstance(result, IidResult):
+        _print_iid(result)
     else:
-        _print_non_iid(non_iid_result)
-    if iid and not iid_result.iid:
+        _print_non_iid(result)
+    if isinstance(result, IidResult) and not result.iid:
         raise typer.Exit(NOT_IID_EXIT)
 
 

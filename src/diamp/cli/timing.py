@@ -198,7 +198,7 @@ def report(
     """
     from diamp.atomic import write_atomic
     from diamp.daq.traces import read_traces
-    from diamp.timing.report import render_timing_report
+    from diamp.report.timing import render_timing_report
     from diamp.timing.section import load_timing
     from diamp.timing.verify import verify_timing
 
@@ -207,7 +207,7 @@ def report(
     try:
         result = verify_timing(load_timing(timing), read_traces(traces))
         page = render_timing_report(result, f"Timing report — {traces.name}")
-        write_atomic(target, page.encode())
+        write_atomic(target, page.encode(), what="the timing report")
     except DiampError as err:
         raise fail(err) from err
     out.print(f"{target}: {len(result.checks)} checks, verdict {result.verdict}")

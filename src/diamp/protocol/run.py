@@ -194,7 +194,7 @@ def write_report(run_dir: Path) -> ReportStatus:
     The certificate and key are already on disk, and the report can be made again with
     ``diamp report RUN_DIR``.
     """
-    from diamp.run_report import write_run_report  # the report is an edge: loaded on use
+    from diamp.report.files import write_run_report  # the report is an edge: loaded on use
 
     try:
         written = write_run_report(run_dir)

@@ -14,8 +14,6 @@ is the provenance every draw that used it carries.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from diamp.analysis.entropy_models import vacuum_min_entropy, vacuum_min_entropy_worst_case
-from diamp.errors import DiampError
+from diamp.errors import DiampError, StorageError
 from diamp.service.errors import ServiceConfigError, SourceError
 from diamp.service.settings import (
     FileSource,
@@ -235,39 +233,28 @@ class DiraKey:
 
 
 def load_dira_key(name: str, run: Path) -> DiraKey:
-    """Load and check ``run``/certificate.json and its key file.
+    """Load and check ``run``/certificate.json and its key; keep the key's whole bytes.
+
+    The run is read by :func:`diamp.protocol.certificate.load_certified_run`, as the run
+    report reads it (without the trial store: a served run folder need not hold it).
 
     Raises
     ------
     SourceError
-        If a file is missing, the status is not "ok", or the key's bit count or SHA-256
-        differs from the certificate.
+        If a file is missing, the status is not "ok", the certificate fails its checks, or
+        the key's size or SHA-256 differs from the certificate (the message names the file
+        and the field).
     """
-    cert_path = run / "certificate.json"
+    from diamp.protocol.certificate import load_certified_run
+
     try:
-        raw = cert_path.read_bytes()
-        cert = json.loads(raw)
-        output = cert["output"]
-        nbits, digest = int(output["bits"]), str(output["sha256"])
-        key_path = run / Path(output.get("file") or "key.bin").name
-        key = key_path.read_bytes()
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise SourceError(
-            f"source {name!r}: cannot read DIRA run {run}: {err}", path=str(run)
-        ) from err
-    if cert.get("status") != "ok":
-        raise SourceError(
-            f"source {name!r}: {cert_path}: status: expected 'ok', found {cert.get('status')!r}",
-            path=str(cert_path),
-        )
-    if len(key) != (nbits + 7) // 8 or hashlib.sha256(key).hexdigest() != digest:
-        raise SourceError(
-            f"source {name!r}: {key_path} does not match its certificate "
-            f"(output.bits = {nbits}, output.sha256 = {digest[:16]}…)",
-            path=str(key_path),
-        )
+        run_data = load_certified_run(run, require_key=True, check_store=False)
+    except StorageError as err:
+        path = err.fields.get("path", str(run))
+        raise SourceError(f"source {name!r}: {err}", source=name, path=path) from err
+    cert, key = run_data.certificate, run_data.key or b""
     return DiraKey(
-        name, key[: nbits // 8], cert_path, hashlib.sha512(raw).hexdigest(), str(cert.get("run_id"))
+        name, key[: cert.output_bits // 8], run_data.path, run_data.certificate_sha512, cert.run_id
     )
 
 

@@ -13,9 +13,9 @@ from typing import Final
 import numpy as np
 
 from diamp.analysis.otp import one_time_pad
-from diamp.analysis.report.model import RunData
-from diamp.analysis.report.page import Section, esc, img
-from diamp.analysis.report.png import data_uri, encode_palette2, encode_rgb
+from diamp.report.run.model import RunData
+from diamp.report.run.page import Section, esc, img
+from diamp.report.run.png import data_uri, encode_palette2, encode_rgb
 
 __all__ = [
     "BIT_IMAGE_MAX_BITS",

@@ -1,27 +1,24 @@
-"""``diamp entropy-model`` and ``diamp otp``: QRNG entropy models and the one-time-pad demo.
+"""``diamp entropy-model``: min-entropy per raw sample of the QRNG source models.
 
-Plain command functions; the ``diamp`` app registers them. numpy, scipy and matplotlib are
-imported inside the commands so that ``diamp --help`` stays fast.
+:func:`entropy_model_command` is a plain function whose parameters carry their typer
+options; the ``diamp`` app registers it. The models (numpy, scipy) are imported inside the
+command so that ``diamp --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from diamp.cli.common import bad_option, emit_json, fail, out
-from diamp.errors import ConfigError, DiampError, StorageError
+from diamp.cli.common import bad_option, emit_json, out
+from diamp.errors import ConfigError
 
-if TYPE_CHECKING:
-    from diamp.analysis.otp import OtpRecord
-
-__all__ = ["ENTROPY_KINDS", "entropy_model_command", "otp_command"]
+__all__ = ["ENTROPY_KINDS", "entropy_model_command"]
 
 Row = tuple[str, str, str]
 
@@ -291,180 +288,3 @@ def entropy_model_command(
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     out.print(table)
-
-
-# --- diamp otp -----------------------------------------------------------------------------
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise StorageError(f"{path}: cannot read {what}: {err}", path=str(path)) from err
-
-
-def _write(path: Path, data: bytes) -> None:
-    from diamp.atomic import write_atomic
-
-    try:
-        write_atomic(path, data)
-    except OSError as err:
-        raise StorageError(f"{path}: cannot write: {err}", path=str(path)) from err
-
-
-def _pad_png(
-    data: bytes, key: bytes, key_bits: int | None, key_offset: int | None, decrypt: bool
-) -> tuple[bytes, dict[str, Any]]:
-    import io
-
-    import matplotlib.image as mpimg
-    import numpy as np
-
-    from diamp.analysis import otp
-
-    if not data.startswith(otp.PNG_SIGNATURE):
-        raise ConfigError("IMAGE is not a PNG file; pass --raw to pad its bytes", parameter="image")
-    header = otp.read_png_header(data)
-    if header.bit_depth > 8:
-        raise ConfigError(
-            f"a {header.bit_depth}-bit PNG would be read at reduced depth; convert it to 8 bits "
-            "or pad the file's bytes with --raw",
-            parameter="image",
-        )
-    record = otp.parse_otp_record(header.text.get(otp.OTP_KEY))
-    offset = _pad_offset(record, key_offset, decrypt)
-    planes = otp.split_planes(
-        otp.pixels_to_uint8(mpimg.imread(io.BytesIO(data), format="png")),
-        header.text.get(otp.CHANNELS_KEY),
-    )
-    if record is not None and decrypt and record.key_bits != 8 * planes.data.size:
-        raise StorageError(
-            f"the ciphertext records {record.key_bits} key bits but holds {8 * planes.data.size}"
-        )
-    padded = otp.one_time_pad(planes.data, key, key_nbits=key_bits, key_offset=offset)
-    rgba = otp.merge_planes(dataclasses.replace(planes, data=padded))
-    meta = {otp.CHANNELS_KEY: planes.channels}
-    if not decrypt:
-        meta[otp.OTP_KEY] = otp.format_otp_record(otp.OtpRecord(offset, 8 * planes.data.size))
-    buf = io.BytesIO()
-    mpimg.imsave(buf, rgba, format="png", metadata=meta)
-    png = buf.getvalue()
-    if not np.array_equal(otp.pixels_to_uint8(mpimg.imread(io.BytesIO(png), format="png")), rgba):
-        raise StorageError("the PNG writer did not reproduce the padded pixels; nothing written")
-    height, width = planes.alpha.shape
-    info = {"format": "png", "channels": planes.channels, "width": width, "height": height}
-    return png, {**info, "bytes": int(planes.data.size), "key_offset": offset}
-
-
-def _pad_offset(record: OtpRecord | None, key_offset: int | None, decrypt: bool) -> int:
-    if not decrypt:
-        if record is not None:
-            raise ConfigError(
-                f"IMAGE is already a diamp otp ciphertext (key bits from {record.key_offset}); "
-                "pass --decrypt",
-                parameter="image",
-            )
-        return 0 if key_offset is None else key_offset
-    if record is None:
-        raise ConfigError(
-            "IMAGE has no diamp-otp record, so it is not a ciphertext written by diamp otp",
-            parameter="image",
-        )
-    if key_offset is not None and key_offset != record.key_offset:
-        raise ConfigError(
-            f"the ciphertext used key bits from {record.key_offset}, "
-            f"--key-offset says {key_offset}",
-            parameter="key_offset",
-        )
-    return record.key_offset
-
-
-def _otp_summary(info: dict[str, Any]) -> None:
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_row("mode", info["mode"])
-    table.add_row("input", escape(info["input"]))
-    table.add_row("output", escape(info["output"]))
-    if info["format"] == "png":
-        layout = "grey, 1 byte" if info["channels"] == "L" else "RGB, 3 bytes"
-        table.add_row(
-            "pixels", f"{info['width']} × {info['height']} ({layout} per pixel; alpha not padded)"
-        )
-    table.add_row("padded bytes", f"{info['bytes']:,}")
-    first, used = info["key_offset"], info["key_bits_used"]
-    table.add_row(
-        "key bits used",
-        f"{used:,} (bits {first:,} … {first + used - 1:,} of {info['key_bits']:,} in "
-        f"{escape(info['key'])})",
-    )
-    table.add_row("next unused key bit", f"{info['next_key_offset']:,}")
-    out.print(table)
-
-
-def otp_command(
-    image: Annotated[Path, typer.Argument(help="8-bit PNG image (any file with --raw).")],
-    key: Annotated[Path, typer.Option("--key", help="Key file, bits packed MSB-first.")],
-    out_file: Annotated[Path, typer.Option("-o", "--out", help="Output file to write.")],
-    key_bits: Annotated[
-        int | None, typer.Option("--key-bits", help="Bits in the key file (default 8 × its size).")
-    ] = None,
-    key_offset: Annotated[
-        int | None,
-        typer.Option(
-            "--key-offset",
-            help="First key bit to use (default 0; with --decrypt, the one the image records).",
-        ),
-    ] = None,
-    raw: Annotated[
-        bool, typer.Option("--raw", help="Pad the file's bytes, not PNG pixels.")
-    ] = False,
-    decrypt: Annotated[
-        bool, typer.Option("--decrypt", help="IMAGE is a ciphertext written by diamp otp.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-) -> None:
-    """One-time-pad an image with key bits (seed 003 Fig. 11): XOR its pixel bytes.
-
-    Grey pixels take 8 key bits, RGB pixels 24; alpha is copied unpadded.
-
-    The ciphertext PNG records its layout and key bits, so --decrypt restores the image.
-
-    A key shorter than the data is refused, never wrapped or reused.
-
-    To use more of a key, pass --key-offset with the reported next unused bit.
-    """
-    try:
-        if out_file.resolve() in (image.resolve(), key.resolve()):
-            raise bad_option("-o", f"{out_file} would overwrite the input image or the key")
-        if key_offset is not None and key_offset < 0:
-            raise bad_option("--key-offset", f"must be >= 0, got {key_offset}")
-        data, key_data = _read(image, "the image"), _read(key, "the key")
-        nbits = 8 * len(key_data) if key_bits is None else key_bits
-        if key_bits is not None and (key_bits < 0 or (key_bits + 7) // 8 != len(key_data)):
-            raise bad_option(
-                "--key-bits", f"{key} holds {len(key_data)} bytes, not {key_bits} bits"
-            )
-        if raw:
-            from diamp.analysis.otp import one_time_pad
-
-            offset = 0 if key_offset is None else key_offset
-            written = one_time_pad(data, key_data, key_nbits=nbits, key_offset=offset)
-            info: dict[str, Any] = {"format": "raw", "bytes": len(data), "key_offset": offset}
-        else:
-            written, info = _pad_png(data, key_data, nbits, key_offset, decrypt)
-        _write(out_file, written)
-    except DiampError as err:
-        raise fail(err) from err
-    used = 8 * info["bytes"]
-    info |= {
-        "mode": "decrypt" if decrypt else "encrypt",
-        "input": str(image),
-        "output": str(out_file),
-        "key": str(key),
-        "key_bits": nbits,
-        "key_bits_used": used,
-        "next_key_offset": info["key_offset"] + used,
-    }
-    if as_json:
-        emit_json(info)
-    else:
-        _otp_summary(info)

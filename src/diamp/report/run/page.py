@@ -1,6 +1,6 @@
 """HTML building blocks of the run report: sections, tables, checks and the page itself.
 
-The page is self-contained, in the style of :mod:`diamp.timing.report`: one HTML file with
+The page is self-contained, in the style of :mod:`diamp.report.timing`: one HTML file with
 inline CSS, images embedded as ``data:`` URIs, no scripts, fonts or external URLs.
 """
 

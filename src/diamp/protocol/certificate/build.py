@@ -1,9 +1,11 @@
-"""The run certificate (``diamp.certificate/1``) and crash-safe output files.
+"""Building the run certificate (``diamp.certificate/1``) and its strict JSON text.
 
 The certificate records every parameter, count and hash needed to re-judge a run: the
 counts N(abxy), CHSH and the exact S_mu,obs, the security parameters and how eta and m were
 obtained (bound and eta construction with versions), the SHA-256 of AB, Z and the key, the
-extractor's exactness evidence, and the software version and timestamps.
+extractor's exactness evidence, and the software version and timestamps. The protocol
+modules are imported when a certificate is built, so that reading one (the service, the
+report, ``--json`` output) does not load the amplification and its numba kernels.
 """
 
 from __future__ import annotations
@@ -11,17 +13,15 @@ from __future__ import annotations
 import json
 import math
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diamp import __version__
-from diamp.config import FixedProtocol
-from diamp.protocol.amplify import AmplifyResult, z_requirement
-from diamp.protocol.scan import series_dict
-from diamp.protocol.security import BOUND_DESCRIPTIONS, ETA_CONSTRUCTION
+from diamp.protocol.certificate.view import CERTIFICATE_SCHEMA
 
-__all__ = ["CERTIFICATE_SCHEMA", "build_certificate", "fraction_str"]
+if TYPE_CHECKING:
+    from diamp.protocol.amplify import AmplifyResult
 
-CERTIFICATE_SCHEMA = "diamp.certificate/1"
+__all__ = ["build_certificate", "dump_json", "fraction_str"]
 
 
 def fraction_str(value: Fraction) -> str:
@@ -47,6 +47,8 @@ def fraction_str(value: Fraction) -> str:
 
 
 def _protocol_dict(result: AmplifyResult) -> dict[str, Any]:
+    from diamp.config import FixedProtocol
+
     p = result.params.protocol
     if isinstance(p, FixedProtocol):
         return {"theorem": 5, "mode": "fixed", "s_mu_threshold": fraction_str(p.s_mu_threshold)}
@@ -69,6 +71,10 @@ def _protocol_dict(result: AmplifyResult) -> dict[str, Any]:
 
 def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, Any]:
     """The certificate of one amplification as a JSON-ready dict."""
+    from diamp.protocol.amplify import z_requirement
+    from diamp.protocol.scan import series_dict
+    from diamp.protocol.security import BOUND_DESCRIPTIONS, ETA_CONSTRUCTION
+
     scan, params, length = result.scan, result.params, result.length
     n = scan.total.n
     p = params.protocol

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from diamp.analysis.report.bell_sections import counts_section, series_section, summary_section
-from diamp.analysis.report.key_sections import bit_image_section, otp_section
-from diamp.analysis.report.length import length_section
-from diamp.analysis.report.model import RunData
-from diamp.analysis.report.page import Check, Section, esc, render_page
-from diamp.analysis.report.randomness import sp800_22_section
-from diamp.analysis.report.run_sections import excluded_section, timing_section
+from diamp.report.run.bell_sections import counts_section, series_section, summary_section
+from diamp.report.run.key_sections import bit_image_section, otp_section
+from diamp.report.run.length import length_section
+from diamp.report.run.model import RunData
+from diamp.report.run.page import Check, Section, esc, render_page
+from diamp.report.run.randomness import sp800_22_section
+from diamp.report.run.run_sections import excluded_section, timing_section
 
 __all__ = ["RunReport", "build_run_report"]
 
@@ -78,7 +78,7 @@ def build_run_report(
     Parameters
     ----------
     run
-        The certificate and key (see :func:`diamp.run_report.load_run`).
+        The certificate and key (see :func:`diamp.report.files.load_run`).
     sp800_22_sequences
         At most this many 10^6-bit sequences of the key go through SP 800-22 (default: all
         whole ones).

@@ -28,13 +28,12 @@ from PIL import Image
 from scipy.stats import binom
 from typer.testing import CliRunner, Result
 
-from diamp.analysis.report import build_run_report, parse_certificate
-from diamp.analysis.report.key_sections import BIT_PALETTE, bit_image_indices
-from diamp.analysis.report.png import encode_palette2
-from diamp.analysis.report.randomness import binomial_tail, verdict_rows
 from diamp.cli import app
-from diamp.errors import StorageError
-from diamp.run_report import load_run
+from diamp.report.files import load_run
+from diamp.report.run import build_run_report
+from diamp.report.run.key_sections import BIT_PALETTE, bit_image_indices
+from diamp.report.run.png import encode_palette2
+from diamp.report.run.randomness import binomial_tail, verdict_rows
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -512,21 +511,14 @@ def test_bad_run_directories_fail_closed(demo_copy: Path, tmp_path: Path) -> Non
     assert invoke("report", demo_copy, "--sequences", "0").exit_code == 2
 
 
-def test_parse_certificate_rejects_non_objects() -> None:
-    with pytest.raises(
-        StorageError, match=r"x\.json: field '\(document\)': expected a JSON object"
-    ):
-        parse_certificate([1, 2], "x.json")
-
-
 def test_run_survives_a_failing_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The certificate and key stay; the error is printed; exit 1 (3 would mean an abort)."""
-    import diamp.run_report
+    import diamp.report.files
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("matplotlib exploded")
 
-    monkeypatch.setattr(diamp.run_report, "write_run_report", broken)
+    monkeypatch.setattr(diamp.report.files, "write_run_report", broken)
     run_dir = tmp_path / "run"
     result = invoke("run", REPO / "configs" / "simulated-classical.toml", "--out", run_dir, "-q")
     assert result.exit_code == 3  # the abort outranks the report failure
@@ -535,18 +527,20 @@ def test_run_survives_a_failing_report(tmp_path: Path, monkeypatch: pytest.Monke
     assert (run_dir / "certificate.json").exists() and not (run_dir / "report.html").exists()
 
 
-def test_report_after_run_catches_everything(
-    demo_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_the_report_after_a_run_catches_everything(
+    demo_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import diamp.run_report
-    from diamp.cli.report import report_after_run
+    import diamp.report.files
+    from diamp.protocol.run import write_report
 
-    assert report_after_run(demo_copy) is True
-    monkeypatch.setattr(diamp.run_report, "write_run_report", lambda *a, **k: 1 / 0)
-    assert report_after_run(demo_copy) is False
+    assert write_report(demo_copy).ok
+    monkeypatch.setattr(diamp.report.files, "write_run_report", lambda *a, **k: 1 / 0)
+    failed = write_report(demo_copy)
+    assert not failed.ok and "ZeroDivisionError" in (failed.error or "")
     (demo_copy / "key.bin").unlink()
     monkeypatch.undo()
-    assert report_after_run(demo_copy) is False
+    missing = write_report(demo_copy)
+    assert not missing.ok and "key.bin" in (missing.error or "")
 
 
 # --------------------------------------------------------------------------- in a browser

@@ -25,8 +25,6 @@ from typing import Any, Final
 
 import numpy as np
 
-from diamp.analysis.report.model import RunData
-from diamp.analysis.report.page import Raw, Section, esc, table
 from diamp.analysis.sp800_22 import (
     ALPHA,
     TEST_NAMES,
@@ -37,6 +35,8 @@ from diamp.analysis.sp800_22 import (
 )
 from diamp.analysis.sp800_22.params import EXCURSION_TESTS
 from diamp.errors import ConfigError
+from diamp.report.run.model import RunData
+from diamp.report.run.page import Raw, Section, esc, table
 
 __all__ = ["SEQUENCE_BITS", "binomial_tail", "sp800_22_section", "verdict_rows"]
 

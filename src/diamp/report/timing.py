@@ -10,25 +10,26 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
+from diamp.report.plotting import figure_png, use_agg
 from diamp.timing.budget import BUDGET_ROWS
-from diamp.timing.verify import TimingVerification
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from diamp.timing.verify import TimingVerification
 
 __all__ = ["render_timing_report"]
 
 
-def _png(fig: object) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
-    return base64.b64encode(buffer.getvalue()).decode()
+def _png(fig: Figure) -> str:
+    return base64.b64encode(figure_png(fig, dpi=110)).decode()
 
 
 def _stability_figure(result: TimingVerification) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
+    use_agg()
     import matplotlib.pyplot as plt
 
     series: dict[str, list[tuple[float, float, float, bool]]] = defaultdict(list)
@@ -55,18 +56,14 @@ def _stability_figure(result: TimingVerification) -> str:
     axes[0, 0].legend(fontsize=7, loc="upper right")
     axes[-1, 0].set_xlabel("time since synchronisation (h)")
     fig.suptitle("Threshold crossings per timing check (cf. seed 003 Figs. 7-8)")
-    encoded = _png(fig)
-    plt.close(fig)
-    return encoded
+    return _png(fig)
 
 
 def _offset_figure(result: TimingVerification) -> str | None:
     points = [(c.time_h, c.offset_ns) for c in result.checks if c.offset_ns is not None]
     if not points:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
+    use_agg()
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 2.4))
@@ -78,9 +75,7 @@ def _offset_figure(result: TimingVerification) -> str | None:
     ax.set_title("Inter-node synchronisation")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    encoded = _png(fig)
-    plt.close(fig)
-    return encoded
+    return _png(fig)
 
 
 def _budget_table(result: TimingVerification) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from diamp.analysis.report.model import RunData
-from diamp.analysis.report.page import Raw, Section, esc, kv_table, table
+from diamp.report.run.model import RunData
+from diamp.report.run.page import Raw, Section, esc, kv_table, table
 
 __all__ = ["excluded_section", "timing_section"]
 

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from diamp.analysis.report.model import CertificateView, RunData
-from diamp.analysis.report.page import Check, Section, esc, kv_table
 from diamp.errors import DiampError
+from diamp.protocol.certificate import CertificateView
+from diamp.report.run.model import RunData
+from diamp.report.run.page import Check, Section, esc, kv_table
 
 if TYPE_CHECKING:
     from diamp.protocol.security import OutputLength

@@ -1,9 +1,9 @@
-"""What a run report is built from: the certificate's fields, typed and checked, and the key.
+"""Reading a certificate: the ``diamp.certificate/1`` schema, its parser and a typed view.
 
-:func:`parse_certificate` reads a ``diamp.certificate/1`` dict (as ``json.load`` returns it)
-into a :class:`CertificateView`; every field the report shows is checked for presence and
-type, and a failure names the source, the field and what was expected and found. The key is
-kept packed MSB-first (``numpy.packbits`` order), as diamp stores it.
+:func:`parse_certificate` checks a decoded certificate document (as ``json.load`` returns it)
+and returns a read-only :class:`CertificateView`: every field is checked for presence and
+type, the status against the abort reason and m against the output bits, and a failure
+names the source, the field (dotted path) and what was expected and found.
 """
 
 from __future__ import annotations
@@ -13,20 +13,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Final
 
-import numpy as np
-
 from diamp.errors import StorageError
 
 __all__ = [
     "ABXY_KEYS",
     "CERTIFICATE_SCHEMA",
     "CertificateView",
-    "RunData",
     "SeriesPoint",
     "parse_certificate",
 ]
 
 CERTIFICATE_SCHEMA: Final = "diamp.certificate/1"
+"""The ``schema`` value of every certificate diamp writes and reads."""
 ABXY_KEYS: Final = tuple(f"{a}{b}{x}{y}" for a in "01" for b in "01" for x in "01" for y in "01")
 """The 16 count keys "abxy" in index order a, b, x, y."""
 
@@ -42,7 +40,7 @@ class SeriesPoint:
 
 @dataclass(frozen=True)
 class CertificateView:
-    """The certificate fields the report shows (``raw`` keeps the whole document)."""
+    """The checked fields of a certificate, read-only (``raw`` keeps the whole document)."""
 
     source: str
     run_id: str
@@ -67,28 +65,6 @@ class CertificateView:
     timing: Mapping[str, Any] | None
     excluded_blocks: tuple[int, ...]
     raw: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class RunData:
-    """A run as the report sees it.
-
-    Attributes
-    ----------
-    certificate
-        The checked certificate.
-    key_packed
-        The key K packed MSB-first (``uint8``), or ``None`` when the run produced none.
-    key_bits
-        Number of key bits (``certificate.output_bits``; 0 without a key).
-    label
-        How the run is named on the page (e.g. the run directory).
-    """
-
-    certificate: CertificateView
-    key_packed: np.ndarray | None
-    key_bits: int
-    label: str
 
 
 class _Reader:
@@ -199,7 +175,7 @@ def _check_status(r: _Reader) -> tuple[str, str | None]:
 
 
 def parse_certificate(doc: Any, source: str) -> CertificateView:
-    """Check a ``diamp.certificate/1`` document and return the fields the report shows.
+    """Check a ``diamp.certificate/1`` document and return its typed view.
 
     Parameters
     ----------

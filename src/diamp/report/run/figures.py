@@ -1,16 +1,16 @@
 """Matplotlib figures of the run report, returned as embeddable PNG ``data:`` URIs.
 
-matplotlib is imported inside the functions (Agg backend) so that importing the report
-does not slow down ``diamp --help``.
+matplotlib is imported inside the functions (Agg backend, :mod:`diamp.report.plotting`) so
+that importing the report does not slow down ``diamp --help``.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 
-from diamp.analysis.report.png import data_uri
+from diamp.report.plotting import figure_png, use_agg
+from diamp.report.run.png import data_uri
 
 __all__ = ["series_figure"]
 
@@ -44,9 +44,7 @@ def series_figure(
     segment_trials
         Trials per segment (axis label).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    use_agg()
     import matplotlib.pyplot as plt
 
     index = list(range(1, len(chsh) + 1))
@@ -68,7 +66,4 @@ def series_figure(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle("CHSH and MDL value per segment (cf. seed 003 Fig. 4)")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return data_uri(buffer.getvalue())
+    return data_uri(figure_png(fig, dpi=100))

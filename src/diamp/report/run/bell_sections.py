@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from diamp.analysis.report.figures import series_figure
-from diamp.analysis.report.model import CertificateView, RunData
-from diamp.analysis.report.page import Check, Raw, Section, esc, img, kv_table, table
+from diamp.protocol.certificate import CertificateView
+from diamp.report.run.figures import series_figure
+from diamp.report.run.model import RunData
+from diamp.report.run.page import Check, Raw, Section, esc, img, kv_table, table
 
 __all__ = [
     "chsh_from_counts",
