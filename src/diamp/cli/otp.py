@@ -21,13 +21,10 @@ __all__ = ["otp_command"]
 
 
 def _software() -> str:
-    """The ``Software`` text of a written PNG: what ``matplotlib.image.imsave`` wrote there.
+    """The ``Software`` text of a written PNG: the program that wrote it, diamp."""
+    from diamp import __version__
 
-    diamp otp wrote its PNGs with matplotlib before; this keeps them byte-identical.
-    """
-    from importlib.metadata import version
-
-    return f"Matplotlib version{version('matplotlib')}, https://matplotlib.org/"
+    return f"diamp {__version__} (diamp otp)"
 
 
 def _read(path: Path, what: str) -> bytes:
