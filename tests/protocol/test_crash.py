@@ -19,26 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _runconfig import run_config
 from diamp.daq.store import TrialStoreReader, TrialStoreWriter, block_dir, z_file
 from diamp.errors import StoreIntegrityError
 
-CONFIG = """
-schema_version = 1
-[run]
-seed = 77
-blocks = 48
-trials_per_block = 524_288
-segment_trials = 524_288
-[sources]
-mu = "0.0075"
-alice = { model = "iid", bias = 0.003 }
-bob = { model = "iid", bias = 0.003 }
-[device]
-model = "quantum"
-visibility = 0.95
-[protocol]
-s_mu_threshold = "0.004"
-"""
+CONFIG = run_config(
+    run={"seed": 77, "blocks": 48, "trials_per_block": 524_288, "segment_trials": 524_288},
+    sources={"alice": {"model": "iid", "bias": 0.003}, "bob": {"model": "iid", "bias": 0.003}},
+    device={"visibility": 0.95},
+    protocol={"s_mu_threshold": "0.004"},
+)
 
 DIAMP = str(Path(sys.executable).with_name("diamp"))
 
