@@ -14,9 +14,14 @@ where every part of a trial comes from (``sources.inputs``, ``z``, ``outcomes``,
 - a value replaces the key, ``None`` removes it; a section given as ``None`` is dropped;
 - giving ``device.model`` or ``protocol.mode`` starts that section afresh (each device model
   and protocol mode has its own keys);
-- ``instruments`` maps names to tables (``[instruments.NAME]``); ``None`` removes one;
+- ``instruments`` maps names to whole tables (``[instruments.NAME]``, a given table replaces
+  the one before); ``None`` removes one; :func:`sim_instrument` is a pyvisa-sim instrument;
 - values are Python values (str, int, float, bool, list, dict as inline table) or
   :class:`Raw` TOML text, written verbatim (for malformed values).
+
+A test keeps its own numbers (seeds, sizes, biases) as overrides, and states the origins its
+instruments need (``sources={"outcomes": "instruments"}`` with readouts, ``inputs`` and ``z``
+with QRNGs).
 """
 
 from __future__ import annotations

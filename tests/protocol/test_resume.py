@@ -88,6 +88,7 @@ def test_resume_refuses_other_config_and_corruption(tmp_path: Path) -> None:
         acquire(loaded, tmp_path / "s.h5", "a", resume=True)
 
 
+@pytest.mark.slow
 def test_sigint_stops_after_a_block_and_resume_finishes(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text(config(blocks=60, trials=2**21))
