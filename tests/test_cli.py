@@ -28,6 +28,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import diamp
+from _runconfig import Raw, run_config
 from diamp.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,8 +45,8 @@ SMALL_TRIALS = 400_003
 SMALL_THRESHOLD = "0.0108"
 SMALL_SEGMENT = 150_000
 
-QUANTUM_DEVICE = 'model = "quantum"\nvisibility = 1.0\nreadout_fidelity = 1.0\n'
-LHV_DEVICE = 'model = "lhv"\nnoise = 0.0\n'
+QUANTUM_DEVICE = {"model": "quantum", "visibility": 1.0, "readout_fidelity": 1.0}
+LHV_DEVICE = {"model": "lhv", "noise": 0.0}
 
 
 def config_text(
@@ -54,33 +55,36 @@ def config_text(
     seed: int = 20250607,
     blocks: int = SMALL_BLOCKS,
     trials: int = SMALL_TRIALS,
-    device: str = QUANTUM_DEVICE,
+    device: dict[str, Any] = QUANTUM_DEVICE,
     threshold: str = SMALL_THRESHOLD,
+    top: str = "schema_version = 1",
+    **sections: dict[str, Any],
 ) -> str:
-    return (
-        "# small test run\n"
-        "schema_version = 1\n\n"
-        "[run]\n"
-        f'name = "{name}"\n'
-        f"seed = {seed}\n"
-        f"blocks = {blocks}\n"
-        f"trials_per_block = {trials}\n"
-        f"segment_trials = {SMALL_SEGMENT}\n\n"
-        "[sources]\n"
-        'mu = "0.0075"\n'
-        'alice = { model = "iid", bias = 0.004 }\n'
-        'bob = { model = "markov", bias = 0.004 }\n'
-        'z_source = "alice"\n\n'
-        "[device]\n"
-        f"{device}\n"
-        "[protocol]\n"
-        'mode = "fixed"\n'
-        f's_mu_threshold = "{threshold}"\n'
-        "eps = 1e-12\n"
-        'bound = "strict"\n\n'
-        "[extractor]\n"
-        "verify_bits = 64\n"
-    )
+    """The small test run; ``sections`` are further overrides (see _runconfig)."""
+    small = {
+        "run": {
+            "name": name,
+            "seed": seed,
+            "blocks": blocks,
+            "trials_per_block": trials,
+            "segment_trials": SMALL_SEGMENT,
+        },
+        "sources": {
+            "mu": "0.0075",
+            "alice": {"model": "iid", "bias": 0.004},
+            "bob": {"model": "markov", "bias": 0.004},
+            "z_source": "alice",
+        },
+        "device": device,
+        "protocol": {
+            "mode": "fixed",
+            "s_mu_threshold": threshold,
+            "eps": 1e-12,
+            "bound": "strict",
+        },
+        "extractor": {"verify_bits": 64},
+    }
+    return run_config(small, sections, top=top)
 
 
 # --------------------------------------------------------------------------- oracle
@@ -512,41 +516,27 @@ def test_lhv_device_aborts(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- malformed configs
 
 
-def _mutate(old: str, new: str) -> str:
-    text = config_text()
-    assert old in text
-    return text.replace(old, new, 1)
-
-
 BAD_CONFIGS = {
-    "unknown_key": (
-        _mutate("readout_fidelity = 1.0", "readout_fidelity = 1.0\nvisiblity = 0.9"),
-        "device.visiblity",
-    ),
-    "unknown_section": (config_text() + "\n[extra]\nfoo = 1\n", "extra"),
+    "unknown_key": (config_text(device={**QUANTUM_DEVICE, "visiblity": 0.9}), "device.visiblity"),
+    "unknown_section": (config_text(extra={"foo": 1}), "extra"),
     "visibility_out_of_range": (
-        _mutate("visibility = 1.0", "visibility = 1.5"),
+        config_text(device={**QUANTUM_DEVICE, "visibility": 1.5}),
         "device.visibility",
     ),
     "negative_visibility": (
-        _mutate("visibility = 1.0", "visibility = -0.1"),
+        config_text(device={**QUANTUM_DEVICE, "visibility": -0.1}),
         "device.visibility",
     ),
     "bias_above_mu": (
-        _mutate(
-            'alice = { model = "iid", bias = 0.004 }', 'alice = { model = "iid", bias = 0.01 }'
-        ),
+        config_text(sources={"alice": {"model": "iid", "bias": 0.01}}),
         "alice.bias",
     ),
-    "schema_version_2": (_mutate("schema_version = 1", "schema_version = 2"), "schema_version"),
-    "schema_version_missing": (_mutate("schema_version = 1", ""), "schema_version"),
-    "zero_blocks": (_mutate(f"blocks = {SMALL_BLOCKS}", "blocks = 0"), "run.blocks"),
-    "blocks_not_a_number": (_mutate(f"blocks = {SMALL_BLOCKS}", 'blocks = "two"'), "run.blocks"),
-    "bad_threshold": (
-        _mutate(f's_mu_threshold = "{SMALL_THRESHOLD}"', 's_mu_threshold = "abc"'),
-        "protocol.s_mu_threshold",
-    ),
-    "invalid_toml": (_mutate("visibility = 1.0", "visibility = = 1.0"), "line"),
+    "schema_version_2": (config_text(top="schema_version = 2"), "schema_version"),
+    "schema_version_missing": (config_text(top=""), "schema_version"),
+    "zero_blocks": (config_text(blocks=0), "run.blocks"),
+    "blocks_not_a_number": (config_text(run={"blocks": "two"}), "run.blocks"),
+    "bad_threshold": (config_text(threshold="abc"), "protocol.s_mu_threshold"),
+    "invalid_toml": (config_text(device={**QUANTUM_DEVICE, "visibility": Raw("= 1.0")}), "line"),
 }
 
 
@@ -579,7 +569,7 @@ def test_malformed_config_in_bracketed_directory_names_the_file(tmp_path: Path) 
     folder = tmp_path / "[lab]"
     folder.mkdir()
     config = folder / "bad.toml"
-    config.write_text(_mutate("visibility = 1.0", "visibility = 1.5"), encoding="utf-8")
+    config.write_text(config_text(device={**QUANTUM_DEVICE, "visibility": 1.5}), encoding="utf-8")
     result = invoke("run", config, "--out", tmp_path / "run", "--quiet")
     assert result.exit_code == 2, result.output
     assert_no_traceback(result)
@@ -589,7 +579,7 @@ def test_malformed_config_in_bracketed_directory_names_the_file(tmp_path: Path) 
 def test_malformed_config_with_bracketed_key_names_the_key(tmp_path: Path) -> None:
     """An unknown (quoted) key that looks like rich markup is reported, not a crash."""
     config = tmp_path / "bad.toml"
-    config.write_text(_mutate("visibility = 1.0", 'visibility = 1.0\n"[/]" = 1'), encoding="utf-8")
+    config.write_text(config_text(device={**QUANTUM_DEVICE, "[/]": 1}), encoding="utf-8")
     result = invoke("run", config, "--out", tmp_path / "run", "--quiet")
     assert result.exit_code == 2, result.output
     assert_no_traceback(result)
@@ -598,7 +588,7 @@ def test_malformed_config_with_bracketed_key_names_the_key(tmp_path: Path) -> No
 
 def test_malformed_config_subprocess_has_no_traceback(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
-    config.write_text(_mutate("visibility = 1.0", "visibility = 1.5"), encoding="utf-8")
+    config.write_text(config_text(device={**QUANTUM_DEVICE, "visibility": 1.5}), encoding="utf-8")
     proc = subprocess.run(
         [str(DIAMP_EXE), "run", str(config), "--out", str(tmp_path / "run"), "--quiet"],
         capture_output=True,

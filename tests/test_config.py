@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from _runconfig import Raw, run_config, sim_instrument, write_config
 from diamp.config import (
     AdaptiveProtocol,
     FixedProtocol,
@@ -21,23 +23,24 @@ from diamp.errors import ConfigError
 
 PATH = "lab/run-42.toml"
 
-SECTIONS: dict[str, dict[str, str]] = {
+# This module's config on the shared base: every key written out, values as TOML text.
+UNIT: dict[str, dict[str, Any]] = {
     "run": {
-        "name": '"unit"',
-        "seed": "20241223",
-        "blocks": "8",
-        "trials_per_block": "4_194_304",
-        "segment_trials": "1_048_576",
+        "name": "unit",
+        "seed": 20241223,
+        "blocks": 8,
+        "trials_per_block": 4_194_304,
+        "segment_trials": 1_048_576,
     },
     "sources": {
-        "mu": '"0.0075"',
-        "alice": '{ model = "iid", bias = 0.004 }',
-        "bob": '{ model = "markov", bias = -0.004 }',
-        "z_source": '"bob"',
+        "mu": "0.0075",
+        "alice": {"model": "iid", "bias": 0.004},
+        "bob": {"model": "markov", "bias": -0.004},
+        "z_source": "bob",
     },
-    "device": {"model": '"quantum"', "visibility": "0.95", "readout_fidelity": "0.985"},
-    "protocol": {"mode": '"fixed"', "s_mu_threshold": '"0.0065"', "eps": "1e-12"},
-    "extractor": {"verify_bits": "64"},
+    "device": {"model": "quantum", "visibility": 0.95, "readout_fidelity": 0.985},
+    "protocol": {"mode": "fixed", "s_mu_threshold": "0.0065", "eps": 1e-12},
+    "extractor": {"verify_bits": 64},
 }
 
 
@@ -47,20 +50,15 @@ def make_text(
     drop: tuple[str, ...] = (),
     **overrides: dict[str, str | None],
 ) -> str:
-    """Config text from SECTIONS; ``overrides[section][key] = None`` removes a key."""
-    lines = [top, ""]
-    for section, defaults in SECTIONS.items():
-        if section in drop:
-            continue
-        values: dict[str, str | None] = dict(defaults)
-        tag = overrides.get(section, {})
-        if tag.get("model") is not None or tag.get("mode") is not None:
-            values = {}  # a device model / protocol mode given explicitly starts from scratch
-        values.update(overrides.get(section, {}))
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {value}" for key, value in values.items() if value is not None)
-        lines.append("")
-    return "\n".join(lines)
+    """Config text of UNIT with ``overrides[section][key]`` = TOML text (None removes a key).
+
+    A device model / protocol mode given explicitly starts that section from scratch.
+    """
+    raw = {
+        section: {key: None if value is None else Raw(value) for key, value in values.items()}
+        for section, values in overrides.items()
+    }
+    return run_config(UNIT, raw, top=top, drop=drop)
 
 
 def config_error(text: str) -> ConfigError:
@@ -414,3 +412,152 @@ def test_every_repository_config_parses() -> None:
             load_settings(root / name)
             continue
         load_config(root / name)
+
+
+# --------------------------------------------------------------------------- origin statements
+
+QRNG_A = {"type": "qrng", "address": "qrngsim://?seed=1", "node": "A"}
+QRNG_B = {"type": "qrng", "address": "qrngsim://?seed=2", "node": "B"}
+AWG_A = sim_instrument("awg5014", "A")
+READOUTS = {
+    "qa-a": {"type": "uhfqa", "backend": "sim", "address": "dev2345", "node": "A"},
+    "qa-b": {"type": "uhfqa", "backend": "sim", "address": "dev2346", "node": "B"},
+}
+ORIGINS = ("inputs", "z", "outcomes")
+UNSTATED = dict.fromkeys(ORIGINS)  # removes the three statements of the base
+
+
+def origin_text(instruments: dict[str, Any], **sources: str | None) -> str:
+    """UNIT with ``instruments`` and ``sources`` overrides (None removes a statement)."""
+    return run_config(UNIT, sources=sources, instruments=instruments)
+
+
+@pytest.mark.parametrize("key", ORIGINS)
+def test_instruments_need_every_origin_stated(key: str) -> None:
+    err = config_error(origin_text({"awg-a": AWG_A}, **{key: None}))
+    assert_names(err, f"sources.{key}")
+    assert "missing" in str(err) and "[instruments.*]" in str(err)
+    for other in set(ORIGINS) - {key}:
+        assert f"sources.{other}" not in str(err), str(err)
+
+
+def test_every_missing_origin_is_named() -> None:
+    err = config_error(origin_text({"awg-a": AWG_A}, **UNSTATED))
+    for key in ORIGINS:
+        assert_names(err, f"sources.{key}")
+
+
+def test_missing_origin_through_the_cli_exits_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from diamp.cli import app
+
+    config = write_config(tmp_path, origin_text({"awg-a": AWG_A}, inputs=None))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(config), "--out", str(out), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    text = "".join(result.output.split())  # rich wraps long lines
+    assert "sources.inputs" in text and "".join(str(config).split()) in text, result.output
+    assert not (out / "trials.h5").exists()
+
+
+@pytest.mark.parametrize(
+    ("instruments", "sources"),
+    [
+        ({"qrng-a": QRNG_A}, {}),  # inputs and Z simulated: nothing reads it
+        ({"qrng-a": QRNG_A, "qrng-b": QRNG_B}, {"z": "instruments", "z_source": "bob"}),
+        ({"qrng-a": {**QRNG_A, "node": "C"}}, {}),
+    ],
+    ids=["all-simulated", "z-from-the-other-node", "node-c"],
+)
+def test_a_qrng_nothing_reads_is_refused(
+    instruments: dict[str, Any], sources: dict[str, str]
+) -> None:
+    err = config_error(origin_text(instruments, **sources))
+    assert_names(err, "instruments.qrng-a")
+    assert "a QRNG nothing reads" in str(err)
+
+
+def test_qrngs_read_for_inputs_and_z_are_accepted() -> None:
+    both = {"qrng-a": QRNG_A, "qrng-b": QRNG_B}
+    cfg = parse_config(origin_text(both, inputs="instruments", z="instruments"), PATH).config
+    assert (cfg.sources.inputs, cfg.sources.z, cfg.sources.z_node) == ("instruments",) * 2 + ("B",)
+    cfg = parse_config(origin_text({"qrng-a": QRNG_A}, z="instruments", z_source="alice"), PATH)
+    assert cfg.config.sources.z == "instruments" and cfg.config.sources.inputs == "simulated"
+
+
+def test_a_readout_with_simulated_outcomes_is_refused() -> None:
+    err = config_error(origin_text(READOUTS))
+    assert_names(err, "instruments.qa-a")
+    assert "sources.outcomes = 'simulated' would ignore what it reads" in str(err)
+    cfg = parse_config(origin_text(READOUTS, outcomes="instruments"), PATH).config
+    assert cfg.sources.outcomes == "instruments"
+
+
+@pytest.mark.parametrize(
+    ("instruments", "sources", "needle"),
+    [
+        ({"qrng-a": QRNG_A}, {"inputs": "instruments", "z": "instruments"}, "at node B"),
+        ({"qrng-a": QRNG_A}, {"z": "instruments"}, "sources.z = 'instruments' needs"),  # bob
+        ({"awg-a": AWG_A}, {"outcomes": "instruments"}, "needs the qubit readouts"),
+    ],
+    ids=["inputs", "z", "outcomes"],
+)
+def test_instruments_origin_needs_its_instruments(
+    instruments: dict[str, Any], sources: dict[str, str], needle: str
+) -> None:
+    err = config_error(origin_text(instruments, **sources))
+    assert needle in str(err), str(err)
+
+
+def test_eth_2024_takes_every_part_from_instruments() -> None:
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "eth-2024.toml").config
+    src = cfg.sources
+    assert (src.inputs, src.z, src.outcomes) == ("instruments", "instruments", "instruments")
+    qrngs = {i.node for i in cfg.instruments.values() if i.type == "qrng"}
+    assert qrngs == {"A", "B"}
+    assert src.z_node == "A"
+
+
+def test_without_instruments_every_origin_defaults_to_simulated() -> None:
+    text = origin_text({}, **UNSTATED)
+    assert "inputs" not in text and "outcomes" not in text
+    src = parse_config(text, PATH).config.sources
+    assert (src.inputs, src.z, src.outcomes) == ("simulated", "simulated", "simulated")
+
+
+@pytest.mark.parametrize(
+    ("instruments", "sources", "expected"),
+    [
+        # a station without QRNGs or readouts: everything was simulated
+        ({"awg-a": AWG_A}, {}, ("simulated", "simulated", "simulated")),
+        # readouts gave the outcomes
+        (READOUTS, {}, ("simulated", "simulated", "instruments")),
+        # inputs = "instruments" took Z from the QRNG too
+        (
+            {"qrng-a": QRNG_A, "qrng-b": QRNG_B},
+            {"inputs": "instruments"},
+            ("instruments", "instruments", "simulated"),
+        ),
+        # a QRNG that nothing read was only opened and snapshotted
+        ({"qrng-a": {**QRNG_A, "node": "C"}}, {}, ("simulated", "simulated", "simulated")),
+    ],
+    ids=["station", "readouts", "qrng-inputs", "unread-qrng"],
+)
+def test_stored_config_gets_the_legacy_rules(
+    instruments: dict[str, Any], sources: dict[str, str], expected: tuple[str, str, str]
+) -> None:
+    """A store written before the statements existed is read back, not refused."""
+    text = origin_text(instruments, **{**UNSTATED, **sources})
+    with pytest.raises(ConfigError, match=r"sources\.(inputs|z|outcomes): missing"):
+        parse_config(text, PATH)  # a new run must state them
+    src = parse_config(text, PATH, stored=True).config.sources
+    assert (src.inputs, src.z, src.outcomes) == expected
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_instruments_that_are_not_a_table_are_named(stored: bool) -> None:
+    text = run_config(top="schema_version = 1\ninstruments = 3", sources={"inputs": None})
+    with pytest.raises(ConfigError, match="instruments"):
+        parse_config(text, "bad.toml", stored=stored)

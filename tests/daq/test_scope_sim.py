@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from _runconfig import CONFIGS, run_config, write_config
 from diamp.config import LoadedConfig, load_config
 from diamp.daq.instruments.tektronix import TekScope
 from diamp.daq.sim.scope import scope_state
@@ -19,54 +20,43 @@ from diamp.timing.envelopes import EnvelopeTrace, edge_timing, inter_node_offset
 from diamp.timing.section import TimingSection, load_timing
 from diamp.timing.simulate import CABLE_DELAY_NS
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-
-SETTINGS = (
-    '{ acquire_mode = "ENVELOPE", envelope_count = 800, horizontal_scale = 1.6e-8, '
-    "horizontal_position = 12.5 }"
-)
-CONFIG = """
-schema_version = 1
-[run]
-seed = 17
-blocks = 6
-trials_per_block = 1000
-[sources]
-mu = "0.0075"
-[device]
-model = "quantum"
-visibility = 1.0
-[protocol]
-s_mu_threshold = "0.008"
-[timing]
-section = "timing/eth-2024.toml"
-[timing.simulate]
-hours_per_block = 0.45
-offset_ns = 0.8
-{simulate}
-[instruments.scope-a]
-type = "scope"
-backend = "loopback"
-address = "loopback:scope-a"
-node = "A"
-settings = {settings}
-channels = {{ ch1 = "reference", ch2 = "remote", ch3 = "awg5014", ch4 = "awg70k" }}
-[instruments.scope-a2]
-type = "scope"
-backend = "loopback"
-address = "loopback:scope-a2"
-node = "A"
-settings = {settings}
-channels = {{ ch2 = "qrng" }}
-"""
+SETTINGS = {
+    "acquire_mode": "ENVELOPE",
+    "envelope_count": 800,
+    "horizontal_scale": 1.6e-8,
+    "horizontal_position": 12.5,
+}
 
 
-def loaded(tmp_path: Path, simulate: str = "") -> LoadedConfig:
-    if not (tmp_path / "timing").exists():
-        shutil.copytree(CONFIGS / "timing", tmp_path / "timing")
-    path = tmp_path / "run.toml"
-    path.write_text(CONFIG.format(simulate=simulate, settings=SETTINGS))
-    return load_config(path)
+def scope(name: str, channels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "scope",
+        "backend": "loopback",
+        "address": f"loopback:{name}",
+        "node": "A",
+        "settings": SETTINGS,
+        "channels": channels,
+    }
+
+
+def loaded(tmp_path: Path, **simulate: Any) -> LoadedConfig:
+    """Node A's two scopes; ``simulate`` adds to [timing.simulate]."""
+    text = run_config(
+        run={"seed": 17, "blocks": 6, "trials_per_block": 1000},
+        device={"visibility": 1.0},
+        protocol={"s_mu_threshold": "0.008"},
+        timing={
+            "section": "timing/eth-2024.toml",
+            "simulate": {"hours_per_block": 0.45, "offset_ns": 0.8, **simulate},
+        },
+        instruments={
+            "scope-a": scope(
+                "scope-a", {"ch1": "reference", "ch2": "remote", "ch3": "awg5014", "ch4": "awg70k"}
+            ),
+            "scope-a2": scope("scope-a2", {"ch2": "qrng"}),
+        },
+    )
+    return load_config(write_config(tmp_path, text))
 
 
 def section() -> TimingSection:
@@ -139,7 +129,7 @@ def test_an_acquisition_is_a_function_of_its_index_only(tmp_path: Path) -> None:
 
 
 def test_jitter_appears_from_the_configured_acquisition(tmp_path: Path) -> None:
-    cfg = loaded(tmp_path, 'jitter_device = "qrng"\njitter_from_check = 2')
+    cfg = loaded(tmp_path, jitter_device="qrng", jitter_from_check=2)
     server, scope = open_scope(cfg, "scope-a2")
     try:
         jitter = []
@@ -212,6 +202,6 @@ def test_fault_injection_error_and_disconnect(tmp_path: Path) -> None:
 
 
 def test_unknown_jitter_device_is_a_config_error(tmp_path: Path) -> None:
-    cfg = loaded(tmp_path, 'jitter_device = "fpga"')  # declared, but without a threshold
+    cfg = loaded(tmp_path, jitter_device="fpga")  # declared, but without a threshold
     with pytest.raises(ConfigError, match=r"timing\.simulate\.jitter_device: 'fpga'"):
         scope_state("scope-a", cfg.config.instruments["scope-a"], timing_context(cfg), 0)

@@ -4,75 +4,69 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from _runconfig import CONFIGS, run_config, write_config
 from diamp.config import LoadedConfig, load_config, parse_config
 from diamp.errors import ConfigError, InstrumentError
 from diamp.protocol.assemble import monitor_for, open_station, timing_context
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-MAIN = '{ ch1 = "reference", ch2 = "remote", ch3 = "awg5014", ch4 = "awg70k" }'
-QRNG = '{ ch1 = "qrng" }'
+MAIN = {"ch1": "reference", "ch2": "remote", "ch3": "awg5014", "ch4": "awg70k"}
+QRNG = {"ch1": "qrng"}
 
-HEAD = """
-schema_version = 1
-[run]
-seed = 23
-blocks = 3
-trials_per_block = 1000
-[sources]
-mu = "0.0075"
-[device]
-model = "quantum"
-visibility = 1.0
-[protocol]
-s_mu_threshold = "0.008"
-[timing]
-section = "timing/eth-2024.toml"
-[timing.simulate]
-hours_per_block = 0.45
-"""
+HEAD: dict[str, dict[str, Any]] = {
+    "run": {"seed": 23, "blocks": 3, "trials_per_block": 1000},
+    "device": {"visibility": 1.0},
+    "protocol": {"s_mu_threshold": "0.008"},
+    "timing": {"section": "timing/eth-2024.toml", "simulate": {"hours_per_block": 0.45}},
+}
 
 
-def scope(name: str, node: str, channels: str, **extra: str) -> str:
+def scope(name: str, node: str, channels: dict[str, str] | None, **extra: Any) -> dict[str, Any]:
+    """One [instruments.NAME] table; ``extra`` replaces fields (None leaves one out)."""
     fields = {
-        "type": '"scope"',
-        "backend": '"loopback"',
-        "address": f'"loopback:{name}"',
-        "node": f'"{node}"',
-        "settings": '{ acquire_mode = "ENVELOPE", envelope_count = 300, '
-        "horizontal_scale = 1.6e-8, horizontal_position = 12.5 }",
+        "type": "scope",
+        "backend": "loopback",
+        "address": f"loopback:{name}",
+        "node": node,
+        "settings": {
+            "acquire_mode": "ENVELOPE",
+            "envelope_count": 300,
+            "horizontal_scale": 1.6e-8,
+            "horizontal_position": 12.5,
+        },
         "channels": channels,
         **extra,
     }
-    body = "\n".join(f"{k} = {v}" for k, v in fields.items() if v)
-    return f"[instruments.{name}]\n{body}\n"
+    return {k: v for k, v in fields.items() if v is not None}
 
 
-def four_scopes(**replace: str) -> str:
-    scopes = {
+def four_scopes(**replace: dict[str, Any] | None) -> dict[str, dict[str, Any] | None]:
+    """The four scopes of a whole wiring; ``replace`` swaps (None: removes) some of them."""
+    scopes: dict[str, dict[str, Any] | None] = {
         "scope-a": scope("scope-a", "A", MAIN),
         "scope-a2": scope("scope-a2", "A", QRNG),
         "scope-b": scope("scope-b", "B", MAIN),
         "scope-b2": scope("scope-b2", "B", QRNG),
     }
     scopes.update(replace)
-    return "".join(scopes.values())
+    return scopes
 
 
-def write(tmp_path: Path, text: str, head: str = HEAD) -> Path:
-    if not (tmp_path / "timing").exists():
-        shutil.copytree(CONFIGS / "timing", tmp_path / "timing")
-    path = tmp_path / "run.toml"
-    path.write_text(head + text)
-    return path
+def config(instruments: Mapping[str, dict[str, Any] | None], **sections: Any) -> str:
+    return run_config(HEAD, sections, instruments=instruments)
 
 
-def station_error(tmp_path: Path, text: str) -> str:
+def write(tmp_path: Path, instruments: Mapping[str, dict[str, Any] | None]) -> Path:
+    return write_config(tmp_path, config(instruments))
+
+
+def station_error(tmp_path: Path, text: Mapping[str, dict[str, Any] | None]) -> str:
     with pytest.raises(ConfigError) as info:
         open_station(load_config(write(tmp_path, text)))
     return str(info.value)
@@ -107,35 +101,35 @@ def test_wiring_in_check_order(tmp_path: Path) -> None:
     ("replace", "needle"),
     [
         (
-            {"scope-a2": scope("scope-a2", "A", '{ ch1 = "qrgn" }')},
+            {"scope-a2": scope("scope-a2", "A", {"ch1": "qrgn"})},
             r"run\.toml: instruments\.scope-a2\.channels\.ch1: 'qrgn' is not a trace of a "
             r"timing check; known: \['reference', 'remote', 'awg5014', 'awg70k', 'qrng'\]",
         ),
         (
-            {"scope-a2": scope("scope-a2", "A", '{ ch1 = "qrng", ch2 = "fpga" }')},
+            {"scope-a2": scope("scope-a2", "A", {"ch1": "qrng", "ch2": "fpga"})},
             r"instruments\.scope-a2\.channels\.ch2: device 'fpga' has no threshold_v in "
             r"timing/eth-2024\.toml",
         ),
         (
-            {"scope-a2": scope("scope-a2", "A", '{ ch5 = "qrng" }')},
+            {"scope-a2": scope("scope-a2", "A", {"ch5": "qrng"})},
             r"instruments\.scope-a2\.channels\.ch5: a scope has inputs ch1\.\.ch4",
         ),
         (
-            {"scope-b2": ""},
+            {"scope-b2": None},
             r"not shown by any scope: B: 'qrng'",
         ),
         (
-            {"scope-b": scope("scope-b", "B", '{ ch1 = "reference" }'), "scope-b2": ""},
+            {"scope-b": scope("scope-b", "B", {"ch1": "reference"}), "scope-b2": None},
             r"not shown by any scope: B: 'remote', B: 'awg5014', B: 'awg70k', B: 'qrng'",
         ),
         (
-            {"scope-b2": scope("scope-b2", "B", "")},  # a node-B scope without channels
+            {"scope-b2": scope("scope-b2", "B", None)},  # a node-B scope without channels
             r"B: 'qrng'",
         ),
     ],
 )
 def test_wiring_errors_name_file_and_key(
-    tmp_path: Path, replace: dict[str, str], needle: str
+    tmp_path: Path, replace: dict[str, dict[str, Any] | None], needle: str
 ) -> None:
     message = station_error(tmp_path, four_scopes(**replace))
     assert re.search(needle, message), message
@@ -143,7 +137,7 @@ def test_wiring_errors_name_file_and_key(
 
 def test_a_stray_scope_without_timing_wiring_is_refused(tmp_path: Path) -> None:
     """With [timing], any scope means the checks come from scopes: the wiring must be whole."""
-    text = scope("scope-a", "A", "")
+    text = {"scope-a": scope("scope-a", "A", None)}
     assert "not shown by any scope: A: 'reference'" in station_error(tmp_path, text)
 
 
@@ -151,52 +145,55 @@ def test_a_stray_scope_without_timing_wiring_is_refused(tmp_path: Path) -> None:
     ("text", "needle"),
     [
         (
-            scope("scope-a", "A", MAIN, type='"awg5014"', backend='"sim"'),
+            {"scope-a": scope("scope-a", "A", MAIN, type="awg5014", backend="sim")},
             "instruments.scope-a: Value error, channels: only a scope shows timing traces",
         ),
         (
-            scope("scope-a", "C", MAIN),
+            {"scope-a": scope("scope-a", "C", MAIN)},
             "channels: a scope showing timing traces belongs to node 'A' or 'B', found node = 'C'",
         ),
         (
-            scope("scope-a", "A", '{ input1 = "reference" }'),
+            {"scope-a": scope("scope-a", "A", {"input1": "reference"})},
             "channels: keys are input channels 'ch1', 'ch2', …, found ['input1']",
         ),
         (
-            scope("scope-a", "A", '{ ch1 = "reference", ch3 = "reference" }'),
+            {"scope-a": scope("scope-a", "A", {"ch1": "reference", "ch3": "reference"})},
             "channels: 'reference' is on both ch1 and ch3; map each trace once",
         ),
         (
-            scope("scope-a", "A", MAIN) + scope("scope-a2", "A", '{ ch1 = "awg70k" }'),
+            {
+                "scope-a": scope("scope-a", "A", MAIN),
+                "scope-a2": scope("scope-a2", "A", {"ch1": "awg70k"}),
+            },
             "instruments.scope-a2.channels.ch1: node A already shows 'awg70k' on "
             "instruments.scope-a.channels.ch4",
         ),
         (
-            scope("scope-a", "A", MAIN, settings='{ acquire_mode = "SAMPLE" }'),
+            {"scope-a": scope("scope-a", "A", MAIN, settings={"acquire_mode": "SAMPLE"})},
             "channels: timing checks read envelope curves; set settings.acquire_mode = "
             "\"ENVELOPE\" (found 'SAMPLE')",
         ),
         (
-            scope("scope-a", "A", "", type='"awg5014"'),
+            {"scope-a": scope("scope-a", "A", None, type="awg5014")},
             "backend 'loopback' is the in-process simulated oscilloscope (type 'scope')",
         ),
         (
-            scope("scope-a", "A", '{ ch1 = "" }'),
+            {"scope-a": scope("scope-a", "A", {"ch1": ""})},
             "instruments.scope-a.channels.ch1: String should have at least 1 character",
         ),
     ],
 )
-def test_config_schema_errors(text: str, needle: str) -> None:
+def test_config_schema_errors(text: dict[str, dict[str, Any]], needle: str) -> None:
     with pytest.raises(ConfigError) as info:
-        parse_config(HEAD + text, "lab/run.toml")
+        parse_config(config(text), "lab/run.toml")
     assert str(info.value).startswith("lab/run.toml: ")
     assert needle.replace("Value error, ", "") in str(info.value), str(info.value)
 
 
 def test_channels_need_a_timing_section() -> None:
-    head = HEAD.split("[timing]")[0]
+    text = config({"scope-a": scope("scope-a", "A", MAIN)}, timing=None)
     with pytest.raises(ConfigError, match=r"instruments\.scope-a\.channels: maps timing traces, "):
-        parse_config(head + scope("scope-a", "A", MAIN), "run.toml")
+        parse_config(text, "run.toml")
 
 
 def test_station_config_errors_come_before_any_instrument_opens(tmp_path: Path) -> None:
@@ -204,7 +201,7 @@ def test_station_config_errors_come_before_any_instrument_opens(tmp_path: Path) 
     import threading
 
     before = threading.active_count()
-    station_error(tmp_path, four_scopes(**{"scope-b2": ""}))
+    station_error(tmp_path, four_scopes(**{"scope-b2": None}))
     assert threading.active_count() == before  # no loopback server thread was started
 
 

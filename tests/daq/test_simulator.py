@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 from scipy.optimize import linprog
 
+from _runconfig import run_config
 from diamp.config import parse_config
 from diamp.daq.sim import lab as simulator
 from diamp.daq.sim.bell_device import (
@@ -360,34 +362,29 @@ def lab_config(
     *,
     trials: int = 2**16,
     blocks: int = 4,
-    device: str = 'model = "quantum"\nvisibility = 0.95\nreadout_fidelity = 0.985',
-    alice: str = '{ model = "iid", bias = 0.004 }',
-    bob: str = '{ model = "markov", bias = 0.004 }',
+    device: dict[str, Any] | None = None,
+    alice: dict[str, Any] | None = None,
+    bob: dict[str, Any] | None = None,
     z_source: str = "alice",
     seed: int = 20241223,
 ) -> SimulatedLab:
-    text = f"""schema_version = 1
-
-[run]
-name = "test"
-seed = {seed}
-blocks = {blocks}
-trials_per_block = {trials}
-segment_trials = {trials}
-
-[sources]
-mu = "0.0075"
-alice = {alice}
-bob = {bob}
-z_source = "{z_source}"
-
-[device]
-{device}
-
-[protocol]
-mode = "fixed"
-s_mu_threshold = "0.0065"
-"""
+    text = run_config(
+        run={
+            "name": "test",
+            "seed": seed,
+            "blocks": blocks,
+            "trials_per_block": trials,
+            "segment_trials": trials,
+        },
+        sources={
+            "mu": "0.0075",
+            "alice": alice or {"model": "iid", "bias": 0.004},
+            "bob": bob or {"model": "markov", "bias": 0.004},
+            "z_source": z_source,
+        },
+        device=device or {"model": "quantum", "visibility": 0.95, "readout_fidelity": 0.985},
+        protocol={"mode": "fixed", "s_mu_threshold": "0.0065"},
+    )
     return SimulatedLab.from_config(parse_config(text, "test.toml").config)
 
 
@@ -417,8 +414,8 @@ def test_lab_inputs_follow_source_biases() -> None:
     lab = lab_config(
         trials=n,
         blocks=1,
-        alice='{ model = "iid", bias = 0.0075 }',
-        bob='{ model = "iid", bias = -0.0075 }',
+        alice={"model": "iid", "bias": 0.0075},
+        bob={"model": "iid", "bias": -0.0075},
     )
     v = lab.block(0)
     assert_binomial(int(((v >> 3) & 1).sum()), n, 0.5075, "P(x = 1)")
@@ -431,7 +428,7 @@ def test_lab_empirical_chsh(visibility: float, f: float) -> None:
     lab = lab_config(
         trials=n,
         blocks=1,
-        device=f'model = "quantum"\nvisibility = {visibility}\nreadout_fidelity = {f}',
+        device={"model": "quantum", "visibility": visibility, "readout_fidelity": f},
     )
     counts = np.bincount(lab.block(0), minlength=16).reshape(4, 4).astype(np.float64)
     n_xy = counts.sum(axis=1)
@@ -445,9 +442,9 @@ def test_lab_empirical_chsh(visibility: float, f: float) -> None:
 
 def test_lab_lhv_device() -> None:
     n = 2**18
-    v = lab_config(trials=n, blocks=1, device='model = "lhv"\nnoise = 0.0').block(0)
+    v = lab_config(trials=n, blocks=1, device={"model": "lhv", "noise": 0.0}).block(0)
     np.testing.assert_array_equal((v >> 1) & 1, v & 1)  # a == b always
-    v = lab_config(trials=n, blocks=1, device='model = "lhv"\nnoise = 0.4').block(0)
+    v = lab_config(trials=n, blocks=1, device={"model": "lhv", "noise": 0.4}).block(0)
     counts = np.bincount(v, minlength=16).reshape(4, 4).astype(np.float64)
     n_xy = counts.sum(axis=1)
     e_hat = (counts[:, 0] + counts[:, 3] - counts[:, 1] - counts[:, 2]) / n_xy
@@ -491,6 +488,6 @@ def test_z_is_a_prefix_stream_independent_of_chunking(
 
 def test_z_statistics_follow_source() -> None:
     n_bits = 2**21
-    lab = lab_config(alice='{ model = "iid", bias = 0.0075 }', z_source="alice")
+    lab = lab_config(alice={"model": "iid", "bias": 0.0075}, z_source="alice")
     bits = np.unpackbits(lab.z_packed(n_bits))
     assert_binomial(int(bits.sum()), n_bits, 0.5075, "P(z = 1)")

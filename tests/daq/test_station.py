@@ -3,56 +3,43 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from _runconfig import CONFIGS, run_config, sim_instrument, write_config
 from diamp.cli import app
 from diamp.config import load_config
 from diamp.errors import ConfigError, InstrumentError
 from diamp.protocol.assemble import open_station
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 runner = CliRunner()
 
-SMALL = """
-schema_version = 1
-[run]
-seed = 5
-blocks = 2
-trials_per_block = 20_000
-[sources]
-mu = "0.0075"
-[device]
-model = "quantum"
-visibility = 1.0
-[protocol]
-s_mu_threshold = "0.001"
-[instruments.awg-a]
-type = "awg5014"
-backend = "sim"
-address = "TCPIP::awg5014-a.sim::INSTR"
-node = "A"
-settings = {settings}
-[instruments.qrng-a]
-type = "qrng"
-address = "qrngsim://?seed=1&bias=0.002"
-"""
+DEFAULT_SETTINGS = {"sample_rate": 1.0e9, "ch2.offset": 0.2}
 
 
-def write_config(
-    tmp_path: Path, settings: str = '{ sample_rate = 1.0e9, "ch2.offset" = 0.2 }'
-) -> Path:
-    shutil.copytree(CONFIGS / "instruments", tmp_path / "instruments")
-    path = tmp_path / "run.toml"
-    path.write_text(SMALL.replace("{settings}", settings))
-    return path
+def small(settings: dict[str, Any], blocks: int = 2, **awg: Any) -> str:
+    """An AWG and a QRNG; ``awg`` replaces fields of the AWG's table."""
+    return run_config(
+        run={"seed": 5, "blocks": blocks, "trials_per_block": 20_000},
+        sources={"z": "instruments"},  # a QRNG must be read: Z from qrng-a (z_source = alice)
+        device={"visibility": 1.0},
+        protocol={"s_mu_threshold": "0.001"},
+        instruments={
+            "awg-a": sim_instrument("awg5014", "A", settings=settings) | awg,
+            "qrng-a": {"type": "qrng", "address": "qrngsim://?seed=1&bias=0.002", "node": "A"},
+        },
+    )
+
+
+def write_small(tmp_path: Path, settings: dict[str, Any] = DEFAULT_SETTINGS) -> Path:
+    return write_config(tmp_path, small(settings))
 
 
 def test_station_configures_and_snapshots(tmp_path: Path) -> None:
-    station = open_station(load_config(write_config(tmp_path)))
+    station = open_station(load_config(write_small(tmp_path)))
     try:
         snap = station.snapshot()
     finally:
@@ -66,14 +53,13 @@ def test_station_configures_and_snapshots(tmp_path: Path) -> None:
 
 
 def test_out_of_range_setting_stops_before_any_io(tmp_path: Path) -> None:
-    config = write_config(tmp_path, '{ "ch1.amplitude" = 9.0 }')
+    config = write_small(tmp_path, {"ch1.amplitude": 9.0})
     with pytest.raises(InstrumentError, match=r"awg-a: ch1.amplitude = 9.0 Vpp is outside"):
         open_station(load_config(config))
 
 
 def test_missing_simulation_definition_is_a_config_error(tmp_path: Path) -> None:
-    path = tmp_path / "run.toml"
-    path.write_text(SMALL.replace("{settings}", "{}"))  # no instruments/ directory beside it
+    path = write_config(tmp_path, small({}), beside=False)  # no instruments/ beside it
     with pytest.raises(ConfigError, match=r"instruments.awg-a: backend 'sim' needs"):
         open_station(load_config(path))
 
@@ -82,7 +68,7 @@ def test_run_stores_snapshots_with_the_run_and_every_block(tmp_path: Path) -> No
     import h5py
 
     out = tmp_path / "run"
-    result = runner.invoke(app, ["run", str(write_config(tmp_path)), "--out", str(out), "-q"])
+    result = runner.invoke(app, ["run", str(write_small(tmp_path)), "--out", str(out), "-q"])
     assert result.exit_code in (0, 3), result.output
     with h5py.File(out / "trials.h5", "r") as f:
         run_snapshot = json.loads(f.attrs["station_snapshot"])
@@ -104,7 +90,11 @@ def test_hardware_config_names_the_unreachable_instrument(tmp_path: Path) -> Non
 def test_published_simulation_config_is_valid() -> None:
     cfg = load_config(CONFIGS / "eth-2024-sim.toml").config
     assert cfg.n_trials == 20 * 2**26 and str(cfg.sources.mu) == "3/400"
-    assert set(cfg.instruments) >= {"awg-a", "awg-b", "scope-a", "qrng-a", "qrng-b"}
+    assert set(cfg.instruments) >= {"awg-a", "awg-b", "scope-a"}
+    # every part of a trial simulated: a QRNG nothing reads is refused, so it declares none
+    src = cfg.sources
+    assert (src.inputs, src.z, src.outcomes) == ("simulated", "simulated", "simulated")
+    assert not any(i.type == "qrng" for i in cfg.instruments.values())
 
 
 def test_instrument_lost_mid_run_keeps_completed_blocks(tmp_path: Path) -> None:
@@ -121,13 +111,7 @@ def test_instrument_lost_mid_run_keeps_completed_blocks(tmp_path: Path) -> None:
     }
     state = InstrumentState(settings=headers)
     with LoopbackScpiServer(state) as server:
-        config = tmp_path / "run.toml"
-        config.write_text(
-            SMALL.replace("blocks = 2", "blocks = 6")
-            .replace('backend = "sim"', 'backend = "py"')
-            .replace('address = "TCPIP::awg5014-a.sim::INSTR"', f'address = "{server.resource}"')
-            .replace("{settings}", "{}")
-        )
+        config = write_config(tmp_path, small({}, blocks=6, backend="py", address=server.resource))
         # open + configure + run snapshot + 3 blocks (snapshot, AWGC:RUN and AWGC:STOP each
         # checked with SYST:ERR? and *ESR?), then the link goes down in block 3's snapshot
         per_snapshot = 16  # queries for every declared AWG5014 setting

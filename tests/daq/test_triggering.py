@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from _runconfig import run_config, sim_instrument, write_config
 from diamp.config import load_config
 from diamp.daq.roles import Oscilloscope, PulseGenerator, trigger_order
 from diamp.daq.store import TrialStoreReader
@@ -14,50 +14,22 @@ from diamp.errors import InstrumentError
 from diamp.protocol.assemble import open_station
 from diamp.protocol.run import acquire
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-
-CONFIG = """
-schema_version = 1
-[run]
-seed = 5
-blocks = 3
-trials_per_block = 20_000
-[sources]
-mu = "0.0075"
-[device]
-model = "quantum"
-visibility = 1.0
-[protocol]
-s_mu_threshold = "0.001"
-[instruments.awg-b]
-type = "awg5014"
-backend = "sim"
-address = "TCPIP::awg5014-b.sim::INSTR"
-node = "B"
-[instruments.awg-a]
-type = "awg5014"
-backend = "sim"
-address = "TCPIP::awg5014-a.sim::INSTR"
-node = "A"
-[instruments.qubit-a]
-type = "awg70k"
-backend = "sim"
-address = "TCPIP::awg70k-a.sim::INSTR"
-node = "A"
-[instruments.scope-a]
-type = "scope"
-backend = "sim"
-address = "TCPIP::scope-a.sim::INSTR"
-node = "A"
-"""
+CONFIG = run_config(
+    run={"seed": 5, "blocks": 3, "trials_per_block": 20_000},
+    device={"visibility": 1.0},
+    protocol={"s_mu_threshold": "0.001"},
+    instruments={
+        "awg-b": sim_instrument("awg5014", "B"),
+        "awg-a": sim_instrument("awg5014", "A"),
+        "qubit-a": sim_instrument("awg70k", "A"),
+        "scope-a": sim_instrument("scope", "A"),
+    },
+)
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    shutil.copytree(CONFIGS / "instruments", tmp_path / "instruments")
-    path = tmp_path / "run.toml"
-    path.write_text(CONFIG)
-    return path
+    return write_config(tmp_path, CONFIG)
 
 
 def _runs(sent: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -19,26 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _runconfig import run_config
 from diamp.daq.store import TrialStoreReader, TrialStoreWriter, block_dir, z_file
 from diamp.errors import StoreIntegrityError
 
-CONFIG = """
-schema_version = 1
-[run]
-seed = 77
-blocks = 48
-trials_per_block = 524_288
-segment_trials = 524_288
-[sources]
-mu = "0.0075"
-alice = { model = "iid", bias = 0.003 }
-bob = { model = "iid", bias = 0.003 }
-[device]
-model = "quantum"
-visibility = 0.95
-[protocol]
-s_mu_threshold = "0.004"
-"""
+CONFIG = run_config(
+    run={"seed": 77, "blocks": 48, "trials_per_block": 524_288, "segment_trials": 524_288},
+    sources={"alice": {"model": "iid", "bias": 0.003}, "bob": {"model": "iid", "bias": 0.003}},
+    device={"visibility": 0.95},
+    protocol={"s_mu_threshold": "0.004"},
+)
 
 DIAMP = str(Path(sys.executable).with_name("diamp"))
 
@@ -95,7 +85,9 @@ def test_random_sigkills_then_resume_equal_uninterrupted_run(tmp_path: Path) -> 
         assert _kill_when(proc, ready, float(rng.uniform(0.0, 0.08))), "finished before the kill"
         seen.append(complete_blocks(store))  # opens and verifies, whatever the moment
     assert seen == sorted(seen) and seen[-1] == 48, seen
-    assert all(k >= t for k, t in zip(seen[1:], targets, strict=False)), (seen, targets)
+    # a kill that lands after block t's file is renamed into place but before the root links
+    # it loses exactly that block (the one in flight), never an earlier one
+    assert all(k >= t - 1 for k, t in zip(seen[1:], targets, strict=False)), (seen, targets)
     resumed = subprocess.run([DIAMP, "run", str(config), "--resume", str(run), "-q"], timeout=300)
     assert resumed.returncode == 0
     assert content(store) == content(full / "trials.h5")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from _runconfig import run_config, write_config
 from diamp.cli import app
 from diamp.config import parse_config
 from diamp.daq.sim.sv_sources import IidSVSource
@@ -17,35 +18,27 @@ from diamp.errors import ConfigError
 runner = CliRunner()
 TRIALS = 40_000  # per block: 5,000 bytes from each QRNG
 
-CONFIG = """
-schema_version = 1
-[run]
-seed = 77
-blocks = 4
-trials_per_block = {trials}
-[sources]
-mu = "0.0075"
-inputs = "instruments"
-[device]
-model = "quantum"
-visibility = 1.0
-[protocol]
-s_mu_threshold = "0.001"
-[instruments.qrng-a]
-type = "qrng"
-address = "{url_a}"
-node = "A"
-[instruments.qrng-b]
-type = "qrng"
-address = "qrngsim://?seed={seed_b}&bias=0.003&model=markov"
-node = "B"
-"""
+
+def config_text(url_a: str, seed_b: int, trials: int = TRIALS, node_b: str = "B") -> str:
+    """x from qrng-a (node A), y from qrng-b (node B), Z from qrng-a (z_source = alice)."""
+    return run_config(
+        run={"seed": 77, "blocks": 4, "trials_per_block": trials},
+        sources={"inputs": "instruments", "z": "instruments"},
+        device={"visibility": 1.0},
+        protocol={"s_mu_threshold": "0.001"},
+        instruments={
+            "qrng-a": {"type": "qrng", "address": url_a, "node": "A"},
+            "qrng-b": {
+                "type": "qrng",
+                "address": f"qrngsim://?seed={seed_b}&bias=0.003&model=markov",
+                "node": node_b,
+            },
+        },
+    )
 
 
 def write(tmp_path: Path, url_a: str, seed_b: int) -> Path:
-    path = tmp_path / "run.toml"
-    path.write_text(CONFIG.format(trials=TRIALS, url_a=url_a, seed_b=seed_b))
-    return path
+    return write_config(tmp_path, config_text(url_a, seed_b))
 
 
 def test_inputs_come_bit_for_bit_from_the_qrng(tmp_path: Path) -> None:
@@ -87,8 +80,6 @@ def test_stuck_qrng_fails_its_health_check(tmp_path: Path) -> None:
 
 
 def test_instrument_inputs_need_a_qrng_per_node() -> None:
-    text = CONFIG.format(trials=10, url_a="qrngsim://?seed=1", seed_b=2).replace(
-        'node = "B"', 'node = "A"'
-    )
+    text = config_text("qrngsim://?seed=1", 2, trials=10, node_b="A")
     with pytest.raises(ConfigError, match=r"needs exactly one .* of type .qrng. at node"):
         parse_config(text, "run.toml")

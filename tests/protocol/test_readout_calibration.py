@@ -2,51 +2,32 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_run_readout import BASE, hashes, readout_config
+from test_run_readout import hashes, plain_config, readout_config
 
+from _runconfig import sim_instrument, write_config
 from diamp.config import load_config, parse_config
 from diamp.errors import ConfigError
 from diamp.protocol.run import acquire
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-
-AWGS = """
-[instruments.qubit-a]
-type = "awg70k"
-backend = "sim"
-address = "TCPIP::awg70k-a.sim::INSTR"
-node = "A"
-
-[instruments.qubit-b]
-type = "awg70k"
-backend = "sim"
-address = "TCPIP::awg70k-b.sim::INSTR"
-node = "B"
-"""
-PREPARED = (
-    'calibration_shots = 2048\ncalibration_awg = "qubit-a"\n'
-    'calibration_waveforms = { ground = "idle", excited = "pi", trial = "basis" }\n'
-)
-
-
-def _write(tmp: Path, text: str) -> Path:
-    shutil.copytree(CONFIGS / "instruments", tmp / "instruments", dirs_exist_ok=True)
-    path = tmp / "run.toml"
-    path.write_text(text)
-    return path
+AWGS = {"qubit-a": sim_instrument("awg70k", "A"), "qubit-b": sim_instrument("awg70k", "B")}
+PREPARED = {
+    "calibration_shots": 2048,
+    "calibration_awg": "qubit-a",
+    "calibration_waveforms": {"ground": "idle", "excited": "pi", "trial": "basis"},
+}
 
 
 def test_reference_states_are_played_by_the_qubit_awg(
     tmp_path: Path, scpi_commands: list[tuple[str, str]]
 ) -> None:
     sent = scpi_commands
-    text = readout_config().replace("calibration_shots = 2048\n", PREPARED) + AWGS
-    acquire(load_config(_write(tmp_path, text)), tmp_path / "trials.h5", "r")
-    acquire(parse_config(BASE, "plain.toml"), tmp_path / "plain.h5", "plain")
+    text = readout_config(a=PREPARED, instruments=AWGS)
+    acquire(load_config(write_config(tmp_path, text)), tmp_path / "trials.h5", "r")
+    acquire(parse_config(plain_config(), "plain.toml"), tmp_path / "plain.h5", "plain")
     assert hashes(tmp_path / "trials.h5") == hashes(tmp_path / "plain.h5")
 
     qubit_a = [cmd for name, cmd in sent if name == "qubit-a"]
@@ -64,14 +45,17 @@ def test_reference_states_are_played_by_the_qubit_awg(
 
 
 def test_hardware_readouts_need_the_states_prepared(tmp_path: Path) -> None:
-    text = readout_config().replace('backend = "sim"', 'backend = "zi"') + AWGS
+    zi = {"backend": "zi"}
+
+    def hardware(**qa_a: Any) -> Path:
+        text = readout_config(a=zi | qa_a, b=zi, instruments=AWGS)
+        return write_config(tmp_path, text)
+
     with pytest.raises(ConfigError, match="needs the lab to prepare"):
-        load_config(_write(tmp_path, text))
-    ok = text.replace("calibration_shots = 2048\n", PREPARED)
-    load_config(_write(tmp_path, ok))  # valid (the instruments are not opened here)
-    wrong = ok.replace('calibration_awg = "qubit-a"', 'calibration_awg = "qubit-b"')
+        load_config(hardware())
+    load_config(hardware(**PREPARED))  # valid (the instruments are not opened here)
     with pytest.raises(ConfigError, match=r"'qubit-b' must be an awg70k at node A"):
-        load_config(_write(tmp_path, wrong))
-    partial = ok.replace(', trial = "basis"', "")
+        load_config(hardware(**PREPARED | {"calibration_awg": "qubit-b"}))
+    partial = {"ground": "idle", "excited": "pi"}
     with pytest.raises(ConfigError, match="give the AWG and all three"):
-        load_config(_write(tmp_path, partial))
+        load_config(hardware(**PREPARED | {"calibration_waveforms": partial}))

@@ -12,32 +12,24 @@ from pathlib import Path
 
 import pytest
 
+from _runconfig import run_config
 from diamp.config import parse_config
 from diamp.daq.store import TrialStoreReader
 from diamp.errors import StoreIntegrityError
 from diamp.protocol.acquire import Interrupted
 from diamp.protocol.run import acquire
 
-CONFIG = """
-schema_version = 1
-[run]
-seed = 31
-blocks = {blocks}
-trials_per_block = {trials}
-[sources]
-mu = "0.0075"
-alice = {{ model = "iid", bias = 0.003 }}
-bob = {{ model = "markov", bias = 0.003 }}
-[device]
-model = "quantum"
-visibility = 0.95
-[protocol]
-s_mu_threshold = "0.005"
-"""
-
 
 def config(blocks: int = 5, trials: int = 30_001) -> str:
-    return CONFIG.format(blocks=blocks, trials=trials)
+    return run_config(
+        run={"seed": 31, "blocks": blocks, "trials_per_block": trials},
+        sources={
+            "alice": {"model": "iid", "bias": 0.003},
+            "bob": {"model": "markov", "bias": 0.003},
+        },
+        device={"visibility": 0.95},
+        protocol={"s_mu_threshold": "0.005"},
+    )
 
 
 def content(path: Path) -> tuple[list[str], str]:
@@ -96,6 +88,7 @@ def test_resume_refuses_other_config_and_corruption(tmp_path: Path) -> None:
         acquire(loaded, tmp_path / "s.h5", "a", resume=True)
 
 
+@pytest.mark.slow
 def test_sigint_stops_after_a_block_and_resume_finishes(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text(config(blocks=60, trials=2**21))

@@ -11,54 +11,66 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from _runconfig import run_config
 from diamp.config import parse_config
 from diamp.daq.store import TrialStoreReader
 from diamp.errors import ConfigError, InstrumentError
 from diamp.protocol.run import acquire
 
-BASE = """
-schema_version = 1
-[run]
-seed = 41
-blocks = 3
-trials_per_block = 1_500_000
-[sources]
-mu = "0.0075"
-[device]
-model = "quantum"
-visibility = 0.95
-[protocol]
-s_mu_threshold = "0.004"
-"""
-
-READOUTS = """
-[instruments.qa-a]
-type = "{kind}"
-backend = "sim"
-address = "dev2345{fault_a}"
-node = "A"
-calibration_shots = 2048
-timeout_s = 2
-settings = {settings}
-
-[instruments.qa-b]
-type = "{kind}"
-backend = "sim"
-address = "dev2346"
-node = "B"
-settings = {settings}
-"""
-SETTINGS = {
-    "uhfqa": "{ integration_length = 2048 }",
-    "shfqa": "{ center_frequency = 6.1e9, input_range = -5, output_range = -10 }",
+BASE: dict[str, dict[str, Any]] = {
+    "run": {"seed": 41, "blocks": 3, "trials_per_block": 1_500_000},
+    "device": {"visibility": 0.95},
+    "protocol": {"s_mu_threshold": "0.004"},
+}
+SETTINGS: dict[str, dict[str, Any]] = {
+    "uhfqa": {"integration_length": 2048},
+    "shfqa": {"center_frequency": 6.1e9, "input_range": -5, "output_range": -10},
 }
 
 
-def readout_config(kind: str = "uhfqa", fault_a: str = "") -> str:
-    return BASE + READOUTS.format(kind=kind, fault_a=fault_a, settings=SETTINGS[kind])
+def plain_config() -> str:
+    """The run without readouts: outcomes from the simulated device."""
+    return run_config(BASE)
+
+
+def readout_config(
+    kind: str = "uhfqa",
+    fault_a: str = "",
+    *,
+    a: dict[str, Any] | None = None,
+    b: dict[str, Any] | None = None,
+    instruments: dict[str, Any] | None = None,
+) -> str:
+    """The run with outcomes from readouts qa-a, qa-b; ``a``, ``b`` replace their fields."""
+    readouts = {
+        "qa-a": {
+            "type": kind,
+            "backend": "sim",
+            "address": f"dev2345{fault_a}",
+            "node": "A",
+            "calibration_shots": 2048,
+            "timeout_s": 2,
+            "settings": SETTINGS[kind],
+            **(a or {}),
+        },
+        "qa-b": {
+            "type": kind,
+            "backend": "sim",
+            "address": "dev2346",
+            "node": "B",
+            "settings": SETTINGS[kind],
+            **(b or {}),
+        },
+    }
+    return run_config(
+        BASE,
+        sources={"outcomes": "instruments"},
+        instruments={**readouts, **(instruments or {})},
+    )
 
 
 def hashes(path: Path) -> list[str]:
@@ -68,7 +80,7 @@ def hashes(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("kind", ["uhfqa", "shfqa"])
 def test_outcomes_through_readouts_equal_the_device_outcomes(tmp_path: Path, kind: str) -> None:
-    acquire(parse_config(BASE, "plain.toml"), tmp_path / "plain.h5", "plain")
+    acquire(parse_config(plain_config(), "plain.toml"), tmp_path / "plain.h5", "plain")
     acquire(parse_config(readout_config(kind), "zi.toml"), tmp_path / "zi.h5", "zi")
     assert hashes(tmp_path / "zi.h5") == hashes(tmp_path / "plain.h5")
     with TrialStoreReader(tmp_path / "zi.h5") as reader:
@@ -101,17 +113,12 @@ def test_readout_fault_mid_run_names_it_and_keeps_complete_blocks(
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        ('backend = "sim"\naddress = "dev2346"', "backend 'sim' or 'zi'"),
-        ('node = "B"', "exactly one per node"),
+        ({"b": {"backend": "py"}}, "backend 'sim' or 'zi'"),
+        ({"a": {"node": "B"}}, "exactly one per node"),
     ],
+    ids=["backend", "node"],
 )
-def test_readout_config_errors(patch: str, message: str) -> None:
-    text = readout_config()
-    if "backend" in patch:
-        text = text.replace(
-            'backend = "sim"\naddress = "dev2346"', 'backend = "py"\naddress = "dev2346"'
-        )
-    else:
-        text = text.replace('node = "A"', 'node = "B"')
+def test_readout_config_errors(patch: dict[str, dict[str, str]], message: str) -> None:
+    text = readout_config(**patch)
     with pytest.raises(ConfigError, match=message):
         parse_config(text, "zi.toml")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from _runconfig import run_config, write_config
 from diamp.cli import app
 from diamp.config import LoadedConfig, load_config
 from diamp.daq.sim.scope import scope_state
@@ -23,61 +24,55 @@ from diamp.protocol.run import acquire
 from diamp.protocol.timing_monitor import TimingMonitor
 from diamp.timing.records import TimingCheck
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 runner = CliRunner()
 
-SETTINGS = (
-    '{ acquire_mode = "ENVELOPE", envelope_count = 2000, sample_rate = 2.5e9, '
-    "horizontal_scale = 1.6e-8, horizontal_position = 12.5 }"
-)
-MAIN = '{ ch1 = "reference", ch2 = "remote", ch3 = "awg5014", ch4 = "awg70k" }'
-
-CONFIG = """
-schema_version = 1
-[run]
-seed = 9
-blocks = 4
-trials_per_block = {trials}
-[sources]
-mu = "0.0075"
-[device]
-model = "quantum"
-visibility = 1.0
-[protocol]
-s_mu_threshold = "0.008"
-[timing]
-section = "timing/eth-2024.toml"
-[timing.simulate]
-hours_per_block = 0.45
-{simulate}
-"""
+SETTINGS = {
+    "acquire_mode": "ENVELOPE",
+    "envelope_count": 2000,
+    "sample_rate": 2.5e9,
+    "horizontal_scale": 1.6e-8,
+    "horizontal_position": 12.5,
+}
+MAIN = {"ch1": "reference", "ch2": "remote", "ch3": "awg5014", "ch4": "awg70k"}
 
 
-def scope(name: str, node: str, channels: str, backend: str = "loopback", address: str = "") -> str:
-    return (
-        f'[instruments.{name}]\ntype = "scope"\nbackend = "{backend}"\n'
-        f'address = "{address or "loopback:" + name}"\nnode = "{node}"\n'
-        f"settings = {SETTINGS}\nchannels = {channels}\n"
-    )
+def scope(
+    name: str, node: str, channels: dict[str, str], backend: str = "loopback", address: str = ""
+) -> dict[str, Any]:
+    return {
+        "type": "scope",
+        "backend": backend,
+        "address": address or f"loopback:{name}",
+        "node": node,
+        "settings": SETTINGS,
+        "channels": channels,
+    }
 
 
 def make_run(
-    tmp_path: Path, simulate: str = "", trials: int = 2_000_000, b2: tuple[str, str] = ("", "")
+    tmp_path: Path,
+    simulate: dict[str, Any] | None = None,
+    trials: int = 2_000_000,
+    b2: tuple[str, str] = ("", ""),
 ) -> Path:
     """Config with four scopes; ``b2`` = (backend, address) puts scope-b2 elsewhere."""
-    if not (tmp_path / "timing").exists():
-        shutil.copytree(CONFIGS / "timing", tmp_path / "timing")
-    text = CONFIG.format(trials=trials, simulate=simulate) + "".join(
-        [
-            scope("scope-a", "A", MAIN),
-            scope("scope-a2", "A", '{ ch1 = "qrng" }'),
-            scope("scope-b", "B", MAIN),
-            scope("scope-b2", "B", '{ ch3 = "qrng" }', *(b2 if b2[0] else ("loopback", ""))),
-        ]
+    scopes = {
+        "scope-a": scope("scope-a", "A", MAIN),
+        "scope-a2": scope("scope-a2", "A", {"ch1": "qrng"}),
+        "scope-b": scope("scope-b", "B", MAIN),
+        "scope-b2": scope("scope-b2", "B", {"ch3": "qrng"}, *(b2 if b2[0] else ("loopback", ""))),
+    }
+    text = run_config(
+        run={"seed": 9, "blocks": 4, "trials_per_block": trials},
+        device={"visibility": 1.0},
+        protocol={"s_mu_threshold": "0.008"},
+        timing={
+            "section": "timing/eth-2024.toml",
+            "simulate": {"hours_per_block": 0.45, **(simulate or {})},
+        },
+        instruments=scopes,
     )
-    path = tmp_path / "run.toml"
-    path.write_text(text)
-    return path
+    return write_config(tmp_path, text)
 
 
 def test_run_with_scope_checks_certifies_them(tmp_path: Path) -> None:
@@ -103,7 +98,7 @@ def test_run_with_scope_checks_certifies_them(tmp_path: Path) -> None:
 
 def test_jitter_through_the_scopes_stops_after_the_right_block(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    config = make_run(tmp_path, 'jitter_device = "awg70k"\njitter_from_check = 2', trials=200_000)
+    config = make_run(tmp_path, {"jitter_device": "awg70k", "jitter_from_check": 2}, trials=200_000)
     result = runner.invoke(app, ["run", str(config), "--out", str(out), "-q"])
     assert result.exit_code == 3, result.output
     cert = json.loads((out / "certificate.json").read_text())

@@ -3,44 +3,35 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
+from _runconfig import run_config, write_config
 from diamp.cli import app
 from diamp.daq.store import TrialStoreReader
 from diamp.daq.traces import read_traces
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 runner = CliRunner()
 
-CONFIG = """
-schema_version = 1
-[run]
-seed = 9
-blocks = 4
-trials_per_block = 2_000_000
-[sources]
-mu = "0.0075"
-[device]
-model = "quantum"
-visibility = 1.0
-[protocol]
-s_mu_threshold = "0.008"
-[timing]
-section = "timing/eth-2024.toml"
-[timing.simulate]
-hours_per_block = 0.45
-{extra}
-"""
+
+def config_text(blocks: int = 4, policy: str | None = None, **simulate: Any) -> str:
+    """Synthetic timing checks (no scopes); ``simulate`` adds to [timing.simulate]."""
+    return run_config(
+        run={"seed": 9, "blocks": blocks, "trials_per_block": 2_000_000},
+        device={"visibility": 1.0},
+        protocol={"s_mu_threshold": "0.008"},
+        timing={
+            "section": "timing/eth-2024.toml",
+            "policy": policy,
+            "simulate": {"hours_per_block": 0.45, **simulate},
+        },
+    )
 
 
-def make_run(tmp_path: Path, extra: str = "") -> Path:
-    shutil.copytree(CONFIGS / "timing", tmp_path / "timing")
-    path = tmp_path / "run.toml"
-    path.write_text(CONFIG.format(extra=extra))
-    return path
+def make_run(tmp_path: Path, **simulate: Any) -> Path:
+    return write_config(tmp_path, config_text(**simulate))
 
 
 def test_run_with_clean_timing_certifies_and_records_it(tmp_path: Path) -> None:
@@ -64,7 +55,7 @@ def test_run_with_clean_timing_certifies_and_records_it(tmp_path: Path) -> None:
 
 def test_jitter_mid_run_stops_acquisition_and_aborts(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    config = make_run(tmp_path, 'jitter_device = "qrng"\njitter_from_check = 2')
+    config = make_run(tmp_path, jitter_device="qrng", jitter_from_check=2)
     result = runner.invoke(app, ["run", str(config), "--out", str(out), "-q"])
     assert result.exit_code == 3, result.output
     cert = json.loads((out / "certificate.json").read_text())
@@ -97,12 +88,8 @@ def test_exclude_policy_drops_bracketing_blocks_and_extracts_from_the_rest(tmp_p
     from diamp.extractors.bits import PackedBits
     from diamp.extractors.dodis import dodis_extract
 
-    text = CONFIG.replace("blocks = 4", "blocks = 6").replace(
-        'section = "timing/eth-2024.toml"', 'section = "timing/eth-2024.toml"\npolicy = "exclude"'
-    )
-    shutil.copytree(CONFIGS / "timing", tmp_path / "timing")
-    config = tmp_path / "run.toml"
-    config.write_text(text.format(extra='jitter_device = "qrng"\njitter_from_check = 4'))
+    text = config_text(blocks=6, policy="exclude", jitter_device="qrng", jitter_from_check=4)
+    config = write_config(tmp_path, text)
     out = tmp_path / "run"
     result = runner.invoke(app, ["run", str(config), "--out", str(out), "-q"])
     assert result.exit_code == 0, result.output
@@ -129,12 +116,8 @@ def test_exclude_policy_drops_bracketing_blocks_and_extracts_from_the_rest(tmp_p
 def test_exclude_policy_refuses_a_tampered_exclusion_record(tmp_path: Path) -> None:
     import h5py
 
-    text = CONFIG.replace(
-        'section = "timing/eth-2024.toml"', 'section = "timing/eth-2024.toml"\npolicy = "exclude"'
-    )
-    shutil.copytree(CONFIGS / "timing", tmp_path / "timing")
-    config = tmp_path / "run.toml"
-    config.write_text(text.format(extra='jitter_device = "qrng"\njitter_from_check = 3'))
+    text = config_text(policy="exclude", jitter_device="qrng", jitter_from_check=3)
+    config = write_config(tmp_path, text)
     out = tmp_path / "run"
     assert runner.invoke(app, ["run", str(config), "--out", str(out), "-q"]).exit_code in (0, 3)
     with h5py.File(out / "trials.h5", "r+") as f:

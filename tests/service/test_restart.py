@@ -95,6 +95,7 @@ def _check_unique(responses: list[bytes], nwords: int) -> int:
     return len(served)
 
 
+@pytest.mark.slow
 def test_kill_and_restart_in_the_middle_of_serving(tmp_path: Path) -> None:
     config, key = _serve_counter_pool(tmp_path, 60_000)
     proc, base = _start(config)

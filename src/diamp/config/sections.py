@@ -125,7 +125,9 @@ def _declared_origins(data: Any, context: Any) -> Any:
     missing = [key for key in ORIGINS if key not in sources]
     if not missing:
         return data
-    instruments = data.get("instruments") or {}
+    instruments = data.get("instruments")
+    if instruments is not None and not isinstance(instruments, dict):
+        return data  # not a table of instruments: field validation names it
     if not instruments:
         fills = dict.fromkeys(missing, "simulated")
     elif isinstance(context, dict) and context.get("stored"):
