@@ -22,20 +22,11 @@ from pathlib import Path
 
 from diamp.errors import StorageError
 
-__all__ = ["atomic_target", "fsync_dir", "fsync_file", "write_atomic"]
+__all__ = ["atomic_target", "fsync_path", "write_atomic"]
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename in directory ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
-    """Flush the data of the file at ``path`` to stable storage."""
+def fsync_path(path: Path) -> None:
+    """Flush a file's data, or a folder's entries (a rename in it), to stable storage."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -75,13 +66,13 @@ def atomic_target(
         os.fchmod(fd, mode & ~umask)
         os.close(fd)
         yield tmp
-        fsync_file(tmp)
+        fsync_path(tmp)
         if exclusive:
             os.link(tmp, target)  # FileExistsError if the name is taken
             tmp.unlink()
         else:
             os.replace(tmp, target)
-        fsync_dir(target.parent)
+        fsync_path(target.parent)
     except (OSError, RuntimeError) as err:
         tmp.unlink(missing_ok=True)
         if isinstance(err, StorageError):
