@@ -34,6 +34,7 @@ from diamp.cli.sp800_22 import sp800_22_command
 from diamp.cli.sp800_90b import sp800_90b_command
 from diamp.cli.timing import timing_app
 from diamp.errors import DiampError
+from diamp.protocol.provenance import summary as provenance_summary
 
 if TYPE_CHECKING:
     from diamp.protocol.run import RunOutput
@@ -74,6 +75,9 @@ def _summary(output: RunOutput) -> None:
     result = output.result
     total = result.scan.total
     table = Table(show_header=False, box=None, pad_edge=False)
+    simulated = result.provenance.get("simulated")
+    colour = "green" if simulated is False else "bold yellow"
+    table.add_row("provenance", f"[{colour}]{escape(provenance_summary(result.provenance))}[/]")
     table.add_row("run", result.scan.run_id)
     table.add_row("trials n", f"{total.n:,} in {len(result.scan.blocks)} blocks")
     table.add_row("CHSH S", f"{total.chsh():.5f}")
@@ -246,8 +250,10 @@ def stats(
         s_mu = total.s_mu(mu_value)
     except DiampError as err:
         raise fail(err) from err
+    provenance = _stored_provenance(trials)
     data = {
         "run_id": scan.run_id,
+        "provenance": provenance,
         "n_trials": total.n,
         "mu": fraction_str(mu_value),
         "counts": total.as_abxy(),
@@ -269,6 +275,15 @@ def stats(
     table.add_row("all", f"{total.n:,}", f"{total.chsh():.5f}", f"{float(s_mu):.6g}", style="bold")
     out.print(table)
     out.print(f"S_mu,obs = {s_mu}  (exact)")
+    out.print(escape(f"provenance: {provenance_summary(provenance)}"))
+
+
+def _stored_provenance(trials: Path) -> dict[str, Any]:
+    from diamp.daq.store import TrialStoreReader
+    from diamp.protocol.provenance import parse_provenance
+
+    with TrialStoreReader(trials) as reader:
+        return parse_provenance(reader.attribute("provenance"))
 
 
 @app.command()

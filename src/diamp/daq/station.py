@@ -36,6 +36,10 @@ from diamp.errors import ConfigError, InstrumentError
 
 __all__ = ["GENERATOR_TYPES", "SOFTWARE", "Station", "StationSpec", "software_versions"]
 
+# Backends and addresses that reach a simulation, not a device (provenance says so).
+SIMULATED_BACKENDS = frozenset({"sim", "loopback"})
+SIMULATED_ADDRESSES = ("qrngsim://",)
+
 GENERATOR_TYPES = frozenset(types_with_role("pulse-generator"))  # the PulseGenerator role
 
 SOFTWARE = (
@@ -190,6 +194,8 @@ class Station:
             "address": cfg.address,
             "node": cfg.node,
             "identity": getattr(self.instruments.get(name), "idn", None),
+            "simulated": cfg.backend in SIMULATED_BACKENDS
+            or cfg.address.startswith(SIMULATED_ADDRESSES),
         }
 
     def scope_timing(self) -> ScopeTiming | None:

@@ -56,6 +56,7 @@ __all__ = [
     "TrialSource",
     "ZPart",
     "compose_trials",
+    "instruments_part",
 ]
 
 log = logging.getLogger(__name__)
@@ -314,6 +315,20 @@ class ComposedTrials:
         return self.z_part.z_packed(n_bits, progress)
 
 
+def instruments_part(station: Station, names: list[str]) -> dict[str, Any]:
+    """Provenance of a part read from instruments: each one described by the station.
+
+    ``simulated`` is true when any of them is a simulation (backend ``sim`` or ``loopback``,
+    a ``qrngsim://`` address), so a simulated instrument never passes for hardware.
+    """
+    described = [station.describe(name) for name in names]
+    return {
+        "origin": "instruments",
+        "simulated": any(d["simulated"] for d in described),
+        "instruments": described,
+    }
+
+
 def compose_trials(
     sources: SourcesSection, lab: SimulatedLab, station: Station | None
 ) -> ComposedTrials:
@@ -330,9 +345,8 @@ def compose_trials(
     outcomes: OutcomePart = SimulatedOutcomes(lab, triggered)
     z: ZPart = SimulatedZ(lab)
     if station is not None and sources.inputs == "instruments":
-        a, b = station.qrng_name("A"), station.qrng_name("B")
-        described = {"A": station.describe(a), "B": station.describe(b)}
-        inputs = QrngInputs(station.qrng("A"), station.qrng("B"), described)
+        names = [station.qrng_name("A"), station.qrng_name("B")]
+        inputs = QrngInputs(station.qrng("A"), station.qrng("B"), instruments_part(station, names))
     if station is not None and sources.outcomes == "instruments":
         readouts = station.readouts
         if readouts is None:
@@ -343,5 +357,5 @@ def compose_trials(
         outcomes = ReadoutOutcomes(readouts, station.triggered, lab, described)
     if station is not None and sources.z == "instruments":
         name = station.qrng_name(sources.z_node)
-        z = QrngZ(station.instruments[name], station.describe(name))
+        z = QrngZ(station.instruments[name], instruments_part(station, [name]))
     return ComposedTrials(inputs, outcomes, z, station)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -25,6 +25,7 @@ from diamp.extractors.bits import PackedBits
 from diamp.extractors.checked import extract_checked
 from diamp.extractors.dodis import DodisResult
 from diamp.progress import NullProgress, ProgressSink
+from diamp.protocol.provenance import UNKNOWN, parse_provenance
 from diamp.protocol.scan import StoreScan, scan_store
 from diamp.protocol.security import (
     AdaptiveOutputLength,
@@ -77,6 +78,7 @@ class AmplifyResult:
     finished_utc: str
     timing: TimingVerification | None = None
     excluded_blocks: tuple[int, ...] = ()  # by the timing checks (policy "exclude")
+    provenance: dict[str, Any] = field(default_factory=lambda: dict(UNKNOWN))
 
     @property
     def status(self) -> str:
@@ -150,6 +152,7 @@ def amplify(
     started = datetime.now(UTC).isoformat()
     with TrialStoreReader(store_path) as reader:
         stored_blocks = len(reader.blocks())
+        provenance = parse_provenance(reader.attribute("provenance"))
     timing, timing_reason, excluded = _verify_timing(store_path, stored_blocks)
     scan = scan_store(store_path, params.segment_trials, exclude=excluded, progress=progress)
     n = scan.total.n
@@ -195,6 +198,7 @@ def amplify(
         z_bits=z_bits,
         timing=timing,
         excluded_blocks=excluded,
+        provenance=provenance,
         started_utc=started,
         finished_utc=datetime.now(UTC).isoformat(),
     )

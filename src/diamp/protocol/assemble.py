@@ -23,7 +23,7 @@ from diamp.config import LoadedConfig, RunConfig, TimingRun
 from diamp.daq.scopes import TimingContext, uses_scopes
 from diamp.daq.sim.lab import SimulatedLab
 from diamp.daq.station import Station, StationSpec
-from diamp.daq.trials import ComposedTrials, compose_trials
+from diamp.daq.trials import ComposedTrials, compose_trials, instruments_part
 from diamp.errors import ConfigError, TimingError
 from diamp.protocol.acquire import AcquisitionPlan
 from diamp.protocol.timing_monitor import TimingMonitor, synthetic_checks
@@ -117,15 +117,30 @@ def timing_monitor(
                 "with them was opened",
                 path=origin,
             )
+        names = sorted({w.instrument for w in station.wiring})
         return TimingMonitor(
             timing_file.section,
             timing_file.text,
             scopes=scopes,
             continue_simulation=station.continue_simulation,
+            provenance=instruments_part(station, names),
             **store,
         )
     synthetic = synthetic_checks(timing_file.section, timing, blocks, seed)
-    return TimingMonitor(timing_file.section, timing_file.text, synthetic=synthetic, **store)
+    simulated = {
+        "origin": "simulated",
+        "simulated": True,
+        "backend": "diamp.timing.simulate",
+        "generator": "numpy default_rng(seed), synthetic envelope traces ([timing.simulate])",
+        "seed": seed,
+    }
+    return TimingMonitor(
+        timing_file.section,
+        timing_file.text,
+        synthetic=synthetic,
+        provenance=simulated,
+        **store,
+    )
 
 
 def monitor_for(

@@ -11,6 +11,7 @@ and prints what these return.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from diamp.protocol.acquire import acquire_blocks, new_run_id
 from diamp.protocol.amplify import AmplifyResult, amplify, params_from_config
 from diamp.protocol.assemble import open_parts
 from diamp.protocol.certificate import build_certificate, dump_json
+from diamp.protocol.provenance import run_provenance
 
 __all__ = ["ReportStatus", "RunOutput", "acquire", "reamplify", "run", "write_report"]
 
@@ -73,9 +75,10 @@ def acquire(
 
     The parts are assembled from the config (:func:`diamp.protocol.assemble.open_parts`);
     with ``[instruments]`` the station is opened and configured first, and its snapshot is
-    stored with the run and with every block. ``resume`` continues an interrupted store
-    (:meth:`TrialStoreWriter.resume`; the config must be the same). ``should_stop`` is
-    polled between blocks (:class:`~diamp.protocol.acquire.Interrupted`).
+    stored with the run and with every block; where every part comes from is stored as the
+    root attribute ``provenance`` (:mod:`diamp.protocol.provenance`). ``resume`` continues
+    an interrupted store (:meth:`TrialStoreWriter.resume`; the config must be the same).
+    ``should_stop`` is polled between blocks (:class:`~diamp.protocol.acquire.Interrupted`).
     """
     with open_parts(loaded) as parts:
         store = (
@@ -85,6 +88,9 @@ def acquire(
         )
         with store:
             monitor = parts.monitor(store_path.with_name(TIMING_NAME), store.run_id)
+            timing = None if monitor is None else monitor.provenance
+            provenance = run_provenance(parts.source.describe(), timing, loaded.sha256)
+            store.set_attribute("provenance", json.dumps(provenance))
             acquire_blocks(
                 store,
                 parts.source,

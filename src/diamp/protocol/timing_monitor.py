@@ -27,9 +27,9 @@ function of the config and ``k``, so for them a missing file is simply recompute
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -82,6 +82,8 @@ class TimingMonitor:
         Called with the number of restored checks on resume (loopback scopes move on).
     path, run_id
         ``RUN/timing.h5`` and the run it belongs to.
+    provenance
+        Where the checks come from (the scopes, or a simulation with its seed).
     """
 
     def __init__(
@@ -94,12 +96,14 @@ class TimingMonitor:
         continue_simulation: Callable[[int], None] | None = None,
         path: Path | None = None,
         run_id: str | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> None:
         self.section, self.section_text = section, section_text
         self.path, self.run_id = path, run_id
         self._scopes = scopes
         self._checks = list(synthetic)
         self._continue = continue_simulation
+        self.provenance = dict(provenance or {"origin": "unknown", "simulated": True})
         self.done: list[TimingCheck] = []
         self.verdicts: list[bool] = []  # per check done, in order
         self.failure: str | None = None

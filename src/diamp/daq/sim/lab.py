@@ -120,6 +120,7 @@ class SimulatedLab:
         }
         return {
             "origin": "simulated",
+            "simulated": True,
             "backend": "diamp.daq.sim.lab",
             "generator": GENERATOR,
             "seed": self.seed,

@@ -9,11 +9,12 @@ names the source, the field (dotted path) and what was expected and found.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Final
 
 from diamp.errors import StorageError
+from diamp.protocol.provenance import UNKNOWN
 
 __all__ = [
     "ABXY_KEYS",
@@ -65,6 +66,7 @@ class CertificateView:
     timing: Mapping[str, Any] | None
     excluded_blocks: tuple[int, ...]
     raw: Mapping[str, Any]
+    provenance: Mapping[str, Any] = field(default_factory=lambda: dict(UNKNOWN))
 
 
 class _Reader:
@@ -139,6 +141,16 @@ class _Reader:
             return Fraction(value)
         except (ValueError, ZeroDivisionError) as err:
             raise self.fail(field, "an exact number as text ('0.0075', '13/2000')", value) from err
+
+
+def _provenance(r: _Reader) -> Mapping[str, Any]:
+    """Where the run's data came from; a certificate without it reads as unknown."""
+    found = r.mapping_or_none("provenance")
+    if found is None:
+        return dict(UNKNOWN)
+    if found.get("simulated") not in (True, False, None):
+        raise r.fail("provenance.simulated", "true, false or null", found.get("simulated"))
+    return found
 
 
 def _counts(r: _Reader) -> dict[str, int]:
@@ -224,4 +236,5 @@ def parse_certificate(doc: Any, source: str) -> CertificateView:
         timing=r.mapping_or_none("timing"),
         excluded_blocks=_excluded(r),
         raw=doc,
+        provenance=_provenance(r),
     )

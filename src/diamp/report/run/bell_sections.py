@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from diamp.protocol.certificate import CertificateView
+from diamp.protocol.provenance import summary as provenance_summary
 from diamp.report.run.figures import series_figure
 from diamp.report.run.model import RunData
 from diamp.report.run.page import Check, Raw, Section, esc, img, kv_table, table
@@ -64,6 +65,7 @@ def summary_section(run: RunData) -> Section:
     )
     raw = cert.raw
     rows: list[tuple[str, object]] = [
+        ("provenance", provenance_summary(cert.provenance)),
         ("run id", cert.run_id),
         ("status", status),
         ("trials n", f"{cert.n_trials:,}"),
@@ -77,6 +79,7 @@ def summary_section(run: RunData) -> Section:
         ("started / finished (UTC)", _timestamps(raw)),
     ]
     data: dict[str, Any] = {
+        "provenance": dict(cert.provenance),
         "run_id": cert.run_id,
         "status": cert.status,
         "abort_reason": cert.abort_reason,

@@ -104,5 +104,7 @@ def build_run_report(
         seconds[name] = time.perf_counter() - started
         if section is not None:
             sections.append(section)
-    title = f"diamp run report — {run.certificate.run_id}"
+    simulated = run.certificate.provenance.get("simulated")
+    origin = {True: "SIMULATED run", False: "lab run", None: "run of UNKNOWN provenance"}
+    title = f"diamp report — {origin[simulated]} {run.certificate.run_id}"
     return RunReport(render_page(title, _intro(run), sections), tuple(sections), seconds)
