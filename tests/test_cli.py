@@ -349,6 +349,7 @@ def test_store_written_by_run_follows_the_doc(small_run: SmallRun) -> None:
         "config_sha256",
         "software_version",
         "created_utc",
+        "provenance",
     }
     assert RUN_ID_RE.match(attrs["run_id"])
     assert attrs["config"] == small_run.config_text  # exactly as read

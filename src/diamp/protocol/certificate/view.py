@@ -145,9 +145,9 @@ class _Reader:
 
 def _provenance(r: _Reader) -> Mapping[str, Any]:
     """Where the run's data came from; a certificate without it reads as unknown."""
-    found = r.mapping_or_none("provenance")
-    if found is None:
-        return dict(UNKNOWN)
+    if not isinstance(r.doc, Mapping) or r.doc.get("provenance") is None:
+        return dict(UNKNOWN)  # written before certificates carried provenance
+    found = r.mapping("provenance")
     if found.get("simulated") not in (True, False, None):
         raise r.fail("provenance.simulated", "true, false or null", found.get("simulated"))
     return found
