@@ -99,3 +99,26 @@ def test_the_trial_store_is_required_unless_told_otherwise(tmp_path: Path) -> No
     run = _run_dir(tmp_path, certificate_doc(KEY))
     with pytest.raises(StorageError, match=r"trials\.h5: trial store not found"):
         load_certified_run(run)
+
+
+@pytest.mark.parametrize(
+    ("provenance", "needle"),
+    [
+        ({"simulated": "no"}, r"field 'provenance\.simulated': expected true, false or null"),
+        (["simulated"], r"field 'provenance': expected an object"),
+    ],
+)
+def test_an_edited_provenance_is_refused_naming_the_field(provenance: object, needle: str) -> None:
+    doc = certificate_doc(b"\x5a" * 16)
+    doc["provenance"] = provenance
+    with pytest.raises(StorageError, match=needle):
+        parse_certificate(doc, "edited.json")
+
+
+def test_a_certificate_without_provenance_reads_as_unknown() -> None:
+    view = parse_certificate(certificate_doc(b"\x5a" * 16), "old.json")
+    assert view.provenance["simulated"] is None and view.provenance["status"] == "unknown"
+    recorded = {"status": "recorded", "simulated": False}
+    doc = certificate_doc(b"\x5a" * 16)
+    doc["provenance"] = recorded
+    assert parse_certificate(doc, "new.json").provenance == recorded
