@@ -36,6 +36,16 @@ VerifyBits = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print sizes, timings, SHA-256.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutFile = Annotated[Path, typer.Option("-o", "--out", help="Output file (packed MSB-first).")]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help=(
+            "Correlation engine: fft (blockwise FFT with a round-off bound) or exact "
+            "(number-theoretic transform, no rounding). Same output bits."
+        ),
+    ),
+]
 
 
 @extract_app.command("dodis")
@@ -64,8 +74,9 @@ def dodis(
     ] = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
+    engine: EngineOption = "fft",
 ) -> None:
-    """Dodis two-source extractor: out_j = Σ_t x_t·y_{t+j} mod 2, exact (blockwise FFT).
+    """Dodis two-source extractor: out_j = Σ_t x_t·y_{t+j} mod 2, exact (blockwise FFT or NTT).
 
     With --workers or --scheduler the blocks become Dask tasks; the workers read the inputs
     from their paths (which must be visible to every worker) and the result is identical to
@@ -75,6 +86,7 @@ def dodis(
     from diamp.daq.bitfiles import open_bits
 
     dask = _dodis_options(threads, verify_bits, workers, scheduler)
+    _check_engine(engine)
     try:
         xs, ys = open_bits(x, bits), open_bits(y, bits)
         checked, seconds = _extract_to_file(
@@ -89,12 +101,13 @@ def dodis(
             max_fft_length=max_fft_length,
             max_memory=int(max_memory_gib * 2**30),
             dask=dask,
+            engine=engine,
         )
     except DiampError as err:
         raise fail(err) from err
     _report(
         as_json,
-        _dodis_report(xs.nbits, m, out, checked, seconds, threads, dask),
+        _dodis_report(xs.nbits, m, out, checked, seconds, threads, dask, engine),
         f"; {len(checked.checked_positions)} bits self-checked",
     )
 
@@ -115,17 +128,27 @@ def toeplitz(
     verify_bits: VerifyBits = 64,
     as_json: AsJson = False,
     quiet: Quiet = False,
+    engine: EngineOption = "fft",
 ) -> None:
     """Toeplitz hashing: out_i = Σ_j s_{i−j+n−1}·r_j mod 2 (seed of n + m − 1 bits), exact."""
     from diamp.daq.bitfiles import open_bits
 
     if (threads is not None and threads < 1) or verify_bits < 0:
         raise bad_option("--threads/--verify-bits", "must be >= 1 and >= 0")
+    _check_engine(engine)
     try:
         rs = open_bits(raw, bits)
         ss = open_bits(seed, seed_bits if seed_bits is not None else rs.nbits + m - 1)
         checked, seconds = _extract_to_file(
-            "toeplitz", rs, ss, m, out, verify_bits, not quiet and not as_json, threads=threads
+            "toeplitz",
+            rs,
+            ss,
+            m,
+            out,
+            verify_bits,
+            not quiet and not as_json,
+            threads=threads,
+            engine=engine,
         )
     except DiampError as err:
         raise fail(err) from err
@@ -140,12 +163,22 @@ def toeplitz(
             "output": str(out),
             "output_bits": m,
             "output_sha256": result.output.sha256(),
+            "engine": engine,
+            "exactness": result.exactness,
             "fft_length": result.fft_length,
             "roundoff_bound": result.error_bound,
             "checked_positions": list(result.checked_positions),
             "seconds": {"extract": checked.extract_seconds, "total": seconds},
         },
     )
+
+
+def _check_engine(engine: str) -> None:
+    """Exit with status 2 unless ``engine`` names a correlation engine."""
+    from diamp.extractors.checked import ENGINES
+
+    if engine not in ENGINES:
+        raise bad_option("--engine", f"expected one of {', '.join(ENGINES)}, found {engine!r}")
 
 
 def _dodis_options(
@@ -199,8 +232,9 @@ def _dodis_report(
     seconds: float,
     threads: int | None,
     dask: DaskTarget | None,
+    engine: str,
 ) -> dict[str, Any]:
-    """The --json report of ``diamp extract dodis``."""
+    """The --json report of ``diamp extract dodis`` (``fft_backend`` is null for exact)."""
     from diamp.extractors.fft import fft_backend
 
     result = checked.result
@@ -211,11 +245,13 @@ def _dodis_report(
         "output": str(out),
         "output_bits": m,
         "output_sha256": result.output.sha256(),
+        "engine": engine,
+        "exactness": result.exactness,
         "fft_length": result.fft_length,
         "block_bits": result.block_bits,
         "lag_bits": result.lag_bits,
         "threads": threads,
-        "fft_backend": fft_backend().name,
+        "fft_backend": fft_backend().name if engine == "fft" else None,
         "dask": None if dask is None else dask.label,
         "roundoff_bound": result.error_bound,
         "max_residual": result.max_residual,

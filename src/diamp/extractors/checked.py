@@ -1,8 +1,11 @@
 """Extract, then re-check sampled output bits from the definition: the one path for both.
 
 Every extraction that produces bits for use (the run's key, ``diamp extract``, the service's
-Toeplitz blocks) goes through :func:`extract_checked`: the exact blockwise-FFT correlation
-(in this process or on a Dask cluster), then ``check_bits`` output positions drawn at random
+Toeplitz blocks) goes through :func:`extract_checked`: the correlation by one of two engines
+(in this process or on a Dask cluster) — ``"fft"``, the blockwise FFT with its round-off bound
+(:mod:`diamp.extractors.correlate`), or ``"exact"``, the number-theoretic transform with no
+rounding at all (:mod:`diamp.extractors.ntt`); the result records which as ``exactness``
+(``"fft-bound"`` or ``"exact"``) — then ``check_bits`` output positions drawn at random
 recomputed from the definition with bit-packed AND and parity
 (:func:`diamp.extractors.direct.check_output`), which shares no arithmetic with the FFT. Any
 mismatch raises :class:`~diamp.errors.ExtractionError` naming the position, and the caller
@@ -39,12 +42,23 @@ from diamp.extractors.correlate import (
 from diamp.extractors.direct import check_output
 from diamp.extractors.distributed import DaskTarget, correlate_parity_on_cluster
 from diamp.extractors.dodis import check_dodis_inputs
+from diamp.extractors.ntt import MAX_NTT_LENGTH, correlate_parity_exact
 from diamp.extractors.toeplitz import ReversedBits, check_toeplitz_inputs
 from diamp.progress import NullProgress, Progress, ProgressSink
 
-__all__ = ["CheckedExtraction", "ExtractorKind", "extract_checked", "sample_positions"]
+__all__ = [
+    "ENGINES",
+    "CheckedExtraction",
+    "Engine",
+    "ExtractorKind",
+    "extract_checked",
+    "sample_positions",
+]
 
 ExtractorKind = Literal["dodis", "toeplitz"]
+Engine = Literal["fft", "exact"]
+ENGINES: tuple[Engine, ...] = ("fft", "exact")
+"""The correlation engines: ``fft`` (blockwise FFT, round-off bound) and ``exact`` (NTT)."""
 Positions = np.random.Generator | int | None
 
 
@@ -105,6 +119,7 @@ def extract_checked(
     max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
     dask: DaskTarget | None = None,
     progress: ProgressSink | None = None,
+    engine: Engine = "fft",
 ) -> CheckedExtraction:
     """Extract m bits with ``kind``, then recompute ``min(check_bits, m)`` of them directly.
 
@@ -118,12 +133,14 @@ def extract_checked(
         (a generator, a seed, or None: seeded from :mod:`secrets`).
     threads, max_memory, max_fft_length
         As for :func:`~diamp.extractors.correlate.correlate_parity`; ``threads`` is unused
-        on Dask.
+        on Dask. ``max_fft_length`` caps the exact engine's transform length too.
     dask
         Run the correlation on this Dask cluster instead of in this process; the output is
         bit-identical.
     progress
         Receives two steps: the extraction and the self-check.
+    engine
+        ``"fft"`` (default) or ``"exact"``; the output bits are identical.
 
     Raises
     ------
@@ -132,13 +149,25 @@ def extract_checked(
         output bit that differs from the definition (``position`` names it).
     """
     cx, cy, label = _correlation_inputs(kind, x, y, m)
+    if engine not in ENGINES:
+        raise ExtractionError(f"unknown extraction engine {engine!r}: expected 'fft' or 'exact'")
     if check_bits < 0:
         raise ExtractionError(f"the number of self-checked bits must be >= 0, found {check_bits}")
     sink = progress or NullProgress()
     update = sink.start(label, 1)
     tick: Progress | None = None if progress is None else (lambda d, t: update(d / t))
     started = time.perf_counter()
-    if dask is None:
+    if engine == "exact" and dask is None:
+        result = correlate_parity_exact(
+            cx,
+            cy,
+            m,
+            threads=threads,
+            max_memory=max_memory,
+            max_length=min(max_fft_length, MAX_NTT_LENGTH),
+            progress=tick,
+        )
+    elif dask is None:
         result = correlate_parity(
             cx,
             cy,
@@ -158,6 +187,7 @@ def extract_checked(
             max_fft_length=max_fft_length,
             progress=tick,
             name=kind,
+            engine=engine,
         )
     extracted = time.perf_counter()
     positions = sample_positions(m, min(check_bits, m), rng)

@@ -384,7 +384,12 @@ def correlation_partial(
 
 @dataclass(frozen=True)
 class CorrelationResult:
-    """Output bits with the evidence of their exactness."""
+    """Output bits with the evidence of their exactness.
+
+    ``exactness`` says what that evidence is: ``"fft-bound"`` (this engine: every sum's
+    round-off bound < 1/4 and its residual checked) or ``"exact"`` (the NTT engine of
+    :mod:`diamp.extractors.ntt`, no rounding at all).
+    """
 
     output: PackedBits
     block_bits: int
@@ -393,6 +398,7 @@ class CorrelationResult:
     error_bound: float
     max_residual: float
     checked_positions: tuple[int, ...] = field(default=())
+    exactness: str = "fft-bound"  # "exact" from the NTT engine (diamp.extractors.ntt)
 
 
 def _split(count: int, parts: int) -> list[range]:

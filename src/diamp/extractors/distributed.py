@@ -116,6 +116,12 @@ def _partial(x: BitSource, y: BitSource, plan: Any, chunk: int, first: int, stop
     return correlation_partial(x, y, plan, chunk, range(first, stop))
 
 
+def _exact_partial(x: BitSource, y: BitSource, plan: Any, chunk: int, first: int, stop: int) -> Any:
+    from diamp.extractors.ntt import exact_partial
+
+    return exact_partial(x, y, plan, chunk, range(first, stop))
+
+
 def _xor(a: PartialResult, b: PartialResult) -> PartialResult:
     return PartialResult(
         a.chunk,
@@ -151,16 +157,27 @@ def correlate_parity_dask(
     block_bits: int | None = None,
     progress: Progress | None = None,
     name: str = "correlate",
+    engine: str = "fft",
 ) -> CorrelationResult:
     """Parities c_j = Σ_t x_t·y_{t+j} mod 2 (j < m) computed on a Dask cluster.
 
     ``max_memory`` is the budget of one machine, shared by ``workers_per_machine`` workers.
-    The result is bit-identical to :func:`diamp.extractors.correlate.correlate_parity`.
+    ``engine`` is ``"fft"`` or ``"exact"`` (:mod:`diamp.extractors.ntt`, one thread per
+    task). The result is bit-identical to :func:`diamp.extractors.correlate.correlate_parity`.
     """
     from distributed import as_completed
 
-    cap = min(max_fft_length, max_fft_for_memory(max_memory, max(1, workers_per_machine)))
-    plan = plan_correlation(x.nbits, m, block_bits=block_bits, max_fft_length=cap)
+    workers = max(1, workers_per_machine)
+    if engine == "exact":
+        from diamp.extractors.ntt import MAX_NTT_LENGTH, max_ntt_for_memory, plan_exact
+
+        cap = min(max_fft_length, MAX_NTT_LENGTH, max_ntt_for_memory(max_memory // workers))
+        plan = plan_exact(x.nbits, m, block_bits=block_bits, max_length=cap)
+        task: Any = _exact_partial
+    else:
+        cap = min(max_fft_length, max_fft_for_memory(max_memory, workers))
+        plan = plan_correlation(x.nbits, m, block_bits=block_bits, max_fft_length=cap)
+        task = _partial
     block_seconds = 2 * plan.fft_length * math.log2(plan.fft_length) / 26 * _SECONDS_PER_FFT_POINT
     group = max(1, math.ceil(MIN_TASK_SECONDS / block_seconds))
     xs: Any = client.scatter(x, broadcast=True) if isinstance(x, PackedBits) else x
@@ -171,7 +188,7 @@ def correlate_parity_dask(
         leaves.append(
             [
                 client.submit(
-                    _partial,
+                    task,
                     xs,
                     ys,
                     plan,
@@ -203,6 +220,7 @@ def correlate_parity_dask(
         fft_length=plan.fft_length,
         error_bound=max(p.error_bound for p in parts),
         max_residual=max(p.max_residual for p in parts),
+        exactness="exact" if engine == "exact" else "fft-bound",
     )
 
 
@@ -216,6 +234,7 @@ def correlate_parity_on_cluster(
     max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
     progress: Progress | None = None,
     name: str = "correlate",
+    engine: str = "fft",
 ) -> CorrelationResult:
     """:func:`correlate_parity_dask` on ``target``; a LocalCluster is closed afterwards.
 
@@ -233,4 +252,5 @@ def correlate_parity_on_cluster(
             max_fft_length=max_fft_length,
             progress=progress,
             name=name,
+            engine=engine,
         )
