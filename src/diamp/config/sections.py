@@ -236,9 +236,15 @@ ProtocolConfig = Annotated[
 
 
 class ExtractorConfig(_Section):
-    """``[extractor]``: self-check of the extracted key."""
+    """``[extractor]``: the correlation engine and the self-check of the extracted key.
+
+    ``engine`` is ``"fft"`` (blockwise FFT with its round-off bound) or ``"exact"``
+    (number-theoretic transform, no rounding); both give the same bits, the certificate
+    records which as ``extractor.exactness``.
+    """
 
     verify_bits: int = Field(default=64, ge=0, le=1_000_000)
+    engine: Literal["fft", "exact"] = "fft"
 
 
 class TimingSimulation(_Section):

@@ -75,6 +75,7 @@ __all__ = [
 ]
 
 PRIME = k.P
+SUM_LIMIT = PRIME - 1  # the largest value a summed entry may reach (its residue is itself)
 MAX_NTT_LENGTH = 2**30  # the 2-adicity of P
 DEFAULT_MAX_NTT_LENGTH = 2**27
 MIN_NTT_LENGTH = 16
@@ -312,7 +313,7 @@ def _partial(
             xb, xoff, wa = _window(x, s, bl)
             yb, yoff, wb = _window(y, s + j0, ylen)
             if wa and wb:
-                if ceiling + min(wa, wb) > PRIME - 1:
+                if ceiling + min(wa, wb) > SUM_LIMIT:
                     flush()
                 pool.run(k.unpack_bits, length, xb, xoff, bl, span, True, ws.x)
                 _forward(ws.x, ws.tw, pool)

@@ -22,7 +22,7 @@ from diamp.daq.store import StoreAbBits, TrialStoreReader
 from diamp.daq.traces import read_traces
 from diamp.errors import ConfigError, ProtocolError
 from diamp.extractors.bits import PackedBits
-from diamp.extractors.checked import extract_checked
+from diamp.extractors.checked import Engine, extract_checked
 from diamp.extractors.dodis import DodisResult
 from diamp.progress import NullProgress, ProgressSink
 from diamp.protocol.provenance import UNKNOWN, parse_provenance
@@ -58,6 +58,7 @@ class AmplifyParams:
     verify_bits: int = 64
     segment_trials: int = 2**22
     threads: int | None = None  # None: what suits the FFT backend
+    engine: Engine = "fft"  # [extractor] engine: "fft" or "exact" (same bits)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,13 @@ def params_from_config(
         except ValueError as err:
             raise ConfigError(f"{source}: invalid override of [protocol]: {err}") from err
     mu_value = cfg.sources.mu if mu is None else Fraction(mu)
-    return AmplifyParams(mu_value, protocol, cfg.extractor.verify_bits, cfg.run.segment_trials)
+    return AmplifyParams(
+        mu_value,
+        protocol,
+        cfg.extractor.verify_bits,
+        cfg.run.segment_trials,
+        engine=cfg.extractor.engine,
+    )
 
 
 def _output_length(
@@ -265,7 +272,14 @@ def _extract(
     ab = StoreAbBits(store_path, exclude=exclude)  # checksums verified as blocks are read
     z = Hdf5PackedBits(store_path, "z")
     checked = extract_checked(
-        "dodis", ab, z, m, check_bits=params.verify_bits, threads=params.threads, progress=progress
+        "dodis",
+        ab,
+        z,
+        m,
+        check_bits=params.verify_bits,
+        threads=params.threads,
+        progress=progress,
+        engine=params.engine,
     )
     with TrialStoreReader(store_path) as reader:
         if reader.verify_z()[1] != z_sha256:

@@ -121,6 +121,7 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         else {
             "name": "dodis-noncyclic",
             "definition": "K_j = sum_{t=0}^{N-1-j} AB_t * Z_{t+j} mod 2",
+            "exactness": extraction.exactness,
             "block_bits": extraction.block_bits,
             "lag_bits": extraction.lag_bits,
             "fft_length": extraction.fft_length,

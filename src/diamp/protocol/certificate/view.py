@@ -19,6 +19,7 @@ from diamp.protocol.provenance import UNKNOWN
 __all__ = [
     "ABXY_KEYS",
     "CERTIFICATE_SCHEMA",
+    "EXACTNESS",
     "CertificateView",
     "SeriesPoint",
     "parse_certificate",
@@ -67,6 +68,7 @@ class CertificateView:
     excluded_blocks: tuple[int, ...]
     raw: Mapping[str, Any]
     provenance: Mapping[str, Any] = field(default_factory=lambda: dict(UNKNOWN))
+    exactness: str | None = None  # "exact" or "fft-bound"; None when nothing was extracted
 
 
 class _Reader:
@@ -153,6 +155,27 @@ def _provenance(r: _Reader) -> Mapping[str, Any]:
     return found
 
 
+EXACTNESS: Final = ("exact", "fft-bound")
+"""Values of ``extractor.exactness``: the NTT engine, or the FFT engine with its bound."""
+
+
+def _exactness(r: _Reader) -> str | None:
+    """How the key's exactness is established; None when there is no extractor section.
+
+    Certificates written before the field existed read as ``"fft-bound"``: the blockwise
+    FFT with its round-off bound was then the only engine.
+    """
+    if not isinstance(r.doc, Mapping) or r.doc.get("extractor") is None:
+        return None
+    section = r.mapping("extractor")
+    if "exactness" not in section:
+        return "fft-bound"
+    found = section["exactness"]
+    if found not in EXACTNESS:
+        raise r.fail("extractor.exactness", "'exact' or 'fft-bound'", found)
+    return str(found)
+
+
 def _counts(r: _Reader) -> dict[str, int]:
     keys = sorted(r.mapping("counts"))
     if keys != list(ABXY_KEYS):
@@ -237,4 +260,5 @@ def parse_certificate(doc: Any, source: str) -> CertificateView:
         excluded_blocks=_excluded(r),
         raw=doc,
         provenance=_provenance(r),
+        exactness=_exactness(r),
     )
