@@ -209,6 +209,19 @@ def _dit_first3(a, g, v8a, v8b, v8c, v4):  # type: ignore[no-untyped-def]  # pra
     a[g + np.uint64(7)] = np.uint32(_add(e3, t))
 
 
+@njit(types.void(_u32, _u32_ro, _i64, _i64, _i64), cache=True, nogil=True)
+def _dif_section_stage(a, tw, base, size, h):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Forward stage of half-size h on a[base : base + size].
+
+    A function of its own (called, not inlined, per section and stage): inside the section
+    loop LLVM optimised the butterfly loop far worse (measured: 2.4x slower).
+    """
+    hu = np.uint64(h)
+    for g in range(base, base + size, 2 * h):
+        gu = np.uint64(g)
+        _dif_run(a, tw, gu, gu + hu, hu, hu)
+
+
 @njit(types.void(_u32, _u32_ro, _i64, _i64, _i64, _i64), cache=True, nogil=True)
 def dif_tail(a, tw, size, top, lo, hi):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Forward stages h = top … 1 inside each of the sections lo … hi−1 of ``size`` elements.
@@ -222,10 +235,7 @@ def dif_tail(a, tw, size, top, lo, hi):  # type: ignore[no-untyped-def]  # pragm
         base = s * size
         h = top
         while h >= 8:
-            hu = np.uint64(h)
-            for g in range(base, base + size, 2 * h):
-                gu = np.uint64(g)
-                _dif_run(a, tw, gu, gu + hu, hu, hu)
+            _dif_section_stage(a, tw, base, size, h)
             h //= 2
         for g in range(np.uint64(base), np.uint64(base + size), np.uint64(8)):
             _dif_last3(a, g, w8a, w8b, w8c, w4)
@@ -334,6 +344,17 @@ def dit_stage(a, tw, h, lo, hi):  # type: ignore[no-untyped-def]  # pragma: no c
         b += j1 - j0
 
 
+@njit(types.void(_u32, _u32_ro, _i64, _i64, _i64), cache=True, nogil=True)
+def _dit_section_stage(a, tw, base, size, h):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Inverse stage of half-size h on a[base : base + size] (see ``_dif_section_stage``)."""
+    hu = np.uint64(h)
+    one = np.uint64(1)
+    for g in range(base, base + size, 2 * h):
+        gu = np.uint64(g)
+        _dit_zero(a, gu, gu + hu)
+        _dit_run(a, tw, gu + one, gu + hu + one, hu + hu - one, hu - one)
+
+
 @njit(types.void(_u32, _u32_ro, _i64, _i64, _i64, _i64), cache=True, nogil=True)
 def dit_head(a, tw, size, top, lo, hi):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Inverse stages h = 1 … top inside each of the sections lo … hi−1 of ``size`` elements.
@@ -342,18 +363,13 @@ def dit_head(a, tw, size, top, lo, hi):  # type: ignore[no-untyped-def]  # pragm
     """
     v8a, v8b, v8c = np.uint64(tw[7]), np.uint64(tw[6]), np.uint64(tw[5])
     v4 = np.uint64(tw[3])
-    one = np.uint64(1)
     for s in range(lo, hi):
         base = s * size
         for g in range(np.uint64(base), np.uint64(base + size), np.uint64(8)):
             _dit_first3(a, g, v8a, v8b, v8c, v4)
         h = 8
         while h <= top:
-            hu = np.uint64(h)
-            for g in range(base, base + size, 2 * h):
-                gu = np.uint64(g)
-                _dit_zero(a, gu, gu + hu)
-                _dit_run(a, tw, gu + one, gu + hu + one, hu + hu - one, hu - one)
+            _dit_section_stage(a, tw, base, size, h)
             h *= 2
 
 
