@@ -446,7 +446,7 @@ def scaled_parities(values, first, count, factor, bound, out):  # type: ignore[n
         out[byte] = np.uint8(packed)
     if largest <= bound:
         return np.int64(largest)
-    for i in range(count):
-        if _mont(np.uint64(values[first + i]), factor) > bound:
-            return -1 - i
+    for k in range(count):
+        if _mont(np.uint64(values[first + k]), factor) > bound:
+            return -1 - k
     return -1  # not reached
