@@ -85,8 +85,7 @@ def dodis(
     """
     from diamp.daq.bitfiles import open_bits
 
-    dask = _dodis_options(threads, verify_bits, workers, scheduler)
-    _check_engine(engine)
+    dask = _dodis_options(threads, verify_bits, workers, scheduler, engine)
     try:
         xs, ys = open_bits(x, bits), open_bits(y, bits)
         checked, seconds = _extract_to_file(
@@ -182,7 +181,11 @@ def _check_engine(engine: str) -> None:
 
 
 def _dodis_options(
-    threads: int | None, verify_bits: int, workers: int | None, scheduler: str | None
+    threads: int | None,
+    verify_bits: int,
+    workers: int | None,
+    scheduler: str | None,
+    engine: str,
 ) -> DaskTarget | None:
     """Check the options of ``diamp extract dodis``; the Dask target they name, if any."""
     from diamp.extractors.distributed import DaskTarget
@@ -195,6 +198,7 @@ def _dodis_options(
         raise bad_option("--workers", f"must be >= 1, found {workers}")
     if verify_bits < 0:
         raise bad_option("--verify-bits", f"must be >= 0, found {verify_bits}")
+    _check_engine(engine)
     return None if workers is None and scheduler is None else DaskTarget(workers, scheduler)
 
 

@@ -42,7 +42,6 @@ from diamp.extractors.correlate import (
 from diamp.extractors.direct import check_output
 from diamp.extractors.distributed import DaskTarget, correlate_parity_on_cluster
 from diamp.extractors.dodis import check_dodis_inputs
-from diamp.extractors.ntt import MAX_NTT_LENGTH, correlate_parity_exact
 from diamp.extractors.toeplitz import ReversedBits, check_toeplitz_inputs
 from diamp.progress import NullProgress, Progress, ProgressSink
 
@@ -158,6 +157,8 @@ def extract_checked(
     tick: Progress | None = None if progress is None else (lambda d, t: update(d / t))
     started = time.perf_counter()
     if engine == "exact" and dask is None:
+        from diamp.extractors.ntt import MAX_NTT_LENGTH, correlate_parity_exact  # its kernels
+
         result = correlate_parity_exact(
             cx,
             cy,
