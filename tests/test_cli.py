@@ -828,3 +828,24 @@ def test_demo_config_certifies_a_megabit(tmp_path: Path) -> None:
     positions = [0, 1, m - 1, *rng.choice(m, size=8, replace=False).tolist()]
     for j in positions:
         assert int(key_bits[j]) == dodis_bit_direct(x, y, int(j)), j
+
+
+def test_rate_reports_the_chain_error_of_each_bound() -> None:
+    base = ("rate", "--n", 1342177280, "--mu", "0.0075", "--s-mu", "0.00296")
+    strict = json.loads(invoke(*base, "--json").stdout)
+    paper = json.loads(invoke(*base, "--bound", "paper", "--json").stdout)
+    assert strict["chain_error"] <= 1e-12 and strict["certified"] is True
+    assert paper["chain_error"] >= 1e-7 and paper["certified"] is False
+    shown = squash(invoke(*base, "--bound", "paper").output)
+    assert "NOTacertifiedepsilon" in shown and "3.8e-07" in shown  # squash drops spaces
+
+
+def test_rate_pays_for_post_selection() -> None:
+    base = ("rate", "--n", 1342177280, "--mu", "0.0075", "--s-mu", "0.00296")
+    paid = json.loads(invoke(*base, "--post-selection-blocks", "20", "--json").stdout)
+    assert paid["m"] == 20_554_228 and paid["post_selection_blocks"] == 20
+    assert paid["post_selection"] is not None and "2^B" in paid["post_selection"]
+    refused = invoke(*base, "--post-selection-blocks", "-3")
+    assert refused.exit_code == 2
+    assert_no_traceback(refused)
+    assert "--post-selection-blocks" in squash(refused.output)

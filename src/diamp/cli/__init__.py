@@ -91,6 +91,16 @@ def _summary(output: RunOutput) -> None:
         "[green]ok[/]" if result.status == "ok" else f"[red]abort[/]: {result.abort_reason}",
     )
     table.add_row("certified m", f"{result.m:,} bits")
+    if result.length is not None and result.m > 0:
+        length = result.length
+        colour = "green" if length.certified else "bold yellow"
+        table.add_row("epsilon", f"[{colour}]{escape(length.eps_statement)}[/]")
+        if length.post_selection_blocks:
+            table.add_row(
+                "post-selection",
+                f"paid for {length.post_selection_blocks} blocks chosen after the data "
+                f"(eps_EA * 2^-{length.post_selection_blocks}, spec §11b)",
+            )
     table.add_row("certificate", escape(str(output.certificate_path)))
     if output.key_path is not None and result.key is not None:
         table.add_row("key", escape(f"{output.key_path} (sha256 {result.key.sha256()})"))
@@ -301,8 +311,18 @@ def rate(
     bound: Annotated[
         str, typer.Option(help="strict (re-derived chain, default) or paper (eq. 18).")
     ] = "strict",
+    post_selection_blocks: Annotated[
+        int,
+        typer.Option(
+            "--post-selection-blocks",
+            help=(
+                "B: the trials were chosen among B blocks after seeing data (timing policy "
+                "'exclude'); pays a union bound over 2^B block sets (eps_EA * 2^-B)."
+            ),
+        ),
+    ] = 0,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (keys include eta, m).")
+        bool, typer.Option("--json", help="Print JSON (keys include eta, m, chain_error).")
     ] = False,
 ) -> None:
     """Rate eta and output length m for n trials at an S_mu threshold (Theorem 5)."""
@@ -310,9 +330,22 @@ def rate(
 
     if bound not in ("strict", "paper"):
         raise bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
+    if post_selection_blocks < 0:
+        raise bad_option(
+            "--post-selection-blocks", f"expected an integer >= 0, found {post_selection_blocks}"
+        )
     mu_value, s_value = parse_exact("--mu", mu), parse_exact("--s-mu", s_mu)
     try:
-        result = output_length(n, mu_value, s_value, eps, eps_s, eps_ea, bound)  # type: ignore[arg-type]
+        result = output_length(
+            n,
+            mu_value,
+            s_value,
+            eps,
+            eps_s,
+            eps_ea,
+            bound,  # type: ignore[arg-type]
+            post_selection_blocks,
+        )
     except DiampError as err:
         raise fail(err) from err
     data = result.to_dict()
@@ -320,6 +353,11 @@ def rate(
         emit_json(data)
         return
     out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({bound} bound)")
+    if post_selection_blocks:
+        out.print(
+            f"post-selection: {post_selection_blocks} blocks, eps_EA * 2^-{post_selection_blocks}"
+        )
+    out.print(result.eps_statement)
 
 
 test_app = typer.Typer(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from diamp import __version__
 from diamp.protocol.certificate.view import CERTIFICATE_SCHEMA
+from diamp.protocol.epsilon import eps_statement
 
 if TYPE_CHECKING:
     from diamp.protocol.amplify import AmplifyResult
@@ -73,7 +74,11 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
     """The certificate of one amplification as a JSON-ready dict."""
     from diamp.protocol.amplify import z_requirement
     from diamp.protocol.scan import series_dict
-    from diamp.protocol.security import BOUND_DESCRIPTIONS, ETA_CONSTRUCTION
+    from diamp.protocol.security import (
+        BOUND_DESCRIPTIONS,
+        ETA_CONSTRUCTION,
+        POST_SELECTION_DESCRIPTION,
+    )
 
     scan, params, length = result.scan, result.params, result.length
     n = scan.total.n
@@ -99,6 +104,11 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         "m_bound": None if length is None else length.m,
         "bound": p.bound,
         "bound_description": BOUND_DESCRIPTIONS[p.bound],
+        "chain_error": None if length is None else length.chain_error,
+        "eps_certified": p.bound == "strict",
+        "eps_statement": eps_statement(
+            p.bound, p.eps, math.nan if length is None else length.chain_error
+        ),
         "eta_construction": ETA_CONSTRUCTION,
         "protocol": _protocol_dict(result),
         "security": None if length is None else length.to_dict(),
@@ -139,6 +149,10 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
                 "timing policy 'exclude': block k is used only if the checks before and after "
                 "it both pass; excluded trials are stored but never estimated or extracted"
             ),
+            "post_selection_blocks": result.post_selection_blocks,
+            "post_selection_cost": POST_SELECTION_DESCRIPTION
+            if result.post_selection_blocks
+            else None,
         },
         "software": {"name": "diamp", "version": __version__},
         "timestamps": {"started_utc": result.started_utc, "finished_utc": result.finished_utc},

@@ -67,6 +67,8 @@ class CertificateView:
     excluded_blocks: tuple[int, ...]
     raw: Mapping[str, Any]
     provenance: Mapping[str, Any] = field(default_factory=lambda: dict(UNKNOWN))
+    chain_error: float | None = None  # None: m = 0, or written before certificates had it
+    post_selection_blocks: int = 0
 
 
 class _Reader:
@@ -153,6 +155,14 @@ def _provenance(r: _Reader) -> Mapping[str, Any]:
     return found
 
 
+def _optional(r: _Reader, field: str) -> bool:
+    """Whether ``field`` is present and not null (fields added after schema /1 appeared)."""
+    try:
+        return r.get(field) is not None
+    except StorageError:
+        return False
+
+
 def _counts(r: _Reader) -> dict[str, int]:
     keys = sorted(r.mapping("counts"))
     if keys != list(ABXY_KEYS):
@@ -237,4 +247,8 @@ def parse_certificate(doc: Any, source: str) -> CertificateView:
         excluded_blocks=_excluded(r),
         raw=doc,
         provenance=_provenance(r),
+        chain_error=r.float_("chain_error") if _optional(r, "chain_error") else None,
+        post_selection_blocks=r.int_("excluded_blocks.post_selection_blocks")
+        if _optional(r, "excluded_blocks.post_selection_blocks")
+        else 0,
     )
