@@ -127,7 +127,9 @@ def _chain_check(cert: CertificateView, again: OutputLength) -> Check:
             not again.certified or again.chain_error <= again.eps,
             f"not recorded; recomputed {again.chain_error:.6g}",
         )
-    ok = _close(recorded, again.chain_error) and (not again.certified or recorded <= again.eps)
+    # relative: errors are tiny numbers, the absolute floor of _close would accept any of them
+    close = math.isclose(recorded, again.chain_error, rel_tol=1e-9)
+    ok = close and (not again.certified or recorded <= again.eps)
     return Check("chain error", ok, f"{recorded!r} vs recomputed {again.chain_error!r}")
 
 
