@@ -81,7 +81,8 @@ BOUND_DESCRIPTIONS: Final = MappingProxyType(
             "m_chain (spec §6): largest m for which the forward error of K24 Theorems 2-4 "
             "(Dodis two-source extractor, APS16 quantum-proof error sqrt(3 eps_D 2^(m-2)), "
             "smooth min-entropy) with the equal split eps1 = eps2 = eps_q = (eps - 6 eps_s)/6 "
-            "is at most eps"
+            "is at most eps; Ext(AB, Z) is used strong in Z (transpose symmetry of the shift "
+            "family), so K is eps-close to uniform given Z, X, Y and E"
         ),
         "paper": (
             "K24 eq. (18) as printed: floor((n/6)(eta + 2 log2(1/(1/2+mu)) - 2) "

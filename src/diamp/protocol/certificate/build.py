@@ -131,6 +131,12 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         else {
             "name": "dodis-noncyclic",
             "definition": "K_j = sum_{t=0}^{N-1-j} AB_t * Z_{t+j} mod 2",
+            "strong_input": "Z",
+            "strong_input_reason": (
+                "K_j = AB^T A_j Z with A_j the non-cyclic shift; every non-empty sum of the A_j "
+                "and of their transposes has rank >= N - m + 1, so Dodis et al. Lemma 4 makes "
+                "Ext strong in Z with the same error: K is uniform given the public Z"
+            ),
             "block_bits": extraction.block_bits,
             "lag_bits": extraction.lag_bits,
             "fft_length": extraction.fft_length,
