@@ -687,6 +687,7 @@ def test_epsilon_row_says_what_eps_means(demo: Run, demo_copy: Path) -> None:
         "report", demo_copy, "--certificate", "certificate.amplify-001.json", "-o", page_path
     )
     assert shown.exit_code == 0, shown.output
+    assert "provenance:SIMULATED(inputs,z,outcomes,timing)" in squash(shown.output)
     page = parse_page(page_path)
     assert kv(page["summary"])["epsilon"].startswith("NOT a certified epsilon")
     assert "eps is NOT certified" in page["length"].joined
