@@ -38,6 +38,7 @@ from diamp.protocol.provenance import summary as provenance_summary
 
 if TYPE_CHECKING:
     from diamp.protocol.run import RunOutput
+    from diamp.protocol.security import OutputLength
 
 app = typer.Typer(
     name="diamp",
@@ -348,15 +349,17 @@ def rate(
         )
     except DiampError as err:
         raise fail(err) from err
-    data = result.to_dict()
     if as_json:
-        emit_json(data)
-        return
-    out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({bound} bound)")
-    if post_selection_blocks:
-        out.print(
-            f"post-selection: {post_selection_blocks} blocks, eps_EA * 2^-{post_selection_blocks}"
-        )
+        emit_json(result.to_dict())
+    else:
+        _print_rate(result)
+
+
+def _print_rate(result: OutputLength) -> None:
+    out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({result.bound} bound)")
+    blocks = result.post_selection_blocks
+    if blocks:
+        out.print(f"post-selection: {blocks} blocks, eps_EA * 2^-{blocks}")
     out.print(result.eps_statement)
 
 
