@@ -124,7 +124,7 @@ def read_plain(path: Path) -> PlainStore:
     import h5py
 
     with h5py.File(path, "r") as f:
-        assert f.attrs["schema"] == "diamp.trials" and f.attrs["schema_version"] == 2
+        assert f.attrs["schema"] == "diamp.trials" and f.attrs["schema_version"] == 3
         names = sorted(f["blocks"])
         blocks, battrs = [], []
         for name in names:

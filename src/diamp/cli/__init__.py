@@ -157,6 +157,8 @@ def run(
     from diamp.protocol.acquire import Interrupted
     from diamp.protocol.run import run as run_experiment
 
+    if resume is not None:
+        _finished_already(config, resume)
     stop, where = _StopFlag(), [resume]
     try:
         with progress_bars(not quiet) as progress, stop.installed():
@@ -175,6 +177,26 @@ def run(
     except DiampError as err:
         raise fail(err) from err
     _finish(output, as_json)
+
+
+def _finished_already(config: Path, run_dir: Path) -> None:
+    """``--resume`` of a finished run: verify it against its certificate, change nothing."""
+    from diamp.protocol.run import finished_run
+
+    try:
+        done = finished_run(config, run_dir)
+    except DiampError as err:
+        raise fail(err) from err
+    if done is None:
+        return
+    cert = done.certificate
+    out.print(
+        escape(
+            f"run {cert.run_id} finished earlier (status {cert.status}, m = {cert.m:,} bits); "
+            f"store, Z, key and {done.path.name} verified; nothing changed"
+        )
+    )
+    raise typer.Exit(0 if cert.status == "ok" else ABORT_EXIT)
 
 
 class _StopFlag:

@@ -26,7 +26,13 @@ from diamp.progress import NullProgress, ProgressSink
 from diamp.protocol.acquire import acquire_blocks, new_run_id
 from diamp.protocol.amplify import AmplifyResult, amplify, params_from_config
 from diamp.protocol.assemble import open_parts
-from diamp.protocol.certificate import build_certificate, dump_json
+from diamp.protocol.certificate import (
+    CERTIFICATE_NAME,
+    CertifiedRun,
+    build_certificate,
+    dump_json,
+    load_certified_run,
+)
 from diamp.protocol.provenance import run_provenance
 
 __all__ = ["ReportStatus", "RunOutput", "acquire", "reamplify", "run", "write_report"]
@@ -158,6 +164,28 @@ def run(
     if not report:
         return output
     return RunOutput(**{**output.__dict__, "report": write_report(run_dir)})
+
+
+def finished_run(config: Path | LoadedConfig, run_dir: Path) -> CertifiedRun | None:
+    """The run in ``run_dir`` if it already finished (has its certificate), fully verified.
+
+    ``--resume`` of a finished run changes nothing: the config must be the one the run
+    started with, and the store (every block, the config, Z) and the key are verified
+    against the certificate (:func:`~diamp.protocol.certificate.load_certified_run`). None
+    when the run has no certificate yet (it is resumed).
+    """
+    if not (run_dir / CERTIFICATE_NAME).exists():
+        return None
+    loaded = config if isinstance(config, LoadedConfig) else load_config(config)
+    with TrialStoreReader(run_dir / STORE_NAME) as reader:
+        stored = reader.attribute("config_sha256")
+    if stored != loaded.sha256:
+        raise ConfigError(
+            f"--resume: {run_dir} was run with another config (sha256 {stored}, "
+            f"{loaded.path} has {loaded.sha256})",
+            path=str(run_dir),
+        )
+    return load_certified_run(run_dir)
 
 
 def _next_suffix(run_dir: Path) -> str:

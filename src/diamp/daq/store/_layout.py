@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 SCHEMA = "diamp.trials"
 T = TypeVar("T")
-SCHEMA_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
+BLOCK_HASHES = "block_sha256"  # root attribute (schema 3): JSON list, one SHA-256 per block
 _CHUNK = 2**20
 _STATUS_COMPLETE = "complete"
 
@@ -26,6 +27,11 @@ _STATUS_COMPLETE = "complete"
 def block_name(index: int) -> str:
     """The group name of block ``index`` ("000000", "000001", …)."""
     return f"{index:06d}"
+
+
+def text_sha256(text: str) -> str:
+    """SHA-256 (hex) of a text's UTF-8 bytes (the stored config's ``config_sha256``)."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def sha256_hex(data: np.ndarray) -> str:

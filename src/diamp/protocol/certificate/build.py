@@ -10,6 +10,7 @@ report, ``--json`` output) does not load the amplification and its numba kernels
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from fractions import Fraction
@@ -89,6 +90,7 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         "status": result.status,
         "abort_reason": result.abort_reason,
         "run_id": scan.run_id,
+        "config_sha256": hashlib.sha256(scan.config_text.encode()).hexdigest(),
         "provenance": result.provenance,
         "n_trials": n,
         "mu": fraction_str(params.mu),
