@@ -350,6 +350,7 @@ def test_store_written_by_run_follows_the_doc(small_run: SmallRun) -> None:
         "software_version",
         "created_utc",
         "provenance",
+        "block_sha256",
     }
     assert RUN_ID_RE.match(attrs["run_id"])
     assert attrs["config"] == small_run.config_text  # exactly as read
@@ -708,6 +709,9 @@ def test_stats_refuses_invalid_trial_value(run_copy: Path) -> None:
         data[99] = 16
         g["trials"][...] = data
         g.attrs["sha256"] = sha256_hex(data)
+        hashes = json.loads(f.attrs["block_sha256"])
+        hashes[1] = sha256_hex(data)  # a forger who also fixes the root's hash list
+        f.attrs["block_sha256"] = json.dumps(hashes)
     result = invoke("stats", store, "--mu", "0.0075", "--json")
     assert result.exit_code != 0
     assert_no_traceback(result)
