@@ -80,7 +80,11 @@ class Service:
             settings.resolve(p.path), freshness_seconds=p.freshness_seconds,
             reserve_bytes=p.reserve_bytes,
         )  # fmt: skip
-        self.pipeline = Pipeline(settings, self.pool)
+        try:
+            self.pipeline = Pipeline(settings, self.pool)
+        except BaseException:  # a refused source or seed: leave nothing open behind
+            self.pool.close()
+            raise
         self.metrics = Metrics()
         self.metrics.watch(self.pipeline, self.pool)
         self.default_tier = settings.tiers[0].name
