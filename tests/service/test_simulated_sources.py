@@ -28,7 +28,7 @@ from diamp.service.client import Client
 from diamp.service.core import Service
 from diamp.service.errors import ServiceConfigError
 from diamp.service.pool import Pool
-from diamp.service.settings import ServiceSettings, parse_settings
+from diamp.service.settings import ServiceSettings, load_settings, parse_settings
 
 SRC = str(Path(__file__).parents[2] / "src")
 TIER = '[[tiers]]\nname = "dira"\nsources = ["lab"]\nchunk_bytes = 64\n'
@@ -277,3 +277,81 @@ def test_a_simulated_dira_seed_is_refused_unless_allowed(
         seed["dira"]["certificate_sha512"]
         == hashlib.sha512((simulated_run / "certificate.json").read_bytes()).hexdigest()
     )
+
+
+# --- beacon pulses -------------------------------------------------------------------------
+
+BEACON = (
+    "\n[beacon]\nperiod_s = 0.25\ntier = 'dira'\ngenerate_key = true\nkey_bits = 2048\n"
+    "key_file = 'b/key.pem'\ncertificate_file = 'b/cert.pem'\nstate_db = 'b/pulses.sqlite'\n"
+)
+MARKER_ID = hashlib.sha512(b"diamp:external:simulated-source:v1").hexdigest().upper()
+
+
+def test_pulses_from_a_simulated_dira_tier_are_marked_and_verify_says_so(
+    simulated_run: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from diamp.cli import app as cli
+
+    digest = hashlib.sha512((simulated_run / "certificate.json").read_bytes()).hexdigest()
+    text = config_text(sources=dira_source("true"), tiers=TIER) + BEACON
+    path, _ = write_config(tmp_path, text)
+    runner = CliRunner()
+    with serve(create_app(load_settings(path))) as base:
+        deadline = time.monotonic() + 30
+        while True:
+            r = httpx.get(f"{base}/beacon/2.0/pulse/last")
+            if r.status_code == 200 and r.json()["pulse"]["pulseIndex"] >= 3:
+                break
+            assert time.monotonic() < deadline, "no pulses from the service's beacon"
+            time.sleep(0.1)
+        pulse = r.json()["pulse"]
+        verified = runner.invoke(cli, ["beacon", "verify", base, "--json"])
+        strict = runner.invoke(cli, ["beacon", "verify", base, "--certified-only"])
+    ext = pulse["external"]
+    entry = {"source": "lab", "kind": "dira", "simulated": True, "certificate": digest}
+    assert ext["sourceId"] == MARKER_ID and ext["statusCode"] == 1
+    assert ext["simulatedSources"] == [entry] and ext["diraCertificates"] == [digest]
+    statement = {
+        "diraCertificates": [digest],
+        "operatorExternal": None,
+        "simulatedSources": [entry],
+        "statement": "diamp:external:simulated-source:v1",
+    }
+    raw = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
+    assert ext["value"] == hashlib.sha512(raw).hexdigest().upper()
+    assert verified.exit_code == 0, verified.output
+    report = json.loads(verified.stdout)
+    assert report["ok"] and report["simulated"]
+    assert {s["marker"] for s in report["simulated"]} == {"simulated"}
+    assert strict.exit_code == 1 and "SIMULATED" in strict.output
+
+
+def test_pulses_of_the_shipped_config_are_marked_simulated(tmp_path: Path) -> None:
+    """configs/service.toml serves simulated QRNGs: its beacon's pulses must say so."""
+    from diamp.service.beacon.settings import build_engine
+
+    shipped = Path(__file__).parents[2] / "configs" / "service.toml"
+    path = tmp_path / "service.toml"
+    path.write_text(shipped.read_text().replace("generate_key = true", "generate_key = true\n"
+                                                "key_bits = 2048"))  # fmt: skip
+    settings = load_settings(path)
+    assert settings.beacon is not None
+    service = Service(settings)
+    try:
+        assert service.status()["tiers"][settings.beacon.tier]["simulated"] is True
+        filled(service, settings.beacon.tier, 256)
+        engine = build_engine(
+            settings.beacon.resolved(settings.base_dir), service.source(settings.beacon.tier)
+        )
+        pulses = [engine.emit(engine.next_slot() + k * engine.period_ms) for k in range(2)]
+    finally:
+        service.stop()
+    for p in pulses:
+        ext = p.to_dict()["external"]
+        assert ext["sourceId"] == MARKER_ID and ext["statusCode"] == 1
+        assert ext["simulatedSources"] == [
+            {"source": "vacuum", "kind": "simulated", "simulated": True}
+        ]
