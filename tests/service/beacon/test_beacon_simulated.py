@@ -168,3 +168,17 @@ def test_a_commitment_stored_before_the_marker_existed_reads_as_unknown(
     (second,) = emit(engine, 2, 1)
     assert second.external.source_id == MARKER_ID and second.external.status_code == 2
     assert dict(second.external.extension)["simulatedSources"][0]["kind"] == "unknown"
+
+
+def test_the_documented_marker_is_the_one_diamp_signs() -> None:
+    from diamp.service.beacon.provenance import (
+        EXTERNAL_SIMULATED,
+        EXTERNAL_UNKNOWN_PROVENANCE,
+        SIMULATED_SOURCE_ID,
+    )
+
+    doc = (Path(__file__).parents[3] / "docs" / "service.md").read_text()
+    block = doc.split("```\n54F5", 1)[1].split("```", 1)[0]
+    assert "54F5" + "".join(block.split()) == SIMULATED_SOURCE_ID.hex().upper()
+    assert SIMULATED_SOURCE_ID == MARKER_ID
+    assert (EXTERNAL_SIMULATED, EXTERNAL_UNKNOWN_PROVENANCE) == (1, 2)
