@@ -355,3 +355,18 @@ def test_pulses_of_the_shipped_config_are_marked_simulated(tmp_path: Path) -> No
         assert ext["simulatedSources"] == [
             {"source": "vacuum", "kind": "simulated", "simulated": True}
         ]
+
+
+def test_a_provenance_that_contradicts_itself_is_not_hardware(
+    simulated_run: Path, tmp_path: Path
+) -> None:
+    """simulated = false at the top, but a part says simulated: refused, naming the part."""
+    doc = json.loads((simulated_run / "certificate.json").read_text())
+    edited = {**doc["provenance"], "simulated": False, "simulated_parts": []}
+    set_provenance(simulated_run, edited)
+    settings, _ = dira_settings(tmp_path)
+    with pytest.raises(ServiceConfigError, match=r"is SIMULATED .*simulated parts: inputs, z, "):
+        Service(settings)
+    set_provenance(simulated_run, {**HARDWARE_PROVENANCE, "simulated_parts": 7, "z": "qrng"})
+    with pytest.raises(ServiceConfigError, match=r"is of UNKNOWN provenance"):
+        Service(settings)

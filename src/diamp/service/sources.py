@@ -29,6 +29,7 @@ import numpy as np
 
 from diamp.analysis.entropy_models import vacuum_min_entropy, vacuum_min_entropy_worst_case
 from diamp.errors import DiampError, StorageError
+from diamp.protocol.provenance import PARTS
 from diamp.service.errors import ServiceConfigError, SourceError
 from diamp.service.settings import (
     FileSource,
@@ -261,8 +262,8 @@ class DiraKey:
         p = self.provenance
         return {
             "simulated": self.simulated,
-            "status": p.get("status", "unknown"),
-            "simulated_parts": list(p.get("simulated_parts") or []),
+            "status": str(p.get("status", "unknown")),
+            "simulated_parts": _parts(p),
             "allowed_simulated": self.allowed_simulated,
         }
 
@@ -270,15 +271,38 @@ class DiraKey:
 def dira_simulated(provenance: Any) -> bool | None:
     """Whether a certificate's provenance says simulated: True, False, or None (unknown).
 
-    Only ``status = "recorded"`` with ``simulated = false`` counts as hardware.
+    Hardware (False) needs ``status = "recorded"``, ``simulated = false``, no simulated parts
+    listed, and every part (inputs, z, outcomes; timing when present) saying
+    ``simulated = false``; a part that says otherwise, or does not say, makes it simulated
+    (as :func:`diamp.protocol.provenance.run_provenance` counts); anything else is unknown.
     """
     if not isinstance(provenance, dict):
         return None
     if provenance.get("simulated") is True:
         return True
-    if provenance.get("status") == "recorded" and provenance.get("simulated") is False:
-        return False
-    return None
+    if provenance.get("status") != "recorded" or provenance.get("simulated") is not False:
+        return None
+    for key in PARTS:
+        part = provenance.get(key)
+        if part is None and key == "timing":
+            continue
+        if not isinstance(part, dict):
+            return None
+        if part.get("simulated", True) is not False:
+            return True
+    return None if provenance.get("simulated_parts") else False
+
+
+def _parts(provenance: dict[str, Any]) -> list[str]:
+    """The simulated parts a provenance lists, else the parts that do not deny it."""
+    parts = provenance.get("simulated_parts")
+    if isinstance(parts, list) and parts:
+        return [str(p) for p in parts]
+    return [
+        key for key in PARTS
+        if isinstance(provenance.get(key), dict)
+        and provenance[key].get("simulated", True) is not False
+    ]  # fmt: skip
 
 
 def combine_simulated(flags: Iterable[bool | None]) -> bool | None:
@@ -307,7 +331,7 @@ def admit_dira(key: DiraKey, allow_simulated: bool, what: str, where: str, flag:
         return replace(key, allowed_simulated=True)
     p = key.provenance
     if simulated:
-        parts = ", ".join(p.get("simulated_parts") or []) or "not named"
+        parts = ", ".join(_parts(p)) or "not named"
         found = f"SIMULATED (provenance status {p.get('status')!r}, simulated parts: {parts})"
     else:
         reason = p.get("reason") or "the certificate does not say where its data came from"
