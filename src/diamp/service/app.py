@@ -12,6 +12,14 @@
 ``/docs``, ``/openapi.json``           OpenAPI
 =====================================  ====================================================
 
+Every draw says where it came from in response headers: ``X-Diamp-Tier``,
+``X-Diamp-Simulated`` (``true`` if a contributing source is simulated, ``unknown`` if one is of
+unknown provenance, else ``false``), ``X-Diamp-Simulated-Sources`` (their names, when not
+``false``) and ``X-Diamp-Dira-Certificates``. A served DIRA certificate is the file as it is
+(its SHA-512 is its identity), with ``X-Diamp-Simulated`` and ``X-Diamp-Provenance-Status``
+headers and ``X-Diamp-Allowed-Simulated: true`` when it was admitted only by
+``allow_simulated``.
+
 Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`):
 failures get 401 (counted by reason), over-rate clients 429 with ``Retry-After``, an empty
 pool or an unavailable tier 503. This module is imported only when the server starts, so
@@ -37,6 +45,7 @@ from diamp.service.beacon.engine import BeaconEngine
 from diamp.service.beacon.settings import build_engine
 from diamp.service.core import Service
 from diamp.service.errors import AuthError, PoolEmpty, PoolError, TierUnavailable
+from diamp.service.pool import Draw
 from diamp.service.settings import ServiceSettings
 
 __all__ = ["BackgroundTask", "create_app"]
@@ -106,6 +115,7 @@ async def authenticated(request: Request, service: Annotated[Service, Depends(_s
 
 
 _INLINE_BYTES = 4096
+_FLAG = {True: "true", False: "false", None: "unknown"}
 Client = Annotated[str, Depends(authenticated)]
 Svc = Annotated[Service, Depends(_service)]
 
@@ -130,6 +140,18 @@ async def _take(service: Service, client: str, nbytes: int, tier: str | None) ->
         raise HTTPException(500, str(err)) from err
 
 
+def _draw_headers(draw: Draw) -> dict[str, str]:
+    """Where a draw came from: tier, simulated (true/false/unknown), sources, certificates."""
+    headers = {"X-Diamp-Tier": draw.tier, "Cache-Control": "no-store"}
+    headers["X-Diamp-Simulated"] = _FLAG[draw.simulated]
+    names = dict.fromkeys(e["source"] for e in draw.simulated_sources)
+    if names:
+        headers["X-Diamp-Simulated-Sources"] = ",".join(names)
+    if draw.dira_certificates:
+        headers["X-Diamp-Dira-Certificates"] = ",".join(draw.dira_certificates)
+    return headers
+
+
 def _random_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["random"])
 
@@ -141,9 +163,7 @@ def _random_router() -> APIRouter:
         tier: Annotated[str | None, Query(description="Output tier (default: the first)")] = None,
     ) -> Response:  # fmt: skip
         draw = await _take(service, client, nbytes, tier)
-        headers = {"X-Diamp-Tier": draw.tier, "Cache-Control": "no-store"}
-        if draw.dira_certificates:
-            headers["X-Diamp-Dira-Certificates"] = ",".join(draw.dira_certificates)
+        headers = _draw_headers(draw)
         if format == "binary":
             return Response(draw.data, media_type="application/octet-stream", headers=headers)
         text = draw.data.hex() if format == "hex" else base64.b64encode(draw.data).decode()
@@ -151,7 +171,7 @@ def _random_router() -> APIRouter:
 
     @router.get("/random/json", summary="ANU QRNG-compatible JSON (signed requests only)")
     async def random_json(
-        client: Client, service: Svc,
+        client: Client, service: Svc, response: Response,
         length: Annotated[int, Query(ge=1)],
         type: Annotated[Literal["uint8", "uint16", "hex16"], Query()] = "uint8",
         size: Annotated[int, Query(ge=1, le=1024)] = 1,
@@ -161,7 +181,9 @@ def _random_router() -> APIRouter:
         if length > cap:
             raise HTTPException(413, f"length must be at most {cap}, found {length}")
         per = {"uint8": 1, "uint16": 2, "hex16": size}[type]
-        data = (await _take(service, client, length * per, tier)).data
+        draw = await _take(service, client, length * per, tier)
+        response.headers.update(_draw_headers(draw))
+        data = draw.data
         if type == "uint8":
             values: list[Any] = list(data)
         elif type == "uint16":
@@ -190,7 +212,14 @@ def _info_router() -> APIRouter:
         path = service.certificates.get(sha512)
         if path is None:
             raise HTTPException(404, "no DIRA certificate with that SHA-512 is served here")
-        return Response(path.read_bytes(), media_type="application/json")
+        origin = service.certificate_origins[sha512]
+        headers = {
+            "X-Diamp-Simulated": _FLAG[origin["simulated"]],
+            "X-Diamp-Provenance-Status": str(origin["status"]),
+        }
+        if origin["allowed_simulated"]:
+            headers["X-Diamp-Allowed-Simulated"] = "true"
+        return Response(path.read_bytes(), media_type="application/json", headers=headers)
 
     @router.get("/healthz", summary="200 while at least one tier can serve")
     def healthz(service: Svc) -> JSONResponse:

@@ -12,6 +12,10 @@ DIRA keys skip the first two steps: their certified bytes go to the buffer as th
 key offset is persisted first). A byte of a source's buffer goes to exactly one tier, so no
 two tiers share input. A tier serves only while none of its sources is quarantined; a
 quarantined source's buffered and pooled bytes are discarded.
+
+Every chunk's provenance says, per source and for the chunk, whether it is ``simulated``
+(true), from hardware (false) or of unknown provenance (null); ``simulated_sources`` names
+the sources that are not hardware. One such source marks the whole chunk.
 """
 
 from __future__ import annotations
@@ -37,9 +41,12 @@ from diamp.service.settings import DiraSource, ServiceSettings, TierSettings
 from diamp.service.sources import (
     DiraKey,
     RawStream,
+    admit_dira,
+    combine_simulated,
     declared_min_entropy,
     load_dira_key,
     open_stream,
+    source_origin,
 )
 
 __all__ = ["Pipeline", "SourceRuntime"]
@@ -65,6 +72,13 @@ class SourceRuntime:
     diverting: bool = False
     raw_samples: int = 0
     extracted_bytes: int = 0
+    origin: dict[str, Any] = field(default_factory=lambda: {"simulated": None})
+
+    @property
+    def simulated(self) -> bool | None:
+        """True (simulated), False (hardware) or None (unknown provenance)."""
+        value: bool | None = self.origin.get("simulated")
+        return value
 
     @property
     def raw_count(self) -> int:
@@ -97,7 +111,8 @@ class Pipeline:
     def __init__(self, settings: ServiceSettings, pool: Pool) -> None:
         self.settings, self.pool = settings, pool
         self.tiers = {t.name: t for t in settings.tiers}
-        material = load_seed(settings, pool)
+        self.seed = load_seed(settings, pool)
+        material = self.seed.material
         self.sources: dict[str, SourceRuntime] = {}
         for cfg in settings.sources:
             tiers = [t.name for t in settings.tiers if cfg.name in t.sources]
@@ -110,9 +125,13 @@ class Pipeline:
     def _runtime(self, cfg: Any, tiers: list[str], material: np.ndarray) -> SourceRuntime:
         alpha, checks = self.settings.health.alpha, self.settings.checks
         if isinstance(cfg, DiraSource):
-            key = load_dira_key(cfg.name, self.settings.resolve(cfg.run))
+            key = admit_dira(
+                load_dira_key(cfg.name, self.settings.resolve(cfg.run)), cfg.allow_simulated,
+                f"source {cfg.name!r}", f"the [[sources]] entry {cfg.name!r}",
+                f"sources.{cfg.name}.allow_simulated",
+            )  # fmt: skip
             health = SourceHealth(cfg.name, 8, None, alpha, checks)
-            rt = SourceRuntime(cfg.name, "dira", health, tiers, dira=key)
+            rt = SourceRuntime(cfg.name, "dira", health, tiers, dira=key, origin=key.origin())
             if (self.pool.cursor(cfg.name) or 0) >= len(key.key):
                 health.status = "exhausted"
             return rt
@@ -138,7 +157,10 @@ class Pipeline:
         if position is not None:
             stream.seek(position)
         health = SourceHealth(cfg.name, bits, h, alpha, checks)
-        return SourceRuntime(cfg.name, cfg.kind, health, tiers, stream, params=params, seed=seed)
+        return SourceRuntime(
+            cfg.name, cfg.kind, health, tiers, stream, params=params, seed=seed,
+            origin=source_origin(cfg),
+        )  # fmt: skip
 
     # --- tiers ---------------------------------------------------------------------------
 
@@ -303,19 +325,29 @@ class Pipeline:
             if rt.dira is not None:
                 parts[rt.name] = {
                     "kind": "dira",
+                    "simulated": rt.simulated,
                     "run_id": rt.dira.run_id,
                     "certificate_sha512": rt.dira.certificate_sha512,
+                    "provenance_status": rt.origin["status"],
+                    "allowed_simulated": rt.dira.allowed_simulated,
                     "extractor": "none (certified key used as-is)",
                 }
             else:
                 p = rt.extraction()[1]
                 parts[rt.name] = {
                     "kind": rt.kind,
+                    "simulated": rt.simulated,
                     "extractor": {"name": "toeplitz", "n": p.n, "m": p.m, "eps": p.eps,
                                   "error": p.error, "min_entropy": p.min_entropy},
                     "health": "passed SP 800-90B repetition count and adaptive proportion",
                 }  # fmt: skip
-        return {"tier": tier.name, "combine": "xor", "sources": parts, "time_unix": time.time()}
+        flags = [rt.simulated for rt in runtimes]
+        return {
+            "tier": tier.name, "combine": "xor",
+            "simulated": combine_simulated(flags),
+            "simulated_sources": [rt.name for rt in runtimes if rt.simulated is not False],
+            "sources": parts, "time_unix": time.time(),
+        }  # fmt: skip
 
     # --- background thread --------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, model_validator
 
 from diamp.service.beacon.settings import BeaconSettings
 from diamp.service.errors import ServiceConfigError
@@ -89,16 +89,22 @@ class SeedSettings(_Section):
     ``generate``: 2^21 bits from ``os.urandom`` at the first start, kept in the pool database;
     ``file``: a file of bits packed MSB-first; ``dira``: the key of a DIRA run (its
     certificate must say ``status = "ok"``). The seed is never served.
+
+    A ``dira`` seed whose run is simulated or of unknown provenance is refused unless
+    ``allow_simulated = true`` (then ``/v1/status`` shows it as admitted that way).
     """
 
     kind: Literal["generate", "file", "dira"] = "generate"
     path: Path | None = None
+    allow_simulated: StrictBool = False
 
     @model_validator(mode="after")
     def _path(self) -> SeedSettings:
         if (self.kind == "generate") != (self.path is None):
             what = "takes no" if self.kind == "generate" else "needs a"
             raise ValueError(f"seed kind {self.kind!r} {what} path")
+        if self.allow_simulated and self.kind != "dira":
+            raise ValueError(f"allow_simulated applies to seed kind 'dira' only, not {self.kind!r}")
         return self
 
 
@@ -215,11 +221,17 @@ class FileSource(_RawSource):
 
 
 class DiraSource(_Section):
-    """The key of a DIRA run (``run`` folder with certificate.json and key.bin), used as-is."""
+    """The key of a DIRA run (``run`` folder with certificate.json and key.bin), used as-is.
+
+    A run whose certificate's provenance is simulated or unknown is refused at startup unless
+    ``allow_simulated = true``; its output is then marked simulated wherever it is shown
+    (``/v1/status``, ``X-Diamp-Simulated``, the pool provenance, the beacon's ``external``).
+    """
 
     kind: Literal["dira"]
     name: Name
     run: Path
+    allow_simulated: StrictBool = False
 
 
 SourceSettings = Annotated[

@@ -10,19 +10,26 @@ A DIRA key (``key.bin`` beside ``certificate.json`` with ``status = "ok"``) is a
 uniform: its bytes are used as they are, never re-extracted, and are checked against the
 certificate's SHA-256 and bit count on load. Its certificate's SHA-512 (of the file bytes)
 is the provenance every draw that used it carries.
+
+Simulated randomness never passes for certified: :func:`admit_dira` refuses a key whose
+certificate's provenance is simulated or unknown unless the config allows it
+(``allow_simulated = true``), and :func:`source_origin` says for every source whether its
+output is simulated (true), from hardware (false) or of unknown provenance (null).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from diamp.analysis.entropy_models import vacuum_min_entropy, vacuum_min_entropy_worst_case
 from diamp.errors import DiampError, StorageError
+from diamp.protocol.provenance import PARTS
 from diamp.service.errors import ServiceConfigError, SourceError
 from diamp.service.settings import (
     FileSource,
@@ -39,10 +46,17 @@ __all__ = [
     "RawStream",
     "SerialStream",
     "SimulatedStream",
+    "admit_dira",
+    "combine_simulated",
     "declared_min_entropy",
     "load_dira_key",
     "open_stream",
+    "source_origin",
 ]
+
+# Serial URLs that reach a simulation, not a device (as diamp.daq.station.SIMULATED_ADDRESSES;
+# pyserial's loop:// echoes what is written and is no QRNG at all).
+SIMULATED_URLS = ("qrngsim://", "loop://")
 
 
 class RawStream(Protocol):
@@ -223,13 +237,112 @@ class SerialStream:
 
 @dataclass(frozen=True)
 class DiraKey:
-    """A certified DIRA key: whole bytes usable as-is, and its certificate's identity."""
+    """A certified DIRA key: whole bytes usable as-is, its certificate's identity and provenance.
+
+    ``provenance`` is the certificate's (``status`` "unknown" when it has none);
+    ``allowed_simulated`` is set by :func:`admit_dira` when the key was admitted only because
+    the config says ``allow_simulated = true``.
+    """
 
     name: str
     key: bytes
     certificate_path: Path
     certificate_sha512: str
     run_id: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+    allowed_simulated: bool = False
+
+    @property
+    def simulated(self) -> bool | None:
+        """False only for a recorded provenance with no simulated part; None when unknown."""
+        return dira_simulated(self.provenance)
+
+    def origin(self) -> dict[str, Any]:
+        """JSON-ready: simulated (true/false/null), provenance status, parts, how admitted."""
+        p = self.provenance
+        return {
+            "simulated": self.simulated,
+            "status": str(p.get("status", "unknown")),
+            "simulated_parts": _parts(p),
+            "allowed_simulated": self.allowed_simulated,
+        }
+
+
+def dira_simulated(provenance: Any) -> bool | None:
+    """Whether a certificate's provenance says simulated: True, False, or None (unknown).
+
+    Hardware (False) needs ``status = "recorded"``, ``simulated = false``, no simulated parts
+    listed, and every part (inputs, z, outcomes; timing when present) saying
+    ``simulated = false``; a part that says otherwise, or does not say, makes it simulated
+    (as :func:`diamp.protocol.provenance.run_provenance` counts); anything else is unknown.
+    """
+    if not isinstance(provenance, dict):
+        return None
+    if provenance.get("simulated") is True:
+        return True
+    if provenance.get("status") != "recorded" or provenance.get("simulated") is not False:
+        return None
+    for key in PARTS:
+        part = provenance.get(key)
+        if part is None and key == "timing":
+            continue
+        if not isinstance(part, dict):
+            return None
+        if part.get("simulated", True) is not False:
+            return True
+    return None if provenance.get("simulated_parts") else False
+
+
+def _parts(provenance: dict[str, Any]) -> list[str]:
+    """The simulated parts a provenance lists, else the parts that do not deny it."""
+    parts = provenance.get("simulated_parts")
+    if isinstance(parts, list) and parts:
+        return [str(p) for p in parts]
+    return [
+        key for key in PARTS
+        if isinstance(provenance.get(key), dict)
+        and provenance[key].get("simulated", True) is not False
+    ]  # fmt: skip
+
+
+def combine_simulated(flags: Iterable[bool | None]) -> bool | None:
+    """Simulated flag of sources XOR-ed together: True, else None (unknown), else False.
+
+    True if one is simulated, None if one is of unknown provenance, False if all are hardware.
+    """
+    seen = list(flags)
+    return True if True in seen else (None if None in seen else False)
+
+
+def admit_dira(key: DiraKey, allow_simulated: bool, what: str, where: str, flag: str) -> DiraKey:
+    """``key`` if its run is from hardware, or marked as admitted if ``allow_simulated``.
+
+    Raises
+    ------
+    ServiceConfigError
+        For a simulated or unknown-provenance run without ``allow_simulated``: names ``what``
+        (the source or the extractor seed), the certificate, the provenance and the setting
+        to change (``allow_simulated = true`` in ``where``; ``flag`` is its dotted key).
+    """
+    simulated = key.simulated
+    if simulated is False:
+        return key
+    if allow_simulated:
+        return replace(key, allowed_simulated=True)
+    p = key.provenance
+    if simulated:
+        parts = ", ".join(_parts(p)) or "not named"
+        found = f"SIMULATED (provenance status {p.get('status')!r}, simulated parts: {parts})"
+    else:
+        reason = p.get("reason") or "the certificate does not say where its data came from"
+        found = f"of UNKNOWN provenance (status {p.get('status', 'unknown')!r}: {reason})"
+    raise ServiceConfigError(
+        f"{what}: the DIRA run certified by {key.certificate_path} is {found}; simulated "
+        f"randomness never passes for certified. Set allow_simulated = true in {where} to "
+        "use it anyway, marked simulated in /v1/status, the X-Diamp-Simulated header and "
+        "beacon pulses",
+        key=flag, path=str(key.certificate_path),
+    )  # fmt: skip
 
 
 def load_dira_key(name: str, run: Path) -> DiraKey:
@@ -254,8 +367,26 @@ def load_dira_key(name: str, run: Path) -> DiraKey:
         raise SourceError(f"source {name!r}: {err}", source=name, path=path) from err
     cert, key = run_data.certificate, run_data.key or b""
     return DiraKey(
-        name, key[: cert.output_bits // 8], run_data.path, run_data.certificate_sha512, cert.run_id
-    )
+        name, key[: cert.output_bits // 8], run_data.path, run_data.certificate_sha512,
+        cert.run_id, dict(cert.provenance),
+    )  # fmt: skip
+
+
+def source_origin(cfg: SimulatedSource | SerialSource | FileSource) -> dict[str, Any]:
+    """Where a raw source's samples come from: ``simulated`` true, false or null (unknown).
+
+    ``kind = "simulated"`` and serial URLs of a simulation (``qrngsim://``, ``loop://``) are
+    simulated; another serial URL is a device; a file does not say where its samples came
+    from, so its provenance is unknown.
+    """
+    if isinstance(cfg, SimulatedSource):
+        seed = "fresh from os.urandom" if cfg.seed is None else cfg.seed
+        return {"simulated": True, "basis": f"simulated {cfg.family} QRNG (seed {seed})"}
+    if isinstance(cfg, SerialSource):
+        if cfg.url.startswith(SIMULATED_URLS):
+            return {"simulated": True, "basis": f"simulated serial device {cfg.url}"}
+        return {"simulated": False, "basis": f"serial device {cfg.url}"}
+    return {"simulated": None, "basis": "file of samples (does not say where they came from)"}
 
 
 def open_stream(
