@@ -26,7 +26,7 @@ from _certificates import HARDWARE_PROVENANCE
 from diamp.service.app import create_app
 from diamp.service.client import Client
 from diamp.service.core import Service
-from diamp.service.errors import ServiceConfigError
+from diamp.service.errors import ServiceConfigError, SourceError
 from diamp.service.pool import Pool
 from diamp.service.settings import ServiceSettings, load_settings, parse_settings
 
@@ -370,3 +370,21 @@ def test_a_provenance_that_contradicts_itself_is_not_hardware(
     set_provenance(simulated_run, {**HARDWARE_PROVENANCE, "simulated_parts": 7, "z": "qrng"})
     with pytest.raises(ServiceConfigError, match=r"is of UNKNOWN provenance"):
         Service(settings)
+
+
+def test_a_run_folder_with_a_damaged_store_is_refused(
+    simulated_run_dir: Path, tmp_path: Path
+) -> None:
+    """With its trial store beside it, a dira run is verified against it (issue 15, item 2)."""
+    import shutil
+
+    import h5py
+
+    run = tmp_path / "run"
+    shutil.copytree(simulated_run_dir, run)
+    with h5py.File(run / "trials.blocks" / "000001.h5", "r+") as f:
+        f["block/trials"][5] ^= 1
+    settings, _ = dira_settings(tmp_path, allow="true")
+    with pytest.raises(SourceError) as info:
+        Service(settings)
+    assert "block 000001" in str(info.value) and "sha256 mismatch" in str(info.value)

@@ -349,7 +349,9 @@ def load_dira_key(name: str, run: Path) -> DiraKey:
     """Load and check ``run``/certificate.json and its key; keep the key's whole bytes.
 
     The run is read by :func:`diamp.protocol.certificate.load_certified_run`, as the run
-    report reads it (without the trial store: a served run folder need not hold it).
+    report reads it: when the folder holds the trial store, every block, AB, Z and the
+    config are verified against the certificate; a served folder may hold only the
+    certificate and the key, which are then checked against each other.
 
     Raises
     ------
@@ -361,7 +363,8 @@ def load_dira_key(name: str, run: Path) -> DiraKey:
     from diamp.protocol.certificate import load_certified_run
 
     try:
-        run_data = load_certified_run(run, require_key=True, check_store=False)
+        has_store = (run / "trials.h5").exists()
+        run_data = load_certified_run(run, require_key=True, check_store=has_store)
     except StorageError as err:
         path = err.fields.get("path", str(run))
         raise SourceError(f"source {name!r}: {err}", source=name, path=path) from err
