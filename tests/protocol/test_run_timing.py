@@ -141,3 +141,23 @@ def test_exclude_policy_refuses_a_tampered_exclusion_record(tmp_path: Path) -> N
     assert again.exit_code == 3
     cert = json.loads((out / "certificate.amplify-001.json").read_text())
     assert "the traces exclude blocks [2, 3]" in cert["abort_reason"]
+
+
+def test_edited_timing_trace_is_refused_by_amplify_and_report(tmp_path: Path) -> None:
+    """timing.h5 carries a checksum per trace, and the certificate binds their digest."""
+    import h5py
+
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(make_run(tmp_path)), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    cert = json.loads((out / "certificate.json").read_text())
+    assert len(cert["timing_traces_sha256"]) == 64
+    with h5py.File(out / "timing.h5", "r+") as f:
+        check = f["checks/000002"]
+        name = sorted(check)[0]
+        check[name]["low"][3] += 0.01  # one sample of one trace, one check
+    for args in (["amplify", str(out), "-q"], ["report", str(out)]):
+        again = runner.invoke(app, args)
+        assert again.exit_code == 1, again.output
+        text = " ".join(again.output.split())
+        assert f"/checks/000002/{name}: sha256 mismatch" in text and "Traceback" not in text

@@ -19,7 +19,7 @@ from typing import Any
 from diamp.config import AdaptiveProtocol, FixedProtocol, parse_config
 from diamp.daq.bitfiles import Hdf5PackedBits
 from diamp.daq.store import StoreAbBits, TrialStoreReader
-from diamp.daq.traces import read_traces
+from diamp.daq.traces import read_traces, traces_digest
 from diamp.errors import ConfigError, ProtocolError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.checked import extract_checked
@@ -79,6 +79,7 @@ class AmplifyResult:
     timing: TimingVerification | None = None
     excluded_blocks: tuple[int, ...] = ()  # by the timing checks (policy "exclude")
     post_selection_blocks: int = 0  # B of the union bound paid for "exclude" (spec §11b)
+    traces_sha256: str | None = None  # digest of timing.h5's traces the timing was judged on
     provenance: dict[str, Any] = field(default_factory=lambda: dict(UNKNOWN))
 
     @property
@@ -160,6 +161,8 @@ def amplify(
     # A rule that drops blocks after their data are seen chooses among 2^B block sets,
     # whether or not it dropped any this time: B = every stored block (spec §11b).
     post_selection = stored_blocks if selecting else 0
+    traces = store_path.with_name("timing.h5")
+    traces_sha256 = traces_digest(read_traces(traces)) if timing is not None else None
     scan = scan_store(store_path, params.segment_trials, exclude=excluded, progress=progress)
     n = scan.total.n
     if n == 0:
@@ -205,6 +208,7 @@ def amplify(
         timing=timing,
         excluded_blocks=excluded,
         post_selection_blocks=post_selection,
+        traces_sha256=traces_sha256,
         provenance=provenance,
         started_utc=started,
         finished_utc=datetime.now(UTC).isoformat(),

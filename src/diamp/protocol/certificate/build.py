@@ -151,6 +151,7 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         ],
         "series": series_dict(scan, params.mu),
         "timing": None if result.timing is None else result.timing.to_dict(),
+        "timing_traces_sha256": result.traces_sha256,
         "excluded_blocks": {
             "blocks": list(result.excluded_blocks),
             "rule": (

@@ -202,6 +202,7 @@ def _check_store(run_dir: Path, cert: CertificateView) -> None:
     except DiampError as err:
         raise StorageError(str(err), path=str(store)) from err
     _check_blocks(cert, scan.blocks)
+    _check_traces(run_dir, cert)
     inputs = cert.raw.get("inputs") or {}
     for field, expected in (
         ("inputs.ab_sha256", scan.ab_sha256),
@@ -215,6 +216,22 @@ def _check_store(run_dir: Path, cert: CertificateView) -> None:
         raise _mismatch(cert, "n_trials", scan.total.n, cert.n_trials)
     if scan.total.as_abxy() != dict(cert.counts):
         raise _mismatch(cert, "counts", "other counts", "these")
+
+
+def _check_traces(run_dir: Path, cert: CertificateView) -> None:
+    """The timing traces the certificate was judged on: their digest, when it binds one."""
+    from diamp.daq.traces import read_traces, traces_digest
+    from diamp.errors import DiampError
+
+    bound = cert.raw.get("timing_traces_sha256")
+    if bound is None:
+        return
+    try:
+        found = traces_digest(read_traces(run_dir / "timing.h5"))
+    except DiampError as err:
+        raise StorageError(str(err), path=str(run_dir / "timing.h5")) from err
+    if found != bound:
+        raise _mismatch(cert, "timing_traces_sha256", found, bound)
 
 
 def _check_blocks(cert: CertificateView, blocks: tuple[BlockInfo, ...]) -> None:
