@@ -767,6 +767,38 @@ INVALID_ARGUMENTS = {
     ),
     "rate_mu": (["rate", "--n", "1000", "--mu", "abc", "--s-mu", "0.003"], "--mu"),
     "stats_mu": (["stats", "{store}", "--mu", "abc"], "--mu"),
+    "rate_mu_half": (["rate", "--n", "1000", "--mu", "0.5", "--s-mu", "0.003"], "--mu"),
+    "rate_n_zero": (["rate", "--n", "0", "--mu", "0.0075", "--s-mu", "0.003"], "--n"),
+    "rate_eps_zero": (
+        ["rate", "--n", "1000", "--mu", "0.0075", "--s-mu", "0.003", "--eps", "0"],
+        "--eps",
+    ),
+    "rate_s_mu_zero": (["rate", "--n", "1000", "--mu", "0.0075", "--s-mu", "0"], "--s-mu"),
+    "rate_s_mu_negative": (["rate", "--n", "1000", "--mu", "0.0075", "--s-mu", "-1"], "--s-mu"),
+    "stats_mu_half": (["stats", "{store}", "--mu", "0.5"], "--mu"),
+    "stats_segment": (["stats", "{store}", "--mu", "0.0075", "--segment", "0"], "--segment"),
+    "amplify_mu_half": (["amplify", "{run}", "--mu", "0.5"], "--mu"),
+    "extract_m_zero": (
+        ["extract", "dodis", "{run}/key.bin", "{run}/key.bin", "--m", "0", "-o", "{run}/x"],
+        "--m",
+    ),
+    "extract_input_folder": (
+        ["extract", "dodis", "{run}", "{run}/key.bin", "--m", "8", "-o", "{run}/x"],
+        "is a folder",
+    ),
+    "extract_output_folder": (
+        ["extract", "dodis", "{run}/key.bin", "{run}/key.bin", "--m", "8", "-o", "{run}"],
+        "--out",
+    ),
+    "extract_output_missing_folder": (
+        ["extract", "dodis", "{run}/key.bin", "{run}/key.bin", "--m", "8", "-o", "{run}/no/x"],
+        "does not exist",
+    ),
+    "toeplitz_m_above_n": (
+        ["extract", "toeplitz", "{run}/key.bin", "{run}/key.bin", "--m", "100000", "-o", "{run}/x"],
+        "never outputs more bits",
+    ),
+    "sp800_90b_seed": (["test", "sp800-90b", "--seed", "-1", "-b", "8", "{run}/key.bin"], "--seed"),
     "amplify_bound": (["amplify", "{run}", "--bound", "loose", "--quiet"], "bound"),
     "amplify_mu": (["amplify", "{run}", "--mu", "abc", "--quiet"], "--mu"),
 }

@@ -22,8 +22,10 @@ from diamp.cli.common import (
     console,
     emit_json,
     fail,
+    invalid_parameter,
     out,
     parse_exact,
+    parse_mu,
     progress_bars,
 )
 from diamp.cli.entropy_model import entropy_model_command
@@ -254,7 +256,7 @@ def amplify(
     given = {"eps": eps, "eps_s": eps_s, "eps_ea": eps_ea, "bound": bound}
     overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     if mu is not None:
-        overrides["mu"] = parse_exact("--mu", mu)
+        overrides["mu"] = parse_mu("--mu", mu)
     try:
         with progress_bars(not quiet) as progress:
             output = reamplify(run_dir, overrides, progress)
@@ -275,7 +277,9 @@ def stats(
     from diamp.protocol.certificate import fraction_str
     from diamp.protocol.scan import scan_store, series_dict
 
-    mu_value = parse_exact("--mu", mu)
+    mu_value = parse_mu("--mu", mu)
+    if segment < 1:
+        raise bad_option("--segment", f"must be >= 1 trial, found {segment}")
     try:
         with progress_bars(not quiet and not as_json) as progress:
             scan = scan_store(trials, segment, with_ab=False, progress=progress)
@@ -357,7 +361,9 @@ def rate(
         raise bad_option(
             "--post-selection-blocks", f"expected an integer >= 0, found {post_selection_blocks}"
         )
-    mu_value, s_value = parse_exact("--mu", mu), parse_exact("--s-mu", s_mu)
+    mu_value, s_value = parse_mu("--mu", mu), parse_exact("--s-mu", s_mu)
+    if s_value <= 0:
+        raise bad_option("--s-mu", f"must be > 0 (at S_mu <= 0 nothing is certified), found {s_mu}")
     try:
         result = output_length(
             n,
@@ -370,11 +376,22 @@ def rate(
             post_selection_blocks,
         )
     except DiampError as err:
-        raise fail(err) from err
+        raise invalid_parameter(err, _RATE_OPTIONS) from err
     if as_json:
         emit_json(result.to_dict())
     else:
         _print_rate(result)
+
+
+_RATE_OPTIONS = {
+    "n": "--n",
+    "mu": "--mu",
+    "s_mu": "--s-mu",
+    "eps": "--eps",
+    "eps_s": "--eps-s",
+    "eps_ea": "--eps-ea",
+    "bound": "--bound",
+}
 
 
 def _print_rate(result: OutputLength) -> None:

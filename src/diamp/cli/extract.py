@@ -75,8 +75,11 @@ def dodis(
     from diamp.daq.bitfiles import open_bits
 
     dask = _dodis_options(threads, verify_bits, workers, scheduler)
+    _check_paths(out, x, y)
     try:
         xs, ys = open_bits(x, bits), open_bits(y, bits)
+        if not 1 <= m <= xs.nbits:
+            raise bad_option("--m", f"must satisfy 1 <= m <= N = {xs.nbits:,}, found {m:,}")
         checked, seconds = _extract_to_file(
             "dodis",
             xs,
@@ -121,8 +124,15 @@ def toeplitz(
 
     if (threads is not None and threads < 1) or verify_bits < 0:
         raise bad_option("--threads/--verify-bits", "must be >= 1 and >= 0")
+    _check_paths(out, raw, seed)
     try:
         rs = open_bits(raw, bits)
+        if not 1 <= m <= rs.nbits:
+            raise bad_option(
+                "--m",
+                f"must satisfy 1 <= m <= n = {rs.nbits:,} (hashing never outputs more bits "
+                f"than it reads), found {m:,}",
+            )
         ss = open_bits(seed, seed_bits if seed_bits is not None else rs.nbits + m - 1)
         checked, seconds = _extract_to_file(
             "toeplitz", rs, ss, m, out, verify_bits, not quiet and not as_json, threads=threads
@@ -146,6 +156,17 @@ def toeplitz(
             "seconds": {"extract": checked.extract_seconds, "total": seconds},
         },
     )
+
+
+def _check_paths(out: Path, *inputs: str) -> None:
+    """Refuse, before any work, an input that is a folder and an output nowhere to go."""
+    for name in inputs:
+        if Path(name).is_dir():
+            raise bad_option(name, "is a folder; give a file of bits")
+    if out.is_dir():
+        raise bad_option("--out", f"{out} is a folder; give the file to write")
+    if not out.parent.is_dir():
+        raise bad_option("--out", f"folder {out.parent} does not exist")
 
 
 def _dodis_options(
