@@ -885,3 +885,38 @@ def test_rate_pays_for_post_selection() -> None:
     assert refused.exit_code == 2
     assert_no_traceback(refused)
     assert "--post-selection-blocks" in squash(refused.output)
+
+
+def test_config_errors_found_at_run_time_exit_2_and_leave_no_directory(tmp_path: Path) -> None:
+    """A missing timing section, an out-of-range instrument setting, a coerced number."""
+    from _runconfig import CONFIGS
+
+    base = (CONFIGS / "simulated.toml").read_text()
+    cases = {
+        "timing": (base.replace('section = "timing/', 'section = "nowhere/'), "timing.section"),
+        "setting": (base.replace("sample_rate = 1.2e9", "sample_rate = 1.2e15"), "sample_rate"),
+        "bool": (re.sub(r"(?m)^blocks = .*$", "blocks = true", base), "run.blocks"),
+        "string": (re.sub(r"(?m)^seed = (.*)$", r'seed = "\1"', base), "run.seed"),
+    }
+    for name, (text, needle) in cases.items():
+        assert text != base, name
+        folder = tmp_path / name
+        shutil.copytree(CONFIGS, folder)
+        (folder / "c.toml").write_text(text)
+        out = tmp_path / f"out-{name}"
+        result = invoke("run", folder / "c.toml", "--out", out, "-q")
+        assert result.exit_code == 2, (name, result.output)
+        assert needle in result.output, (name, result.output)
+        assert_no_traceback(result)
+        assert not out.exists(), name
+
+
+def test_resume_with_another_config_exits_2(run_copy: Path, tmp_path: Path) -> None:
+    from _runconfig import CONFIGS
+
+    other = tmp_path / "configs"
+    shutil.copytree(CONFIGS, other)
+    (other / "c.toml").write_text((CONFIGS / "simulated.toml").read_text() + "\n# edited\n")
+    result = invoke("run", other / "c.toml", "--resume", run_copy, "-q")
+    assert result.exit_code == 2, result.output
+    assert "another config" in result.output

@@ -25,7 +25,7 @@ from diamp.errors import ConfigError, DiampError
 from diamp.progress import NullProgress, ProgressSink
 from diamp.protocol.acquire import acquire_blocks, new_run_id
 from diamp.protocol.amplify import AmplifyResult, amplify, params_from_config
-from diamp.protocol.assemble import open_parts
+from diamp.protocol.assemble import check_files, open_parts
 from diamp.protocol.certificate import (
     CERTIFICATE_NAME,
     CertifiedRun,
@@ -153,12 +153,19 @@ def run(
     report failure is returned in :attr:`RunOutput.report`, never raised.
     """
     loaded = config if isinstance(config, LoadedConfig) else load_config(config)
+    check_files(loaded)
+    created = resume is None and (out_dir is None or not out_dir.exists())
     run_dir, run_id = _run_dir(loaded, out_dir, resume)
     if on_run_dir is not None:
         on_run_dir(run_dir)
     params = params_from_config(loaded.text, loaded.path)
     store = run_dir / STORE_NAME
-    acquire(loaded, store, run_id, progress, resume=resume is not None, should_stop=should_stop)
+    try:
+        acquire(loaded, store, run_id, progress, resume=resume is not None, should_stop=should_stop)
+    except DiampError as err:
+        if err.exit_code == 2 and created and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a config refused before anything was written: leave nothing
+        raise
     result = amplify(store, params, progress)
     output = _write_outputs(result, run_dir, "")
     if not report:

@@ -29,7 +29,7 @@ from diamp.daq.store._layout import (
     z_file,
 )
 from diamp.daq.store.reader import TrialStoreReader
-from diamp.errors import StorageError, StoreIntegrityError
+from diamp.errors import ConfigError, StorageError, StoreIntegrityError
 
 if TYPE_CHECKING:
     import h5py
@@ -123,10 +123,11 @@ class TrialStoreWriter:
                 )
             stored = _attr_str(reader._file.attrs.get("config_sha256", ""))
             if stored != config_sha256:
-                raise StoreIntegrityError(
+                raise ConfigError(
                     f"{path}: the run was started with another config (sha256 {stored}); "
                     "resume with the config it started with",
                     path=str(path),
+                    key="--resume",
                 )
             complete = reader.verified_prefix()
             # Z is drawn after the last block. A root that links it says it was drawn: then it
