@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Annotated, Any, Literal
@@ -51,6 +52,46 @@ from diamp.service.settings import ServiceSettings
 __all__ = ["BackgroundTask", "create_app"]
 
 BackgroundTask = Callable[[Service], Coroutine[Any, Any, None]]
+
+
+MAX_HEADER_BYTES = 16 * 1024
+"""Largest request header block accepted (names, values and separators); more is 431."""
+
+
+class _HeaderGuard:
+    """Pure ASGI middleware: refuse oversized header blocks (431) and repeated Host (400).
+
+    A request with two ``Host`` headers has no single authority, so its signature cannot be
+    bound to this server; a huge header block is refused before any route sees it.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = scope.get("headers", [])
+            size = sum(len(k) + len(v) + 4 for k, v in headers)
+            hosts = sum(1 for k, _ in headers if k.lower() == b"host")
+            problem = (
+                (431, f"request header block of {size} bytes exceeds {MAX_HEADER_BYTES}")
+                if size > MAX_HEADER_BYTES
+                else (400, f"{hosts} Host headers: a request names exactly one authority")
+                if hosts > 1
+                else None
+            )
+            if problem is not None:
+                await _plain(send, *problem)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _plain(send: Any, status: int, text: str) -> None:
+    body = json.dumps({"detail": text}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
 
 
 class _Timing:
@@ -101,6 +142,7 @@ async def _service(request: Request) -> Service:
 async def authenticated(request: Request, service: Annotated[Service, Depends(_service)]) -> str:
     """Dependency: the verified client id, or 401 (counted)."""
     scheme = request.url.scheme
+    _check_authority(request, service, scheme)
     parts = RequestParts(
         method=request.method,
         authority=normalize_authority(request.headers.get("host", ""), scheme),
@@ -112,6 +154,32 @@ async def authenticated(request: Request, service: Annotated[Service, Depends(_s
     except AuthError as err:
         service.metrics.auth_failures.labels(err.fields.get("reason", "other")).inc()
         raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Signature"}) from err
+
+
+def _check_authority(request: Request, service: Service, scheme: str) -> None:
+    """The signed ``@authority`` must be one this server answers for (401 otherwise).
+
+    ``[server] public_authorities`` lists them (e.g. a reverse proxy's name); by default it
+    is the address the request arrived at (and ``localhost`` on a loopback address), so a
+    request signed for another instance sharing the clients file is refused here.
+    """
+    authority = normalize_authority(request.headers.get("host", ""), scheme)
+    allowed = {normalize_authority(a, scheme) for a in service.settings.server.public_authorities}
+    if not allowed:
+        server = request.scope.get("server") or ("", None)
+        host, port = str(server[0]).lower(), server[1]
+        names = {host, "localhost"} if host in ("127.0.0.1", "::1", "localhost") else {host}
+        for name in names:
+            shown = f"[{name}]" if ":" in name else name
+            allowed.add(normalize_authority(shown if port is None else f"{shown}:{port}", scheme))
+    if authority not in allowed:
+        service.metrics.auth_failures.labels("authority").inc()
+        raise HTTPException(
+            401,
+            f"@authority {authority!r} is not one this server answers for "
+            f"({', '.join(sorted(allowed))}); sign requests for this server",
+            headers={"WWW-Authenticate": "Signature"},
+        )
 
 
 _INLINE_BYTES = 4096
@@ -292,4 +360,5 @@ def create_app(
     for router in (_random_router(), _info_router(), *routers):
         app.include_router(router)
     app.add_middleware(_Timing, service=service)
+    app.add_middleware(_HeaderGuard)
     return app

@@ -65,6 +65,8 @@ class ServerSettings(_Section):
     replay_window_seconds: int = Field(default=300, ge=1, le=300)
     clock_skew_seconds: int = Field(default=5, ge=0, le=60)
     nonce_cache_size: int = Field(default=1_000_000, ge=1000)
+    public_authorities: tuple[Annotated[str, Field(min_length=1, max_length=255)], ...] = ()
+    """``host[:port]`` names the signed ``@authority`` may take; empty: the address served."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerSettings:
