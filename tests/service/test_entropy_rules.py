@@ -147,3 +147,17 @@ def test_assessment_below_the_fraction_quarantines(tmp_path: Path) -> None:
     assert check.detail["assessed_min_entropy"] < 0.95 * 8.0
     assert h.status == "quarantined" and "periodic sp800_90b check failed" in h.reason
     assert pool.level("t") == 0 and p.tier_problem("t") is not None
+
+
+@pytest.mark.parametrize(("alpha", "ok"), [(2.0**-20, True), (2.0**-40, True), (2.0**-41, False)])
+def test_health_alpha_stays_in_the_range_sp800_90b_allows(
+    tmp_path: Path, alpha: float, ok: bool
+) -> None:
+    text = config_text().replace("[checks]", f"[health]\nalpha = {alpha!r}\n[checks]")
+    if ok:
+        assert parse_settings(text, str(tmp_path / "s.toml")).health.alpha == alpha
+    else:
+        with pytest.raises(ServiceConfigError, match=r"health\.alpha"):
+            parse_settings(text, str(tmp_path / "s.toml"))
+    default = parse_settings(config_text(), str(tmp_path / "s.toml")).health.alpha
+    assert default == 2.0**-40

@@ -14,9 +14,10 @@ registry (two apps in one process do not share counters).
 ``diamp_pool_bytes``                 fresh unserved bytes, by tier
 ``diamp_tier_available``             1 if the tier's policy is met, by tier
 ``diamp_tier_available_seconds``     seconds the tier could serve (policy met, pool not
-                                     empty), by tier; with ``…_observed_seconds`` and
-``diamp_tier_observed_seconds``      ``diamp_tier_availability_ratio`` (their quotient) the
-``diamp_tier_availability_ratio``    availability since the pipeline started
+                                     empty), by tier, since it first could; with
+``diamp_tier_observed_seconds``      (seconds since then) and their quotient
+``diamp_tier_availability_ratio``    the tier's availability;
+``diamp_tier_warmup_seconds``        seconds from the start until the tier first could serve
 ``diamp_source_healthy``             1 ok, 0 quarantined or exhausted, by source
 ``diamp_health_pass_rate``           raw blocks passing the SP 800-90B health tests, by source
 ``diamp_entropy_per_bit``            min-entropy per raw bit: declared and SP 800-90B assessed
@@ -58,7 +59,10 @@ class _PipelineCollector(Collector):
             "diamp_tier_available_seconds", "Seconds the tier could serve", labels=["tier"]
         )
         seen = CounterMetricFamily(
-            "diamp_tier_observed_seconds", "Seconds since the pipeline started", labels=["tier"]
+            "diamp_tier_observed_seconds", "Seconds since the tier first served", labels=["tier"]
+        )
+        warm = GaugeMetricFamily(
+            "diamp_tier_warmup_seconds", "Seconds until the tier first could serve", labels=["tier"]
         )
         ratio = GaugeMetricFamily(
             "diamp_tier_availability_ratio", "Available / observed seconds", labels=["tier"]
@@ -66,11 +70,12 @@ class _PipelineCollector(Collector):
         for name in p.tiers:
             pool.add_metric([name], self.pool.level(name))
             avail.add_metric([name], 0 if p.tier_problem(name) else 1)
-            a = p.availability[name]
+            a = p.availability_now(name)
             up.add_metric([name], a.available_seconds)
             seen.add_metric([name], a.observed_seconds)
             ratio.add_metric([name], a.ratio)
-        yield from (pool, avail, up, seen, ratio)
+            warm.add_metric([name], a.warmup_seconds)
+        yield from (pool, avail, up, seen, ratio, warm)
         healthy = GaugeMetricFamily("diamp_source_healthy", "Source ok", labels=["source"])
         rate = GaugeMetricFamily(
             "diamp_health_pass_rate", "Health-test pass rate", labels=["source"]

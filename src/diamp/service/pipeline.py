@@ -21,7 +21,8 @@ quarantined source's buffered and pooled bytes are discarded.
 
 Availability is accounted per tier on the pipeline's clock (:attr:`Pipeline.availability`):
 a tier counts as available while none of its sources is quarantined, the pipeline runs and
-its pool holds bytes; the state seen at the end of a step holds until the next step.
+its pool holds bytes; the state seen at the end of a step holds until the next step. The
+warm-up until a tier first could serve is counted apart (:class:`Availability`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -95,11 +96,28 @@ class SourceRuntime:
 
 @dataclass
 class Availability:
-    """Seconds a tier was observed and seconds it could serve, since the pipeline started."""
+    """Per tier: warm-up until it first could serve, then seconds observed and available.
 
+    ``warmup_seconds`` is the time from the start of the pipeline until the tier first could
+    serve (a raw source's first SP 800-90B assessment and first blocks); ``observed_seconds``
+    and ``available_seconds`` count from then on, so ``ratio`` is the availability of a
+    running tier and the warm-up is reported beside it, not hidden in it.
+    """
+
+    warmup_seconds: float = 0.0
     observed_seconds: float = 0.0
     available_seconds: float = 0.0
     available: bool = False
+    started: bool = False
+
+    def add(self, dt: float) -> None:
+        """Count ``dt`` seconds in the current state."""
+        if not self.started:
+            self.warmup_seconds += dt
+            return
+        self.observed_seconds += dt
+        if self.available:
+            self.available_seconds += dt
 
     @property
     def ratio(self) -> float:
@@ -114,6 +132,8 @@ class Availability:
             "ratio": self.ratio,
             "available_seconds": self.available_seconds,
             "observed_seconds": self.observed_seconds,
+            "warmup_seconds": self.warmup_seconds,
+            "serving": self.available,
         }
 
 
@@ -249,15 +269,20 @@ class Pipeline:
         now = self.clock()
         dt, self._ticked = max(now - self._ticked, 0.0), now
         for a in self.availability.values():
-            a.observed_seconds += dt
-            if a.available:
-                a.available_seconds += dt
+            a.add(dt)
 
     def _observe(self) -> None:
         for name, a in self.availability.items():
             a.available = (
                 not self.error and self.tier_problem(name) is None and self.pool.level(name) > 0
             )
+            a.started |= a.available
+
+    def availability_now(self, tier: str) -> Availability:
+        """A copy of ``tier``'s accounting including the time since the last step."""
+        a = replace(self.availability[tier])
+        a.add(max(self.clock() - self._ticked, 0.0))
+        return a
 
     def _step(self) -> bool:
         self._readmit()
