@@ -41,6 +41,7 @@ from diamp.errors import DiampError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.checked import extract_checked
 from diamp.extractors.params import ToeplitzParams
+from diamp.service.availability import Availability
 from diamp.service.errors import PoolError, ServiceConfigError, SourceError
 from diamp.service.health import SourceHealth, run_sp800_22, run_sp800_90b
 from diamp.service.pool import Pool
@@ -54,7 +55,7 @@ from diamp.service.sources import (
     open_stream,
 )
 
-__all__ = ["Availability", "Pipeline", "SourceRuntime"]
+__all__ = ["Pipeline", "SourceRuntime"]
 
 log = logging.getLogger(__name__)
 
@@ -92,49 +93,6 @@ class SourceRuntime:
                 "(a DIRA source is not extracted)"
             )
         return self.stream, self.params, self.seed
-
-
-@dataclass
-class Availability:
-    """Per tier: warm-up until it first could serve, then seconds observed and available.
-
-    ``warmup_seconds`` is the time from the start of the pipeline until the tier first could
-    serve (a raw source's first SP 800-90B assessment and first blocks); ``observed_seconds``
-    and ``available_seconds`` count from then on, so ``ratio`` is the availability of a
-    running tier and the warm-up is reported beside it, not hidden in it.
-    """
-
-    warmup_seconds: float = 0.0
-    observed_seconds: float = 0.0
-    available_seconds: float = 0.0
-    available: bool = False
-    started: bool = False
-
-    def add(self, dt: float) -> None:
-        """Count ``dt`` seconds in the current state."""
-        if not self.started:
-            self.warmup_seconds += dt
-            return
-        self.observed_seconds += dt
-        if self.available:
-            self.available_seconds += dt
-
-    @property
-    def ratio(self) -> float:
-        """Fraction of the observed time the tier could serve (1.0 before any time passed)."""
-        if self.observed_seconds <= 0:
-            return 1.0
-        return self.available_seconds / self.observed_seconds
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "ratio": self.ratio,
-            "available_seconds": self.available_seconds,
-            "observed_seconds": self.observed_seconds,
-            "warmup_seconds": self.warmup_seconds,
-            "serving": self.available,
-        }
 
 
 def _raw_bits(samples: np.ndarray, bits: int) -> PackedBits:
