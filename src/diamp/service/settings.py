@@ -144,7 +144,7 @@ class ChecksSettings(_Section):
     first assessment exists. A source whose assessment falls below
     ``min_assessed_fraction`` × its declared value is quarantined: its claim is not credible.
     The default 0.6 sits below what the non-IID estimators give healthy sources at 10⁵
-    samples (they underestimate: 0.70–0.88 of the true value for the simulated families).
+    samples (they underestimate: 0.70 of the declared value or more for the shipped ones).
     A source fails its SP 800-22 check when more than ``sp800_22_max_flagged`` rows of the
     final-analysis report fall below the proportion range. Checked output is never served.
     """
