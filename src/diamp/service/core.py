@@ -146,6 +146,7 @@ class Service:
                 "available": problem is None and not self.pipeline.error,
                 "problem": problem or self.pipeline.error or None,
                 "pool_bytes": self.pool.level(name),
+                "availability": self.pipeline.availability_now(name).to_dict(),
             }
         sources = {}
         for name, rt in self.pipeline.sources.items():

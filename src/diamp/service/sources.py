@@ -20,7 +20,7 @@ output is simulated (true), from hardware (false) or of unknown provenance (null
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,6 +82,9 @@ class RawStream(Protocol):
 def declared_min_entropy(cfg: SimulatedSource | SerialSource | FileSource, bits: int) -> float:
     """Min-entropy per raw sample from the source's entropy model (seed 000 eq. 6 or declared).
 
+    A vacuum model gives its worst case over classical offsets (k σ_c, default 5); the
+    centred value only when the config says ``centred = true``.
+
     Raises
     ------
     ServiceConfigError
@@ -94,14 +97,15 @@ def declared_min_entropy(cfg: SimulatedSource | SerialSource | FileSource, bits:
                 f"source {cfg.name!r}: entropy.bits = {e.bits} but samples have {bits} bits",
                 key=f"sources.{cfg.name}.entropy.bits",
             )
+        k = e.offset_sigma_c  # the worst case (default 5 sigma_c); None only if centred = true
         try:
-            if e.max_offset_sigma_c is None:
+            if k is None:
                 h = vacuum_min_entropy(
                     e.bits, e.v_min, e.v_max, e.gamma, sigma_total=e.sigma_total, centre=e.centre
                 ).min_entropy
             else:
                 h = vacuum_min_entropy_worst_case(
-                    e.bits, e.v_min, e.v_max, e.gamma, max_offset_sigma_c=e.max_offset_sigma_c,
+                    e.bits, e.v_min, e.v_max, e.gamma, max_offset_sigma_c=k,
                     sigma_total=e.sigma_total, centre=e.centre,
                 ).min_entropy  # fmt: skip
         except DiampError as err:
@@ -121,13 +125,14 @@ class SimulatedStream:
     """A :class:`~diamp.service.simulated.SimulatedDevice` paced at ``samples_per_second``."""
 
     cfg: SimulatedSource
+    clock: Callable[[], float] = time.monotonic
     device: SimulatedDevice = field(init=False)
 
     def __post_init__(self) -> None:
         self.name = self.cfg.name
         self.device = SimulatedDevice(self.cfg)
         self.bits_per_sample = self.device.bits_per_sample
-        self._started = time.monotonic()
+        self._started = self.clock()
         self._emitted = 0
 
     @property
@@ -142,7 +147,7 @@ class SimulatedStream:
     def read(self) -> np.ndarray | None:
         """The next block, or None while the pacing rate holds it back."""
         rate = self.cfg.samples_per_second
-        if rate is not None and self._emitted > rate * (time.monotonic() - self._started):
+        if rate is not None and self._emitted > rate * (self.clock() - self._started):
             return None
         block = self.device.next_block()
         self._emitted += block.size
@@ -393,11 +398,13 @@ def source_origin(cfg: SimulatedSource | SerialSource | FileSource) -> dict[str,
 
 
 def open_stream(
-    cfg: SimulatedSource | SerialSource | FileSource, settings: ServiceSettings
+    cfg: SimulatedSource | SerialSource | FileSource,
+    settings: ServiceSettings,
+    clock: Callable[[], float] = time.monotonic,
 ) -> RawStream:
-    """The raw stream a source config describes."""
+    """The raw stream a source config describes (``clock`` paces a simulated device)."""
     if isinstance(cfg, SimulatedSource):
-        return SimulatedStream(cfg)
+        return SimulatedStream(cfg, clock)
     if isinstance(cfg, SerialSource):
         return SerialStream(cfg)
     return FileStream(cfg.name, settings.resolve(cfg.path), cfg.bits_per_sample)
