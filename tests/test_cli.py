@@ -350,6 +350,7 @@ def test_store_written_by_run_follows_the_doc(small_run: SmallRun) -> None:
         "software_version",
         "created_utc",
         "provenance",
+        "provenance_sha256",
         "block_sha256",
     }
     assert RUN_ID_RE.match(attrs["run_id"])

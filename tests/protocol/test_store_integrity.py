@@ -171,3 +171,15 @@ def test_report_and_resume_refuse_a_damaged_run(
     damage(run_copy)
     refused(["report", str(run_copy)], needle)
     refused(["run", str(finished[1]), "--resume", str(run_copy), "-q"], needle)
+
+
+def test_edited_provenance_attribute_is_refused(run_copy: Path) -> None:
+    """A simulated run cannot be passed off as hardware by editing the stored provenance."""
+    import h5py
+
+    with h5py.File(run_copy / "trials.h5", "r+") as f:
+        doc = json.loads(f.attrs["provenance"])
+        doc["simulated"] = False
+        f.attrs["provenance"] = json.dumps(doc)
+    refused(stats(run_copy), "attribute 'provenance' does not match provenance_sha256")
+    refused(["amplify", str(run_copy), "-q"], "provenance")

@@ -20,6 +20,12 @@ T = TypeVar("T")
 SCHEMA_VERSION = 3
 _READABLE_VERSIONS = (1, 2, 3)
 BLOCK_HASHES = "block_sha256"  # root attribute (schema 3): JSON list, one SHA-256 per block
+# Attributes every schema-3 root or block has; any other text attribute X carries X_sha256.
+ROOT_BASE = frozenset(
+    {"schema", "schema_version", "run_id", "config_sha256", "software_version", "created_utc",
+     BLOCK_HASHES}
+)  # fmt: skip
+BLOCK_BASE = frozenset({"n_trials", "sha256", "status", "run_id", "index"})
 _CHUNK = 2**20
 _STATUS_COMPLETE = "complete"
 

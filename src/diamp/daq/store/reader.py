@@ -15,7 +15,9 @@ import numpy as np
 from diamp.daq.store._layout import (
     _READABLE_VERSIONS,
     _STATUS_COMPLETE,
+    BLOCK_BASE,
     BLOCK_HASHES,
+    ROOT_BASE,
     SCHEMA,
     BlockInfo,
     T,
@@ -102,6 +104,8 @@ class TrialStoreReader:
             raise self._fail("root", "missing group /blocks")
         self._config = self._verified_config()
         self._hashes = self._root_hashes()
+        if self.schema_version >= 3:
+            self._check_text_attrs(self._file.attrs, ROOT_BASE, "root")
 
     def _verified_config(self) -> str:
         """The stored config text, checked against ``config_sha256`` (every read)."""
@@ -120,6 +124,25 @@ class TrialStoreReader:
                 field="config",
             )
         return text
+
+    def _check_text_attrs(
+        self, attrs: Any, base: frozenset[str], where: str, **fields: Any
+    ) -> None:
+        """Every text attribute X beyond ``base`` matches its X_sha256 (schema 3)."""
+        for name in attrs:
+            if name in base or name.endswith("_sha256"):
+                continue
+            stored = attrs.get(f"{name}_sha256")
+            found = text_sha256(_attr_str(attrs[name]))
+            if stored is None or _attr_str(stored) != found:
+                raise self._fail(
+                    where,
+                    f"attribute {name!r} does not match {name}_sha256 (expected "
+                    f"{'nothing' if stored is None else _attr_str(stored)}, found {found}): "
+                    "it was edited after it was written",
+                    field=name,
+                    **fields,
+                )
 
     def _root_hashes(self) -> list[str] | None:
         """The root's list of block SHA-256 (schema 3), or None for older stores."""
@@ -203,6 +226,7 @@ class TrialStoreReader:
                     block=index,
                 )
         if self.schema_version >= 3:
+            self._check_text_attrs(group.attrs, BLOCK_BASE, f"block {name}", block=index)
             recorded = group.attrs.get("index")
             if recorded is None or int(recorded) != index:
                 raise self._fail(

@@ -168,6 +168,7 @@ class TrialStoreWriter:
     def set_attribute(self, name: str, text: str) -> None:
         """Store a text attribute on the root (e.g. the station snapshot), crash-safe."""
         self._attrs[name] = text
+        self._attrs[f"{name}_sha256"] = text_sha256(text)  # verified by every reader
         self._write_root()
 
     def append_block(self, trials: np.ndarray, attrs: dict[str, str] | None = None) -> BlockInfo:
@@ -191,6 +192,7 @@ class TrialStoreWriter:
             )
             for key, value in (attrs or {}).items():
                 group.attrs[key] = value
+                group.attrs[f"{key}_sha256"] = text_sha256(value)
             group.attrs["n_trials"] = data.size
             group.attrs["sha256"] = digest
             group.attrs["run_id"] = self.run_id
