@@ -124,7 +124,7 @@ def read_plain(path: Path) -> PlainStore:
     import h5py
 
     with h5py.File(path, "r") as f:
-        assert f.attrs["schema"] == "diamp.trials" and f.attrs["schema_version"] == 2
+        assert f.attrs["schema"] == "diamp.trials" and f.attrs["schema_version"] == 3
         names = sorted(f["blocks"])
         blocks, battrs = [], []
         for name in names:
@@ -350,6 +350,8 @@ def test_store_written_by_run_follows_the_doc(small_run: SmallRun) -> None:
         "software_version",
         "created_utc",
         "provenance",
+        "provenance_sha256",
+        "block_sha256",
     }
     assert RUN_ID_RE.match(attrs["run_id"])
     assert attrs["config"] == small_run.config_text  # exactly as read
@@ -708,6 +710,9 @@ def test_stats_refuses_invalid_trial_value(run_copy: Path) -> None:
         data[99] = 16
         g["trials"][...] = data
         g.attrs["sha256"] = sha256_hex(data)
+        hashes = json.loads(f.attrs["block_sha256"])
+        hashes[1] = sha256_hex(data)  # a forger who also fixes the root's hash list
+        f.attrs["block_sha256"] = json.dumps(hashes)
     result = invoke("stats", store, "--mu", "0.0075", "--json")
     assert result.exit_code != 0
     assert_no_traceback(result)
@@ -763,6 +768,38 @@ INVALID_ARGUMENTS = {
     ),
     "rate_mu": (["rate", "--n", "1000", "--mu", "abc", "--s-mu", "0.003"], "--mu"),
     "stats_mu": (["stats", "{store}", "--mu", "abc"], "--mu"),
+    "rate_mu_half": (["rate", "--n", "1000", "--mu", "0.5", "--s-mu", "0.003"], "--mu"),
+    "rate_n_zero": (["rate", "--n", "0", "--mu", "0.0075", "--s-mu", "0.003"], "--n"),
+    "rate_eps_zero": (
+        ["rate", "--n", "1000", "--mu", "0.0075", "--s-mu", "0.003", "--eps", "0"],
+        "--eps",
+    ),
+    "rate_s_mu_zero": (["rate", "--n", "1000", "--mu", "0.0075", "--s-mu", "0"], "--s-mu"),
+    "rate_s_mu_negative": (["rate", "--n", "1000", "--mu", "0.0075", "--s-mu", "-1"], "--s-mu"),
+    "stats_mu_half": (["stats", "{store}", "--mu", "0.5"], "--mu"),
+    "stats_segment": (["stats", "{store}", "--mu", "0.0075", "--segment", "0"], "--segment"),
+    "amplify_mu_half": (["amplify", "{run}", "--mu", "0.5"], "--mu"),
+    "extract_m_zero": (
+        ["extract", "dodis", "{run}/key.bin", "{run}/key.bin", "--m", "0", "-o", "{run}/x"],
+        "--m",
+    ),
+    "extract_input_folder": (
+        ["extract", "dodis", "{run}", "{run}/key.bin", "--m", "8", "-o", "{run}/x"],
+        "is a folder",
+    ),
+    "extract_output_folder": (
+        ["extract", "dodis", "{run}/key.bin", "{run}/key.bin", "--m", "8", "-o", "{run}"],
+        "--out",
+    ),
+    "extract_output_missing_folder": (
+        ["extract", "dodis", "{run}/key.bin", "{run}/key.bin", "--m", "8", "-o", "{run}/no/x"],
+        "does not exist",
+    ),
+    "toeplitz_m_above_n": (
+        ["extract", "toeplitz", "{run}/key.bin", "{run}/key.bin", "--m", "100000", "-o", "{run}/x"],
+        "never outputs more bits",
+    ),
+    "sp800_90b_seed": (["test", "sp800-90b", "--seed", "-1", "-b", "8", "{run}/key.bin"], "--seed"),
     "amplify_bound": (["amplify", "{run}", "--bound", "loose", "--quiet"], "bound"),
     "amplify_mu": (["amplify", "{run}", "--mu", "abc", "--quiet"], "--mu"),
 }
@@ -828,3 +865,59 @@ def test_demo_config_certifies_a_megabit(tmp_path: Path) -> None:
     positions = [0, 1, m - 1, *rng.choice(m, size=8, replace=False).tolist()]
     for j in positions:
         assert int(key_bits[j]) == dodis_bit_direct(x, y, int(j)), j
+
+
+def test_rate_reports_the_chain_error_of_each_bound() -> None:
+    base = ("rate", "--n", 1342177280, "--mu", "0.0075", "--s-mu", "0.00296")
+    strict = json.loads(invoke(*base, "--json").stdout)
+    paper = json.loads(invoke(*base, "--bound", "paper", "--json").stdout)
+    assert strict["chain_error"] <= 1e-12 and strict["certified"] is True
+    assert paper["chain_error"] >= 1e-7 and paper["certified"] is False
+    shown = squash(invoke(*base, "--bound", "paper").output)
+    assert "NOTacertifiedepsilon" in shown and "3.8e-07" in shown  # squash drops spaces
+
+
+def test_rate_pays_for_post_selection() -> None:
+    base = ("rate", "--n", 1342177280, "--mu", "0.0075", "--s-mu", "0.00296")
+    paid = json.loads(invoke(*base, "--post-selection-blocks", "20", "--json").stdout)
+    assert paid["m"] == 20_554_228 and paid["post_selection_blocks"] == 20
+    assert paid["post_selection"] is not None and "2^B" in paid["post_selection"]
+    refused = invoke(*base, "--post-selection-blocks", "-3")
+    assert refused.exit_code == 2
+    assert_no_traceback(refused)
+    assert "--post-selection-blocks" in squash(refused.output)
+
+
+def test_config_errors_found_at_run_time_exit_2_and_leave_no_directory(tmp_path: Path) -> None:
+    """A missing timing section, an out-of-range instrument setting, a coerced number."""
+    from _runconfig import CONFIGS
+
+    base = (CONFIGS / "simulated.toml").read_text()
+    cases = {
+        "timing": (base.replace('section = "timing/', 'section = "nowhere/'), "timing.section"),
+        "setting": (base.replace("sample_rate = 1.2e9", "sample_rate = 1.2e15"), "sample_rate"),
+        "bool": (re.sub(r"(?m)^blocks = .*$", "blocks = true", base), "run.blocks"),
+        "string": (re.sub(r"(?m)^seed = (.*)$", r'seed = "\1"', base), "run.seed"),
+    }
+    for name, (text, needle) in cases.items():
+        assert text != base, name
+        folder = tmp_path / name
+        shutil.copytree(CONFIGS, folder)
+        (folder / "c.toml").write_text(text)
+        out = tmp_path / f"out-{name}"
+        result = invoke("run", folder / "c.toml", "--out", out, "-q")
+        assert result.exit_code == 2, (name, result.output)
+        assert needle in result.output, (name, result.output)
+        assert_no_traceback(result)
+        assert not out.exists(), name
+
+
+def test_resume_with_another_config_exits_2(run_copy: Path, tmp_path: Path) -> None:
+    from _runconfig import CONFIGS
+
+    other = tmp_path / "configs"
+    shutil.copytree(CONFIGS, other)
+    (other / "c.toml").write_text((CONFIGS / "simulated.toml").read_text() + "\n# edited\n")
+    result = invoke("run", other / "c.toml", "--resume", run_copy, "-q")
+    assert result.exit_code == 2, result.output
+    assert "another config" in result.output

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def test_extract_dodis_from_a_trial_store(tmp_path: Path) -> None:
     n = sum(t.size for t in trials)
     z = rng.integers(0, 2, 2 * n, dtype=np.uint8)
     store = tmp_path / "trials.h5"
-    with TrialStoreWriter(store, "run", "cfg", "sha") as w:
+    with TrialStoreWriter(store, "run", "cfg", hashlib.sha256(b"cfg").hexdigest()) as w:
         for t in trials:
             w.append_block(t)
         w.write_z(np.packbits(z), 2 * n)

@@ -89,3 +89,12 @@ class InstrumentError(DiampError, OSError):
 
 class AnalysisError(DiampError, ValueError):
     """Data cannot be analysed as asked (names the sample, value or parameter at fault)."""
+
+
+class InstrumentSettingError(InstrumentError):
+    """A configured instrument setting is invalid (unknown, out of range, wrong type).
+
+    Found before any write to the device; it is a configuration error (exit status 2).
+    """
+
+    exit_code = 2

@@ -53,11 +53,29 @@ def as_json(result: Result) -> Any:
 def test_vacuum_table_reproduces_the_spec_line() -> None:
     # spec §12: "ADC 8 bit, range +-5.0 sigma_t, gamma = 10.000: H_min = 5.9355 bits/sample
     # (0.7419/bit); worst-case |e|<=5 sigma_c: 5.9352"
-    result = run("entropy-model", "vacuum", "-p", "bits=8", "-p", "range=5", "-p", "gamma=10")
+    args = ("entropy-model", "vacuum", "-p", "bits=8", "-p", "range=5", "-p", "gamma=10")
+    result = run(*args, "-p", "centred=true")
     assert result.exit_code == 0, result.output
     text = squash(result.stdout)
     assert "H_min (centred) │ 5.9355 │ bits/sample (0.7419/bit)" in text
+    assert "asked for: offset 0" in text
     assert "H_min (worst case) │ 5.9352" in text
+
+
+def test_vacuum_defaults_to_the_worst_case_at_five_sigma_c() -> None:
+    # spec §11d: never the centred model unless asked for; the default offset is 5 sigma_c
+    args = ("entropy-model", "vacuum", "-p", "bits=8", "-p", "range=4", "-p", "gamma_db=5")
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    text = squash(result.stdout)
+    assert "centred" not in text
+    assert "H_min (worst case) │ 4.6154" in text and "(default offset)" in text
+    data = as_json(run(*args, "--json"))
+    assert set(data["result"]) == {"worst_case"}
+    assert data["result"]["worst_case"]["max_offset_sigma_c"] == 5.0
+    assert data["result"]["worst_case"]["default_offset"] is True
+    bad = run(*args, "-p", "centred=maybe")
+    assert bad.exit_code == 2 and "--param centred: expected true or false" in squash(bad.output)
 
 
 def test_vacuum_json_with_volts_and_decibels() -> None:
@@ -79,6 +97,8 @@ def test_vacuum_json_with_volts_and_decibels() -> None:
             "gamma_db=5",
             "-p",
             "offset=5",
+            "-p",
+            "centred=true",
         )
     )
     assert data["kind"] == "vacuum"
@@ -90,6 +110,7 @@ def test_vacuum_json_with_volts_and_decibels() -> None:
         "sigma_t": 0.2,
         "centre": 0.0,
         "offset": 5.0,
+        "centred": True,
     }
     assert f"{data['result']['centred']['min_entropy']:.4f}" == "6.1279"
     assert f"{data['result']['worst_case']['min_entropy']:.4f}" == "4.6154"
@@ -98,8 +119,11 @@ def test_vacuum_json_with_volts_and_decibels() -> None:
 
 def test_vacuum_infinite_gamma_is_null_in_json() -> None:
     data = as_json(
-        run("entropy-model", "vacuum", "--json", "-p", "bits=1", "-p", "range=2", "-p", "gamma=inf")
-    )
+        run(
+            "entropy-model", "vacuum", "--json", "-p", "bits=1", "-p", "range=2", "-p", "gamma=inf",
+            "-p", "centred=true",
+        )
+    )  # fmt: skip
     assert data["result"]["centred"]["gamma"] is None  # strict JSON has no Infinity
     assert data["result"]["centred"]["min_entropy"] == 1.0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def test_open_bits_reads_the_ab_string_of_a_trial_store(tmp_path: Path) -> None:
 
     trials = np.random.default_rng(3).integers(0, 16, 101, dtype=np.uint8)
     store = tmp_path / "trials.h5"
-    with TrialStoreWriter(store, "run", "cfg", "sha") as w:
+    with TrialStoreWriter(store, "run", "cfg", hashlib.sha256(b"cfg").hexdigest()) as w:
         w.append_block(trials)
         w.write_z(np.packbits(np.zeros(202, dtype=np.uint8)), 202)
     ab = np.empty(202, dtype=np.uint8)

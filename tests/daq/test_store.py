@@ -7,6 +7,7 @@ uses diamp's own reading code.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ ROOT_ATTRS = {
     "config_sha256",
     "software_version",
     "created_utc",
+    "block_sha256",
 }
 
 
@@ -175,7 +177,10 @@ def test_root_attributes_exactly_as_documented(
         assert isinstance(attrs["schema"], str)
         assert isinstance(attrs["schema_version"], int | np.integer)
         assert not isinstance(attrs["schema_version"], bool | np.bool_)
-        assert int(attrs["schema_version"]) == 2
+        assert int(attrs["schema_version"]) == 3
+        assert json.loads(attrs["block_sha256"]) == [
+            hashlib.sha256(b.tobytes()).hexdigest() for b in three_blocks[1]
+        ]
         assert attrs["run_id"] == RUN_ID
         assert attrs["config"] == CONFIG_TEXT
         assert attrs["config_sha256"] == CONFIG_SHA
@@ -200,8 +205,8 @@ def test_blocks_and_z_exactly_as_documented(
             group = f["blocks"][f"{index:06d}"]
             assert isinstance(group, h5py.Group)
             assert set(group) == {"trials"}
-            assert set(group.attrs) == {"n_trials", "sha256", "status", "run_id"}
-            assert group.attrs["run_id"] == RUN_ID
+            assert set(group.attrs) == {"n_trials", "sha256", "status", "run_id", "index"}
+            assert group.attrs["run_id"] == RUN_ID and int(group.attrs["index"]) == index
             link = f["blocks"].get(f"{index:06d}", getlink=True)
             assert isinstance(link, h5py.ExternalLink)
             assert (link.filename, link.path) == (f"trials.blocks/{index:06d}.h5", "/block")
@@ -234,7 +239,7 @@ def test_doc_plain_h5py_recipe_runs(
 
     path, blocks, z = three_blocks
     with h5py.File(path, "r") as f:
-        assert f.attrs["schema"] == "diamp.trials" and f.attrs["schema_version"] == 2
+        assert f.attrs["schema"] == "diamp.trials" and f.attrs["schema_version"] == 3
         counts = np.zeros(16, dtype=np.int64)
         for name in sorted(f["blocks"]):
             g = f["blocks"][name]
@@ -511,7 +516,7 @@ def test_missing_file(tmp_path: Path) -> None:
     [
         ("schema", "diamp.other"),
         ("schema", "DIAMP.TRIALS"),
-        ("schema_version", 3),
+        ("schema_version", 4),
         ("schema_version", 0),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ def test_the_controller_takes_any_trial_source(tmp_path: Path) -> None:
     source = CountingSource()
     plan = AcquisitionPlan(blocks=3, trials_per_block=1000, segment_trials=256, mu=Fraction(1, 100))
     path = tmp_path / "trials.h5"
-    with TrialStoreWriter(path, "run-t", "cfg", "sha") as store:
+    with TrialStoreWriter(path, "run-t", "cfg", hashlib.sha256(b"cfg").hexdigest()) as store:
         acquire_blocks(store, source, plan, NullProgress())
     assert source.blocks == [0, 1, 2]
     with TrialStoreReader(path) as reader:

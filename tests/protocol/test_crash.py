@@ -32,6 +32,8 @@ CONFIG = run_config(
 
 DIAMP = str(Path(sys.executable).with_name("diamp"))
 
+CFG_SHA = hashlib.sha256(b"cfg").hexdigest()  # the stored config must match its hash
+
 
 def content(store: Path) -> tuple[list[str], str]:
     with TrialStoreReader(store) as reader:
@@ -100,11 +102,11 @@ def test_resume_discards_the_block_in_flight_and_leftovers(tmp_path: Path) -> No
     rng = np.random.default_rng(5)
     path = tmp_path / "trials.h5"
     blocks = [rng.integers(0, 16, 1000, dtype=np.uint8) for _ in range(3)]
-    with TrialStoreWriter(path, "run-x", "cfg", "sha") as writer:
+    with TrialStoreWriter(path, "run-x", "cfg", CFG_SHA) as writer:
         for block in blocks[:2]:
             writer.append_block(block)
     linked_root = path.read_bytes()
-    with TrialStoreWriter.resume(path, "sha") as writer:
+    with TrialStoreWriter.resume(path, CFG_SHA) as writer:
         writer.append_block(blocks[2])
     path.write_bytes(linked_root)  # as if killed after block 2's file, before the new root
     (block_dir(path) / "000002.h5.tmp").write_bytes(b"partial")
@@ -112,7 +114,7 @@ def test_resume_discards_the_block_in_flight_and_leftovers(tmp_path: Path) -> No
     z_file(path).with_name("trials.z.h5.tmp").write_bytes(b"partial z")
     path.with_name(".trials.h5.k3x9q.tmp").write_bytes(b"partial root")
     z_file(path).with_name(".trials.z.h5.a7b2c.tmp").write_bytes(b"partial z")
-    with TrialStoreWriter.resume(path, "sha") as writer:
+    with TrialStoreWriter.resume(path, CFG_SHA) as writer:
         assert writer.n_blocks == 2 and not writer.has_z
     assert sorted(p.name for p in block_dir(path).iterdir()) == ["000000.h5", "000001.h5"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["trials.blocks", "trials.h5"]
@@ -123,7 +125,7 @@ def test_block_file_of_another_run_is_refused(tmp_path: Path) -> None:
     block = rng.integers(0, 16, 1000, dtype=np.uint8)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        with TrialStoreWriter(tmp_path / name / "trials.h5", f"run-{name}", "cfg", "sha") as w:
+        with TrialStoreWriter(tmp_path / name / "trials.h5", f"run-{name}", "cfg", CFG_SHA) as w:
             w.append_block(block)
     other = block_dir(tmp_path / "b" / "trials.h5") / "000000.h5"
     os.replace(other, block_dir(tmp_path / "a" / "trials.h5") / "000000.h5")
@@ -133,7 +135,7 @@ def test_block_file_of_another_run_is_refused(tmp_path: Path) -> None:
 
 def test_missing_block_file_names_block_and_file(tmp_path: Path) -> None:
     path = tmp_path / "trials.h5"
-    with TrialStoreWriter(path, "run-x", "cfg", "sha") as writer:
+    with TrialStoreWriter(path, "run-x", "cfg", CFG_SHA) as writer:
         for _ in range(2):
             writer.append_block(np.zeros(10, dtype=np.uint8))
     (block_dir(path) / "000001.h5").unlink()
@@ -146,8 +148,8 @@ def test_missing_block_file_names_block_and_file(tmp_path: Path) -> None:
 def test_new_store_refuses_leftover_block_files(tmp_path: Path) -> None:
     path = tmp_path / "trials.h5"
     block_dir(path).mkdir()
-    TrialStoreWriter(path, "run-x", "cfg", "sha").close()  # an empty directory is fine
+    TrialStoreWriter(path, "run-x", "cfg", CFG_SHA).close()  # an empty directory is fine
     path.unlink()
     (block_dir(path) / "000000.h5").write_bytes(b"x")
     with pytest.raises(Exception, match="already exists"):
-        TrialStoreWriter(path, "run-y", "cfg", "sha")
+        TrialStoreWriter(path, "run-y", "cfg", CFG_SHA)

@@ -15,7 +15,7 @@ import pytest
 from _runconfig import run_config
 from diamp.config import parse_config
 from diamp.daq.store import TrialStoreReader
-from diamp.errors import StoreIntegrityError
+from diamp.errors import ConfigError, StoreIntegrityError
 from diamp.protocol.acquire import Interrupted
 from diamp.protocol.run import acquire
 
@@ -78,8 +78,9 @@ def test_resume_refuses_other_config_and_corruption(tmp_path: Path) -> None:
     loaded = parse_config(config(blocks=3), "run.toml")
     acquire(loaded, tmp_path / "s.h5", "a")
     other = parse_config(config(blocks=4), "other.toml")
-    with pytest.raises(StoreIntegrityError, match="another config"):
+    with pytest.raises(ConfigError, match="another config") as info:  # exit 2: bad argument
         acquire(other, tmp_path / "s.h5", "a", resume=True)
+    assert info.value.exit_code == 2
     with h5py.File(tmp_path / "s.h5", "r+") as f:
         data = f["blocks/000001/trials"][()]
         data[5] ^= np.uint8(1)

@@ -40,6 +40,7 @@ def test_run_with_clean_timing_certifies_and_records_it(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     cert = json.loads((out / "certificate.json").read_text())
     assert cert["status"] == "ok" and cert["m"] > 0
+    assert cert["excluded_blocks"]["post_selection_blocks"] == 0  # policy abort selects nothing
     assert cert["timing"]["verdict"] == "pass"
     assert len(cert["timing"]["checks"]) == 5  # before block 0 and after each of 4 blocks
     assert cert["timing"]["budget"]["t_d_ns"] == 109.83
@@ -96,6 +97,20 @@ def test_exclude_policy_drops_bracketing_blocks_and_extracts_from_the_rest(tmp_p
     cert = json.loads((out / "certificate.json").read_text())
     assert cert["excluded_blocks"]["blocks"] == [3, 4, 5]
     assert [b["index"] for b in cert["blocks"]] == [0, 1, 2]
+    # the choice among 2^6 block sets is paid for: m is what `diamp rate` gives with B = 6
+    assert cert["excluded_blocks"]["post_selection_blocks"] == 6
+    assert cert["security"]["post_selection_blocks"] == 6
+    rate = runner.invoke(
+        app,
+        ["rate", "--n", str(cert["n_trials"]), "--mu", cert["mu"], "--s-mu", "0.008",
+         "--post-selection-blocks", "6", "--json"],
+    )  # fmt: skip
+    assert rate.exit_code == 0, rate.output
+    assert json.loads(rate.output)["m"] == cert["m"]
+    unpaid = runner.invoke(
+        app, ["rate", "--n", str(cert["n_trials"]), "--mu", cert["mu"], "--s-mu", "0.008", "--json"]
+    )
+    assert json.loads(unpaid.output)["m"] > cert["m"]
     assert cert["timing"]["verdict"] == "fail"  # the record says what happened
     assert any("jitter on" in r and "qrng" in r for r in cert["timing"]["reasons"])
     # oracle from the files with plain h5py: every block stored, only 0-2 counted and extracted
@@ -126,3 +141,23 @@ def test_exclude_policy_refuses_a_tampered_exclusion_record(tmp_path: Path) -> N
     assert again.exit_code == 3
     cert = json.loads((out / "certificate.amplify-001.json").read_text())
     assert "the traces exclude blocks [2, 3]" in cert["abort_reason"]
+
+
+def test_edited_timing_trace_is_refused_by_amplify_and_report(tmp_path: Path) -> None:
+    """timing.h5 carries a checksum per trace, and the certificate binds their digest."""
+    import h5py
+
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(make_run(tmp_path)), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    cert = json.loads((out / "certificate.json").read_text())
+    assert len(cert["timing_traces_sha256"]) == 64
+    with h5py.File(out / "timing.h5", "r+") as f:
+        check = f["checks/000002"]
+        name = sorted(check)[0]
+        check[name]["low"][3] += 0.01  # one sample of one trace, one check
+    for args in (["amplify", str(out), "-q"], ["report", str(out)]):
+        again = runner.invoke(app, args)
+        assert again.exit_code == 1, again.output
+        text = " ".join(again.output.split())
+        assert f"/checks/000002/{name}: sha256 mismatch" in text and "Traceback" not in text

@@ -117,14 +117,14 @@ def test_k24_eta(k24_paper: security.OutputLength) -> None:
 
 def test_k24_paper_bound(k24_paper: security.OutputLength) -> None:
     assert k24_paper.m == 20_860_847
-    assert k24_paper.total_error == pytest.approx(3.801e-07, rel=1e-3)
+    assert k24_paper.chain_error == pytest.approx(3.801e-07, rel=1e-3)
 
 
 def test_k24_strict_bound(k24_strict: security.OutputLength) -> None:
     assert k24_strict.bound == "strict"
     assert k24_strict.m == 20_860_818
-    assert k24_strict.total_error == pytest.approx(9.411e-13, rel=1e-3)
-    assert k24_strict.total_error <= EPS
+    assert k24_strict.chain_error == pytest.approx(9.411e-13, rel=1e-3)
+    assert k24_strict.chain_error <= EPS
     # the strict rule is dodis_max_m with k1 = n eta, k2 = 2n log2(1/(1/2+mu)), N = 2n
     m = dodis_max_m(k24_strict.k1, k24_strict.k2, 2 * N_K24, EPS, delta1=EPS / 12)
     assert m == k24_strict.m
@@ -206,7 +206,7 @@ def test_theorem6_exact_grid_floor_and_bin_zero() -> None:
         assert empty.bin_index == 0
         assert empty.s_used == 0
         assert empty.result.m == 0
-        assert math.isnan(empty.result.total_error)
+        assert math.isnan(empty.result.chain_error)
     top = output_length_adaptive(N_K24, MU, Fraction("0.0125"), Fraction("0.01"), 10, 1e-13)
     assert (top.bin_index, top.s_used) == (10, Fraction("0.01"))
 
@@ -350,10 +350,10 @@ def test_strict_below_paper_and_within_eps(
     assert strict.m <= paper.m
     assert strict.eta == paper.eta
     if strict.m > 0:
-        assert strict.total_error <= eps
+        assert strict.chain_error <= eps
         assert strict.m == dodis_max_m(strict.k1, strict.k2, 2 * n, eps, delta1=eps_s)
     else:
-        assert math.isnan(strict.total_error)
+        assert math.isnan(strict.chain_error)
 
 
 # --- conversions, records, validation ---------------------------------------------------------
@@ -437,3 +437,61 @@ def test_protocol_error_pickles() -> None:
     clone = pickle.loads(pickle.dumps(info.value))
     assert clone.message == info.value.message
     assert clone.fields == {"parameter": "n"}
+
+
+# --- spec §11b: choosing blocks after the data (post-selection) --------------------------------
+
+
+def test_post_selection_pins_the_published_point() -> None:
+    """B = 20 blocks of the published run: eta with eps_EA 2^-20 (spec §11b: about 20,554,228)."""
+    paid = output_length(N_K24, MU, S_OBS, EPS, post_selection_blocks=20)
+    assert paid.post_selection_blocks == 20
+    assert paid.eta == pytest.approx(0.134844337, abs=1e-9)
+    assert paid.m == 20_554_228  # 306,590 bits below the unselected 20,860,818
+    assert paid.m < 20_760_818
+    assert paid.chain_error <= EPS  # the extractor chain and eps are unchanged
+    # oracle: the same as stating eps_EA * 2^-20 directly (representable in a float here)
+    direct = output_length(N_K24, MU, S_OBS, EPS, eps_ea=EPS * 2.0**-20)
+    assert (direct.eta, direct.m) == (paid.eta, paid.m)
+    assert _oracle_eta(EPS / 12, EPS * 2.0**-20, float(S_OBS), N_K24, float(MU)) == (
+        pytest.approx(paid.eta, abs=1e-9)
+    )
+
+
+def test_post_selection_costs_more_with_more_blocks_and_never_underflows() -> None:
+    lengths = [
+        output_length(N_K24, MU, S_OBS, EPS, post_selection_blocks=b).m for b in (0, 1, 20, 200)
+    ]
+    assert lengths == sorted(lengths, reverse=True) and len(set(lengths)) == 4
+    # 2^-5000 is 0.0 as a float: the log-space cost must stay finite and only shrink m
+    huge = output_length(N_K24, MU, S_OBS, EPS, post_selection_blocks=5000)
+    assert 0 <= huge.m < lengths[-1] and math.isfinite(huge.eta)
+    adaptive = [
+        output_length_adaptive(
+            N_K24, MU, S_OBS, Fraction("0.004"), 40, EPS, post_selection_blocks=b
+        ).m
+        for b in (0, 20)
+    ]
+    assert adaptive[1] < adaptive[0]
+
+
+def test_post_selection_blocks_must_be_a_count() -> None:
+    for bad in (-1, True, 2.5, "20"):
+        _raises(
+            "post_selection_blocks", output_length, N_K24, MU, S_OBS, EPS, post_selection_blocks=bad
+        )
+
+
+# --- spec §11c: what eps means under each bound ---------------------------------------------------
+
+
+def test_paper_bound_states_its_true_error(
+    k24_paper: security.OutputLength, k24_strict: security.OutputLength
+) -> None:
+    assert k24_paper.chain_error >= 1e-7 and not k24_paper.certified
+    assert "NOT a certified epsilon" in k24_paper.eps_statement
+    assert "3.8e-07" in k24_paper.eps_statement
+    assert k24_strict.certified and k24_strict.eps_statement.startswith("certified")
+    record = k24_paper.to_dict()
+    assert record["chain_error"] == k24_paper.chain_error and record["certified"] is False
+    assert "not a certified epsilon" in BOUND_DESCRIPTIONS["paper"]

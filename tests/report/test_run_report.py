@@ -447,6 +447,14 @@ BAD_CERTS: dict[str, tuple[Any, str]] = {
         lambda c: c["series"]["segments"][3].update(chsh="high"),
         "field 'series.segments.3.chsh': expected a number",
     ),
+    "chain error": (
+        lambda c: c.update(chain_error="tiny"),
+        "field 'chain_error': expected a number, found 'tiny'",
+    ),
+    "post-selection": (
+        lambda c: c["excluded_blocks"].update(post_selection_blocks=-2),
+        "field 'excluded_blocks.post_selection_blocks': expected an integer >= 0, found -2",
+    ),
 }
 
 
@@ -660,3 +668,34 @@ def test_adaptive_run_with_excluded_blocks(tmp_path: Path) -> None:
     assert 387_840 <= bits < 1_000_000  # one sequence of all bits; Universal still applies
     assert f"1 sequence(s) of {bits:,} bits" in page["sp800-22"].joined
     assert kv(page["timing"])["verdict"] == "fail"
+
+
+def test_epsilon_row_says_what_eps_means(demo: Run, demo_copy: Path) -> None:
+    rows = kv(demo.page["summary"])
+    assert rows["epsilon"].startswith("certified: the strict chain's error at m is")
+    assert demo.cert["eps_certified"] is True and demo.cert["chain_error"] <= demo.cert["eps"]
+    assert "agrees chain error" in demo.page["length"].joined
+    # the paper bound on the same data: terminal, certificate and report all say it
+    again = invoke("amplify", demo_copy, "--bound", "paper")
+    assert again.exit_code == 0, again.output
+    assert "NOTacertifiedepsilon" in squash(again.output)
+    cert = json.loads((demo_copy / "certificate.amplify-001.json").read_text(encoding="utf-8"))
+    assert cert["eps_certified"] is False and cert["chain_error"] > cert["eps"]
+    assert cert["eps_statement"].startswith("NOT a certified epsilon")
+    page_path = demo_copy / "paper.html"
+    shown = invoke(
+        "report", demo_copy, "--certificate", "certificate.amplify-001.json", "-o", page_path
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "provenance:SIMULATED(inputs,z,outcomes,timing)" in squash(shown.output)
+    page = parse_page(page_path)
+    assert kv(page["summary"])["epsilon"].startswith("NOT a certified epsilon")
+    assert "eps is NOT certified" in page["length"].joined
+
+
+def test_edited_chain_error_disagrees(demo_copy: Path) -> None:
+    _edit_cert(demo_copy, lambda c: c.update(chain_error=1e-30))  # claims a smaller error
+    result = invoke("report", demo_copy)
+    assert result.exit_code == 1, result.output
+    assert "chain error" in result.output
+    assert "DISAGREES</b> chain error" in (demo_copy / "report.html").read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from _certificates import certificate_doc
+from _certificates import HARDWARE_PROVENANCE, certificate_doc
 from diamp.service.keys import add_client
 from diamp.service.pool import Pool
 from diamp.service.settings import ServiceSettings, parse_settings
@@ -67,12 +67,19 @@ def dira_run(
     status: str = "ok",
     bits: int | None = None,
     file: str = "key.bin",
+    provenance: dict[str, Any] | None = HARDWARE_PROVENANCE,
 ) -> tuple[Path, bytes]:
-    """A DIRA run directory with ``key.bin`` and a minimal certificate; (dir, certificate)."""
+    """A DIRA run directory with ``key.bin`` and a minimal certificate; (dir, certificate).
+
+    The certificate says the run came from hardware unless ``provenance`` says otherwise
+    (None: no provenance, as a certificate written before it existed: unknown).
+    """
     run = tmp / name
     run.mkdir()
     (run / "key.bin").write_bytes(key)
-    doc = certificate_doc(key, status=status, run_id=name, bits=bits, file=file)
+    doc = certificate_doc(
+        key, status=status, run_id=name, bits=bits, file=file, provenance=provenance
+    )
     cert = json.dumps(doc).encode()
     (run / "certificate.json").write_bytes(cert)
     return run, cert

@@ -259,7 +259,7 @@ def test_periodic_checks_pass_or_quarantine(tmp_path: Path, fraction: float, pas
 
     checks = (
         "enabled = true\nperiod_seconds = 3600\nsp800_90b_samples = 20000\n"
-        f"sp800_90b_fraction = {fraction}\nsp800_22_sequences = 2\nsp800_22_length = 10000"
+        f"min_assessed_fraction = {fraction}\nsp800_22_sequences = 2\nsp800_22_length = 10000"
     )
     text = config_text(
         sources=_uniform_file_source(tmp_path, 7.9),

@@ -22,8 +22,10 @@ from diamp.cli.common import (
     console,
     emit_json,
     fail,
+    invalid_parameter,
     out,
     parse_exact,
+    parse_mu,
     progress_bars,
 )
 from diamp.cli.entropy_model import entropy_model_command
@@ -38,6 +40,7 @@ from diamp.protocol.provenance import summary as provenance_summary
 
 if TYPE_CHECKING:
     from diamp.protocol.run import RunOutput
+    from diamp.protocol.security import OutputLength
 
 app = typer.Typer(
     name="diamp",
@@ -91,6 +94,16 @@ def _summary(output: RunOutput) -> None:
         "[green]ok[/]" if result.status == "ok" else f"[red]abort[/]: {result.abort_reason}",
     )
     table.add_row("certified m", f"{result.m:,} bits")
+    if result.length is not None and result.m > 0:
+        length = result.length
+        colour = "green" if length.certified else "bold yellow"
+        table.add_row("epsilon", f"[{colour}]{escape(length.eps_statement)}[/]")
+        if length.post_selection_blocks:
+            table.add_row(
+                "post-selection",
+                f"paid for {length.post_selection_blocks} blocks chosen after the data "
+                f"(eps_EA * 2^-{length.post_selection_blocks}, spec §11b)",
+            )
     table.add_row("certificate", escape(str(output.certificate_path)))
     if output.key_path is not None and result.key is not None:
         table.add_row("key", escape(f"{output.key_path} (sha256 {result.key.sha256()})"))
@@ -146,6 +159,8 @@ def run(
     from diamp.protocol.acquire import Interrupted
     from diamp.protocol.run import run as run_experiment
 
+    if resume is not None:
+        _finished_already(config, resume)
     stop, where = _StopFlag(), [resume]
     try:
         with progress_bars(not quiet) as progress, stop.installed():
@@ -164,6 +179,26 @@ def run(
     except DiampError as err:
         raise fail(err) from err
     _finish(output, as_json)
+
+
+def _finished_already(config: Path, run_dir: Path) -> None:
+    """``--resume`` of a finished run: verify it against its certificate, change nothing."""
+    from diamp.protocol.run import finished_run
+
+    try:
+        done = finished_run(config, run_dir)
+    except DiampError as err:
+        raise fail(err) from err
+    if done is None:
+        return
+    cert = done.certificate
+    out.print(
+        escape(
+            f"run {cert.run_id} finished earlier (status {cert.status}, m = {cert.m:,} bits); "
+            f"store, Z, key and {done.path.name} verified; nothing changed"
+        )
+    )
+    raise typer.Exit(0 if cert.status == "ok" else ABORT_EXIT)
 
 
 class _StopFlag:
@@ -221,7 +256,7 @@ def amplify(
     given = {"eps": eps, "eps_s": eps_s, "eps_ea": eps_ea, "bound": bound}
     overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     if mu is not None:
-        overrides["mu"] = parse_exact("--mu", mu)
+        overrides["mu"] = parse_mu("--mu", mu)
     try:
         with progress_bars(not quiet) as progress:
             output = reamplify(run_dir, overrides, progress)
@@ -242,7 +277,9 @@ def stats(
     from diamp.protocol.certificate import fraction_str
     from diamp.protocol.scan import scan_store, series_dict
 
-    mu_value = parse_exact("--mu", mu)
+    mu_value = parse_mu("--mu", mu)
+    if segment < 1:
+        raise bad_option("--segment", f"must be >= 1 trial, found {segment}")
     try:
         with progress_bars(not quiet and not as_json) as progress:
             scan = scan_store(trials, segment, with_ab=False, progress=progress)
@@ -301,8 +338,18 @@ def rate(
     bound: Annotated[
         str, typer.Option(help="strict (re-derived chain, default) or paper (eq. 18).")
     ] = "strict",
+    post_selection_blocks: Annotated[
+        int,
+        typer.Option(
+            "--post-selection-blocks",
+            help=(
+                "B: the trials were chosen among B blocks after seeing data (timing policy "
+                "'exclude'); pays a union bound over 2^B block sets (eps_EA * 2^-B)."
+            ),
+        ),
+    ] = 0,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (keys include eta, m).")
+        bool, typer.Option("--json", help="Print JSON (keys include eta, m, chain_error).")
     ] = False,
 ) -> None:
     """Rate eta and output length m for n trials at an S_mu threshold (Theorem 5)."""
@@ -310,16 +357,49 @@ def rate(
 
     if bound not in ("strict", "paper"):
         raise bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
-    mu_value, s_value = parse_exact("--mu", mu), parse_exact("--s-mu", s_mu)
+    if post_selection_blocks < 0:
+        raise bad_option(
+            "--post-selection-blocks", f"expected an integer >= 0, found {post_selection_blocks}"
+        )
+    mu_value, s_value = parse_mu("--mu", mu), parse_exact("--s-mu", s_mu)
+    if s_value <= 0:
+        raise bad_option("--s-mu", f"must be > 0 (at S_mu <= 0 nothing is certified), found {s_mu}")
     try:
-        result = output_length(n, mu_value, s_value, eps, eps_s, eps_ea, bound)  # type: ignore[arg-type]
+        result = output_length(
+            n,
+            mu_value,
+            s_value,
+            eps,
+            eps_s,
+            eps_ea,
+            bound,  # type: ignore[arg-type]
+            post_selection_blocks,
+        )
     except DiampError as err:
-        raise fail(err) from err
-    data = result.to_dict()
+        raise invalid_parameter(err, _RATE_OPTIONS) from err
     if as_json:
-        emit_json(data)
-        return
-    out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({bound} bound)")
+        emit_json(result.to_dict())
+    else:
+        _print_rate(result)
+
+
+_RATE_OPTIONS = {
+    "n": "--n",
+    "mu": "--mu",
+    "s_mu": "--s-mu",
+    "eps": "--eps",
+    "eps_s": "--eps-s",
+    "eps_ea": "--eps-ea",
+    "bound": "--bound",
+}
+
+
+def _print_rate(result: OutputLength) -> None:
+    out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({result.bound} bound)")
+    blocks = result.post_selection_blocks
+    if blocks:
+        out.print(f"post-selection: {blocks} blocks, eps_EA * 2^-{blocks}")
+    out.print(result.eps_statement)
 
 
 test_app = typer.Typer(

@@ -82,10 +82,19 @@ def verify(
     ] = None,
     timeout: Annotated[float, typer.Option(help="HTTP timeout in seconds.")] = 10.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    certified_only: Annotated[
+        bool,
+        typer.Option(
+            "--certified-only",
+            help="Exit 1 also when a pulse is marked simulated or of unknown provenance.",
+        ),
+    ] = False,
 ) -> None:
     """Verify signatures, output values, the hash chain, precommitments, time stamps, period.
 
     Every failure names the pulse and the field; the exit status is 1 if any check fails.
+    Pulses whose signed external block carries diamp's simulated-source marker are reported
+    as SIMULATED (their randomness is not certified); with --certified-only they fail too.
     """
     from diamp.service.beacon.client import verify_files, verify_url
 
@@ -103,7 +112,7 @@ def verify(
     except DiampError as err:
         raise fail(err) from err
     _print(report, as_json)
-    if not report.ok:
+    if not report.ok or (certified_only and report.simulated):
         raise typer.Exit(1)
 
 
@@ -118,3 +127,12 @@ def _print(report: VerificationReport, as_json: bool) -> None:
     out.print(f"{report.pulses} pulse(s) in chain(s) {chains}: {status}")
     if report.not_checked:
         out.print(f"{len(report.not_checked)} check(s) skipped (referenced pulse not available)")
+    for item in report.simulated:
+        sources = ", ".join(item["sources"]) or "not named"
+        console.print(
+            f"[bold yellow]SIMULATED[/] {escape(item['pulse'])}: external marks "
+            f"{item['marker']} sources ({escape(sources)}; statusCode {item['statusCode']}): "
+            "localRandomValue is not certified randomness"
+        )
+    if report.simulated:
+        out.print(f"{len(report.simulated)} pulse(s) simulated (not certified randomness)")

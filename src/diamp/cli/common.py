@@ -23,8 +23,10 @@ __all__ = [
     "console",
     "emit_json",
     "fail",
+    "invalid_parameter",
     "out",
     "parse_exact",
+    "parse_mu",
     "progress_bars",
 ]
 
@@ -99,6 +101,24 @@ def fail(err: DiampError) -> typer.Exit:
 def bad_option(option: str, message: str) -> typer.Exit:
     """An invalid command-line value: exit status 2, like an invalid config."""
     return fail(ConfigError(f"{option}: {message}", key=option))
+
+
+def parse_mu(option: str, value: str) -> Fraction:
+    """An SV bias bound: exact, 0 <= mu < 1/2, or exit with status 2 naming the option."""
+    mu = parse_exact(option, value)
+    if not 0 <= mu < Fraction(1, 2):
+        raise bad_option(option, f"must satisfy 0 <= mu < 1/2, found {value}")
+    return mu
+
+
+def invalid_parameter(err: DiampError, options: dict[str, str]) -> typer.Exit:
+    """A library error about a parameter the user gave: exit 2 naming the option.
+
+    ``options`` maps the library's parameter names (``err.fields["parameter"]``) to the
+    command's options; any other error keeps its own exit status.
+    """
+    option = options.get(str(err.fields.get("parameter", "")))
+    return fail(err) if option is None else bad_option(option, str(err))
 
 
 def parse_exact(option: str, value: str) -> Fraction:

@@ -26,7 +26,8 @@ ENTROPY_KINDS: dict[str, tuple[str, str]] = {
     "vacuum": (
         "bits=B (ADC bits); range=R (±R) or vmin=V & vmax=V; gamma=γ (σ_q²/σ_c², 'inf' for "
         "none) or gamma_db=dB; sigma_t=σ (default 1: range in units of σ_t, else volts); "
-        "centre=c (default 0); offset=k (worst case |e| ≤ k σ_c, default 5)",
+        "centre=c (default 0); offset=k (worst case |e| ≤ k σ_c, default 5); centred=true "
+        "adds the centred value (zero offset assumed; only when asked for)",
         "seed 000 eqs. 4-6, spec §10.2",
     ),
     "single-photon": (
@@ -48,7 +49,10 @@ ENTROPY_KINDS: dict[str, tuple[str, str]] = {
 }
 
 _NAMES = {
-    "vacuum": ("bits", "range", "vmin", "vmax", "sigma_t", "gamma", "gamma_db", "centre", "offset"),
+    "vacuum": (
+        *("bits", "range", "vmin", "vmax", "sigma_t", "gamma", "gamma_db", "centre"),
+        *("offset", "centred"),
+    ),
     "single-photon": ("rho11", "gamma_t"),
     "arrival-time": ("rho11", "gamma_t", "bins"),
     "spatial": ("p",),
@@ -122,6 +126,14 @@ class _Params:
         self.values_used[name] = value
         return value
 
+    def flag(self, name: str) -> bool:
+        """``true`` or ``false`` (default false); anything else is refused."""
+        text = self._raw(name, "false").lower()
+        if text not in ("true", "false"):
+            raise bad_option(f"--param {name}", f"expected true or false, got {text!r}")
+        self.values_used[name] = text == "true"
+        return text == "true"
+
     def reals(self, name: str) -> list[float]:
         text = self._raw(name, None)
         try:
@@ -146,6 +158,7 @@ Model = tuple[dict[str, Any], list[Row]]
 
 def _vacuum(p: _Params) -> Model:
     from diamp.analysis.entropy_models import (
+        DEFAULT_MAX_OFFSET_SIGMA_C,
         gamma_from_db,
         vacuum_min_entropy,
         vacuum_min_entropy_worst_case,
@@ -161,27 +174,34 @@ def _vacuum(p: _Params) -> Model:
         p.real("gamma") if p.exclusive("gamma", "gamma_db") else gamma_from_db(p.real("gamma_db"))
     )
     common = {"sigma_total": p.real("sigma_t", "1"), "centre": p.real("centre", "0")}
-    c = vacuum_min_entropy(bits, v_min, v_max, gamma, **common)
-    k = p.real("offset", "5")
+    default = not p.has("offset")
+    k = p.real("offset", repr(DEFAULT_MAX_OFFSET_SIGMA_C))
     w = vacuum_min_entropy_worst_case(bits, v_min, v_max, gamma, max_offset_sigma_c=k, **common)
+    offset = f"|e| ≤ {k:g} σ_c = {w.max_offset:.6g}" + (" (default offset)" if default else "")
     rows = [
-        ("ADC", f"{bits} bits, [{v_min:g}, {v_max:g}], Δ = {c.bin_width:.6g}", "unit of sigma_t"),
-        ("γ = σ_q²/σ_c²", f"{gamma:.6g}", f"σ_t = {c.sigma_total:g}"),
-        ("σ_q, σ_c", f"{c.sigma_q:.6g}, {c.sigma_c:.6g}", ""),
-        ("P_max (centred)", f"{c.p_max:.6g}", f"bin {c.max_bin}"),
-        (
-            "H_min (centred)",
-            f"{c.min_entropy:.4f}",
-            f"bits/sample ({c.min_entropy_per_bit:.4f}/bit)",
-        ),
-        ("P_max (worst case)", f"{w.p_max:.6g}", f"|e| ≤ {k:g} σ_c = {w.max_offset:.6g}"),
+        ("ADC", f"{bits} bits, [{v_min:g}, {v_max:g}], Δ = {w.bin_width:.6g}", "unit of sigma_t"),
+        ("γ = σ_q²/σ_c²", f"{gamma:.6g}", f"σ_t = {w.sigma_total:g}"),
+        ("σ_q, σ_c", f"{w.sigma_q:.6g}, {w.sigma_c:.6g}", ""),
+        ("P_max (worst case)", f"{w.p_max:.6g}", offset),
         (
             "H_min (worst case)",
             f"{w.min_entropy:.4f}",
             f"bits/sample ({w.min_entropy_per_bit:.4f}/bit)",
         ),
     ]
-    return {"centred": c.to_dict(), "worst_case": w.to_dict()}, rows
+    result: dict[str, Any] = {"worst_case": {**w.to_dict(), "default_offset": default}}
+    if p.flag("centred"):  # only by name: assumes the classical offset is zero
+        c = vacuum_min_entropy(bits, v_min, v_max, gamma, **common)
+        rows += [
+            ("P_max (centred)", f"{c.p_max:.6g}", f"asked for: offset 0, bin {c.max_bin}"),
+            (
+                "H_min (centred)",
+                f"{c.min_entropy:.4f}",
+                f"bits/sample ({c.min_entropy_per_bit:.4f}/bit)",
+            ),
+        ]
+        result["centred"] = {**c.to_dict(), "assumes": "zero classical offset (asked for)"}
+    return result, rows
 
 
 def _emission_rows(res: Any, unit: str) -> list[Row]:
@@ -260,7 +280,8 @@ def entropy_model_command(
 ) -> None:
     """Min-entropy per raw sample of a QRNG model, for the Toeplitz output length.
 
-    vacuum: homodyne vacuum noise on a b-bit ADC (seed 000, spec §10.2), centred and worst case.
+    vacuum: homodyne vacuum noise on a b-bit ADC (seed 000, spec §10.2): the worst case over
+    classical offsets up to 5 σ_c (or offset=k); the centred value only with centred=true.
 
     single-photon, arrival-time, spatial, phase: spontaneous emission (seed 002).
 

@@ -83,11 +83,9 @@ def dodis(
     a local run. After extracting, --verify-bits randomly chosen output bits are recomputed
     directly from the definition; any mismatch fails the command and no output is written.
     """
-    from diamp.daq.bitfiles import open_bits
-
     dask = _dodis_options(threads, verify_bits, workers, scheduler, engine)
     try:
-        xs, ys = open_bits(x, bits), open_bits(y, bits)
+        xs, ys = _open_dodis(out, x, y, bits, m)
         checked, seconds = _extract_to_file(
             "dodis",
             xs,
@@ -130,14 +128,11 @@ def toeplitz(
     engine: EngineOption = "fft",
 ) -> None:
     """Toeplitz hashing: out_i = Σ_j s_{i−j+n−1}·r_j mod 2 (seed of n + m − 1 bits), exact."""
-    from diamp.daq.bitfiles import open_bits
-
     if (threads is not None and threads < 1) or verify_bits < 0:
         raise bad_option("--threads/--verify-bits", "must be >= 1 and >= 0")
     _check_engine(engine)
     try:
-        rs = open_bits(raw, bits)
-        ss = open_bits(seed, seed_bits if seed_bits is not None else rs.nbits + m - 1)
+        rs, ss = _open_toeplitz(out, raw, seed, bits, seed_bits, m)
         checked, seconds = _extract_to_file(
             "toeplitz",
             rs,
@@ -178,6 +173,45 @@ def _check_engine(engine: str) -> None:
 
     if engine not in ENGINES:
         raise bad_option("--engine", f"expected one of {', '.join(ENGINES)}, found {engine!r}")
+
+
+def _open_dodis(out: Path, x: str, y: str, bits: int | None, m: int) -> tuple[BitSource, ...]:
+    """The two inputs of ``diamp extract dodis``, paths and m checked before any work."""
+    from diamp.daq.bitfiles import open_bits
+
+    _check_paths(out, x, y)
+    xs, ys = open_bits(x, bits), open_bits(y, bits)
+    if not 1 <= m <= xs.nbits:
+        raise bad_option("--m", f"must satisfy 1 <= m <= N = {xs.nbits:,}, found {m:,}")
+    return xs, ys
+
+
+def _open_toeplitz(
+    out: Path, raw: str, seed: str, bits: int | None, seed_bits: int | None, m: int
+) -> tuple[BitSource, ...]:
+    """Raw string and seed of ``diamp extract toeplitz``, checked before any work."""
+    from diamp.daq.bitfiles import open_bits
+
+    _check_paths(out, raw, seed)
+    rs = open_bits(raw, bits)
+    if not 1 <= m <= rs.nbits:
+        raise bad_option(
+            "--m",
+            f"must satisfy 1 <= m <= n = {rs.nbits:,} (hashing never outputs more bits "
+            f"than it reads), found {m:,}",
+        )
+    return rs, open_bits(seed, seed_bits if seed_bits is not None else rs.nbits + m - 1)
+
+
+def _check_paths(out: Path, *inputs: str) -> None:
+    """Refuse, before any work, an input that is a folder and an output nowhere to go."""
+    for name in inputs:
+        if Path(name).is_dir():
+            raise bad_option(name, "is a folder; give a file of bits")
+    if out.is_dir():
+        raise bad_option("--out", f"{out} is a folder; give the file to write")
+    if not out.parent.is_dir():
+        raise bad_option("--out", f"folder {out.parent} does not exist")
 
 
 def _dodis_options(

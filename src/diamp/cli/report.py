@@ -71,6 +71,11 @@ def report_command(
     if as_json:
         emit_json({"report": str(written.path), **written.report.to_json()})
     else:
+        from diamp.protocol.provenance import summary as provenance_summary
+
+        shown = next((s.data for s in written.report.sections if s.id == "summary"), {})
+        if "provenance" in shown:
+            out.print(escape(f"provenance: {provenance_summary(shown['provenance'])}"))
         out.print(escape(f"report: {written.path}"))
     failed = written.report.failed_checks
     if failed:

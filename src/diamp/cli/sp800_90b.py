@@ -79,6 +79,8 @@ def sp800_90b_command(
     """
     if not 1 <= bits_per_sample <= 8:
         raise bad_option("--bits-per-sample", f"must be between 1 and 8, found {bits_per_sample}")
+    if not 0 <= seed < 2**64:
+        raise bad_option("--seed", f"must be an integer in [0, 2^64), found {seed}")
     try:
         samples = _read_samples(file)
         if not json_out:

@@ -26,7 +26,10 @@ ExactNumber = Annotated[Fraction, BeforeValidator(exact_fraction)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # strict: no string-to-number or bool-to-int coercion (`blocks = true` is not 1 block)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=True
+    )
 
 
 class RunSection(_Section):
@@ -157,7 +160,7 @@ class QuantumDevice(_Section):
 
     model: Literal["quantum"]
     visibility: float = Field(ge=0.0, le=1.0)
-    readout_fidelity: float | tuple[float, float] = 1.0
+    readout_fidelity: float | Annotated[tuple[float, float], Field(strict=False)] = 1.0
 
     @model_validator(mode="after")
     def _check_fidelity(self) -> QuantumDevice:

@@ -6,6 +6,7 @@ one, never a half-written file that HDF5 would have to repair.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,8 +27,15 @@ def write_h5_atomic(path: Path, build: Callable[[h5py.File], None], what: str = 
     """
     import h5py
 
-    with atomic_target(path, what=what) as tmp, h5py.File(tmp, "w") as f:
+    # HDF5 builds the file in memory and diamp writes the bytes: HDF5 itself never meets a
+    # full disk (after a failed write it can crash the process when its objects are freed),
+    # and ENOSPC, EROFS or EIO arrive here as an OSError that atomic_target turns into a
+    # StorageError naming the file, with the temporary removed.
+    image = io.BytesIO()
+    with h5py.File(image, "w") as f:
         build(f)
+    with atomic_target(path, what=what) as tmp, tmp.open("wb") as out:
+        out.write(image.getbuffer())
 
 
 def temporaries(path: Path) -> list[Path]:

@@ -2,10 +2,12 @@
 
 Layout::
 
-    /                         attrs: schema = "diamp.traces", schema_version = 1,
-                              optional run_id (the run whose checks these are)
+    /                         attrs: schema = "diamp.traces", schema_version = 2 (1 is
+                              still read), optional run_id (the run whose checks these are)
     /checks/000000            attrs: time_h (hours since synchronisation), label
-    /checks/000000/NAME       attrs: device, node ("A" or "B"), role, t0_ns, dt_ns
+    /checks/000000/NAME       attrs: device, node ("A" or "B"), role, t0_ns, dt_ns,
+                              sha256 (v2: :func:`trace_sha256` of the trace, its attributes
+                              and its source; a mismatch is refused naming the trace)
                               optional: instrument, channel, snapshot (JSON), when the trace
                               was acquired from a scope (:class:`TraceSource`)
     /checks/000000/NAME/low   float64 low envelope (V)
@@ -40,12 +42,43 @@ __all__ = [
     "TraceSource",
     "read_trace_file",
     "read_traces",
+    "trace_sha256",
+    "traces_digest",
     "write_traces",
 ]
 
 _SOURCE_KEYS = ("instrument", "channel", "snapshot")
 
 SCHEMA = "diamp.traces"
+
+
+def trace_sha256(record: TraceRecord) -> str:
+    """SHA-256 binding one trace: name, device, node, role, t0, dt, source, low, high."""
+    import hashlib
+    import json
+
+    t = record.trace
+    head = [record.name, t.device, record.node, record.role, repr(float(t.t0_ns)),
+            repr(float(t.dt_ns))]  # fmt: skip
+    if record.source is not None:
+        src = record.source
+        head += [src.instrument, str(src.channel), src.snapshot]
+    digest = hashlib.sha256(json.dumps(head).encode())
+    digest.update(np.ascontiguousarray(t.low, dtype="<f8").tobytes())
+    digest.update(np.ascontiguousarray(t.high, dtype="<f8").tobytes())
+    return digest.hexdigest()
+
+
+def traces_digest(checks: Sequence[TimingCheck]) -> str:
+    """One SHA-256 over every trace of every check, in order (bound by the certificate)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for i, check in enumerate(checks):
+        digest.update(f"{i}:{check.label}:{check.time_h!r}".encode())
+        for rec in check.records:
+            digest.update(trace_sha256(rec).encode())
+    return digest.hexdigest()
 
 
 def write_traces(
@@ -59,7 +92,7 @@ def write_traces(
 
     def build(f: h5py.File) -> None:
         f.attrs["schema"] = SCHEMA
-        f.attrs["schema_version"] = 1
+        f.attrs["schema_version"] = 2
         if run_id is not None:
             f.attrs["run_id"] = run_id
         root = f.create_group("checks")
@@ -84,6 +117,7 @@ def write_traces(
                     )
                 g.create_dataset("low", data=np.asarray(rec.trace.low, dtype=np.float64))
                 g.create_dataset("high", data=np.asarray(rec.trace.high, dtype=np.float64))
+                g.attrs["sha256"] = trace_sha256(rec)
 
     write_h5_atomic(Path(path), build, "trace file")
 
@@ -92,7 +126,7 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _record(path: Path, where: str, name: str, g: object) -> TraceRecord:
+def _record(path: Path, where: str, name: str, g: object, version: int) -> TraceRecord:
     attrs = g.attrs  # type: ignore[attr-defined]
     missing = [k for k in ("device", "node", "role", "t0_ns", "dt_ns") if k not in attrs]
     if missing or "low" not in g or "high" not in g:  # type: ignore[operator]
@@ -111,7 +145,15 @@ def _record(path: Path, where: str, name: str, g: object) -> TraceRecord:
     except (ValueError, TypeError) as err:
         raise TimingError(f"{path}: {where}/{name}: {err}") from err
     source = _source(path, f"{where}/{name}", attrs)
-    return TraceRecord(name, node, role, trace, source)  # type: ignore[arg-type]
+    record = TraceRecord(name, node, role, trace, source)  # type: ignore[arg-type]
+    if version >= 2:
+        stored, found = _text(attrs.get("sha256", "")), trace_sha256(record)
+        if stored != found:
+            raise TimingError(
+                f"{path}: {where}/{name}: sha256 mismatch (expected {stored or 'a checksum'}, "
+                f"found {found}): the trace or its attributes were changed"
+            )
+    return record
 
 
 def _source(path: Path, where: str, attrs: Any) -> TraceSource | None:
@@ -146,8 +188,9 @@ def read_trace_file(path: str | Path) -> tuple[list[TimingCheck], str | None]:
     except OSError as err:
         raise TimingError(f"{p}: not a readable HDF5 trace file: {err}") from err
     with f:
-        if _text(f.attrs.get("schema", "")) != SCHEMA or int(f.attrs.get("schema_version", 0)) != 1:
-            raise TimingError(f"{p}: not a diamp.traces v1 file")
+        version = int(f.attrs.get("schema_version", 0))
+        if _text(f.attrs.get("schema", "")) != SCHEMA or version not in (1, 2):
+            raise TimingError(f"{p}: not a diamp.traces v1 or v2 file")
         if "checks" not in f:
             raise TimingError(f"{p}: missing group /checks")
         checks = []
@@ -155,7 +198,9 @@ def read_trace_file(path: str | Path) -> tuple[list[TimingCheck], str | None]:
             g = f["checks"][key]
             if "time_h" not in g.attrs:
                 raise TimingError(f"{p}: /checks/{key}: missing attribute time_h")
-            records = tuple(_record(p, f"/checks/{key}", name, g[name]) for name in sorted(g))
+            records = tuple(
+                _record(p, f"/checks/{key}", name, g[name], version) for name in sorted(g)
+            )
             checks.append(
                 TimingCheck(float(g.attrs["time_h"]), _text(g.attrs.get("label", "")), records)
             )

@@ -68,7 +68,9 @@ def dodis_max_m(
     Parameters
     ----------
     k1, k2
-        Smooth min-entropy bounds of the two N-bit inputs (X₁ is the strong one).
+        Smooth min-entropy bounds of the two N-bit inputs. The bound is symmetric in
+        them and the Dodis extractor is strong in either (see :mod:`diamp.extractors.dodis`);
+        DIRA conditions on Z.
     N
         Length of each input in bits, ``N >= 1``.
     eps

@@ -4,7 +4,22 @@ Definition (DESIGN; seed 003 Theorem 2): for x, y ∈ {0,1}^N,
 
     Ext(x, y)_j = Σ_{t=0}^{N−1−j} x_t · y_{t+j}  mod 2,   j = 0 … m−1.
 
-For DIRA, K = Ext(AB, Z): x = AB, y = Z. This is a correlation of two equal-length strings,
+For DIRA, K = Ext(AB, Z): x = AB, y = Z.
+
+Which input is strong, and why K stays uniform given Z. With (A_i)_{t,u} = 1 iff u = t + i − 1
+(non-cyclic right shift by i − 1), Ext(x, y)_i = xᵀA_i y. Dodis et al. (2004, Lemma 4) need
+only that every non-empty sum A_S = Σ_{i∈S} A_i has rank ≥ N − m + 1 over GF(2); the family is
+then a (k₁, k₂, ε_D) extractor with ε_D = 2^(−(k₁+k₂−N−2m)/2), strong in the input that is
+conditioned on. The statement is symmetric: xᵀA_S y = yᵀA_Sᵀ x, and A_Sᵀ (a sum of left
+shifts) has the same rank as A_S, so the same lemma applied to the transposed family makes
+Ext strong in y with the same ε_D (the bound is symmetric in k₁, k₂). DIRA uses it strong in
+y = Z, the public SV bits: K is ε-close to uniform given Z (and X, Y, E), which is what lets
+Z be published (privatisation, spec §4); the quantum-proof step (APS16 Thm 2, Lemma 17 in
+their strong version) keeps the symmetric form, so m and ε do not depend on which input is
+named X₁. ``tests/extractors/test_strong_input.py`` checks the rank condition of both
+families exhaustively at small N and the exact distance of (K, Z) from (U, Z).
+
+This is a correlation of two equal-length strings,
 computed by the exact blockwise-FFT engine of :mod:`diamp.extractors.correlate` (see there
 for the method and the round-off proof); inputs are bit sources (bits MSB-first) that are
 never loaded whole, the output is :class:`PackedBits`.

@@ -19,7 +19,7 @@ from typing import Any
 from diamp.config import AdaptiveProtocol, FixedProtocol, parse_config
 from diamp.daq.bitfiles import Hdf5PackedBits
 from diamp.daq.store import StoreAbBits, TrialStoreReader
-from diamp.daq.traces import read_traces
+from diamp.daq.traces import read_traces, traces_digest
 from diamp.errors import ConfigError, ProtocolError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.checked import Engine, extract_checked
@@ -79,6 +79,8 @@ class AmplifyResult:
     finished_utc: str
     timing: TimingVerification | None = None
     excluded_blocks: tuple[int, ...] = ()  # by the timing checks (policy "exclude")
+    post_selection_blocks: int = 0  # B of the union bound paid for "exclude" (spec §11b)
+    traces_sha256: str | None = None  # digest of timing.h5's traces the timing was judged on
     provenance: dict[str, Any] = field(default_factory=lambda: dict(UNKNOWN))
 
     @property
@@ -121,11 +123,13 @@ def params_from_config(
 
 
 def _output_length(
-    n: int, s_mu_obs: Fraction, params: AmplifyParams
+    n: int, s_mu_obs: Fraction, params: AmplifyParams, post_selection: int = 0
 ) -> tuple[OutputLength, AdaptiveOutputLength | None, str | None]:
     p = params.protocol
     if isinstance(p, FixedProtocol):
-        length = output_length(n, params.mu, p.s_mu_threshold, p.eps, p.eps_s, p.eps_ea, p.bound)
+        length = output_length(
+            n, params.mu, p.s_mu_threshold, p.eps, p.eps_s, p.eps_ea, p.bound, post_selection
+        )
         if s_mu_obs < p.s_mu_threshold:
             return (
                 length,
@@ -137,7 +141,7 @@ def _output_length(
             )
         return length, None, None
     adaptive = output_length_adaptive(
-        n, params.mu, s_mu_obs, p.s_mu_max, p.bins, p.eps / p.bins, p.eps_s, p.bound
+        n, params.mu, s_mu_obs, p.s_mu_max, p.bins, p.eps / p.bins, p.eps_s, p.bound, post_selection
     )
     if adaptive.bin_index == 0:
         return (
@@ -160,7 +164,12 @@ def amplify(
     with TrialStoreReader(store_path) as reader:
         stored_blocks = len(reader.blocks())
         provenance = parse_provenance(reader.attribute("provenance"))
-    timing, timing_reason, excluded = _verify_timing(store_path, stored_blocks)
+    timing, timing_reason, excluded, selecting = _verify_timing(store_path, stored_blocks)
+    # A rule that drops blocks after their data are seen chooses among 2^B block sets,
+    # whether or not it dropped any this time: B = every stored block (spec §11b).
+    post_selection = stored_blocks if selecting else 0
+    traces = store_path.with_name("timing.h5")
+    traces_sha256 = traces_digest(read_traces(traces)) if timing is not None else None
     scan = scan_store(store_path, params.segment_trials, exclude=excluded, progress=progress)
     n = scan.total.n
     if n == 0:
@@ -178,7 +187,7 @@ def amplify(
             + (f" ({len(excluded)} blocks excluded by timing)" if excluded else "")
         )
     s_mu_obs = scan.total.s_mu(params.mu)
-    length, adaptive, reason = _output_length(n, s_mu_obs, params)
+    length, adaptive, reason = _output_length(n, s_mu_obs, params, post_selection)
     reason = timing_reason or reason
     if reason is None and length.m <= 0:
         reason = (
@@ -205,6 +214,8 @@ def amplify(
         z_bits=z_bits,
         timing=timing,
         excluded_blocks=excluded,
+        post_selection_blocks=post_selection,
+        traces_sha256=traces_sha256,
         provenance=provenance,
         started_utc=started,
         finished_utc=datetime.now(UTC).isoformat(),
@@ -213,22 +224,25 @@ def amplify(
 
 def _verify_timing(
     store_path: Path, blocks: int
-) -> tuple[TimingVerification | None, str | None, tuple[int, ...]]:
+) -> tuple[TimingVerification | None, str | None, tuple[int, ...], bool]:
     """Re-verify the run's timing from what it stored.
 
-    Returns (result, abort reason or None, blocks to exclude). The exclusions are derived
-    here from the traces, independently of acquisition, and must equal what the run
-    recorded (``timing_excluded_blocks``); a disagreement aborts.
+    Returns (result, abort reason or None, blocks to exclude, whether blocks are selected
+    after the data: policy "exclude"). The exclusions are derived here from the traces,
+    independently of acquisition, and must equal what the run recorded
+    (``timing_excluded_blocks``); a disagreement aborts.
     """
     with TrialStoreReader(store_path) as reader:
         section_text = reader.attribute("timing_section")
         recorded = reader.attribute("timing_excluded_blocks")
         if section_text is None:
-            return None, None, ()
+            return None, None, (), False
         config = parse_config(reader.config_text, f"{store_path}:/config", stored=True).config
+    selecting = config.timing is not None and config.timing.policy == "exclude"
     traces = store_path.with_name("timing.h5")
     if not traces.exists():
-        return None, f"timing: the run declares timing checks but {traces} is missing", ()
+        reason = f"timing: the run declares timing checks but {traces} is missing"
+        return None, reason, (), selecting
     section = parse_timing(section_text, f"{store_path}:/timing_section")
     checks = read_traces(traces)
     result = verify_timing(section, checks)
@@ -240,8 +254,9 @@ def _verify_timing(
                 "bracketed by timing checks"
             ),
             (),
+            selecting,
         )
-    if config.timing is not None and config.timing.policy == "exclude":
+    if selecting:
         excluded = excluded_blocks(check_verdicts(section, checks))
         if recorded is None or tuple(json.loads(recorded)) != excluded:
             return (
@@ -251,13 +266,16 @@ def _verify_timing(
                     f"{recorded}; nothing is certified"
                 ),
                 excluded,
+                True,
             )
-        return result, None, excluded
+        return result, None, excluded, True
     if result.verdict != "pass":
-        return result, "timing verification failed: " + "; ".join(result.reasons[:3]), ()
+        reason = "timing verification failed: " + "; ".join(result.reasons[:3])
+        return result, reason, (), False
     if config.run.blocks != blocks:
-        return result, f"timing: the run stopped after {blocks} of {config.run.blocks} blocks", ()
-    return result, None, ()
+        reason = f"timing: the run stopped after {blocks} of {config.run.blocks} blocks"
+        return result, reason, (), False
+    return result, None, (), False
 
 
 def _extract(

@@ -34,6 +34,7 @@ __all__ = [
     "RunParts",
     "TimingFile",
     "acquisition_plan",
+    "check_files",
     "monitor_for",
     "open_parts",
     "open_station",
@@ -55,8 +56,21 @@ class TimingFile:
 
 def _timing_file(timing: TimingRun, origin: str) -> TimingFile:
     path = Path(origin).resolve().parent / timing.section
-    text, where = read_text(path, TimingError, "timing")
-    return TimingFile(parse_timing(text, where), text, timing.section)
+    try:
+        text, where = read_text(path, TimingError, "timing")
+        return TimingFile(parse_timing(text, where), text, timing.section)
+    except TimingError as err:  # the config names a section that is missing or invalid
+        raise ConfigError(f"{origin}: timing.section: {err}", key="timing.section") from err
+
+
+def check_files(loaded: LoadedConfig) -> None:
+    """Read the files the config names (the timing section) before a run directory exists.
+
+    Raises :class:`~diamp.errors.ConfigError` naming the key, so that a config pointing at a
+    missing or invalid file leaves nothing behind.
+    """
+    if loaded.config.timing is not None:
+        _timing_file(loaded.config.timing, loaded.path)
 
 
 def station_spec(loaded: LoadedConfig, timing: TimingFile | None = None) -> StationSpec:

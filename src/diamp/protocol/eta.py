@@ -270,8 +270,14 @@ class _EtaExact:
     grad_ceiling: int
 
 
-def _eta_exact(eps_s: float, eps_ea: float, s_mu: Fraction, n: int, mu: Fraction) -> _EtaExact:
-    """Exact candidate maximisation of spec §3.2 (arguments already validated)."""
+def _eta_exact(
+    eps_s: float, eps_ea: float, s_mu: Fraction, n: int, mu: Fraction, post_selection: int = 0
+) -> _EtaExact:
+    """Exact candidate maximisation of spec §3.2 (arguments already validated).
+
+    ``post_selection`` = B charges a union bound over 2^B chosen block sets to ε_EA
+    (spec §11b): the EAT runs with ε_EA·2^(−B), computed in log space so that no B underflows.
+    """
     if s_mu <= 0:
         return _EtaExact(-_MP.inf, _MP.nan, 0)
     if _at_or_above_quantum_max(s_mu, mu):
@@ -283,7 +289,8 @@ def _eta_exact(eps_s: float, eps_ea: float, s_mu: Fraction, n: int, mu: Fraction
         )
     scale, mu_max = _mdl_scale(mu)
     s = _mpq(s_mu)
-    coef = 2 * _MP.sqrt(1 - 2 * _MP.log(_MP.mpf(eps_s) * _MP.mpf(eps_ea), 2)) / _MP.sqrt(n)
+    log_eps = _MP.log(_MP.mpf(eps_s) * _MP.mpf(eps_ea), 2) - post_selection
+    coef = 2 * _MP.sqrt(1 - 2 * log_eps) / _MP.sqrt(n)
 
     def bracket(t: Any) -> tuple[Any, int]:
         slope = _g_prime(t, scale)

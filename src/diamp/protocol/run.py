@@ -25,8 +25,14 @@ from diamp.errors import ConfigError, DiampError
 from diamp.progress import NullProgress, ProgressSink
 from diamp.protocol.acquire import acquire_blocks, new_run_id
 from diamp.protocol.amplify import AmplifyResult, amplify, params_from_config
-from diamp.protocol.assemble import open_parts
-from diamp.protocol.certificate import build_certificate, dump_json
+from diamp.protocol.assemble import check_files, open_parts
+from diamp.protocol.certificate import (
+    CERTIFICATE_NAME,
+    CertifiedRun,
+    build_certificate,
+    dump_json,
+    load_certified_run,
+)
 from diamp.protocol.provenance import run_provenance
 
 __all__ = ["ReportStatus", "RunOutput", "acquire", "reamplify", "run", "write_report"]
@@ -147,17 +153,46 @@ def run(
     report failure is returned in :attr:`RunOutput.report`, never raised.
     """
     loaded = config if isinstance(config, LoadedConfig) else load_config(config)
+    check_files(loaded)
+    created = resume is None and (out_dir is None or not out_dir.exists())
     run_dir, run_id = _run_dir(loaded, out_dir, resume)
     if on_run_dir is not None:
         on_run_dir(run_dir)
     params = params_from_config(loaded.text, loaded.path)
     store = run_dir / STORE_NAME
-    acquire(loaded, store, run_id, progress, resume=resume is not None, should_stop=should_stop)
+    try:
+        acquire(loaded, store, run_id, progress, resume=resume is not None, should_stop=should_stop)
+    except DiampError as err:
+        if err.exit_code == 2 and created and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a config refused before anything was written: leave nothing
+        raise
     result = amplify(store, params, progress)
     output = _write_outputs(result, run_dir, "")
     if not report:
         return output
     return RunOutput(**{**output.__dict__, "report": write_report(run_dir)})
+
+
+def finished_run(config: Path | LoadedConfig, run_dir: Path) -> CertifiedRun | None:
+    """The run in ``run_dir`` if it already finished (has its certificate), fully verified.
+
+    ``--resume`` of a finished run changes nothing: the config must be the one the run
+    started with, and the store (every block, the config, Z) and the key are verified
+    against the certificate (:func:`~diamp.protocol.certificate.load_certified_run`). None
+    when the run has no certificate yet (it is resumed).
+    """
+    if not (run_dir / CERTIFICATE_NAME).exists():
+        return None
+    loaded = config if isinstance(config, LoadedConfig) else load_config(config)
+    with TrialStoreReader(run_dir / STORE_NAME) as reader:
+        stored = reader.attribute("config_sha256")
+    if stored != loaded.sha256:
+        raise ConfigError(
+            f"--resume: {run_dir} was run with another config (sha256 {stored}, "
+            f"{loaded.path} has {loaded.sha256})",
+            path=str(run_dir),
+        )
+    return load_certified_run(run_dir)
 
 
 def _next_suffix(run_dir: Path) -> str:

@@ -29,6 +29,7 @@ from diamp.extractors.chain import (
     dodis_max_m,
     quantum_dodis_max_m,
 )
+from diamp.protocol.epsilon import eps_statement
 from diamp.protocol.eta import (
     ETA_CONSTRUCTION,
     EtaResult,
@@ -50,6 +51,7 @@ from diamp.protocol.eta import (
 __all__ = [
     "BOUND_DESCRIPTIONS",
     "ETA_CONSTRUCTION",
+    "POST_SELECTION_DESCRIPTION",
     "AdaptiveOutputLength",
     "Bound",
     "EtaResult",
@@ -58,6 +60,7 @@ __all__ = [
     "classical_dodis_max_m",
     "dodis_error_chain",
     "dodis_max_m",
+    "eps_statement",
     "eta",
     "g_prime",
     "g_single_round",
@@ -78,16 +81,37 @@ BOUND_DESCRIPTIONS: Final = MappingProxyType(
             "m_chain (spec §6): largest m for which the forward error of K24 Theorems 2-4 "
             "(Dodis two-source extractor, APS16 quantum-proof error sqrt(3 eps_D 2^(m-2)), "
             "smooth min-entropy) with the equal split eps1 = eps2 = eps_q = (eps - 6 eps_s)/6 "
-            "is at most eps"
+            "is at most eps; Ext(AB, Z) is used strong in Z (transpose symmetry of the shift "
+            "family), so K is eps-close to uniform given Z, X, Y and E"
         ),
         "paper": (
             "K24 eq. (18) as printed: floor((n/6)(eta + 2 log2(1/(1/2+mu)) - 2) "
-            "- log2(6/(eps - 6 eps_s))); reproduces the paper, but is about 29 bits longer "
-            "than Theorems 2-4 justify (chain error ~4e-7 instead of 1e-12 at the K24 point)"
+            "- log2(6/(eps - 6 eps_s))). A reproduction of the paper, not a certified epsilon: "
+            "eq. (18) drops the square root of Theorem 3's error, so m is about 29 bits longer "
+            "than Theorems 2-4 justify; the true error is chain_error (about 3.8e-7 instead "
+            "of 1e-12 at the K24 point, spec §11c)"
         ),
     }
 )
 """What each output-length rule means (recorded in every :class:`OutputLength`)."""
+
+POST_SELECTION_DESCRIPTION: Final = (
+    "union bound over the 2^B block sets a data-dependent exclusion rule could choose from B "
+    "blocks (spec §11b): the EAT statement holds for every fixed set with failure probability "
+    "eps_EA 2^-B, so summed over all 2^B sets at most eps_EA; eta is computed with "
+    "log2(1/eps_EA) + B and everything else is unchanged"
+)
+"""How an output length pays for choosing blocks after seeing data (``post_selection_blocks``).
+
+Derivation (spec §11b). Let 𝒮 be the family of block sets the exclusion rule can return;
+|𝒮| ≤ 2^B. For each fixed S ∈ 𝒮 the EAT (spec §3.2) with parameter ε' gives: either
+Pr[Ω_S] ≤ ε', or H_min^{ε_s}(AB_S∣XYE)_{ρ|Ω_S} > n_S·η(ε_s, ε', …). The protocol's event is
+Ω = ∪_S (S chosen ∧ Ω_S); the bad event "some S has Pr[Ω_S] > ε' yet the bound fails for it"
+is charged by the union bound at most Σ_S ε' ≤ 2^B ε'. Taking ε' = ε_EA·2^(−B) restores the
+fixed-set statement with ε_EA, so the extractor chain (§4–§6) and ε are unchanged; only η
+pays, through the second-order term √(1 − 2 log₂(ε_s ε')). Conservative: it ignores any
+structure of the rule (contiguity, monotonicity) that would shrink |𝒮|.
+"""
 
 
 def _json_float(value: float) -> float | str:
@@ -118,9 +142,13 @@ class OutputLength:
         The real-valued bound before flooring.
     m
         Output length in bits, ``max(⌊m_real⌋, 0)``.
-    total_error
-        Forward error of the Theorems 2–4 chain at this m with ε₁ = ε₂ = (ε − 6ε_s)/6 and
-        δ₁ = ε_s (:func:`dodis_error_chain`); NaN when m = 0.
+    chain_error
+        Forward error of the strict Theorems 2–4 chain at this m with ε₁ = ε₂ = (ε − 6ε_s)/6
+        and δ₁ = ε_s (:func:`dodis_error_chain`); NaN when m = 0. At most ε for the strict
+        bound; for the paper bound it is the true error of its m (spec §11c), not ε.
+    post_selection_blocks
+        B of :data:`POST_SELECTION_DESCRIPTION`: η was computed with ε_EA·2^(−B); 0 when the
+        blocks were fixed before the run.
     """
 
     n: int
@@ -137,13 +165,29 @@ class OutputLength:
     k2: float
     m_real: float
     m: int
-    total_error: float
+    chain_error: float
+    post_selection_blocks: int = 0
+
+    @property
+    def certified(self) -> bool:
+        """True when ε is a certified bound on the output's distance from uniform (strict)."""
+        return self.bound == "strict"
+
+    @property
+    def eps_statement(self) -> str:
+        """One sentence saying what ε means for this output length."""
+        return eps_statement(self.bound, self.eps, self.chain_error)
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict: Fractions as strings, non-finite floats as "nan"/"-inf"."""
         out: dict[str, object] = {
             "eta_construction": ETA_CONSTRUCTION,
             "bound_description": BOUND_DESCRIPTIONS[self.bound],
+            "certified": self.certified,
+            "eps_statement": self.eps_statement,
+            "post_selection": None
+            if self.post_selection_blocks == 0
+            else POST_SELECTION_DESCRIPTION,
         }
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
@@ -153,6 +197,15 @@ class OutputLength:
                 value = _json_float(value)
             out[name] = value
         return out
+
+
+def _check_post_selection(blocks: int) -> int:
+    if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:
+        raise ProtocolError(
+            f"post_selection_blocks must be an integer >= 0, got {blocks!r}",
+            parameter="post_selection_blocks",
+        )
+    return blocks
 
 
 def _check_eps(
@@ -185,6 +238,7 @@ def output_length(
     eps_s: float | None = None,
     eps_ea: float | None = None,
     bound: Bound = "strict",
+    post_selection_blocks: int = 0,
 ) -> OutputLength:
     """Output length m of DIRA for a fixed threshold (K24 Theorem 5).
 
@@ -205,6 +259,9 @@ def output_length(
         EAT parameter ε_EA, ``0 < eps_ea < 1``; default ``eps``.
     bound
         ``"strict"`` (default) or ``"paper"``, see :data:`BOUND_DESCRIPTIONS`.
+    post_selection_blocks
+        B >= 0: the trials were chosen among 2^B block sets after seeing data (timing policy
+        ``exclude``); η uses ε_EA·2^(−B), see :data:`POST_SELECTION_DESCRIPTION`.
 
     Returns
     -------
@@ -230,13 +287,21 @@ def output_length(
     mu = _check_mu(mu)
     s_value = _param_fraction("s_mu", s_mu)
     eps, eps_s, eps_ea = _check_eps(eps, eps_s, eps_ea)
-    return _output_length(n, mu, s_value, eps, eps_s, eps_ea, _check_bound(bound))
+    blocks = _check_post_selection(post_selection_blocks)
+    return _output_length(n, mu, s_value, eps, eps_s, eps_ea, _check_bound(bound), blocks)
 
 
 def _output_length(
-    n: int, mu: Fraction, s_mu: Fraction, eps: float, eps_s: float, eps_ea: float, bound: Bound
+    n: int,
+    mu: Fraction,
+    s_mu: Fraction,
+    eps: float,
+    eps_s: float,
+    eps_ea: float,
+    bound: Bound,
+    post_selection_blocks: int = 0,
 ) -> OutputLength:
-    exact = _eta_exact(eps_s, eps_ea, s_mu, n, mu)
+    exact = _eta_exact(eps_s, eps_ea, s_mu, n, mu, post_selection_blocks)
     z_rate = _z_rate(mu)
     k1, k2 = n * exact.eta, 2 * n * z_rate
     budget = _MP.mpf(eps) - 6 * _MP.mpf(eps_s)
@@ -245,13 +310,13 @@ def _output_length(
     else:
         m_real = _chain_m_real(k1, k2, 2 * n, budget)
     m = max(_safe_floor(m_real), 0) if _MP.isfinite(m_real) else 0
-    total_error = math.nan
+    chain_error = math.nan
     if m > 0:
         split = budget / 6
         error = _error_chain(k1, k2, 2 * n, m, split, split, 6 * _MP.mpf(eps_s))
         if bound == "strict" and error > eps:
             raise ExtractionError(f"internal check failed: chain error {error} > eps at m = {m}")
-        total_error = float(error)
+        chain_error = float(error)
     return OutputLength(
         n=n,
         mu=mu,
@@ -267,7 +332,8 @@ def _output_length(
         k2=float(k2),
         m_real=float(m_real),
         m=m,
-        total_error=total_error,
+        chain_error=chain_error,
+        post_selection_blocks=post_selection_blocks,
     )
 
 
@@ -334,6 +400,7 @@ def output_length_adaptive(
     eps_per_bin: float,
     eps_s: float | None = None,
     bound: Bound = "strict",
+    post_selection_blocks: int = 0,
 ) -> AdaptiveOutputLength:
     """Output length of DIRA with the threshold chosen from the data (K24 Theorem 6).
 
@@ -355,6 +422,8 @@ def output_length_adaptive(
         Smoothing parameter, ``6 eps_s < eps_per_bin``; default ``eps_per_bin/12``.
     bound
         ``"strict"`` (default) or ``"paper"``.
+    post_selection_blocks
+        B >= 0 as in :func:`output_length`: the per-bin ε_EA = ε becomes ε·2^(−B).
 
     Returns
     -------
@@ -380,6 +449,7 @@ def output_length_adaptive(
     n = _check_count("n", n, 1)
     mu = _check_mu(mu)
     eps, eps_s, eps_ea = _check_eps(eps_per_bin, eps_s, None, "eps_per_bin")
+    blocks = _check_post_selection(post_selection_blocks)
     delta_s = s_max / bins
     bin_index = max(0, min(bins, math.floor(s_obs / delta_s)))
     s_used = bin_index * delta_s
@@ -389,7 +459,7 @@ def output_length_adaptive(
             f"S_mu^Q = {s_mu_quantum_max(mu):.10g}; no quantum device can produce it",
             parameter="s_mu_obs",
         )
-    result = _output_length(n, mu, s_used, eps, eps_s, eps_ea, _check_bound(bound))
+    result = _output_length(n, mu, s_used, eps, eps_s, eps_ea, _check_bound(bound), blocks)
     return AdaptiveOutputLength(
         result=result,
         s_mu_obs=s_obs,

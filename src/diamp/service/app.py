@@ -12,6 +12,14 @@
 ``/docs``, ``/openapi.json``           OpenAPI
 =====================================  ====================================================
 
+Every draw says where it came from in response headers: ``X-Diamp-Tier``,
+``X-Diamp-Simulated`` (``true`` if a contributing source is simulated, ``unknown`` if one is of
+unknown provenance, else ``false``), ``X-Diamp-Simulated-Sources`` (their names, when not
+``false``) and ``X-Diamp-Dira-Certificates``. A served DIRA certificate is the file as it is
+(its SHA-512 is its identity), with ``X-Diamp-Simulated`` and ``X-Diamp-Provenance-Status``
+headers and ``X-Diamp-Allowed-Simulated: true`` when it was admitted only by
+``allow_simulated``.
+
 Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`):
 failures get 401 (counted by reason), over-rate clients 429 with ``Retry-After``, an empty
 pool or an unavailable tier 503. This module is imported only when the server starts, so
@@ -23,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Annotated, Any, Literal
@@ -37,11 +46,52 @@ from diamp.service.beacon.engine import BeaconEngine
 from diamp.service.beacon.settings import build_engine
 from diamp.service.core import Service
 from diamp.service.errors import AuthError, PoolEmpty, PoolError, TierUnavailable
+from diamp.service.pool import Draw
 from diamp.service.settings import ServiceSettings
 
 __all__ = ["BackgroundTask", "create_app"]
 
 BackgroundTask = Callable[[Service], Coroutine[Any, Any, None]]
+
+
+MAX_HEADER_BYTES = 16 * 1024
+"""Largest request header block accepted (names, values and separators); more is 431."""
+
+
+class _HeaderGuard:
+    """Pure ASGI middleware: refuse oversized header blocks (431) and repeated Host (400).
+
+    A request with two ``Host`` headers has no single authority, so its signature cannot be
+    bound to this server; a huge header block is refused before any route sees it.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = scope.get("headers", [])
+            size = sum(len(k) + len(v) + 4 for k, v in headers)
+            hosts = sum(1 for k, _ in headers if k.lower() == b"host")
+            problem = (
+                (431, f"request header block of {size} bytes exceeds {MAX_HEADER_BYTES}")
+                if size > MAX_HEADER_BYTES
+                else (400, f"{hosts} Host headers: a request names exactly one authority")
+                if hosts > 1
+                else None
+            )
+            if problem is not None:
+                await _plain(send, *problem)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _plain(send: Any, status: int, text: str) -> None:
+    body = json.dumps({"detail": text}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
 
 
 class _Timing:
@@ -92,6 +142,7 @@ async def _service(request: Request) -> Service:
 async def authenticated(request: Request, service: Annotated[Service, Depends(_service)]) -> str:
     """Dependency: the verified client id, or 401 (counted)."""
     scheme = request.url.scheme
+    _check_authority(request, service, scheme)
     parts = RequestParts(
         method=request.method,
         authority=normalize_authority(request.headers.get("host", ""), scheme),
@@ -105,7 +156,34 @@ async def authenticated(request: Request, service: Annotated[Service, Depends(_s
         raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Signature"}) from err
 
 
+def _check_authority(request: Request, service: Service, scheme: str) -> None:
+    """The signed ``@authority`` must be one this server answers for (401 otherwise).
+
+    ``[server] public_authorities`` lists them (e.g. a reverse proxy's name); by default it
+    is the address the request arrived at (and ``localhost`` on a loopback address), so a
+    request signed for another instance sharing the clients file is refused here.
+    """
+    authority = normalize_authority(request.headers.get("host", ""), scheme)
+    allowed = {normalize_authority(a, scheme) for a in service.settings.server.public_authorities}
+    if not allowed:
+        server = request.scope.get("server") or ("", None)
+        host, port = str(server[0]).lower(), server[1]
+        names = {host, "localhost"} if host in ("127.0.0.1", "::1", "localhost") else {host}
+        for name in names:
+            shown = f"[{name}]" if ":" in name else name
+            allowed.add(normalize_authority(shown if port is None else f"{shown}:{port}", scheme))
+    if authority not in allowed:
+        service.metrics.auth_failures.labels("authority").inc()
+        raise HTTPException(
+            401,
+            f"@authority {authority!r} is not one this server answers for "
+            f"({', '.join(sorted(allowed))}); sign requests for this server",
+            headers={"WWW-Authenticate": "Signature"},
+        )
+
+
 _INLINE_BYTES = 4096
+_FLAG = {True: "true", False: "false", None: "unknown"}
 Client = Annotated[str, Depends(authenticated)]
 Svc = Annotated[Service, Depends(_service)]
 
@@ -130,6 +208,18 @@ async def _take(service: Service, client: str, nbytes: int, tier: str | None) ->
         raise HTTPException(500, str(err)) from err
 
 
+def _draw_headers(draw: Draw) -> dict[str, str]:
+    """Where a draw came from: tier, simulated (true/false/unknown), sources, certificates."""
+    headers = {"X-Diamp-Tier": draw.tier, "Cache-Control": "no-store"}
+    headers["X-Diamp-Simulated"] = _FLAG[draw.simulated]
+    names = dict.fromkeys(e["source"] for e in draw.simulated_sources)
+    if names:
+        headers["X-Diamp-Simulated-Sources"] = ",".join(names)
+    if draw.dira_certificates:
+        headers["X-Diamp-Dira-Certificates"] = ",".join(draw.dira_certificates)
+    return headers
+
+
 def _random_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["random"])
 
@@ -141,9 +231,7 @@ def _random_router() -> APIRouter:
         tier: Annotated[str | None, Query(description="Output tier (default: the first)")] = None,
     ) -> Response:  # fmt: skip
         draw = await _take(service, client, nbytes, tier)
-        headers = {"X-Diamp-Tier": draw.tier, "Cache-Control": "no-store"}
-        if draw.dira_certificates:
-            headers["X-Diamp-Dira-Certificates"] = ",".join(draw.dira_certificates)
+        headers = _draw_headers(draw)
         if format == "binary":
             return Response(draw.data, media_type="application/octet-stream", headers=headers)
         text = draw.data.hex() if format == "hex" else base64.b64encode(draw.data).decode()
@@ -151,7 +239,7 @@ def _random_router() -> APIRouter:
 
     @router.get("/random/json", summary="ANU QRNG-compatible JSON (signed requests only)")
     async def random_json(
-        client: Client, service: Svc,
+        client: Client, service: Svc, response: Response,
         length: Annotated[int, Query(ge=1)],
         type: Annotated[Literal["uint8", "uint16", "hex16"], Query()] = "uint8",
         size: Annotated[int, Query(ge=1, le=1024)] = 1,
@@ -161,7 +249,9 @@ def _random_router() -> APIRouter:
         if length > cap:
             raise HTTPException(413, f"length must be at most {cap}, found {length}")
         per = {"uint8": 1, "uint16": 2, "hex16": size}[type]
-        data = (await _take(service, client, length * per, tier)).data
+        draw = await _take(service, client, length * per, tier)
+        response.headers.update(_draw_headers(draw))
+        data = draw.data
         if type == "uint8":
             values: list[Any] = list(data)
         elif type == "uint16":
@@ -190,7 +280,14 @@ def _info_router() -> APIRouter:
         path = service.certificates.get(sha512)
         if path is None:
             raise HTTPException(404, "no DIRA certificate with that SHA-512 is served here")
-        return Response(path.read_bytes(), media_type="application/json")
+        origin = service.certificate_origins[sha512]
+        headers = {
+            "X-Diamp-Simulated": _FLAG[origin["simulated"]],
+            "X-Diamp-Provenance-Status": str(origin["status"]),
+        }
+        if origin["allowed_simulated"]:
+            headers["X-Diamp-Allowed-Simulated"] = "true"
+        return Response(path.read_bytes(), media_type="application/json", headers=headers)
 
     @router.get("/healthz", summary="200 while at least one tier can serve")
     def healthz(service: Svc) -> JSONResponse:
@@ -263,4 +360,5 @@ def create_app(
     for router in (_random_router(), _info_router(), *routers):
         app.include_router(router)
     app.add_middleware(_Timing, service=service)
+    app.add_middleware(_HeaderGuard)
     return app

@@ -21,6 +21,7 @@ from diamp.service.metrics import Metrics
 from diamp.service.pipeline import Pipeline
 from diamp.service.pool import Draw, Pool
 from diamp.service.settings import ServiceSettings
+from diamp.service.sources import combine_simulated
 
 __all__ = ["RateLimiter", "Service"]
 
@@ -79,14 +80,20 @@ class Service:
             settings.resolve(p.path), freshness_seconds=p.freshness_seconds,
             reserve_bytes=p.reserve_bytes,
         )  # fmt: skip
-        self.pipeline = Pipeline(settings, self.pool)
+        try:
+            self.pipeline = Pipeline(settings, self.pool)
+        except BaseException:  # a refused source or seed: leave nothing open behind
+            self.pool.close()
+            raise
         self.metrics = Metrics()
         self.metrics.watch(self.pipeline, self.pool)
         self.default_tier = settings.tiers[0].name
+        runs = [rt.dira for rt in self.pipeline.sources.values() if rt.dira is not None]
         self.certificates: dict[str, Path] = {
-            rt.dira.certificate_sha512: rt.dira.certificate_path
-            for rt in self.pipeline.sources.values()
-            if rt.dira is not None
+            k.certificate_sha512: k.certificate_path for k in runs
+        }
+        self.certificate_origins: dict[str, dict[str, Any]] = {
+            k.certificate_sha512: k.origin() for k in runs
         }
 
     def start(self) -> None:
@@ -132,22 +139,26 @@ class Service:
         tiers = {}
         for name, t in self.pipeline.tiers.items():
             problem = self.pipeline.tier_problem(name)
+            flags = [self.pipeline.sources[s].simulated for s in t.sources]
             tiers[name] = {
                 "sources": t.sources,
+                "simulated": combine_simulated(flags),
                 "available": problem is None and not self.pipeline.error,
                 "problem": problem or self.pipeline.error or None,
                 "pool_bytes": self.pool.level(name),
+                "availability": self.pipeline.availability_now(name).to_dict(),
             }
         sources = {}
         for name, rt in self.pipeline.sources.items():
             info = rt.health.to_dict()
-            info.update(kind=rt.kind, tiers=rt.tiers, raw_samples=rt.raw_samples,
-                        output_bytes=rt.extracted_bytes)  # fmt: skip
+            info.update(kind=rt.kind, simulated=rt.simulated, origin=rt.origin, tiers=rt.tiers,
+                        raw_samples=rt.raw_samples, output_bytes=rt.extracted_bytes)  # fmt: skip
             if rt.params is not None:
                 info["extractor"] = {"n": rt.params.n, "m": rt.params.m, "eps": rt.params.eps}
             if rt.dira is not None:
                 info["dira"] = {"run_id": rt.dira.run_id,
-                                "certificate_sha512": rt.dira.certificate_sha512}  # fmt: skip
+                                "certificate_sha512": rt.dira.certificate_sha512,
+                                "provenance": rt.dira.origin()}  # fmt: skip
             sources[name] = info
         return {
             "service": "diamp",
@@ -155,5 +166,6 @@ class Service:
             "default_tier": self.default_tier,
             "tiers": tiers,
             "sources": sources,
+            "extractor_seed": self.pipeline.seed.describe(),
             "pipeline_error": self.pipeline.error or None,
         }

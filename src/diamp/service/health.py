@@ -10,6 +10,13 @@ The periodic checks (``[checks]``, hourly by default) run the SP 800-90B non-IID
 on the source's most recent raw samples and SP 800-22 on a sample of its extracted output
 (diverted, never served); a failed check quarantines the source too. DIRA keys are certified
 uniform and are not checked (their bits are too scarce to divert).
+
+Three min-entropies per raw sample (spec §11d, SP 800-90B §3.1.5): *declared* (the
+config's claim or model), *assessed* (the latest SP 800-90B estimate, None before the
+first) and *in force* = min(declared, assessed), from which the output length of every
+block is computed. An assessment below ``min_assessed_fraction`` × declared fails the check.
+The continuous tests take their cutoffs from the in-force value, as SP 800-90B §4.4 takes
+them from the entropy estimate H of the source (fresh test state when it changes).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,11 +53,15 @@ class CheckResult:
 def run_sp800_90b(
     samples: np.ndarray, bits_per_sample: int, declared: float, cfg: ChecksSettings
 ) -> CheckResult:
-    """Assessed min-entropy (non-IID track) against ``fraction`` × the declared value."""
+    """Assessed min-entropy (non-IID track) against ``min_assessed_fraction`` × declared.
+
+    The detail carries ``assessed_min_entropy`` and ``in_force_min_entropy`` =
+    min(declared, assessed), both in bits per sample.
+    """
     from diamp.analysis.sp800_90b import assess_non_iid
 
     result = assess_non_iid(samples, bits_per_sample, workers=1)
-    floor = cfg.sp800_90b_fraction * declared
+    floor = cfg.min_assessed_fraction * declared
     return CheckResult(
         "sp800_90b",
         result.min_entropy >= floor,
@@ -58,7 +70,9 @@ def run_sp800_90b(
             "samples": int(samples.size),
             "assessed_min_entropy": result.min_entropy,
             "declared_min_entropy": declared,
+            "in_force_min_entropy": min(declared, result.min_entropy),
             "required": floor,
+            "min_assessed_fraction": cfg.min_assessed_fraction,
         },
     )
 
@@ -118,16 +132,17 @@ class SourceHealth:
     blocks_failed: int = 0
     last_checks: dict[str, CheckResult] = field(default_factory=dict)
     check_failures: dict[str, int] = field(default_factory=dict)
+    assessed: float | None = None
+    model: str = ""  # how the declared value was obtained (status page)
+    clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
         self.monitor: Any = None
-        if self.declared is not None:
-            from diamp.analysis.sp800_90b import HealthMonitor
-
-            self.monitor = HealthMonitor(self.declared, self.bits_per_sample, alpha=self.alpha)
+        self.monitor_h: float | None = None
+        self._new_monitor()
         self._recent: deque[np.ndarray] = deque()
         self._recent_n = 0
-        self.next_check = time.monotonic()
+        self.next_check = self.clock()
         self.quarantined_at = 0.0
         self.quarantines = 0
 
@@ -165,24 +180,42 @@ class SourceHealth:
         """Mark the source quarantined (the caller discards its data)."""
         if self.status != "quarantined":
             log.error("source %s quarantined: %s", self.name, reason)
-            self.quarantined_at = time.monotonic()
+            self.quarantined_at = self.clock()
             self.quarantines += 1
         self.status, self.reason = "quarantined", reason
 
     def readmit(self) -> None:
-        """Let the source back in with fresh continuous-test state."""
+        """Let the source back in with fresh test state and no assessment (re-assessed first)."""
         log.warning("source %s re-admitted after quarantine: %s", self.name, self.reason)
         self.status, self.reason = "ok", ""
+        self.assessed = None  # the declared value's cutoffs until it is re-assessed
         self._recent.clear()
         self._recent_n = 0
-        if self.declared is not None:
+        self._new_monitor()
+
+    def _new_monitor(self) -> None:
+        """Fresh continuous tests with cutoffs from the in-force min-entropy."""
+        h = self.in_force
+        if h is not None:
             from diamp.analysis.sp800_90b import HealthMonitor
 
-            self.monitor = HealthMonitor(self.declared, self.bits_per_sample, alpha=self.alpha)
+            self.monitor = HealthMonitor(h, self.bits_per_sample, alpha=self.alpha)
+            self.monitor_h = h
+
+    @property
+    def in_force(self) -> float | None:
+        """min(declared, assessed) per sample; the declared value before any assessment."""
+        if self.declared is None or self.assessed is None:
+            return self.declared
+        return min(self.declared, self.assessed)
 
     def record(self, result: CheckResult) -> None:
-        """Store a check result; a failure quarantines the source."""
+        """Store a check result (an SP 800-90B one sets ``assessed``); failing quarantines."""
         self.last_checks[result.check] = result
+        if result.check == "sp800_90b":
+            self.assessed = float(result.detail["assessed_min_entropy"])
+            if result.passed and self.in_force != self.monitor_h:
+                self._new_monitor()
         if not result.passed:
             self.check_failures[result.check] = self.check_failures.get(result.check, 0) + 1
             self.quarantine(f"periodic {result.check} check failed: {result.detail}")
@@ -199,6 +232,12 @@ class SourceHealth:
             "status": self.status,
             "reason": self.reason,
             "declared_min_entropy_per_sample": self.declared,
+            "min_entropy_per_sample": {
+                "model": self.model,
+                "declared": self.declared,
+                "assessed": self.assessed,
+                "in_force": self.in_force,
+            },
             "bits_per_sample": self.bits_per_sample,
             "health_blocks_passed": self.blocks_passed,
             "health_blocks_failed": self.blocks_failed,

@@ -13,9 +13,16 @@ registry (two apps in one process do not share counters).
 ``diamp_rate_limited_total``         429 answers
 ``diamp_pool_bytes``                 fresh unserved bytes, by tier
 ``diamp_tier_available``             1 if the tier's policy is met, by tier
+``diamp_tier_available_seconds``     seconds the tier could serve (policy met, pool not
+                                     empty), by tier, since it first could; with
+``diamp_tier_observed_seconds``      (seconds since then) and their quotient
+``diamp_tier_availability_ratio``    the tier's availability;
+``diamp_tier_warmup_seconds``        seconds from the start until the tier first could serve
 ``diamp_source_healthy``             1 ok, 0 quarantined or exhausted, by source
 ``diamp_health_pass_rate``           raw blocks passing the SP 800-90B health tests, by source
 ``diamp_entropy_per_bit``            min-entropy per raw bit: declared and SP 800-90B assessed
+``diamp_source_min_entropy_bits``    min-entropy per raw sample, by source and kind: declared,
+                                     assessed (SP 800-90B), in_force = min(declared, assessed)
 ``diamp_source_raw_samples_total``   raw samples read, by source (throughput)
 ``diamp_source_output_bytes_total``  extracted (or DIRA) bytes produced, by source
 ``diamp_check_failures_total``       failed periodic checks, by source and check
@@ -48,17 +55,38 @@ class _PipelineCollector(Collector):
         p = self.pipeline
         pool = GaugeMetricFamily("diamp_pool_bytes", "Fresh unserved pool bytes", labels=["tier"])
         avail = GaugeMetricFamily("diamp_tier_available", "Tier policy met", labels=["tier"])
+        up = CounterMetricFamily(
+            "diamp_tier_available_seconds", "Seconds the tier could serve", labels=["tier"]
+        )
+        seen = CounterMetricFamily(
+            "diamp_tier_observed_seconds", "Seconds since the tier first served", labels=["tier"]
+        )
+        warm = GaugeMetricFamily(
+            "diamp_tier_warmup_seconds", "Seconds until the tier first could serve", labels=["tier"]
+        )
+        ratio = GaugeMetricFamily(
+            "diamp_tier_availability_ratio", "Available / observed seconds", labels=["tier"]
+        )
         for name in p.tiers:
             pool.add_metric([name], self.pool.level(name))
             avail.add_metric([name], 0 if p.tier_problem(name) else 1)
-        yield pool
-        yield avail
+            a = p.availability_now(name)
+            up.add_metric([name], a.available_seconds)
+            seen.add_metric([name], a.observed_seconds)
+            ratio.add_metric([name], a.ratio)
+            warm.add_metric([name], a.warmup_seconds)
+        yield from (pool, avail, up, seen, ratio, warm)
         healthy = GaugeMetricFamily("diamp_source_healthy", "Source ok", labels=["source"])
         rate = GaugeMetricFamily(
             "diamp_health_pass_rate", "Health-test pass rate", labels=["source"]
         )
         ent = GaugeMetricFamily(
             "diamp_entropy_per_bit", "Min-entropy per raw bit", labels=["source", "estimate"]
+        )
+        bits = GaugeMetricFamily(
+            "diamp_source_min_entropy_bits",
+            "Min-entropy per raw sample: declared, assessed, in force",
+            labels=["source", "kind"],
         )
         raw = CounterMetricFamily("diamp_source_raw_samples", "Raw samples read", labels=["source"])
         out = CounterMetricFamily(
@@ -71,6 +99,11 @@ class _PipelineCollector(Collector):
             h = rt.health
             healthy.add_metric([name], 1 if h.status == "ok" else 0)
             rate.add_metric([name], h.pass_rate)
+            for kind, value in (
+                ("declared", h.declared), ("assessed", h.assessed), ("in_force", h.in_force),
+            ):  # fmt: skip
+                if value is not None:
+                    bits.add_metric([name, kind], value)
             if h.declared is not None:
                 ent.add_metric([name, "declared"], h.declared / h.bits_per_sample)
             check = h.last_checks.get("sp800_90b")
@@ -81,7 +114,7 @@ class _PipelineCollector(Collector):
             out.add_metric([name], rt.extracted_bytes)
             for kind in ("sp800_90b", "sp800_22"):
                 fails.add_metric([name, kind], h.check_failures.get(kind, 0))
-        yield from (healthy, rate, ent, raw, out, fails)
+        yield from (healthy, rate, ent, bits, raw, out, fails)
 
 
 class Metrics:

@@ -8,10 +8,25 @@ the source) ──> the source's output buffer ──> a tier
 takes equal-length pieces of all its sources' buffers, XORs them (seed 000 eq. 1) and
 appends the chunk with its provenance to the pool.
 
+The output length m of a block comes from the source's *in-force* min-entropy,
+min(declared, assessed) once an SP 800-90B assessment exists (spec §11d); until the first
+assessment a raw source's output is diverted to the checks and never served (with
+``[checks] enabled = false`` the declared value is in force). A later assessment applies to
+the blocks extracted after it.
+
 DIRA keys skip the first two steps: their certified bytes go to the buffer as they are (the
 key offset is persisted first). A byte of a source's buffer goes to exactly one tier, so no
 two tiers share input. A tier serves only while none of its sources is quarantined; a
 quarantined source's buffered and pooled bytes are discarded.
+
+Every chunk's provenance says, per source and for the chunk, whether it is ``simulated``
+(true), from hardware (false) or of unknown provenance (null); ``simulated_sources`` names
+the sources that are not hardware. One such source marks the whole chunk.
+
+Availability is accounted per tier on the pipeline's clock (:attr:`Pipeline.availability`):
+a tier counts as available while none of its sources is quarantined, the pipeline runs and
+its pool holds bytes; the state seen at the end of a step holds until the next step. The
+warm-up until a tier first could serve is counted apart (:class:`Availability`).
 """
 
 from __future__ import annotations
@@ -20,7 +35,8 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,17 +45,21 @@ from diamp.errors import DiampError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.checked import extract_checked
 from diamp.extractors.params import ToeplitzParams
+from diamp.service.availability import Availability
 from diamp.service.errors import PoolError, ServiceConfigError, SourceError
 from diamp.service.health import SourceHealth, run_sp800_22, run_sp800_90b
 from diamp.service.pool import Pool
 from diamp.service.seed import load_seed
-from diamp.service.settings import DiraSource, ServiceSettings, TierSettings
+from diamp.service.settings import DiraSource, ServiceSettings, TierSettings, VacuumEntropyModel
 from diamp.service.sources import (
     DiraKey,
     RawStream,
+    admit_dira,
+    combine_simulated,
     declared_min_entropy,
     load_dira_key,
     open_stream,
+    source_origin,
 )
 
 __all__ = ["Pipeline", "SourceRuntime"]
@@ -65,6 +85,15 @@ class SourceRuntime:
     diverting: bool = False
     raw_samples: int = 0
     extracted_bytes: int = 0
+    origin: dict[str, Any] = field(default_factory=lambda: {"simulated": None})
+
+    @property
+    def simulated(self) -> bool | None:
+        """True (simulated), False (hardware) or None (unknown provenance)."""
+        value: bool | None = self.origin.get("simulated")
+        return value
+
+    in_force: float | None = None  # min-entropy per sample the current ``params`` use
 
     @property
     def raw_count(self) -> int:
@@ -94,10 +123,16 @@ def _raw_bits(samples: np.ndarray, bits: int) -> PackedBits:
 class Pipeline:
     """Sources, extraction and tier assembly, run by :meth:`start` in a background thread."""
 
-    def __init__(self, settings: ServiceSettings, pool: Pool) -> None:
-        self.settings, self.pool = settings, pool
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        pool: Pool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings, self.pool, self.clock = settings, pool, clock
         self.tiers = {t.name: t for t in settings.tiers}
-        material = load_seed(settings, pool)
+        self.seed = load_seed(settings, pool)
+        material = self._material = self.seed.material
         self.sources: dict[str, SourceRuntime] = {}
         for cfg in settings.sources:
             tiers = [t.name for t in settings.tiers if cfg.name in t.sources]
@@ -106,24 +141,27 @@ class Pipeline:
         self._check_rng = np.random.default_rng(secrets.randbits(128))  # self-check positions
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.availability = {name: Availability() for name in self.tiers}
+        self._ticked = clock()
 
     def _runtime(self, cfg: Any, tiers: list[str], material: np.ndarray) -> SourceRuntime:
         alpha, checks = self.settings.health.alpha, self.settings.checks
         if isinstance(cfg, DiraSource):
-            key = load_dira_key(cfg.name, self.settings.resolve(cfg.run))
-            health = SourceHealth(cfg.name, 8, None, alpha, checks)
-            rt = SourceRuntime(cfg.name, "dira", health, tiers, dira=key)
+            key = admit_dira(
+                load_dira_key(cfg.name, self.settings.resolve(cfg.run)), cfg.allow_simulated,
+                f"source {cfg.name!r}", f"the [[sources]] entry {cfg.name!r}",
+                f"sources.{cfg.name}.allow_simulated",
+            )  # fmt: skip
+            health = SourceHealth(cfg.name, 8, None, alpha, checks, clock=self.clock)
+            rt = SourceRuntime(cfg.name, "dira", health, tiers, dira=key, origin=key.origin())
             if (self.pool.cursor(cfg.name) or 0) >= len(key.key):
                 health.status = "exhausted"
             return rt
-        stream = open_stream(cfg, self.settings)
+        stream = open_stream(cfg, self.settings, clock=self.clock)
         bits = stream.bits_per_sample
         h = declared_min_entropy(cfg, bits)
-        block_samples = self.settings.extractor.block_bits // bits
         try:
-            params = ToeplitzParams.from_params(
-                block_samples * bits, block_samples * h, self.settings.extractor.eps
-            )
+            params = self._params(bits, h)
         except DiampError as err:
             raise ServiceConfigError(f"source {cfg.name!r}: extractor: {err}") from err
         if params.seed_bits > 8 * material.size:
@@ -133,12 +171,48 @@ class Pipeline:
                 "supply a longer seed",
                 key="extractor.seed",
             )
-        seed = PackedBits.from_bits(np.unpackbits(material)[: params.seed_bits])
+        seed = self._seed(params)
         position = self.pool.cursor(cfg.name)
         if position is not None:
             stream.seek(position)
-        health = SourceHealth(cfg.name, bits, h, alpha, checks)
-        return SourceRuntime(cfg.name, cfg.kind, health, tiers, stream, params=params, seed=seed)
+        health = SourceHealth(cfg.name, bits, h, alpha, checks, clock=self.clock)
+        e = cfg.entropy
+        health.model = f"vacuum: {e.label()}" if isinstance(e, VacuumEntropyModel) else "declared"
+        rt = SourceRuntime(
+            cfg.name, cfg.kind, health, tiers, stream, params=params, seed=seed,
+            origin=source_origin(cfg),
+        )  # fmt: skip
+        rt.in_force = h
+        rt.diverting = checks.enabled  # nothing is served before the first assessment
+        return rt
+
+    def _params(self, bits: int, h: float) -> ToeplitzParams:
+        """Toeplitz parameters of one block at ``h`` bits of min-entropy per sample."""
+        block_samples = self.settings.extractor.block_bits // bits
+        return ToeplitzParams.from_params(
+            block_samples * bits, block_samples * h, self.settings.extractor.eps
+        )
+
+    def _seed(self, params: ToeplitzParams) -> PackedBits:
+        """The first n + m − 1 bits of the seed material (MSB-first)."""
+        return PackedBits.from_bits(np.unpackbits(self._material)[: params.seed_bits])
+
+    def _apply_in_force(self, rt: SourceRuntime) -> None:
+        """Recompute the block's output length from the in-force min-entropy (fewer bits)."""
+        h, params = rt.health.in_force, rt.params
+        if h is None or params is None or h == rt.in_force:
+            return
+        try:
+            rt.params = self._params(rt.health.bits_per_sample, h)
+            rt.seed = self._seed(rt.params)  # the same material, cut to n + m - 1 bits
+        except DiampError as err:
+            raise SourceError(
+                f"source {rt.name}: no output at the in-force min-entropy {h:.6g} bits/sample: "
+                f"{err}"
+            ) from err
+        rt.in_force = h
+        log.info("source %s: in-force min-entropy %.6g bits/sample, m = %d", rt.name, h,
+                 rt.params.m)  # fmt: skip
 
     # --- tiers ---------------------------------------------------------------------------
 
@@ -165,6 +239,33 @@ class Pipeline:
 
     def step(self) -> bool:
         """Produce and assemble what the tiers below target need; True if anything moved."""
+        self._tick()
+        try:
+            return self._step()
+        finally:
+            self._observe()
+
+    def _tick(self) -> None:
+        """Add the time since the last step to every tier, as available or not."""
+        now = self.clock()
+        dt, self._ticked = max(now - self._ticked, 0.0), now
+        for a in self.availability.values():
+            a.add(dt)
+
+    def _observe(self) -> None:
+        for name, a in self.availability.items():
+            a.available = (
+                not self.error and self.tier_problem(name) is None and self.pool.level(name) > 0
+            )
+            a.started |= a.available
+
+    def availability_now(self, tier: str) -> Availability:
+        """A copy of ``tier``'s accounting including the time since the last step."""
+        a = replace(self.availability[tier])
+        a.add(max(self.clock() - self._ticked, 0.0))
+        return a
+
+    def _step(self) -> bool:
         self._readmit()
         target = self.settings.pool.target_bytes
         needy = [
@@ -187,11 +288,13 @@ class Pipeline:
         wait = self.settings.health.readmit_seconds
         if wait is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         for rt in self.sources.values():
             h = rt.health
             if h.status == "quarantined" and now >= h.quarantined_at + wait:
                 h.readmit()
+                if rt.dira is None and self.settings.checks.enabled:  # re-assess first
+                    rt.diverting, h.next_check = True, now
 
     def _produce(self, rt: SourceRuntime) -> bool:
         try:
@@ -255,21 +358,21 @@ class Pipeline:
             self._maybe_check(rt)
         else:
             rt.out += data
-            if time.monotonic() >= rt.health.next_check and self.settings.checks.enabled:
+            if self.clock() >= rt.health.next_check and self.settings.checks.enabled:
                 rt.diverting = rt.health.recent_samples() is not None
 
     def _maybe_check(self, rt: SourceRuntime) -> None:
         c = self.settings.checks
         need = c.sp800_22_sequences * c.sp800_22_length
-        if 8 * len(rt.divert) < need:
-            return
+        samples, declared = rt.health.recent_samples(), rt.health.declared
+        if 8 * len(rt.divert) < need or samples is None:
+            return  # keep diverting until both samples are there
+        if declared is None:  # fail closed: a raw source always declares
+            raise SourceError(f"source {rt.name}: periodic check without a declared entropy")
         packed = np.frombuffer(bytes(rt.divert), dtype=np.uint8)
         rt.divert.clear()
         rt.diverting = False
-        rt.health.next_check = time.monotonic() + c.period_seconds
-        samples, declared = rt.health.recent_samples(), rt.health.declared
-        if samples is None or declared is None:  # fail closed: a check that cannot run
-            raise SourceError(f"source {rt.name}: periodic check without raw samples")
+        rt.health.next_check = self.clock() + c.period_seconds
         for result in (
             run_sp800_90b(samples, rt.health.bits_per_sample, declared, c),
             run_sp800_22(packed, c),
@@ -277,6 +380,8 @@ class Pipeline:
             rt.health.record(result)
         if rt.health.status == "quarantined":
             self.quarantine(rt.name, rt.health.reason)
+            return
+        self._apply_in_force(rt)
 
     def _assemble(self, tier: TierSettings) -> bool:
         runtimes = [self.sources[s] for s in tier.sources]
@@ -303,19 +408,29 @@ class Pipeline:
             if rt.dira is not None:
                 parts[rt.name] = {
                     "kind": "dira",
+                    "simulated": rt.simulated,
                     "run_id": rt.dira.run_id,
                     "certificate_sha512": rt.dira.certificate_sha512,
+                    "provenance_status": rt.origin["status"],
+                    "allowed_simulated": rt.dira.allowed_simulated,
                     "extractor": "none (certified key used as-is)",
                 }
             else:
                 p = rt.extraction()[1]
                 parts[rt.name] = {
                     "kind": rt.kind,
+                    "simulated": rt.simulated,
                     "extractor": {"name": "toeplitz", "n": p.n, "m": p.m, "eps": p.eps,
                                   "error": p.error, "min_entropy": p.min_entropy},
                     "health": "passed SP 800-90B repetition count and adaptive proportion",
                 }  # fmt: skip
-        return {"tier": tier.name, "combine": "xor", "sources": parts, "time_unix": time.time()}
+        flags = [rt.simulated for rt in runtimes]
+        return {
+            "tier": tier.name, "combine": "xor",
+            "simulated": combine_simulated(flags),
+            "simulated_sources": [rt.name for rt in runtimes if rt.simulated is not False],
+            "sources": parts, "time_unix": time.time(),
+        }  # fmt: skip
 
     # --- background thread --------------------------------------------------------------
 

@@ -16,6 +16,10 @@ when that runs short it *first* commits a larger ``taken`` (a reservation of at 
   source that replays its output, e.g. after a restart.
 
 :meth:`Pool.discard_source` deletes every unserved byte that a quarantined source touched.
+
+A draw says whether it is simulated (:attr:`Draw.simulated`): from the ``simulated`` flag each
+source has in its chunk's provenance (see :mod:`diamp.service.pipeline`); a chunk or source
+that does not say (stored before the flag existed) counts as of unknown provenance.
 """
 
 from __future__ import annotations
@@ -84,6 +88,33 @@ class Segment:
             "provenance": json.loads(self.provenance),
         }
 
+    def not_hardware(self) -> list[dict[str, Any]]:
+        """The chunk's sources that are simulated (true) or of unknown provenance (null).
+
+        Each entry: ``source`` (name), ``kind``, ``simulated`` (true or null) and, for a DIRA
+        source, ``certificate`` (SHA-512 hex of its certificate file).
+        """
+        try:
+            found = json.loads(self.provenance)
+        except ValueError:
+            found = None
+        parts = found.get("sources") if isinstance(found, dict) else None
+        if not isinstance(parts, dict):
+            return [{"source": n, "kind": "unknown", "simulated": None} for n in self.sources]
+        out = []
+        for name in self.sources:
+            part = parts.get(name)
+            part = part if isinstance(part, dict) else {}
+            flag = part.get("simulated")
+            if flag is False:
+                continue
+            entry: dict[str, Any] = {"source": name, "kind": str(part.get("kind", "unknown")),
+                                     "simulated": True if flag is True else None}  # fmt: skip
+            if isinstance(part.get("certificate_sha512"), str):
+                entry["certificate"] = part["certificate_sha512"]
+            out.append(entry)
+        return out
+
 
 @dataclass(frozen=True)
 class Draw:
@@ -106,6 +137,22 @@ class Draw:
     def sources(self) -> tuple[str, ...]:
         """Names of the contributing sources, without repeats."""
         return tuple(dict.fromkeys(n for s in self.segments for n in s.sources))
+
+    @property
+    def simulated_sources(self) -> tuple[dict[str, Any], ...]:
+        """Contributing sources that are simulated or of unknown provenance, without repeats.
+
+        See :meth:`Segment.not_hardware` for the entries.
+        """
+        entries = (e for s in self.segments for e in s.not_hardware())
+        unique = {json.dumps(e, sort_keys=True): e for e in entries}
+        return tuple(unique.values())
+
+    @property
+    def simulated(self) -> bool | None:
+        """True if a source was simulated, None if one is of unknown provenance, else False."""
+        flags = [e["simulated"] for e in self.simulated_sources]
+        return True if True in flags else (None if flags else False)
 
 
 class _Reserved:

@@ -3,26 +3,53 @@
 The seed must be independent of the raw sources (leftover hash lemma, seed 000 eq. 3) and
 is public in principle; it is never served. One seed string serves every source: source i
 uses its first n_i + m_i − 1 bits (MSB-first).
+
+A DIRA key as seed follows the rule of DIRA sources: a run whose provenance is simulated or
+unknown is refused unless ``[extractor] seed = {kind = "dira", ..., allow_simulated = true}``.
+A simulated seed does not make the output simulated (the leftover hash lemma needs the seed
+only to be independent of the raw samples, as ``generate``'s ``os.urandom`` is), but the
+config names a DIRA key, and a simulated one must not pass for certified: ``/v1/status``
+shows the seed's provenance and how it was admitted.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from diamp.service.errors import ServiceConfigError, SourceError
 from diamp.service.pool import Pool
 from diamp.service.settings import ServiceSettings
-from diamp.service.sources import load_dira_key
+from diamp.service.sources import DiraKey, admit_dira, load_dira_key
 
-__all__ = ["load_seed"]
+__all__ = ["ExtractorSeed", "load_seed"]
 
 _META_KEY = "extractor_seed_hex"
 
 
-def load_seed(settings: ServiceSettings, pool: Pool) -> np.ndarray:
-    """Seed bytes (``uint8``, bits MSB-first) as ``[extractor.seed]`` says.
+@dataclass(frozen=True)
+class ExtractorSeed:
+    """The seed bytes (``uint8``, bits MSB-first), where they came from, and the DIRA key."""
+
+    material: np.ndarray
+    kind: str
+    dira: DiraKey | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready for ``/v1/status`` (never the seed itself)."""
+        out: dict[str, Any] = {"kind": self.kind, "bits": 8 * self.material.size}
+        if self.dira is not None:
+            out["dira"] = {"run_id": self.dira.run_id,
+                           "certificate_sha512": self.dira.certificate_sha512,
+                           **self.dira.origin()}  # fmt: skip
+        return out
+
+
+def load_seed(settings: ServiceSettings, pool: Pool) -> ExtractorSeed:
+    """The seed as ``[extractor.seed]`` says.
 
     ``generate`` draws 2 × ``block_bits`` bits from ``os.urandom`` at the first start and
     stores them in the pool database, so a restart extracts with the same seed.
@@ -30,7 +57,8 @@ def load_seed(settings: ServiceSettings, pool: Pool) -> np.ndarray:
     Raises
     ------
     ServiceConfigError
-        If the seed file or DIRA run cannot be read, or a stored seed is too short.
+        If the seed file or DIRA run cannot be read, a stored seed is too short, or a DIRA
+        run is simulated or of unknown provenance without ``allow_simulated``.
     """
     cfg = settings.extractor.seed
     need = 2 * settings.extractor.block_bits // 8
@@ -47,7 +75,7 @@ def load_seed(settings: ServiceSettings, pool: Pool) -> np.ndarray:
                 "use a new pool file or the old block size",
                 key="extractor.block_bits",
             )
-        return np.frombuffer(data, dtype=np.uint8)
+        return ExtractorSeed(np.frombuffer(data, dtype=np.uint8), cfg.kind)
     if cfg.path is None:  # SeedSettings requires it for "dira" and "file"
         raise ServiceConfigError(
             f"extractor.seed: kind {cfg.kind!r} needs a path", key="extractor.seed"
@@ -55,11 +83,16 @@ def load_seed(settings: ServiceSettings, pool: Pool) -> np.ndarray:
     path = settings.resolve(cfg.path)
     if cfg.kind == "dira":
         try:
-            return np.frombuffer(load_dira_key("extractor seed", path).key, dtype=np.uint8)
+            key = load_dira_key("extractor seed", path)
         except SourceError as err:
             raise ServiceConfigError(f"extractor.seed: {err}", key="extractor.seed") from err
+        key = admit_dira(
+            key, cfg.allow_simulated, "extractor.seed", "[extractor] seed = {kind = \"dira\", …}",
+            "extractor.seed.allow_simulated",
+        )  # fmt: skip
+        return ExtractorSeed(np.frombuffer(key.key, dtype=np.uint8), cfg.kind, key)
     try:
-        return np.frombuffer(path.read_bytes(), dtype=np.uint8)
+        return ExtractorSeed(np.frombuffer(path.read_bytes(), dtype=np.uint8), cfg.kind)
     except OSError as err:
         raise ServiceConfigError(
             f"extractor.seed: cannot read {path}: {err}", key="extractor.seed.path", path=str(path)

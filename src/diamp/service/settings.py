@@ -8,7 +8,7 @@ key. Relative paths are taken relative to the config file's folder. Sections::
     [pool]       SQLite path, freshness limit, fill target, reservation quantum
     [extractor]  Toeplitz block size, epsilon, seed (generated, a file, or a DIRA key)
     [health]     alpha of the SP 800-90B health tests
-    [checks]     period and sizes of the SP 800-90B / SP 800-22 checks
+    [checks]     period and sizes of the SP 800-90B / SP 800-22 checks, assessment floor
     [[sources]]  kind = "simulated" | "serial" | "file" | "dira", each with an entropy model
     [[tiers]]    name and the sources XOR-ed into it (seed 000 eq. 1)
 """
@@ -16,9 +16,9 @@ key. Relative paths are taken relative to the config file's folder. Sections::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, model_validator
 
 from diamp.service.beacon.settings import BeaconSettings
 from diamp.service.errors import ServiceConfigError
@@ -65,6 +65,8 @@ class ServerSettings(_Section):
     replay_window_seconds: int = Field(default=300, ge=1, le=300)
     clock_skew_seconds: int = Field(default=5, ge=0, le=60)
     nonce_cache_size: int = Field(default=1_000_000, ge=1000)
+    public_authorities: tuple[Annotated[str, Field(min_length=1, max_length=255)], ...] = ()
+    """``host[:port]`` names the signed ``@authority`` may take; empty: the address served."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerSettings:
@@ -89,16 +91,22 @@ class SeedSettings(_Section):
     ``generate``: 2^21 bits from ``os.urandom`` at the first start, kept in the pool database;
     ``file``: a file of bits packed MSB-first; ``dira``: the key of a DIRA run (its
     certificate must say ``status = "ok"``). The seed is never served.
+
+    A ``dira`` seed whose run is simulated or of unknown provenance is refused unless
+    ``allow_simulated = true`` (then ``/v1/status`` shows it as admitted that way).
     """
 
     kind: Literal["generate", "file", "dira"] = "generate"
     path: Path | None = None
+    allow_simulated: StrictBool = False
 
     @model_validator(mode="after")
     def _path(self) -> SeedSettings:
         if (self.kind == "generate") != (self.path is None):
             what = "takes no" if self.kind == "generate" else "needs a"
             raise ValueError(f"seed kind {self.kind!r} {what} path")
+        if self.allow_simulated and self.kind != "dira":
+            raise ValueError(f"allow_simulated applies to seed kind 'dira' only, not {self.kind!r}")
         return self
 
 
@@ -119,31 +127,53 @@ class ExtractorSettings(_Section):
 class HealthSettings(_Section):
     """``[health]``: SP 800-90B health tests: false-alarm rate, and re-admission.
 
-    At ``alpha`` = 2^-20 a source whose entropy equals its declared value still fails about
-    once per 2^20 samples; ``readmit_seconds`` (default: never) lets a quarantined source
-    back in with fresh test state after that long (its discarded output stays discarded).
+    ``alpha`` is a false-alarm probability per opportunity: per sample for the repetition
+    count test, per window for the adaptive proportion test. SP 800-90B §4.4 allows
+    2^-40 ≤ alpha ≤ 2^-20. At 2^-20 a source at exactly its declared entropy fails about
+    once per 10⁶ samples, several times a second at QRNG rates (seed 000: 2–50 Msample/s);
+    the default 2^-40 (cutoffs higher by a factor of about 2) fails at most once per
+    1.1 × 10¹² samples, at 50 Msample/s once per 6 h at worst and far less often for a
+    source above its declared entropy. ``readmit_seconds`` (default: never) lets a
+    quarantined source back in with fresh test state after that long (its discarded output
+    stays discarded; its output is held again until it is re-assessed).
     """
 
-    alpha: float = Field(default=2.0**-20, gt=0, lt=1)
+    alpha: float = Field(default=2.0**-40, ge=2.0**-40, le=2.0**-20)
     readmit_seconds: float | None = Field(default=None, gt=0)
 
 
 class ChecksSettings(_Section):
     """``[checks]``: periodic SP 800-90B on raw samples and SP 800-22 on extracted output.
 
-    A source fails its SP 800-90B check when the assessed min-entropy per sample is below
-    ``sp800_90b_fraction`` × its declared value, and its SP 800-22 check when more than
-    ``sp800_22_max_flagged`` rows of the final-analysis report fall below the proportion
-    range. Checked output is discarded, never served.
+    The SP 800-90B non-IID assessment of a source's recent raw samples sets its *in-force*
+    min-entropy, min(declared, assessed) (SP 800-90B §3.1.5: the smaller of claim and
+    estimate; spec §11d), from which every later block's output length is computed. A raw
+    source's output is held back (diverted to the check sample, never served) until its
+    first assessment exists. A source whose assessment falls below
+    ``min_assessed_fraction`` × its declared value is quarantined: its claim is not credible.
+    The default 0.6 sits below what the non-IID estimators give healthy sources at 10⁵
+    samples (they underestimate: 0.70 of the declared value or more for the shipped ones).
+    A source fails its SP 800-22 check when more than ``sp800_22_max_flagged`` rows of the
+    final-analysis report fall below the proportion range. Checked output is never served.
     """
 
     enabled: bool = True
     period_seconds: float = Field(default=3600.0, gt=0)
     sp800_90b_samples: int = Field(default=100_000, ge=1000)
-    sp800_90b_fraction: float = Field(default=0.5, gt=0, le=1)
+    min_assessed_fraction: float = Field(default=0.6, gt=0, le=1)
     sp800_22_sequences: int = Field(default=10, ge=1)
     sp800_22_length: int = Field(default=100_000, ge=1000)
     sp800_22_max_flagged: int = Field(default=3, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "sp800_90b_fraction" in data:
+            raise ValueError(
+                "sp800_90b_fraction was renamed min_assessed_fraction (the assessment also "
+                "caps the output length now: min(declared, assessed))"
+            )
+        return data
 
 
 class DeclaredEntropy(_Section):
@@ -156,8 +186,11 @@ class DeclaredEntropy(_Section):
 class VacuumEntropyModel(_Section):
     """``entropy = {model = "vacuum", ...}``: seed 000 eq. 6, worst case of spec §10.2.
 
-    With ``max_offset_sigma_c`` set, the worst-case variant (classical offsets up to
-    k σ_c) is used; without it, the centred model.
+    The worst case over classical offsets |e| ≤ k σ_c is used, k = ``max_offset_sigma_c``
+    or, when unset, :data:`~diamp.analysis.entropy_models.DEFAULT_MAX_OFFSET_SIGMA_C` = 5
+    (Haw et al. 2015, the spec's example). The centred model (offset known to be zero,
+    spec §11d) only with ``centred = true``, which excludes ``max_offset_sigma_c``; the
+    status page then labels the source's entropy as centred.
     """
 
     model: Literal["vacuum"]
@@ -168,6 +201,35 @@ class VacuumEntropyModel(_Section):
     sigma_total: float = Field(default=1.0, gt=0)
     centre: float = 0.0
     max_offset_sigma_c: float | None = Field(default=None, ge=0)
+    centred: bool = False
+
+    @model_validator(mode="after")
+    def _one_variant(self) -> VacuumEntropyModel:
+        if self.centred and self.max_offset_sigma_c is not None:
+            raise ValueError(
+                "centred = true assumes a zero classical offset; drop max_offset_sigma_c, "
+                "or drop centred for the worst case over |e| <= max_offset_sigma_c * sigma_c"
+            )
+        return self
+
+    @property
+    def offset_sigma_c(self) -> float | None:
+        """The worst case's k (default 5 when unset), or None for the centred model."""
+        if self.centred:
+            return None
+        if self.max_offset_sigma_c is not None:
+            return self.max_offset_sigma_c
+        from diamp.analysis.entropy_models import DEFAULT_MAX_OFFSET_SIGMA_C
+
+        return DEFAULT_MAX_OFFSET_SIGMA_C
+
+    def label(self) -> str:
+        """Which variant is in use, for the status page."""
+        k = self.offset_sigma_c
+        if k is None:
+            return "centred (asked for by name: assumes a zero classical offset)"
+        unset = self.max_offset_sigma_c is None
+        return f"worst case over |e| <= {k:g} sigma_c" + (" (default offset)" if unset else "")
 
 
 EntropyModel = Annotated[
@@ -215,11 +277,17 @@ class FileSource(_RawSource):
 
 
 class DiraSource(_Section):
-    """The key of a DIRA run (``run`` folder with certificate.json and key.bin), used as-is."""
+    """The key of a DIRA run (``run`` folder with certificate.json and key.bin), used as-is.
+
+    A run whose certificate's provenance is simulated or unknown is refused at startup unless
+    ``allow_simulated = true``; its output is then marked simulated wherever it is shown
+    (``/v1/status``, ``X-Diamp-Simulated``, the pool provenance, the beacon's ``external``).
+    """
 
     kind: Literal["dira"]
     name: Name
     run: Path
+    allow_simulated: StrictBool = False
 
 
 SourceSettings = Annotated[

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diamp.analysis.entropy_models import vacuum_min_entropy_worst_case
+from diamp.analysis.entropy_models import vacuum_min_entropy, vacuum_min_entropy_worst_case
 from diamp.service.errors import SourceError
 from diamp.service.settings import SimulatedSource, VacuumEntropyModel
 
@@ -72,7 +72,11 @@ def true_min_entropy(cfg: SimulatedSource) -> float:
             f"{cfg.name}: a vacuum-fluctuation device needs entropy model 'vacuum'",
             source=cfg.name,
         )
-    k = e.max_offset_sigma_c if e.max_offset_sigma_c is not None else 6.0
+    k = e.offset_sigma_c
+    if k is None:  # centred = true: the device's centre is known to the model
+        return vacuum_min_entropy(
+            e.bits, e.v_min, e.v_max, e.gamma, sigma_total=e.sigma_total, centre=e.centre
+        ).min_entropy
     return vacuum_min_entropy_worst_case(
         e.bits, e.v_min, e.v_max, e.gamma, max_offset_sigma_c=k,
         sigma_total=e.sigma_total, centre=e.centre,

@@ -10,19 +10,26 @@ A DIRA key (``key.bin`` beside ``certificate.json`` with ``status = "ok"``) is a
 uniform: its bytes are used as they are, never re-extracted, and are checked against the
 certificate's SHA-256 and bit count on load. Its certificate's SHA-512 (of the file bytes)
 is the provenance every draw that used it carries.
+
+Simulated randomness never passes for certified: :func:`admit_dira` refuses a key whose
+certificate's provenance is simulated or unknown unless the config allows it
+(``allow_simulated = true``), and :func:`source_origin` says for every source whether its
+output is simulated (true), from hardware (false) or of unknown provenance (null).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from diamp.analysis.entropy_models import vacuum_min_entropy, vacuum_min_entropy_worst_case
 from diamp.errors import DiampError, StorageError
+from diamp.protocol.provenance import PARTS
 from diamp.service.errors import ServiceConfigError, SourceError
 from diamp.service.settings import (
     FileSource,
@@ -39,10 +46,17 @@ __all__ = [
     "RawStream",
     "SerialStream",
     "SimulatedStream",
+    "admit_dira",
+    "combine_simulated",
     "declared_min_entropy",
     "load_dira_key",
     "open_stream",
+    "source_origin",
 ]
+
+# Serial URLs that reach a simulation, not a device (as diamp.daq.station.SIMULATED_ADDRESSES;
+# pyserial's loop:// echoes what is written and is no QRNG at all).
+SIMULATED_URLS = ("qrngsim://", "loop://")
 
 
 class RawStream(Protocol):
@@ -68,6 +82,9 @@ class RawStream(Protocol):
 def declared_min_entropy(cfg: SimulatedSource | SerialSource | FileSource, bits: int) -> float:
     """Min-entropy per raw sample from the source's entropy model (seed 000 eq. 6 or declared).
 
+    A vacuum model gives its worst case over classical offsets (k σ_c, default 5); the
+    centred value only when the config says ``centred = true``.
+
     Raises
     ------
     ServiceConfigError
@@ -80,14 +97,15 @@ def declared_min_entropy(cfg: SimulatedSource | SerialSource | FileSource, bits:
                 f"source {cfg.name!r}: entropy.bits = {e.bits} but samples have {bits} bits",
                 key=f"sources.{cfg.name}.entropy.bits",
             )
+        k = e.offset_sigma_c  # the worst case (default 5 sigma_c); None only if centred = true
         try:
-            if e.max_offset_sigma_c is None:
+            if k is None:
                 h = vacuum_min_entropy(
                     e.bits, e.v_min, e.v_max, e.gamma, sigma_total=e.sigma_total, centre=e.centre
                 ).min_entropy
             else:
                 h = vacuum_min_entropy_worst_case(
-                    e.bits, e.v_min, e.v_max, e.gamma, max_offset_sigma_c=e.max_offset_sigma_c,
+                    e.bits, e.v_min, e.v_max, e.gamma, max_offset_sigma_c=k,
                     sigma_total=e.sigma_total, centre=e.centre,
                 ).min_entropy  # fmt: skip
         except DiampError as err:
@@ -107,13 +125,14 @@ class SimulatedStream:
     """A :class:`~diamp.service.simulated.SimulatedDevice` paced at ``samples_per_second``."""
 
     cfg: SimulatedSource
+    clock: Callable[[], float] = time.monotonic
     device: SimulatedDevice = field(init=False)
 
     def __post_init__(self) -> None:
         self.name = self.cfg.name
         self.device = SimulatedDevice(self.cfg)
         self.bits_per_sample = self.device.bits_per_sample
-        self._started = time.monotonic()
+        self._started = self.clock()
         self._emitted = 0
 
     @property
@@ -128,7 +147,7 @@ class SimulatedStream:
     def read(self) -> np.ndarray | None:
         """The next block, or None while the pacing rate holds it back."""
         rate = self.cfg.samples_per_second
-        if rate is not None and self._emitted > rate * (time.monotonic() - self._started):
+        if rate is not None and self._emitted > rate * (self.clock() - self._started):
             return None
         block = self.device.next_block()
         self._emitted += block.size
@@ -223,20 +242,121 @@ class SerialStream:
 
 @dataclass(frozen=True)
 class DiraKey:
-    """A certified DIRA key: whole bytes usable as-is, and its certificate's identity."""
+    """A certified DIRA key: whole bytes usable as-is, its certificate's identity and provenance.
+
+    ``provenance`` is the certificate's (``status`` "unknown" when it has none);
+    ``allowed_simulated`` is set by :func:`admit_dira` when the key was admitted only because
+    the config says ``allow_simulated = true``.
+    """
 
     name: str
     key: bytes
     certificate_path: Path
     certificate_sha512: str
     run_id: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+    allowed_simulated: bool = False
+
+    @property
+    def simulated(self) -> bool | None:
+        """False only for a recorded provenance with no simulated part; None when unknown."""
+        return dira_simulated(self.provenance)
+
+    def origin(self) -> dict[str, Any]:
+        """JSON-ready: simulated (true/false/null), provenance status, parts, how admitted."""
+        p = self.provenance
+        return {
+            "simulated": self.simulated,
+            "status": str(p.get("status", "unknown")),
+            "simulated_parts": _parts(p),
+            "allowed_simulated": self.allowed_simulated,
+        }
+
+
+def dira_simulated(provenance: Any) -> bool | None:
+    """Whether a certificate's provenance says simulated: True, False, or None (unknown).
+
+    Hardware (False) needs ``status = "recorded"``, ``simulated = false``, no simulated parts
+    listed, and every part (inputs, z, outcomes; timing when present) saying
+    ``simulated = false``; a part that says otherwise, or does not say, makes it simulated
+    (as :func:`diamp.protocol.provenance.run_provenance` counts); anything else is unknown.
+    """
+    if not isinstance(provenance, dict):
+        return None
+    if provenance.get("simulated") is True:
+        return True
+    if provenance.get("status") != "recorded" or provenance.get("simulated") is not False:
+        return None
+    for key in PARTS:
+        part = provenance.get(key)
+        if part is None and key == "timing":
+            continue
+        if not isinstance(part, dict):
+            return None
+        if part.get("simulated", True) is not False:
+            return True
+    return None if provenance.get("simulated_parts") else False
+
+
+def _parts(provenance: dict[str, Any]) -> list[str]:
+    """The simulated parts a provenance lists, else the parts that do not deny it."""
+    parts = provenance.get("simulated_parts")
+    if isinstance(parts, list) and parts:
+        return [str(p) for p in parts]
+    return [
+        key for key in PARTS
+        if isinstance(provenance.get(key), dict)
+        and provenance[key].get("simulated", True) is not False
+    ]  # fmt: skip
+
+
+def combine_simulated(flags: Iterable[bool | None]) -> bool | None:
+    """Simulated flag of sources XOR-ed together: True, else None (unknown), else False.
+
+    True if one is simulated, None if one is of unknown provenance, False if all are hardware.
+    """
+    seen = list(flags)
+    return True if True in seen else (None if None in seen else False)
+
+
+def admit_dira(key: DiraKey, allow_simulated: bool, what: str, where: str, flag: str) -> DiraKey:
+    """``key`` if its run is from hardware, or marked as admitted if ``allow_simulated``.
+
+    Raises
+    ------
+    ServiceConfigError
+        For a simulated or unknown-provenance run without ``allow_simulated``: names ``what``
+        (the source or the extractor seed), the certificate, the provenance and the setting
+        to change (``allow_simulated = true`` in ``where``; ``flag`` is its dotted key).
+    """
+    simulated = key.simulated
+    if simulated is False:
+        return key
+    if allow_simulated:
+        return replace(key, allowed_simulated=True)
+    p = key.provenance
+    if simulated:
+        parts = ", ".join(_parts(p)) or "not named"
+        found = f"SIMULATED (provenance status {p.get('status')!r}, simulated parts: {parts})"
+    else:
+        reason = p.get("reason") or "the certificate does not say where its data came from"
+        found = f"of UNKNOWN provenance (status {p.get('status', 'unknown')!r}: {reason})"
+    raise ServiceConfigError(
+        f"{what}: the DIRA run certified by {key.certificate_path} is {found}; simulated "
+        f"randomness never passes for certified. Set allow_simulated = true in {where} to "
+        "use it anyway, marked simulated in /v1/status, the X-Diamp-Simulated header and "
+        "beacon pulses",
+        key=flag, path=str(key.certificate_path),
+    )  # fmt: skip
 
 
 def load_dira_key(name: str, run: Path) -> DiraKey:
     """Load and check ``run``/certificate.json and its key; keep the key's whole bytes.
 
     The run is read by :func:`diamp.protocol.certificate.load_certified_run`, as the run
-    report reads it (without the trial store: a served run folder need not hold it).
+    report reads it: when the folder holds the trial store, every block, AB, Z and the
+    config are verified against the certificate; a served folder may hold only the
+    certificate and the key, which are then checked against each other.
 
     Raises
     ------
@@ -248,22 +368,43 @@ def load_dira_key(name: str, run: Path) -> DiraKey:
     from diamp.protocol.certificate import load_certified_run
 
     try:
-        run_data = load_certified_run(run, require_key=True, check_store=False)
+        has_store = (run / "trials.h5").exists()
+        run_data = load_certified_run(run, require_key=True, check_store=has_store)
     except StorageError as err:
         path = err.fields.get("path", str(run))
         raise SourceError(f"source {name!r}: {err}", source=name, path=path) from err
     cert, key = run_data.certificate, run_data.key or b""
     return DiraKey(
-        name, key[: cert.output_bits // 8], run_data.path, run_data.certificate_sha512, cert.run_id
-    )
+        name, key[: cert.output_bits // 8], run_data.path, run_data.certificate_sha512,
+        cert.run_id, dict(cert.provenance),
+    )  # fmt: skip
+
+
+def source_origin(cfg: SimulatedSource | SerialSource | FileSource) -> dict[str, Any]:
+    """Where a raw source's samples come from: ``simulated`` true, false or null (unknown).
+
+    ``kind = "simulated"`` and serial URLs of a simulation (``qrngsim://``, ``loop://``) are
+    simulated; another serial URL is a device; a file does not say where its samples came
+    from, so its provenance is unknown.
+    """
+    if isinstance(cfg, SimulatedSource):
+        seed = "fresh from os.urandom" if cfg.seed is None else cfg.seed
+        return {"simulated": True, "basis": f"simulated {cfg.family} QRNG (seed {seed})"}
+    if isinstance(cfg, SerialSource):
+        if cfg.url.startswith(SIMULATED_URLS):
+            return {"simulated": True, "basis": f"simulated serial device {cfg.url}"}
+        return {"simulated": False, "basis": f"serial device {cfg.url}"}
+    return {"simulated": None, "basis": "file of samples (does not say where they came from)"}
 
 
 def open_stream(
-    cfg: SimulatedSource | SerialSource | FileSource, settings: ServiceSettings
+    cfg: SimulatedSource | SerialSource | FileSource,
+    settings: ServiceSettings,
+    clock: Callable[[], float] = time.monotonic,
 ) -> RawStream:
-    """The raw stream a source config describes."""
+    """The raw stream a source config describes (``clock`` paces a simulated device)."""
     if isinstance(cfg, SimulatedSource):
-        return SimulatedStream(cfg)
+        return SimulatedStream(cfg, clock)
     if isinstance(cfg, SerialSource):
         return SerialStream(cfg)
     return FileStream(cfg.name, settings.resolve(cfg.path), cfg.bits_per_sample)

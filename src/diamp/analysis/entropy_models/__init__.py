@@ -2,8 +2,11 @@
 
 Five models, one pure function each (numbers in, a frozen dataclass out):
 
-* :func:`vacuum_min_entropy` and :func:`vacuum_min_entropy_worst_case`: homodyne measurement
-  of vacuum fluctuations digitised by a b-bit ADC (seed 000 eqs. 4–6; spec §10.2);
+* :func:`vacuum_min_entropy_worst_case` and :func:`vacuum_min_entropy`: homodyne measurement
+  of vacuum fluctuations digitised by a b-bit ADC (seed 000 eqs. 4–6; spec §10.2); the worst
+  case over classical offsets |e| ≤ k σ_c (k = :data:`DEFAULT_MAX_OFFSET_SIGMA_C` = 5 unless
+  given) is the conservative value; the centred one assumes a zero offset (spec §11d: use it
+  only when the offset is known to be zero, and only by name);
 * :func:`single_photon_entropy` (seed 002 eq. 19), :func:`arrival_time_entropy` (eq. 28),
   :func:`spatial_entropy` (eq. 34) and :func:`phase_fluctuation_entropy` (eq. 38): the
   spontaneous-emission QRNGs of seed 002.
@@ -32,6 +35,7 @@ from diamp.analysis.entropy_models.emission import (
     spatial_entropy,
 )
 from diamp.analysis.entropy_models.vacuum import (
+    DEFAULT_MAX_OFFSET_SIGMA_C,
     VacuumEntropy,
     VacuumWorstCase,
     vacuum_bin_probabilities,
@@ -40,6 +44,7 @@ from diamp.analysis.entropy_models.vacuum import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_OFFSET_SIGMA_C",
     "MAX_ADC_BITS",
     "MAX_TABLE_BITS",
     "ArrivalTimeEntropy",

@@ -19,6 +19,7 @@ from diamp.analysis.entropy_models._common import (
 from diamp.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_MAX_OFFSET_SIGMA_C",
     "VacuumEntropy",
     "VacuumWorstCase",
     "vacuum_bin_probabilities",
@@ -28,6 +29,14 @@ __all__ = [
 
 
 # --- vacuum fluctuations (seed 000) -------------------------------------------------------
+
+DEFAULT_MAX_OFFSET_SIGMA_C = 5.0
+"""Classical offset bound k (|e| ≤ k σ_c) used when none is given: spec §10.2's example.
+
+Haw et al., PR Applied 3, 054004 (2015) (seed 000 ref. 29) bound the classical offset by
+5 σ_c; a Gaussian classical noise exceeds 5 σ with probability 5.7 × 10⁻⁷. The centred model
+(k = 0, :func:`vacuum_min_entropy`) is never a default: callers ask for it by name.
+"""
 
 
 @dataclass(frozen=True)
@@ -266,7 +275,7 @@ def vacuum_min_entropy_worst_case(
     v_max: float,
     gamma: float,
     *,
-    max_offset_sigma_c: float,
+    max_offset_sigma_c: float = DEFAULT_MAX_OFFSET_SIGMA_C,
     sigma_total: float = 1.0,
     centre: float = 0.0,
 ) -> VacuumWorstCase:
@@ -277,7 +286,8 @@ def vacuum_min_entropy_worst_case(
     bits, v_min, v_max, gamma, sigma_total, centre
         As in :func:`vacuum_min_entropy`; ``centre`` is the nominal centre.
     max_offset_sigma_c
-        k ≥ 0: the adversary's offset e satisfies |e| ≤ e_max = k σ_c (spec example: 5).
+        k ≥ 0: the adversary's offset e satisfies |e| ≤ e_max = k σ_c (default
+        :data:`DEFAULT_MAX_OFFSET_SIGMA_C` = 5, the spec's example).
 
     Returns
     -------

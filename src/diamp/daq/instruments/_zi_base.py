@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from diamp.daq.readout import Calibration, calibrate, discriminate
-from diamp.errors import InstrumentError
+from diamp.errors import InstrumentError, InstrumentSettingError
 
 __all__ = ["ZiReadoutBase", "ZiSetting", "open_device"]
 
@@ -155,6 +155,12 @@ class ZiReadoutBase:
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """The merged settings after checking every value; nothing is sent."""
+        try:
+            return self._validate(settings)
+        except InstrumentError as err:
+            raise InstrumentSettingError(err.message, **err.fields) from None
+
+    def _validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         merged = dict(self._state)
         for key, value in settings.items():
             spec = self.SETTINGS.get(key)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from diamp.errors import InstrumentError
+from diamp.errors import InstrumentError, InstrumentSettingError
 
 __all__ = ["ScpiInstrument", "Setting", "open_resource_manager"]
 
@@ -131,6 +131,12 @@ class ScpiInstrument:
 
     def validate(self, settings: Mapping[str, Any]) -> list[str]:
         """Check every value against its declaration; returns the commands, in order."""
+        try:
+            return self._validate(settings)
+        except InstrumentError as err:
+            raise InstrumentSettingError(err.message, **err.fields) from None
+
+    def _validate(self, settings: Mapping[str, Any]) -> list[str]:
         commands = []
         for key, value in settings.items():
             setting, ch = self._key(key)

@@ -2,7 +2,7 @@
 
 Layout (documented for users in ``docs/trial-store.md``)::
 
-    trials.h5              the root: attrs schema = "diamp.trials", schema_version = 2, run_id,
+    trials.h5              the root: attrs schema = "diamp.trials", schema_version = 3, run_id,
                            config (the run config as TOML text), config_sha256,
                            software_version, created_utc (+ station_snapshot, timing_section)
     trials.h5:/blocks/000000  external link to trials.blocks/000000.h5:/block

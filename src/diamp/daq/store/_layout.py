@@ -17,8 +17,15 @@ if TYPE_CHECKING:
 
 SCHEMA = "diamp.trials"
 T = TypeVar("T")
-SCHEMA_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
+BLOCK_HASHES = "block_sha256"  # root attribute (schema 3): JSON list, one SHA-256 per block
+# Attributes every schema-3 root or block has; any other text attribute X carries X_sha256.
+ROOT_BASE = frozenset(
+    {"schema", "schema_version", "run_id", "config_sha256", "software_version", "created_utc",
+     BLOCK_HASHES}
+)  # fmt: skip
+BLOCK_BASE = frozenset({"n_trials", "sha256", "status", "run_id", "index"})
 _CHUNK = 2**20
 _STATUS_COMPLETE = "complete"
 
@@ -26,6 +33,11 @@ _STATUS_COMPLETE = "complete"
 def block_name(index: int) -> str:
     """The group name of block ``index`` ("000000", "000001", …)."""
     return f"{index:06d}"
+
+
+def text_sha256(text: str) -> str:
+    """SHA-256 (hex) of a text's UTF-8 bytes (the stored config's ``config_sha256``)."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def sha256_hex(data: np.ndarray) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -14,12 +15,16 @@ import numpy as np
 from diamp.daq.store._layout import (
     _READABLE_VERSIONS,
     _STATUS_COMPLETE,
+    BLOCK_BASE,
+    BLOCK_HASHES,
+    ROOT_BASE,
     SCHEMA,
     BlockInfo,
     T,
     _attr_str,
     block_name,
     sha256_hex,
+    text_sha256,
 )
 from diamp.errors import DiampError, StorageError, StoreIntegrityError
 
@@ -97,6 +102,60 @@ class TrialStoreReader:
                 raise self._fail("root", f"missing attribute {key!r}")
         if "blocks" not in self._file:
             raise self._fail("root", "missing group /blocks")
+        self._config = self._verified_config()
+        self._hashes = self._root_hashes()
+        if self.schema_version >= 3:
+            self._check_text_attrs(self._file.attrs, ROOT_BASE, "root")
+
+    def _verified_config(self) -> str:
+        """The stored config text, checked against ``config_sha256`` (every read)."""
+        text = _attr_str(self._file.attrs["config"])
+        stored = self._file.attrs.get("config_sha256")
+        if stored is None:
+            if self.schema_version >= 2:
+                raise self._fail("root", "missing attribute 'config_sha256'")
+            return text
+        found = text_sha256(text)
+        if found != _attr_str(stored):
+            raise self._fail(
+                "config",
+                f"the stored config does not match config_sha256 (expected {_attr_str(stored)}, "
+                f"found {found}): it was edited after the run started",
+                field="config",
+            )
+        return text
+
+    def _check_text_attrs(
+        self, attrs: Any, base: frozenset[str], where: str, **fields: Any
+    ) -> None:
+        """Every text attribute X beyond ``base`` matches its X_sha256 (schema 3)."""
+        for name in attrs:
+            if name in base or name.endswith("_sha256"):
+                continue
+            stored = attrs.get(f"{name}_sha256")
+            found = text_sha256(_attr_str(attrs[name]))
+            if stored is None or _attr_str(stored) != found:
+                raise self._fail(
+                    where,
+                    f"attribute {name!r} does not match {name}_sha256 (expected "
+                    f"{'nothing' if stored is None else _attr_str(stored)}, found {found}): "
+                    "it was edited after it was written",
+                    field=name,
+                    **fields,
+                )
+
+    def _root_hashes(self) -> list[str] | None:
+        """The root's list of block SHA-256 (schema 3), or None for older stores."""
+        if self.schema_version < 3:
+            return None
+        raw = self._file.attrs.get(BLOCK_HASHES)
+        try:
+            hashes = json.loads(_attr_str(raw)) if raw is not None else None
+        except ValueError:
+            hashes = None
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            raise self._fail("root", f"{BLOCK_HASHES}: expected a JSON list of hex digests")
+        return hashes
 
     @property
     def run_id(self) -> str:
@@ -110,25 +169,39 @@ class TrialStoreReader:
 
     @property
     def config_text(self) -> str:
-        """The run config (TOML text) stored with the run."""
-        return _attr_str(self._file.attrs["config"])
+        """The run config (TOML text) stored with the run, verified against its SHA-256."""
+        return self._config
 
     @_fail_closed
     def blocks(self) -> list[BlockInfo]:
         """Every block in order; refuses gaps in the numbering."""
         names = sorted(self._file["blocks"].keys())
-        infos = []
         for expected, name in enumerate(names):
             if name != block_name(expected):
                 raise self._fail(
                     f"block {block_name(expected)}", f"missing (next block found: {name})"
                 )
+        if self._hashes is not None and len(self._hashes) != len(names):
+            raise self._fail(
+                "root",
+                f"{BLOCK_HASHES} lists {len(self._hashes)} blocks, /blocks links {len(names)}",
+            )
+        infos = []
+        for expected, name in enumerate(names):
             group = self._group(expected)
+            digest = _attr_str(group.attrs.get("sha256", ""))
+            if self._hashes is not None and digest != self._hashes[expected]:
+                raise self._fail(
+                    f"block {name}",
+                    f"sha256 {digest} is not the one the root recorded for this block "
+                    f"({self._hashes[expected]}): the block file was replaced or reordered",
+                    block=expected,
+                )
             infos.append(
                 BlockInfo(
                     index=expected,
                     n_trials=int(group.attrs.get("n_trials", -1)),
-                    sha256=_attr_str(group.attrs.get("sha256", "")),
+                    sha256=digest,
                     status=_attr_str(group.attrs.get("status", "")),
                 )
             )
@@ -150,6 +223,16 @@ class TrialStoreReader:
                 raise self._fail(
                     f"block {name}",
                     f"belongs to run {owner!r}, not to this run {self.run_id!r}",
+                    block=index,
+                )
+        if self.schema_version >= 3:
+            self._check_text_attrs(group.attrs, BLOCK_BASE, f"block {name}", block=index)
+            recorded = group.attrs.get("index")
+            if recorded is None or int(recorded) != index:
+                raise self._fail(
+                    f"block {name}",
+                    f"the file records index {recorded!r}, linked as block {index}: "
+                    "block files were renamed or reordered",
                     block=index,
                 )
         return group

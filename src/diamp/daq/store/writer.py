@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -14,6 +15,7 @@ from diamp.daq.atomic import temporaries, write_h5_atomic
 from diamp.daq.store._layout import (
     _CHUNK,
     _STATUS_COMPLETE,
+    BLOCK_HASHES,
     SCHEMA,
     SCHEMA_VERSION,
     BlockInfo,
@@ -23,10 +25,11 @@ from diamp.daq.store._layout import (
     block_dir,
     block_name,
     sha256_hex,
+    text_sha256,
     z_file,
 )
 from diamp.daq.store.reader import TrialStoreReader
-from diamp.errors import StorageError, StoreIntegrityError
+from diamp.errors import ConfigError, StorageError, StoreIntegrityError
 
 if TYPE_CHECKING:
     import h5py
@@ -52,6 +55,13 @@ class TrialStoreWriter:
                 f"{taken[0]}: cannot create trial store: the path already exists",
                 path=str(self.path),
             )
+        if text_sha256(config_text) != config_sha256:
+            raise StorageError(
+                f"{self.path}: config_sha256 {config_sha256} is not the SHA-256 of the config "
+                f"text ({text_sha256(config_text)})",
+                path=str(self.path),
+            )
+        self._hashes: list[str] = []
         self._attrs: dict[str, Any] = {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
@@ -82,6 +92,7 @@ class TrialStoreWriter:
         def build(f: h5py.File) -> None:
             for key, value in self._attrs.items():
                 f.attrs[key] = value
+            f.attrs[BLOCK_HASHES] = json.dumps(self._hashes[: self.n_blocks])
             blocks = f.create_group("blocks")
             prefix = self._blocks_dir.name
             for index in range(self.n_blocks):
@@ -97,10 +108,11 @@ class TrialStoreWriter:
         """Reopen an interrupted store to append further blocks.
 
         The store must have been started with the same config (by SHA-256). Linked blocks
-        are verified (status, run id and checksum); an incomplete *last* block is dropped; an
-        incomplete block before a complete one, or a checksum mismatch, is refused. Block
-        files the root does not link (the block in flight at a kill) and temporary files are
-        deleted; a Z that does not verify is dropped and drawn again.
+        are verified (status, index, run id, checksum against the root's list); an incomplete
+        *last* block is dropped; an incomplete block before a complete one, or a checksum
+        mismatch, is refused. Block files the root does not link (the block in flight at a
+        kill) and temporary files are deleted. A Z that does not verify is refused, never
+        redrawn in silence: ``redraw_z`` must say so (the caller tells the operator).
         """
         with TrialStoreReader(path) as reader:
             if reader.schema_version != SCHEMA_VERSION:
@@ -111,22 +123,29 @@ class TrialStoreWriter:
                 )
             stored = _attr_str(reader._file.attrs.get("config_sha256", ""))
             if stored != config_sha256:
-                raise StoreIntegrityError(
+                raise ConfigError(
                     f"{path}: the run was started with another config (sha256 {stored}); "
                     "resume with the config it started with",
                     path=str(path),
+                    key="--resume",
                 )
             complete = reader.verified_prefix()
-            trials = sum(info.n_trials for info in reader.blocks()[:complete])
-            try:
-                z_ok = reader.verify_z()[0] == 2 * trials  # Z belongs to exactly these blocks
-            except StoreIntegrityError:
-                z_ok = False
+            # Z is drawn after the last block. A root that links it says it was drawn: then it
+            # must verify (size, checksum, run id), never be redrawn in silence, which with
+            # instrument inputs would certify a different key.
+            z_ok = reader._file.get("z", getlink=True) is not None
+            if z_ok:
+                reader.verify_z()
+                if complete != len(reader.blocks()):
+                    raise reader._fail("z", "drawn, but a block before it is incomplete")
             attrs = {key: reader._file.attrs[key] for key in reader._file.attrs}
+            hashes = [info.sha256 for info in reader.blocks()[:complete]]
+        attrs.pop(BLOCK_HASHES, None)
         writer = cls.__new__(cls)
         writer.path = Path(path)
         writer._blocks_dir = block_dir(writer.path)
         writer._attrs = attrs
+        writer._hashes = hashes
         writer.n_blocks = complete
         writer.has_z = z_ok
         writer._write_root()
@@ -149,6 +168,7 @@ class TrialStoreWriter:
     def set_attribute(self, name: str, text: str) -> None:
         """Store a text attribute on the root (e.g. the station snapshot), crash-safe."""
         self._attrs[name] = text
+        self._attrs[f"{name}_sha256"] = text_sha256(text)  # verified by every reader
         self._write_root()
 
     def append_block(self, trials: np.ndarray, attrs: dict[str, str] | None = None) -> BlockInfo:
@@ -172,12 +192,16 @@ class TrialStoreWriter:
             )
             for key, value in (attrs or {}).items():
                 group.attrs[key] = value
+                group.attrs[f"{key}_sha256"] = text_sha256(value)
             group.attrs["n_trials"] = data.size
             group.attrs["sha256"] = digest
             group.attrs["run_id"] = self.run_id
+            group.attrs["index"] = index
             group.attrs["status"] = _STATUS_COMPLETE
 
         write_h5_atomic(self._blocks_dir / f"{block_name(index)}.h5", build, "block file")
+        del self._hashes[index:]
+        self._hashes.append(digest)
         self.n_blocks += 1
         self._write_root()
         return BlockInfo(index, data.size, digest, _STATUS_COMPLETE)

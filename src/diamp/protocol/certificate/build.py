@@ -10,6 +10,7 @@ report, ``--json`` output) does not load the amplification and its numba kernels
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from fractions import Fraction
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from diamp import __version__
 from diamp.protocol.certificate.view import CERTIFICATE_SCHEMA
+from diamp.protocol.epsilon import eps_statement
 
 if TYPE_CHECKING:
     from diamp.protocol.amplify import AmplifyResult
@@ -73,7 +75,11 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
     """The certificate of one amplification as a JSON-ready dict."""
     from diamp.protocol.amplify import z_requirement
     from diamp.protocol.scan import series_dict
-    from diamp.protocol.security import BOUND_DESCRIPTIONS, ETA_CONSTRUCTION
+    from diamp.protocol.security import (
+        BOUND_DESCRIPTIONS,
+        ETA_CONSTRUCTION,
+        POST_SELECTION_DESCRIPTION,
+    )
 
     scan, params, length = result.scan, result.params, result.length
     n = scan.total.n
@@ -84,6 +90,7 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         "status": result.status,
         "abort_reason": result.abort_reason,
         "run_id": scan.run_id,
+        "config_sha256": hashlib.sha256(scan.config_text.encode()).hexdigest(),
         "provenance": result.provenance,
         "n_trials": n,
         "mu": fraction_str(params.mu),
@@ -99,6 +106,11 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         "m_bound": None if length is None else length.m,
         "bound": p.bound,
         "bound_description": BOUND_DESCRIPTIONS[p.bound],
+        "chain_error": None if length is None else length.chain_error,
+        "eps_certified": p.bound == "strict",
+        "eps_statement": eps_statement(
+            p.bound, p.eps, math.nan if length is None else length.chain_error
+        ),
         "eta_construction": ETA_CONSTRUCTION,
         "protocol": _protocol_dict(result),
         "security": None if length is None else length.to_dict(),
@@ -122,6 +134,12 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
             "name": "dodis-noncyclic",
             "definition": "K_j = sum_{t=0}^{N-1-j} AB_t * Z_{t+j} mod 2",
             "exactness": extraction.exactness,
+            "strong_input": "Z",
+            "strong_input_reason": (
+                "K_j = AB^T A_j Z with A_j the non-cyclic shift; every non-empty sum of the A_j "
+                "and of their transposes has rank >= N - m + 1, so Dodis et al. Lemma 4 makes "
+                "Ext strong in Z with the same error: K is uniform given the public Z"
+            ),
             "block_bits": extraction.block_bits,
             "lag_bits": extraction.lag_bits,
             "fft_length": extraction.fft_length,
@@ -134,12 +152,17 @@ def build_certificate(result: AmplifyResult, key_file: str | None) -> dict[str, 
         ],
         "series": series_dict(scan, params.mu),
         "timing": None if result.timing is None else result.timing.to_dict(),
+        "timing_traces_sha256": result.traces_sha256,
         "excluded_blocks": {
             "blocks": list(result.excluded_blocks),
             "rule": (
                 "timing policy 'exclude': block k is used only if the checks before and after "
                 "it both pass; excluded trials are stored but never estimated or extracted"
             ),
+            "post_selection_blocks": result.post_selection_blocks,
+            "post_selection_cost": POST_SELECTION_DESCRIPTION
+            if result.post_selection_blocks
+            else None,
         },
         "software": {"name": "diamp", "version": __version__},
         "timestamps": {"started_utc": result.started_utc, "finished_utc": result.finished_utc},

@@ -16,10 +16,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from diamp.errors import StorageError
 from diamp.protocol.certificate.view import CertificateView, parse_certificate
+
+if TYPE_CHECKING:
+    from diamp.daq.store import BlockInfo
 
 __all__ = ["CERTIFICATE_NAME", "CertifiedRun", "load_certified_run", "read_certificate"]
 
@@ -154,8 +157,26 @@ def _read_key(run_dir: Path, cert: CertificateView) -> bytes:
     return data
 
 
+def _mismatch(cert: CertificateView, field: str, expected: object, found: object) -> StorageError:
+    return StorageError(
+        f"{cert.source}: field {field!r}: the store has {expected}, the certificate says "
+        f"{found}: the run directory does not match its certificate",
+        path=cert.source,
+        field=field,
+    )
+
+
 def _check_store(run_dir: Path, cert: CertificateView) -> None:
+    """The certificate against ``trials.h5``: run id, config, every block, AB, counts and Z.
+
+    The store is read through its own verifying reader (block index, root hash list, data
+    checksums, config hash), then every number the certificate binds is recomputed from it:
+    a deleted, truncated, swapped, foreign or flipped block or Z, and an edited hash in the
+    certificate, are refused naming the block or field.
+    """
     from diamp.daq.store import TrialStoreReader
+    from diamp.errors import DiampError
+    from diamp.protocol.scan import scan_store
 
     store = run_dir / "trials.h5"
     if not store.is_file():
@@ -164,6 +185,8 @@ def _check_store(run_dir: Path, cert: CertificateView) -> None:
         )
     with TrialStoreReader(store) as reader:
         run_id = reader.run_id
+        config_sha = hashlib.sha256(reader.config_text.encode()).hexdigest()  # verified read
+        z_bits, z_sha256 = reader.verify_z()
     if run_id != cert.run_id:
         raise StorageError(
             f"{cert.source}: field 'run_id': expected {run_id!r} (the run id of {store}), "
@@ -171,6 +194,57 @@ def _check_store(run_dir: Path, cert: CertificateView) -> None:
             path=cert.source,
             field="run_id",
         )
+    bound = cert.raw.get("config_sha256", cert.provenance.get("config_sha256"))
+    if bound is not None and bound != config_sha:
+        raise _mismatch(cert, "config_sha256", config_sha, bound)
+    try:
+        scan = scan_store(store, cert.segment_trials, exclude=cert.excluded_blocks)
+    except DiampError as err:
+        raise StorageError(str(err), path=str(store)) from err
+    _check_blocks(cert, scan.blocks)
+    _check_traces(run_dir, cert)
+    inputs = cert.raw.get("inputs") or {}
+    for field, expected in (
+        ("inputs.ab_sha256", scan.ab_sha256),
+        ("inputs.z_sha256", z_sha256),
+        ("inputs.z_bits", z_bits),
+    ):
+        found = inputs.get(field.split(".")[1])
+        if found != expected:
+            raise _mismatch(cert, field, expected, found)
+    if scan.total.n != cert.n_trials:
+        raise _mismatch(cert, "n_trials", scan.total.n, cert.n_trials)
+    if scan.total.as_abxy() != dict(cert.counts):
+        raise _mismatch(cert, "counts", "other counts", "these")
+
+
+def _check_traces(run_dir: Path, cert: CertificateView) -> None:
+    """The timing traces the certificate was judged on: their digest, when it binds one."""
+    from diamp.daq.traces import read_traces, traces_digest
+    from diamp.errors import DiampError
+
+    bound = cert.raw.get("timing_traces_sha256")
+    if bound is None:
+        return
+    try:
+        found = traces_digest(read_traces(run_dir / "timing.h5"))
+    except DiampError as err:
+        raise StorageError(str(err), path=str(run_dir / "timing.h5")) from err
+    if found != bound:
+        raise _mismatch(cert, "timing_traces_sha256", found, bound)
+
+
+def _check_blocks(cert: CertificateView, blocks: tuple[BlockInfo, ...]) -> None:
+    listed = cert.raw.get("blocks")
+    if not isinstance(listed, list) or len(listed) != len(blocks):
+        count = len(listed) if isinstance(listed, list) else listed
+        raise _mismatch(cert, "blocks", f"{len(blocks)} blocks used", f"{count}")
+    for i, (info, entry) in enumerate(zip(blocks, listed, strict=True)):
+        want = {"index": info.index, "n_trials": info.n_trials, "sha256": info.sha256}
+        for key, value in want.items():
+            found = entry.get(key) if isinstance(entry, Mapping) else None
+            if found != value:
+                raise _mismatch(cert, f"blocks.{i}.{key}", value, found)
 
 
 def load_certified_run(

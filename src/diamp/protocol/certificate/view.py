@@ -69,6 +69,8 @@ class CertificateView:
     raw: Mapping[str, Any]
     provenance: Mapping[str, Any] = field(default_factory=lambda: dict(UNKNOWN))
     exactness: str | None = None  # "exact" or "fft-bound"; None when nothing was extracted
+    chain_error: float | None = None  # None: m = 0, or written before certificates had it
+    post_selection_blocks: int = 0
 
 
 class _Reader:
@@ -176,6 +178,14 @@ def _exactness(r: _Reader) -> str | None:
     return str(found)
 
 
+def _optional(r: _Reader, field: str) -> bool:
+    """Whether ``field`` is present and not null (fields added after schema /1 appeared)."""
+    try:
+        return r.get(field) is not None
+    except StorageError:
+        return False
+
+
 def _counts(r: _Reader) -> dict[str, int]:
     keys = sorted(r.mapping("counts"))
     if keys != list(ABXY_KEYS):
@@ -260,5 +270,9 @@ def parse_certificate(doc: Any, source: str) -> CertificateView:
         excluded_blocks=_excluded(r),
         raw=doc,
         provenance=_provenance(r),
+        chain_error=r.float_("chain_error") if _optional(r, "chain_error") else None,
+        post_selection_blocks=r.int_("excluded_blocks.post_selection_blocks")
+        if _optional(r, "excluded_blocks.post_selection_blocks")
+        else 0,
         exactness=_exactness(r),
     )

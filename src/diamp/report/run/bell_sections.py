@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from diamp.protocol.certificate import CertificateView
+from diamp.protocol.epsilon import eps_statement
 from diamp.protocol.provenance import summary as provenance_summary
 from diamp.report.run.figures import series_figure
 from diamp.report.run.model import RunData
@@ -74,6 +75,10 @@ def summary_section(run: RunData) -> Section:
         ("mu (SV bias bound)", f"{raw.get('mu')} = {cert.mu}"),
         ("eta", "not computed" if cert.eta is None else f"{cert.eta:.8f} bits/trial"),
         ("certified m", f"{cert.m:,} bits ({cert.bound} bound)"),
+        (
+            "epsilon",
+            eps_statement(cert.bound, cert.eps, cert.chain_error if cert.m else math.nan),
+        ),
         ("key SHA-256", cert.output_sha256 or "no key (run aborted)"),
         ("software", f"diamp {raw.get('software', {}).get('version', '?')}"),
         ("started / finished (UTC)", _timestamps(raw)),

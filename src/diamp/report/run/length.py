@@ -63,6 +63,7 @@ def recompute_length(cert: CertificateView) -> OutputLength:
             per_bin,
             _num(sec["eps_s"]),
             bound,
+            cert.post_selection_blocks,
         ).result
     return output_length(
         n,
@@ -72,6 +73,7 @@ def recompute_length(cert: CertificateView) -> OutputLength:
         _num(sec["eps_s"]),
         _num(sec["eps_ea"]),
         bound,
+        cert.post_selection_blocks,
     )
 
 
@@ -100,11 +102,35 @@ def _checks(cert: CertificateView, sec: Mapping[str, Any]) -> tuple[Check, ...]:
         Check("eta recomputed", _close(again.eta, eta), f"{again.eta!r} vs {eta!r}"),
         Check("m recomputed", again.m == sec["m"], f"{again.m:,} vs {sec['m']:,}"),
         Check(
+            "post-selection blocks B as in the exclusions",
+            int(sec.get("post_selection_blocks", 0)) == cert.post_selection_blocks,
+            f"B = {sec.get('post_selection_blocks', 0)} in the computation, "
+            f"{cert.post_selection_blocks} in excluded_blocks",
+        ),
+        _chain_check(cert, again),
+        Check(
             "S_mu fed to eta recomputed",
             str(again.s_mu) == str(sec["s_mu"]),
             f"{again.s_mu} vs {sec['s_mu']}",
         ),
     )
+
+
+def _chain_check(cert: CertificateView, again: OutputLength) -> Check:
+    """The recorded chain error equals the recomputed one; strict: at most eps."""
+    recorded = cert.chain_error
+    if again.m == 0:
+        return Check("chain error", recorded is None, f"m = 0, recorded {recorded}")
+    if recorded is None:  # written before certificates recorded it
+        return Check(
+            "chain error",
+            not again.certified or again.chain_error <= again.eps,
+            f"not recorded; recomputed {again.chain_error:.6g}",
+        )
+    # relative: errors are tiny numbers, the absolute floor of _close would accept any of them
+    close = math.isclose(recorded, again.chain_error, rel_tol=1e-9)
+    ok = close and (not again.certified or recorded <= again.eps)
+    return Check("chain error", ok, f"{recorded!r} vs recomputed {again.chain_error!r}")
 
 
 def _steps(cert: CertificateView, sec: Mapping[str, Any]) -> list[tuple[str, object]]:
@@ -120,7 +146,13 @@ def _steps(cert: CertificateView, sec: Mapping[str, Any]) -> list[tuple[str, obj
         (
             "inputs",
             f"n = {sec['n']:,}, mu = {sec['mu']}, S_mu = {sec['s_mu']}, eps = "
-            f"{sec['eps']}, eps_s = {sec['eps_s']}, eps_EA = {sec['eps_ea']}",
+            f"{sec['eps']}, eps_s = {sec['eps_s']}, eps_EA = {sec['eps_ea']}"
+            + (
+                f", post-selection over B = {cert.post_selection_blocks} blocks: eta uses "
+                f"eps_EA·2^-{cert.post_selection_blocks} (spec §11b)"
+                if cert.post_selection_blocks
+                else ""
+            ),
         ),
         (
             "1. eta(eps_s, eps_EA, S_mu, n, mu)",
@@ -132,7 +164,15 @@ def _steps(cert: CertificateView, sec: Mapping[str, Any]) -> list[tuple[str, obj
         ("3. k2 = 2n·log2(1/(1/2 + mu)) (min-entropy of Z)", f"{_num(sec['k2']):,.3f} bits"),
         (f"4. m_real ({sec['bound']} bound)", f"{_num(sec['m_real']):,.6f}"),
         ("5. m = max(floor(m_real), 0)", f"{sec['m']:,} bits"),
-        ("6. total error at m", f"{sec.get('total_error')} (must be <= eps = {sec['eps']})"),
+        (
+            "6. chain error at m (strict Theorems 2-4)",
+            f"{sec.get('chain_error', sec.get('total_error'))} "
+            + (
+                f"(must be <= eps = {sec['eps']})"
+                if sec["bound"] == "strict"
+                else "(the paper bound's true error: eps is NOT certified, spec §11c)"
+            ),
+        ),
         (
             "decision",
             f"status {cert.status}: certified m = {cert.m:,} bits"

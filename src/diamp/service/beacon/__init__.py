@@ -6,7 +6,8 @@
 - :mod:`~diamp.service.beacon.engine`: one pulse per period, precommitment one pulse ahead;
 - :mod:`~diamp.service.beacon.provenance`: the randomness source protocol and where DIRA
   run certificates go (the signed ``external`` block: ``external.value`` is the SHA-512 of
-  the DIRA run certificate file when one run contributed);
+  the DIRA run certificate file when one run contributed; a value from a simulated or
+  unknown-provenance source carries the simulated-source marker, ``SIMULATED_SOURCE_ID``);
 - :mod:`~diamp.service.beacon.api`: the ``/beacon/2.0`` FastAPI router;
 - :mod:`~diamp.service.beacon.verify` and :mod:`~diamp.service.beacon.client`: verification
   of pulses from files or a base URL.
@@ -26,6 +27,7 @@ from diamp.service.beacon.errors import (
 )
 from diamp.service.beacon.provenance import (
     DIRA_SOURCE_ID,
+    SIMULATED_SOURCE_ID,
     Draw,
     ExternalValue,
     RandomSource,
@@ -38,6 +40,7 @@ from diamp.service.beacon.store import PulseStore
 
 __all__ = [
     "DIRA_SOURCE_ID",
+    "SIMULATED_SOURCE_ID",
     "BeaconEngine",
     "BeaconError",
     "BeaconSettings",

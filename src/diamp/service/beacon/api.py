@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["beacon_router"]
 
 PEM_TYPE = "application/x-pem-file"
+SQLITE_MAX = 2**63 - 1
+"""SQLite integers are signed 64-bit: larger indices or times are 422, never an overflow."""
 
 
 def beacon_router(
@@ -44,6 +46,7 @@ def beacon_router(
     the store keeps for every chain it signed.
     """
     from fastapi import APIRouter, HTTPException
+    from fastapi import Path as P
     from fastapi.responses import Response
 
     store = engine.store if isinstance(engine, BeaconEngine) else engine
@@ -55,36 +58,38 @@ def beacon_router(
             raise HTTPException(status_code=404, detail=f"no pulse {what}")
         return Response(content=text, media_type="application/json")
 
-    @router.get("/pulse/last")
+    @router.get("/pulse/last", response_model=None)
     def last() -> Response:
         return pulse_response(store.last_json(), "published yet")
 
-    @router.get("/chain/last/pulse/last")
+    @router.get("/chain/last/pulse/last", response_model=None)
     def chain_last() -> Response:
         return pulse_response(store.last_json(), "published yet")
 
-    @router.get("/chain/{chain}/pulse/last")
-    def last_of_chain(chain: int) -> Response:
+    @router.get("/chain/{chain}/pulse/last", response_model=None)
+    def last_of_chain(chain: int = P(ge=0, le=SQLITE_MAX)) -> Response:
         return pulse_response(store.last_json(chain), f"in chain {chain}")
 
-    @router.get("/chain/{chain}/pulse/{pulse}")
-    def by_index(chain: int, pulse: int) -> Response:
+    @router.get("/chain/{chain}/pulse/{pulse}", response_model=None)
+    def by_index(
+        chain: int = P(ge=0, le=SQLITE_MAX), pulse: int = P(ge=0, le=SQLITE_MAX)
+    ) -> Response:
         return pulse_response(store.pulse_json(chain, pulse), f"{pulse} in chain {chain}")
 
-    @router.get("/pulse/time/previous/{ms}")
-    def previous(ms: int) -> Response:
+    @router.get("/pulse/time/previous/{ms}", response_model=None)
+    def previous(ms: int = P(ge=0, le=SQLITE_MAX)) -> Response:
         return pulse_response(store.by_time(ms, "previous"), f"before {ms}")
 
-    @router.get("/pulse/time/next/{ms}")
-    def following(ms: int) -> Response:
+    @router.get("/pulse/time/next/{ms}", response_model=None)
+    def following(ms: int = P(ge=0, le=SQLITE_MAX)) -> Response:
         return pulse_response(store.by_time(ms, "next"), f"after {ms}")
 
-    @router.get("/pulse/time/{ms}")
-    def at(ms: int) -> Response:
+    @router.get("/pulse/time/{ms}", response_model=None)
+    def at(ms: int = P(ge=0, le=SQLITE_MAX)) -> Response:
         return pulse_response(store.by_time(ms, "at"), f"at or after {ms}")
 
-    @router.get("/certificate/{certificate_id}")
-    def certificate(certificate_id: str) -> Response:
+    @router.get("/certificate/{certificate_id}", response_model=None)
+    def certificate(certificate_id: str = P(max_length=256)) -> Response:
         pem = store.certificate(certificate_id.lower()) or extra.get(certificate_id.lower())
         if pem is None:
             raise HTTPException(status_code=404, detail=f"no certificate {certificate_id}")

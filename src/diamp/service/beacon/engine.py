@@ -156,42 +156,40 @@ class BeaconEngine:
         if last is not None and time_ms <= last.time_ms:
             raise BeaconError(f"timeStamp {time_ms} is not after {last.name}")
         index = 1 if last is None else last.pulse_index + 1
-        value, dira = self._revealed(chain, index, last)
+        revealed = self._revealed(chain, index, last)
         following = self.source(HASH_BYTES)
         if len(following.data) != HASH_BYTES:
             raise BeaconError(f"source returned {len(following.data)} bytes, not {HASH_BYTES}")
-        pulse = self._sign(self._unsigned(time_ms, index, last, value, dira, following.data))
-        commit = Commitment(chain, index + 1, following.data, following.dira_certificates)
+        pulse = self._sign(self._unsigned(time_ms, index, last, revealed, following.data))
+        commit = Commitment(
+            chain, index + 1, following.data, following.dira_certificates,
+            tuple(following.simulated_sources),
+        )  # fmt: skip
         self.store.persist(pulse, commit)
         if self.after_persist is not None:
             self.after_persist(pulse)
         self._publish(pulse)
         return pulse
 
-    def _revealed(
-        self, chain: int, index: int, last: Pulse | None
-    ) -> tuple[bytes, tuple[str, ...]]:
+    def _revealed(self, chain: int, index: int, last: Pulse | None) -> Commitment:
+        """The value this pulse reveals, with its provenance (drawn now for a chain's first)."""
         if last is None:
             draw = self.source(HASH_BYTES)
             if len(draw.data) != HASH_BYTES:
                 raise BeaconError(f"source returned {len(draw.data)} bytes, not {HASH_BYTES}")
-            return draw.data, draw.dira_certificates
+            return Commitment(
+                chain, index, draw.data, draw.dira_certificates, tuple(draw.simulated_sources)
+            )
         commitment = self.store.commitment(chain, index)
         if commitment is None:
             raise BeaconStoreError(
                 f"{self.store.path}: no committed value for chain {chain} pulse {index}",
                 path=str(self.store.path),
             )
-        return commitment.value, commitment.dira_certificates
+        return commitment
 
     def _unsigned(
-        self,
-        time_ms: int,
-        index: int,
-        last: Pulse | None,
-        value: bytes,
-        dira: tuple[str, ...],
-        following: bytes,
+        self, time_ms: int, index: int, last: Pulse | None, revealed: Commitment, following: bytes
     ) -> Pulse:
         chain = self.chain.chain_index
         if last is None:
@@ -210,8 +208,12 @@ class BeaconEngine:
             chain_index=chain,
             pulse_index=index,
             time_stamp=format_timestamp(time_ms),
-            local_random_value=value,
-            external=external_block(dira, None if self.external is None else self.external()),
+            local_random_value=revealed.value,
+            external=external_block(
+                revealed.dira_certificates,
+                None if self.external is None else self.external(),
+                revealed.simulated_sources,
+            ),
             list_values=lists,
             precommitment_value=hashlib.sha512(following).digest(),
             status_code=status,

@@ -21,15 +21,36 @@ value (the one whose ``localRandomValue`` it is):
 The JSON ``external`` object then also lists ``diraCertificates`` (hex) and, when combined,
 ``operatorExternal``; these keys are not signed but are bound to the signed value, and the
 verifier checks the binding.
+
+Simulated randomness never passes for certified. When a source behind the value is simulated
+or of unknown provenance (``Draw.simulated_sources`` is not empty), the rules above give way
+to the simulated-source marker, in the signed fields themselves:
+
+- ``external.sourceId`` = :data:`SIMULATED_SOURCE_ID`, the SHA-512 of
+  ``b"diamp:external:simulated-source:v1"``;
+- ``external.statusCode`` = :data:`EXTERNAL_SIMULATED` (1) if a source is simulated, plus
+  :data:`EXTERNAL_UNKNOWN_PROVENANCE` (2) if one is of unknown provenance (so 1, 2 or 3);
+- ``external.value`` = SHA-512 of the statement: the UTF-8 bytes of the JSON object
+  ``{"diraCertificates": [...], "operatorExternal": {...} or null, "simulatedSources": [...],
+  "statement": "diamp:external:simulated-source:v1"}`` written with sorted keys, no
+  whitespace and ASCII escapes (Python's ``json.dumps(obj, sort_keys=True,
+  separators=(",", ":"))``).
+
+The JSON ``external`` object lists ``simulatedSources`` (each ``{"source", "kind",
+"simulated": true or null}``, plus ``certificate`` for a DIRA run) and, when present,
+``diraCertificates`` and ``operatorExternal``; the verifier rebuilds the statement from them
+and checks its hash. A verifier that ignores diamp's helper keys still sees the marker: a
+non-zero ``external.statusCode`` under the well-known ``sourceId``, covered by the signature.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,17 +59,27 @@ from diamp.service.beacon.pulse import HASH_BYTES, External
 __all__ = [
     "COMBINED_SOURCE_ID",
     "DIRA_SOURCE_ID",
+    "EXTERNAL_SIMULATED",
+    "EXTERNAL_UNKNOWN_PROVENANCE",
+    "SIMULATED_SOURCE_ID",
+    "SIMULATED_STATEMENT",
     "Draw",
     "ExternalValue",
     "RandomSource",
     "SimpleDraw",
     "check_external",
     "external_block",
+    "simulated_marker",
+    "simulated_statement",
     "urandom_source",
 ]
 
 DIRA_SOURCE_ID = hashlib.sha512(b"diamp:external:dira-run-certificate:v1").digest()
 COMBINED_SOURCE_ID = hashlib.sha512(b"diamp:external:combined:v1").digest()
+SIMULATED_STATEMENT = "diamp:external:simulated-source:v1"
+SIMULATED_SOURCE_ID = hashlib.sha512(SIMULATED_STATEMENT.encode()).digest()
+EXTERNAL_SIMULATED = 1  # external.statusCode bit: a source behind the value is simulated
+EXTERNAL_UNKNOWN_PROVENANCE = 2  # ... one does not say where its randomness came from
 _DIGEST = re.compile(r"^[0-9a-f]{128}$")
 
 
@@ -65,6 +96,15 @@ class Draw(Protocol):
         """SHA-512 (lower-case hex) of each contributing DIRA run certificate file."""
         ...
 
+    @property
+    def simulated_sources(self) -> tuple[Mapping[str, Any], ...]:
+        """Contributing sources that are simulated or of unknown provenance (empty: none).
+
+        Each: ``source`` (name), ``kind``, ``simulated`` (true, or None when unknown) and,
+        for a DIRA run, ``certificate`` (SHA-512 hex of its certificate file).
+        """
+        ...
+
 
 RandomSource = Callable[[int], Draw]
 
@@ -75,6 +115,7 @@ class SimpleDraw:
 
     data: bytes
     dira_certificates: tuple[str, ...] = ()
+    simulated_sources: tuple[Mapping[str, Any], ...] = ()
 
 
 def urandom_source(nbytes: int) -> SimpleDraw:
@@ -105,9 +146,77 @@ def _combined(operator: ExternalValue | None, digests: list[bytes]) -> bytes:
     return hashlib.sha512(head + b"".join(digests)).digest()
 
 
-def external_block(certificates: tuple[str, ...], operator: ExternalValue | None) -> External:
-    """The ``external`` block of a pulse whose value came with ``certificates``."""
+def _entry(item: Mapping[str, Any]) -> dict[str, Any]:
+    """One ``simulatedSources`` entry, checked (raises ValueError)."""
+    if not isinstance(item, Mapping):
+        raise ValueError(f"simulatedSources: expected objects, found {item!r}")
+    source, kind, flag = item.get("source"), item.get("kind"), item.get("simulated")
+    if not isinstance(source, str) or not isinstance(kind, str) or flag not in (True, None):
+        raise ValueError(
+            "simulatedSources: each needs a string source and kind and simulated true or "
+            f"null, found {dict(item)!r}"
+        )
+    allowed = {"source", "kind", "simulated", "certificate"}
+    if set(item) - allowed:
+        raise ValueError(f"simulatedSources: unknown keys {sorted(set(item) - allowed)}")
+    entry = {"source": source, "kind": kind, "simulated": flag}
+    if "certificate" in item:
+        _digests((item["certificate"],))
+        entry["certificate"] = item["certificate"]
+    return entry
+
+
+def simulated_statement(
+    sources: tuple[Mapping[str, Any], ...],
+    certificates: tuple[str, ...],
+    operator: ExternalValue | None,
+) -> bytes:
+    """The statement whose SHA-512 is ``external.value`` of a simulated pulse (module docs)."""
+    statement = {
+        "diraCertificates": list(certificates),
+        "operatorExternal": None if operator is None else _operator_json(operator),
+        "simulatedSources": [_entry(s) for s in sources],
+        "statement": SIMULATED_STATEMENT,
+    }
+    return json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _marker_code(sources: tuple[Mapping[str, Any], ...]) -> int:
+    flags = [s.get("simulated") for s in sources]
+    code = EXTERNAL_SIMULATED if True in flags else 0
+    return code | (EXTERNAL_UNKNOWN_PROVENANCE if None in flags else 0)
+
+
+def _simulated_block(
+    sources: tuple[Mapping[str, Any], ...],
+    certificates: tuple[str, ...],
+    operator: ExternalValue | None,
+) -> External:
+    statement = simulated_statement(sources, certificates, operator)
+    extension: list[tuple[str, Any]] = [("simulatedSources", [_entry(s) for s in sources])]
+    if certificates:
+        extension.append(("diraCertificates", list(certificates)))
+    if operator is not None:
+        extension.append(("operatorExternal", _operator_json(operator)))
+    return External(
+        SIMULATED_SOURCE_ID, _marker_code(sources), hashlib.sha512(statement).digest(),
+        tuple(extension),
+    )  # fmt: skip
+
+
+def external_block(
+    certificates: tuple[str, ...],
+    operator: ExternalValue | None,
+    simulated: tuple[Mapping[str, Any], ...] = (),
+) -> External:
+    """The ``external`` block of a pulse whose value came with ``certificates``.
+
+    ``simulated`` lists the sources behind the value that are simulated or of unknown
+    provenance; any makes it the simulated-source marker (see the module docs).
+    """
     digests = _digests(certificates)
+    if simulated:
+        return _simulated_block(simulated, certificates, operator)
     extension: list[tuple[str, Any]] = []
     if certificates:
         extension.append(("diraCertificates", list(certificates)))
@@ -130,9 +239,52 @@ def _operator_json(op: ExternalValue) -> dict[str, Any]:
     }
 
 
+def simulated_marker(external: External) -> str | None:
+    """``"simulated"``, ``"unknown provenance"`` (no simulated source, one unknown) or None.
+
+    Read from the signed ``sourceId`` and ``statusCode`` alone.
+    """
+    if external.source_id != SIMULATED_SOURCE_ID:
+        return None
+    if external.status_code & EXTERNAL_SIMULATED or not external.status_code:
+        return "simulated"
+    return "unknown provenance"
+
+
+def _check_simulated(external: External, ext: dict[str, Any]) -> str | None:
+    sources = ext.get("simulatedSources")
+    if not isinstance(sources, list) or not sources:
+        return "simulatedSources: expected a non-empty list under the simulated-source id"
+    certs = ext.get("diraCertificates", [])
+    if not isinstance(certs, list) or not all(isinstance(c, str) for c in certs):
+        return "diraCertificates: expected a list of hex strings"
+    try:
+        _digests(tuple(certs))
+        entries = tuple(_entry(s) for s in sources)
+        operator = _parse_operator(ext.get("operatorExternal"))
+        statement = simulated_statement(entries, tuple(certs), operator)
+    except ValueError as err:
+        return str(err)
+    if external.status_code != _marker_code(entries):
+        return (
+            f"statusCode: expected {_marker_code(entries)} for the listed simulatedSources "
+            f"(1: simulated, 2: unknown provenance), found {external.status_code}"
+        )
+    if external.value != hashlib.sha512(statement).digest():
+        return (
+            "value: is not the SHA-512 of the simulated-source statement (simulatedSources, "
+            "diraCertificates, operatorExternal)"
+        )
+    return None
+
+
 def check_external(external: External) -> str | None:
     """Why diamp's helper keys do not match the signed ``external`` block (None if they do)."""
     ext = dict(external.extension)
+    if external.source_id == SIMULATED_SOURCE_ID:
+        return _check_simulated(external, ext)
+    if "simulatedSources" in ext:
+        return "simulatedSources: listed but sourceId is not the simulated-source id"
     certs = ext.get("diraCertificates", [])
     if not isinstance(certs, list) or not all(isinstance(c, str) for c in certs):
         return "diraCertificates: expected a list of hex strings"

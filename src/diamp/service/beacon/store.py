@@ -7,6 +7,10 @@ Invariants
   :class:`BeaconStoreError` and nothing changes.
 - A pulse and the commitment to the next pulse's ``localRandomValue`` are written in one
   transaction, so a crash never leaves a precommitment without its value.
+- A commitment keeps the value's provenance with it (DIRA certificates and the sources that
+  are simulated or of unknown provenance), so the pulse that reveals the value after a
+  restart carries the same ``external`` block. A commitment stored before diamp recorded
+  simulated sources reads as of unknown provenance, never as hardware.
 - ``published`` is set only after the pulse is durable (``synchronous=FULL``); after a crash
   :meth:`PulseStore.unpublished` returns the pulse persisted but not yet published, byte for
   byte, and the engine publishes it unchanged.
@@ -17,7 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,14 +57,19 @@ class ChainInfo:
     format: str
 
 
+# A commitment stored before simulated sources were recorded (its ``dira`` column a list).
+UNRECORDED: Mapping[str, Any] = {"source": "(not recorded)", "kind": "unknown", "simulated": None}
+
+
 @dataclass(frozen=True)
 class Commitment:
-    """The committed ``localRandomValue`` of a future pulse and its DIRA provenance."""
+    """The committed ``localRandomValue`` of a future pulse and its provenance."""
 
     chain_index: int
     pulse_index: int
     value: bytes
     dira_certificates: tuple[str, ...]
+    simulated_sources: tuple[Mapping[str, Any], ...] = ()
 
 
 class PulseStore:
@@ -160,7 +169,12 @@ class PulseStore:
                         commitment.chain_index,
                         commitment.pulse_index,
                         commitment.value,
-                        json.dumps(list(commitment.dira_certificates)),
+                        json.dumps(
+                            {
+                                "dira": list(commitment.dira_certificates),
+                                "simulated": [dict(e) for e in commitment.simulated_sources],
+                            }
+                        ),
                     ),
                 )
 
@@ -181,8 +195,13 @@ class PulseStore:
         )
         if not rows:
             return None
-        value, dira = rows[0]
-        return Commitment(chain, index, bytes(value), tuple(json.loads(str(dira))))
+        value, text = rows[0]
+        found = json.loads(str(text))
+        if isinstance(found, list):  # stored before simulated sources were recorded
+            return Commitment(chain, index, bytes(value), tuple(found), (UNRECORDED,))
+        return Commitment(
+            chain, index, bytes(value), tuple(found["dira"]), tuple(found["simulated"])
+        )
 
     def unpublished(self) -> list[Pulse]:
         """Pulses persisted but not yet published (at most one after a crash)."""

@@ -10,6 +10,11 @@ SHA-512(``localRandomValue``) equals its ``precommitmentValue``, time stamps inc
 one period unless the gap status is set (and only then by more), period and certificate stay
 the same. The skip-list values (hour, day, month, year) are checked whenever the pulses they
 name are available; otherwise the report lists them as not checked.
+
+A pulse carrying diamp's simulated-source marker (``external.sourceId`` = SHA-512 of
+``diamp:external:simulated-source:v1``, see :mod:`diamp.service.beacon.provenance`) may verify,
+but its ``localRandomValue`` is not certified randomness: the report lists it under
+``simulated`` with what the marker says and the sources it names.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 from diamp.service.beacon.crypto import BeaconCertificate
 from diamp.service.beacon.engine import period_start
 from diamp.service.beacon.errors import PulseVerificationError
-from diamp.service.beacon.provenance import check_external
+from diamp.service.beacon.provenance import check_external, simulated_marker
 from diamp.service.beacon.pulse import (
     CIPHER_SUITE,
     HASH_BYTES,
@@ -59,6 +64,7 @@ class VerificationReport:
     chains: set[int] = field(default_factory=set)
     failures: list[Failure] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)
+    simulated: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -88,6 +94,7 @@ class VerificationReport:
                 {"pulse": f.pulse, "field": f.field, "message": f.message} for f in self.failures
             ],
             "not_checked": self.not_checked,
+            "simulated": self.simulated,
         }
 
 
@@ -170,6 +177,14 @@ def _check_pulse(
     problem = check_external(p.external)
     if problem is not None:
         report.fail(label, "external", problem)
+    marker = simulated_marker(p.external)
+    if marker is not None:
+        listed = dict(p.external.extension).get("simulatedSources")
+        names = [s.get("source") for s in listed if isinstance(s, dict)] if listed else []
+        report.simulated.append(
+            {"pulse": label, "marker": marker, "statusCode": p.external.status_code,
+             "sources": [n for n in names if isinstance(n, str)]}
+        )  # fmt: skip
 
 
 def _check_signature(
