@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,13 @@ def test_exclude_policy_refuses_a_tampered_exclusion_record(tmp_path: Path) -> N
     assert runner.invoke(app, ["run", str(config), "--out", str(out), "-q"]).exit_code in (0, 3)
     with h5py.File(out / "trials.h5", "r+") as f:
         f.attrs["timing_excluded_blocks"] = "[3]"  # claims block 2 was fine
+    edited = runner.invoke(app, ["amplify", str(out), "-q"])
+    assert edited.exit_code == 1  # the attribute's own checksum catches the edit
+    assert "timing_excluded_blocks" in " ".join(edited.output.split())
+    with h5py.File(out / "trials.h5", "r+") as f:  # a forger who recomputes the checksum too
+        f.attrs["timing_excluded_blocks_sha256"] = hashlib.sha256(b"[3]").hexdigest()
     again = runner.invoke(app, ["amplify", str(out), "-q"])
-    assert again.exit_code == 3
+    assert again.exit_code == 3  # ... still meets the traces, which exclude block 2 as well
     cert = json.loads((out / "certificate.amplify-001.json").read_text())
     assert "the traces exclude blocks [2, 3]" in cert["abort_reason"]
 
