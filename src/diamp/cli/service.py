@@ -71,12 +71,11 @@ def serve_command(
         settings = settings.model_copy(update={"server": server})
         if beacon_period is not None:
             settings = _with_beacon_period(settings, beacon_period, config)
+        tls = settings.tls_files()  # before anything opens: a bad file is exit 2, no traceback
         app = create_app(settings)
     except DiampError as err:
         raise fail(err) from err
-    cert = key = None
-    if server.tls_cert is not None and server.tls_key is not None:
-        cert, key = str(settings.resolve(server.tls_cert)), str(settings.resolve(server.tls_key))
+    cert, key = tls if tls is not None else (None, None)
     uvicorn.run(
         app, host=server.host, port=server.port, loop="uvloop", http="httptools",
         log_level=log_level, access_log=False, ssl_certfile=cert, ssl_keyfile=key,
