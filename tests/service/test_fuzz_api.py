@@ -115,6 +115,7 @@ def _fuzz(strategy: Any, send: Any, statuses: set[int]) -> Any:
     return run
 
 
+@pytest.mark.slow  # about 30 s per parametrization
 @pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
 def test_no_500_and_no_traceback_for_generated_requests(
     server: tuple[str, bytes, Path], signed: bool
