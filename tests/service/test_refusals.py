@@ -48,6 +48,17 @@ def test_tls_files_that_are_not_pem_are_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "c.pem" in output and "PEM" in output, output
 
 
+@pytest.mark.parametrize(
+    ("option", "value"), [("--port", "-1"), ("--port", "65536"), ("--host", ""), ("--host", "a b")]
+)
+def test_bad_server_overrides_are_exit_2_naming_the_option(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    settings_for(tmp_path, config_text(pool="fill = false"))
+    result = runner.invoke(app, ["serve", str(tmp_path / "service.toml"), option, value])
+    assert result.exit_code == 2 and f"{option}:" in result.output, result.output
+
+
 @pytest.mark.parametrize("stored", ["zz" * 16, "abc", "ab cd", "é" * 4, ""])
 def test_damaged_stored_seed_is_one_line_naming_pool_and_field(tmp_path: Path, stored: str) -> None:
     settings_for(tmp_path, config_text(pool="fill = false"))

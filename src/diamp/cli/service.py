@@ -59,16 +59,10 @@ def serve_command(
 
     try:
         settings = load_settings(config)
-        server = settings.server.model_copy(
-            update={
-                k: v
-                for k, v in (("host", host), ("port", port), ("clients", clients))
-                if v is not None
-            }
+        settings = settings.with_server(  # validated like the file: --port -1 is exit 2
+            host=host, port=port, clients=None if clients is None else clients.resolve()
         )
-        if clients is not None:
-            server = server.model_copy(update={"clients": clients.resolve()})
-        settings = settings.model_copy(update={"server": server})
+        server = settings.server
         if beacon_period is not None:
             settings = _with_beacon_period(settings, beacon_period, config)
         tls = settings.tls_files()  # before anything opens: a bad file is exit 2, no traceback

@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     StrictBool,
     Tag,
+    ValidationError,
     model_validator,
 )
 
@@ -371,6 +372,25 @@ class ServiceSettings(_Section):
     def resolve(self, path: Path) -> Path:
         """``path`` relative to the config file's folder (absolute paths unchanged)."""
         return path if path.is_absolute() else self.base_dir / path
+
+    def with_server(self, **options: Any) -> ServiceSettings:
+        """A copy with command-line overrides of ``[server]`` (None: keep), validated.
+
+        Raises
+        ------
+        ServiceConfigError
+            Naming the option (``--port``) when a value is out of range.
+        """
+        given = {k: v for k, v in options.items() if v is not None}
+        try:
+            server = ServerSettings.model_validate({**self.server.model_dump(), **given})
+        except ValidationError as err:
+            item = err.errors()[0]
+            name = str(item["loc"][0]) if item["loc"] else next(iter(given), "server")
+            raise ServiceConfigError(
+                f"--{name.replace('_', '-')}: {item['msg']}", key=f"server.{name}"
+            ) from err
+        return self.model_copy(update={"server": server})
 
     def tls_files(self) -> tuple[str, str] | None:
         """The resolved ``(tls_cert, tls_key)``, loaded once to check them, or None (no TLS).
