@@ -421,7 +421,7 @@ class ServiceSettings(_Section):
         except (ssl.SSLError, OSError, ValueError) as err:
             raise ServiceConfigError(
                 f"server.tls_cert / server.tls_key: {cert} and {key} are not a PEM certificate "
-                f"and its private key: {err}",
+                f"and its unencrypted private key: {err}",
                 key="server.tls_cert",
                 path=str(cert),
             ) from err
