@@ -5,15 +5,71 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
 
 from diamp.errors import DiampError
 
-__all__ = ["format_validation_error", "read_text", "validate_toml"]
+__all__ = [
+    "ConfigPath",
+    "HttpUri",
+    "Seconds",
+    "format_validation_error",
+    "int_choice",
+    "read_text",
+    "validate_toml",
+]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _path_text(value: Any) -> Any:
+    if isinstance(value, Path):
+        return value
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise ValueError(
+            f"expected a file path (a non-empty string without NUL characters), found {value!r}"
+        )
+    return value
+
+
+ConfigPath = Annotated[Path, BeforeValidator(_path_text), Field(strict=False)]
+"""A path in a strict model: TOML has no path type, so a (non-empty) string becomes one."""
+
+Seconds = Annotated[float, Field(gt=0, le=1e9)]
+"""A positive duration in seconds, at most about 31 years (finite in a strict model)."""
+
+
+def _int_only(value: Any) -> Any:
+    if type(value) is not int:  # Literal[1, 8] alone takes true and 1.0
+        raise ValueError(f"expected an integer, found {value!r}")
+    return value
+
+
+int_choice = BeforeValidator(_int_only)
+"""``Annotated[Literal[1, 8], int_choice]``: one of those integers, never a bool or float."""
+
+
+def _http_uri(value: str) -> str:
+    """An absolute http(s) URI with a host and nothing after the path."""
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("expected an http(s) URI without spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range or not a number
+    except ValueError as err:
+        raise ValueError(f"expected an http(s) URI, found {value!r}: {err}") from err
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URI with a host, found {value!r}")
+    if parts.query or parts.fragment or parts.username is not None or value.endswith(("?", "#")):
+        raise ValueError(f"expected a base URI without user, query or fragment, found {value!r}")
+    return value
+
+
+HttpUri = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_http_uri)]
+"""An absolute ``http://`` or ``https://`` URI with a host (a base for other URIs)."""
 
 
 def format_validation_error(
@@ -28,8 +84,11 @@ def format_validation_error(
     lines = []
     for item in err.errors():
         parts = [str(part) for part in item["loc"]]
-        if len(parts) > 1 and parts[0] in tagged and parts[1] in tagged[parts[0]]:
+        tags = tagged.get(parts[0], set()) if parts else set()
+        if len(parts) > 1 and parts[1] in tags:
             del parts[1]
+        elif len(parts) > 2 and parts[1].isdigit() and parts[2] in tags:  # list[Union]
+            del parts[2]
         loc = ".".join(parts)
         msg = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":

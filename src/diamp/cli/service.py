@@ -59,24 +59,17 @@ def serve_command(
 
     try:
         settings = load_settings(config)
-        server = settings.server.model_copy(
-            update={
-                k: v
-                for k, v in (("host", host), ("port", port), ("clients", clients))
-                if v is not None
-            }
+        settings = settings.with_server(  # validated like the file: --port -1 is exit 2
+            host=host, port=port, clients=None if clients is None else clients.resolve()
         )
-        if clients is not None:
-            server = server.model_copy(update={"clients": clients.resolve()})
-        settings = settings.model_copy(update={"server": server})
+        server = settings.server
         if beacon_period is not None:
             settings = _with_beacon_period(settings, beacon_period, config)
+        tls = settings.tls_files()  # before anything opens: a bad file is exit 2, no traceback
         app = create_app(settings)
     except DiampError as err:
         raise fail(err) from err
-    cert = key = None
-    if server.tls_cert is not None and server.tls_key is not None:
-        cert, key = str(settings.resolve(server.tls_cert)), str(settings.resolve(server.tls_key))
+    cert, key = tls if tls is not None else (None, None)
     uvicorn.run(
         app, host=server.host, port=server.port, loop="uvloop", http="httptools",
         log_level=log_level, access_log=False, ssl_certfile=cert, ssl_keyfile=key,

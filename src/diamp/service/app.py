@@ -188,7 +188,20 @@ Client = Annotated[str, Depends(authenticated)]
 Svc = Annotated[Service, Depends(_service)]
 
 
+TierName = Annotated[
+    str | None,
+    Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
+          description="Output tier (default: the first; an empty value is 422, not the default)"),
+]  # fmt: skip
+MAX_BYTES = 1 << 26
+"""Largest ``bytes`` a request may name (the largest ``[server] max_request_bytes``)."""
+
+
 async def _take(service: Service, client: str, nbytes: int, tier: str | None) -> Any:
+    if tier is not None and tier not in service.pipeline.tiers:
+        raise HTTPException(
+            422, f"unknown tier {tier!r}; tiers: {', '.join(service.pipeline.tiers)}"
+        )
     cap = service.settings.server.max_request_bytes
     if nbytes > cap:
         raise HTTPException(413, f"at most {cap} bytes per request, asked for {nbytes}")
@@ -204,8 +217,8 @@ async def _take(service: Service, client: str, nbytes: int, tier: str | None) ->
         return await run_in_threadpool(service.draw, nbytes, tier)
     except (TierUnavailable, PoolEmpty) as err:
         raise HTTPException(503, str(err), headers={"Retry-After": "1"}) from err
-    except PoolError as err:
-        raise HTTPException(500, str(err)) from err
+    except PoolError as err:  # the pool database failed: nothing was served
+        raise HTTPException(503, f"pool unavailable: {err}", headers={"Retry-After": "5"}) from err
 
 
 def _draw_headers(draw: Draw) -> dict[str, str]:
@@ -226,9 +239,11 @@ def _random_router() -> APIRouter:
     @router.get("/random", summary="Random bytes (signed requests only)")
     async def random_bytes(
         client: Client, service: Svc,
-        nbytes: Annotated[int, Query(alias="bytes", ge=1, description="Number of bytes")],
+        nbytes: Annotated[
+            int, Query(alias="bytes", ge=1, le=MAX_BYTES, description="Number of bytes")
+        ],
         format: Annotated[Literal["binary", "hex", "base64"], Query()] = "binary",
-        tier: Annotated[str | None, Query(description="Output tier (default: the first)")] = None,
+        tier: TierName = None,
     ) -> Response:  # fmt: skip
         draw = await _take(service, client, nbytes, tier)
         headers = _draw_headers(draw)
@@ -240,10 +255,10 @@ def _random_router() -> APIRouter:
     @router.get("/random/json", summary="ANU QRNG-compatible JSON (signed requests only)")
     async def random_json(
         client: Client, service: Svc, response: Response,
-        length: Annotated[int, Query(ge=1)],
+        length: Annotated[int, Query(ge=1, le=1 << 16)],
         type: Annotated[Literal["uint8", "uint16", "hex16"], Query()] = "uint8",
         size: Annotated[int, Query(ge=1, le=1024)] = 1,
-        tier: Annotated[str | None, Query()] = None,
+        tier: TierName = None,
     ) -> dict[str, Any]:  # fmt: skip
         cap = service.settings.server.max_json_length
         if length > cap:
@@ -287,7 +302,11 @@ def _info_router() -> APIRouter:
         }
         if origin["allowed_simulated"]:
             headers["X-Diamp-Allowed-Simulated"] = "true"
-        return Response(path.read_bytes(), media_type="application/json", headers=headers)
+        try:
+            body = path.read_bytes()
+        except OSError as err:  # removed or unreadable since startup: not served, not a 500
+            raise HTTPException(503, f"certificate file unreadable: {err.strerror}") from err
+        return Response(body, media_type="application/json", headers=headers)
 
     @router.get("/healthz", summary="200 while at least one tier can serve")
     def healthz(service: Svc) -> JSONResponse:

@@ -65,12 +65,25 @@ def load_clients(path: str | Path) -> dict[str, bytes]:
     if unknown:
         raise KeyFileError(f"{p}: unknown keys {unknown}", path=str(p))
     clients = data.get("clients", {})
-    out = {}
-    for cid, entry in clients.items():
-        if not _ID.match(cid) or not isinstance(entry, dict) or "key" not in entry:
-            raise KeyFileError(f"{p}: clients.{cid}: expected a table with key", path=str(p))
-        out[cid] = _key(str(entry["key"]), f"{p}: clients.{cid}.key")
-    return out
+    if not isinstance(clients, dict):
+        raise KeyFileError(f"{p}: clients: expected a table of clients", path=str(p))
+    return {cid: _entry(p, cid, entry) for cid, entry in clients.items()}
+
+
+def _entry(p: Path, cid: str, entry: object) -> bytes:
+    """One ``[clients.ID]`` table's key; anything else in it is refused, naming the entry."""
+    where = f"{p}: clients.{cid}"
+    if not _ID.match(cid):
+        raise KeyFileError(f"{where}: client id must match {_ID.pattern}", path=str(p), key=cid)
+    if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+        raise KeyFileError(f"{where}: expected a table with key = \"64 hex characters\"",
+                           path=str(p), key=cid)  # fmt: skip
+    unknown = sorted(set(entry) - {"key", "created_utc"})
+    if unknown:
+        raise KeyFileError(f"{where}: unknown keys {unknown}", path=str(p), key=cid)
+    if not isinstance(entry.get("created_utc", ""), str):
+        raise KeyFileError(f"{where}.created_utc: expected a string", path=str(p), key=cid)
+    return _key(entry["key"], f"{where}.key")
 
 
 def _write_private(path: Path, text: str, *, exclusive: bool = False) -> None:

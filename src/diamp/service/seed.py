@@ -15,12 +15,13 @@ shows the seed's provenance and how it was admitted.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from diamp.service.errors import ServiceConfigError, SourceError
+from diamp.service.errors import PoolError, ServiceConfigError, SourceError
 from diamp.service.pool import Pool
 from diamp.service.settings import ServiceSettings
 from diamp.service.sources import DiraKey, admit_dira, load_dira_key
@@ -48,6 +49,18 @@ class ExtractorSeed:
         return out
 
 
+def _stored_seed(pool: Pool, stored: str) -> bytes:
+    """The stored seed's bytes; a damaged value is a pool error naming file and field."""
+    if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", stored) is None:
+        raise PoolError(
+            f"{pool.path}: meta {_META_KEY}: stored extractor seed is not a hex string of whole "
+            f"bytes ({len(stored)} characters): the pool file is damaged; restore it or start "
+            "a new pool",
+            path=str(pool.path), key=_META_KEY,
+        )  # fmt: skip
+    return bytes.fromhex(stored)
+
+
 def load_seed(settings: ServiceSettings, pool: Pool) -> ExtractorSeed:
     """The seed as ``[extractor.seed]`` says.
 
@@ -59,6 +72,8 @@ def load_seed(settings: ServiceSettings, pool: Pool) -> ExtractorSeed:
     ServiceConfigError
         If the seed file or DIRA run cannot be read, a stored seed is too short, or a DIRA
         run is simulated or of unknown provenance without ``allow_simulated``.
+    PoolError
+        If the stored seed is not a hex string of whole bytes (a damaged pool file).
     """
     cfg = settings.extractor.seed
     need = 2 * settings.extractor.block_bits // 8
@@ -67,7 +82,7 @@ def load_seed(settings: ServiceSettings, pool: Pool) -> ExtractorSeed:
         if stored is None:
             stored = os.urandom(need).hex()
             pool.set_meta(_META_KEY, stored)
-        data = bytes.fromhex(stored)
+        data = _stored_seed(pool, stored)
         if len(data) < need:
             raise ServiceConfigError(
                 f"{pool.path}: stored extractor seed has {8 * len(data)} bits, "

@@ -1,7 +1,10 @@
 """Service configuration (``diamp serve CONFIG``): a versioned TOML file, typed by pydantic.
 
 Unknown keys, wrong types and out-of-range values are errors naming the file and the dotted
-key. Relative paths are taken relative to the config file's folder. Sections::
+key. Typing is strict: no string-to-number or boolean-to-number coercion (``port = "8443"`` and
+``port = true`` are errors), no infinities or NaN anywhere; only paths are given as strings
+and lists as arrays. Relative paths are taken relative to the config file's folder.
+Sections::
 
     schema_version = 1
     [server]     host, port, TLS files, client key file, request caps, rate limits
@@ -18,11 +21,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from diamp.service.beacon.settings import BeaconSettings
 from diamp.service.errors import ServiceConfigError
-from diamp.tomlconfig import read_text, validate_toml
+from diamp.tomlconfig import ConfigPath, Seconds, int_choice, read_text, validate_toml
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -45,27 +57,32 @@ Family = Literal["single-photon", "phase-fluctuation", "photon-counting", "vacuu
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `port = "8443"` and `port = true` are errors, not 8443 and 1; no inf or NaN
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class ServerSettings(_Section):
     """``[server]``: listening address, TLS, clients, per-request caps and rate limits."""
 
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=253,
+                      pattern=r"^[A-Za-z0-9._:%-]+$")  # fmt: skip
     port: int = Field(default=8443, ge=0, le=65535)
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    clients: Path | None = None
+    tls_cert: ConfigPath | None = None
+    tls_key: ConfigPath | None = None
+    clients: ConfigPath | None = None
     max_request_bytes: int = Field(default=1 << 20, ge=1, le=1 << 26)
     max_json_length: int = Field(default=1024, ge=1, le=1 << 16)
-    rate_requests_per_second: float = Field(default=200.0, gt=0)
-    rate_burst_requests: int = Field(default=400, ge=1)
-    rate_bytes_per_second: float = Field(default=64.0 * (1 << 20), gt=0)
-    rate_burst_bytes: int = Field(default=128 << 20, ge=1)
+    rate_requests_per_second: float = Field(default=200.0, gt=0, le=1e9)
+    rate_burst_requests: int = Field(default=400, ge=1, le=1 << 30)
+    rate_bytes_per_second: float = Field(default=64.0 * (1 << 20), gt=0, le=2.0**53)
+    rate_burst_bytes: int = Field(default=128 << 20, ge=1, le=1 << 53)
     replay_window_seconds: int = Field(default=300, ge=1, le=300)
     clock_skew_seconds: int = Field(default=5, ge=0, le=60)
-    nonce_cache_size: int = Field(default=1_000_000, ge=1000)
-    public_authorities: tuple[Annotated[str, Field(min_length=1, max_length=255)], ...] = ()
+    nonce_cache_size: int = Field(default=1_000_000, ge=1000, le=1 << 30)
+    public_authorities: Annotated[  # a TOML array (a list) becomes the tuple
+        tuple[Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s/?#@]+$")], ...],
+        Field(strict=False),
+    ] = ()
     """``host[:port]`` names the signed ``@authority`` may take; empty: the address served."""
 
     @model_validator(mode="after")
@@ -78,9 +95,9 @@ class ServerSettings(_Section):
 class PoolSettings(_Section):
     """``[pool]``: where extracted bytes wait, for how long, and how many to keep ready."""
 
-    path: Path = Path("service-pool.sqlite")
-    freshness_seconds: float = Field(default=86400.0, gt=0)
-    target_bytes: int = Field(default=4 << 20, ge=1024)
+    path: ConfigPath = Path("service-pool.sqlite")
+    freshness_seconds: Seconds = 86400.0
+    target_bytes: int = Field(default=4 << 20, ge=1024, le=1 << 40)
     reserve_bytes: int = Field(default=1 << 16, ge=1, le=1 << 26)
     fill: bool = True
 
@@ -97,7 +114,7 @@ class SeedSettings(_Section):
     """
 
     kind: Literal["generate", "file", "dira"] = "generate"
-    path: Path | None = None
+    path: ConfigPath | None = None
     allow_simulated: StrictBool = False
 
     @model_validator(mode="after")
@@ -139,7 +156,7 @@ class HealthSettings(_Section):
     """
 
     alpha: float = Field(default=2.0**-40, ge=2.0**-40, le=2.0**-20)
-    readmit_seconds: float | None = Field(default=None, gt=0)
+    readmit_seconds: Seconds | None = None
 
 
 class ChecksSettings(_Section):
@@ -158,12 +175,12 @@ class ChecksSettings(_Section):
     """
 
     enabled: bool = True
-    period_seconds: float = Field(default=3600.0, gt=0)
-    sp800_90b_samples: int = Field(default=100_000, ge=1000)
+    period_seconds: Seconds = 3600.0
+    sp800_90b_samples: int = Field(default=100_000, ge=1000, le=1 << 30)
     min_assessed_fraction: float = Field(default=0.6, gt=0, le=1)
-    sp800_22_sequences: int = Field(default=10, ge=1)
-    sp800_22_length: int = Field(default=100_000, ge=1000)
-    sp800_22_max_flagged: int = Field(default=3, ge=0)
+    sp800_22_sequences: int = Field(default=10, ge=1, le=1 << 20)
+    sp800_22_length: int = Field(default=100_000, ge=1000, le=1 << 30)
+    sp800_22_max_flagged: int = Field(default=3, ge=0, le=1 << 20)
 
     @model_validator(mode="before")
     @classmethod
@@ -195,12 +212,12 @@ class VacuumEntropyModel(_Section):
 
     model: Literal["vacuum"]
     bits: int = Field(ge=1, le=8)
-    v_min: float
-    v_max: float
-    gamma: float = Field(gt=0)
-    sigma_total: float = Field(default=1.0, gt=0)
-    centre: float = 0.0
-    max_offset_sigma_c: float | None = Field(default=None, ge=0)
+    v_min: float = Field(ge=-1e6, le=1e6)
+    v_max: float = Field(ge=-1e6, le=1e6)
+    gamma: float = Field(gt=0, le=1e6)
+    sigma_total: float = Field(default=1.0, gt=0, le=1e6)
+    centre: float = Field(default=0.0, ge=-1e6, le=1e6)
+    max_offset_sigma_c: float | None = Field(default=None, ge=0, le=1e3)
     centred: bool = False
 
     @model_validator(mode="after")
@@ -253,18 +270,18 @@ class SimulatedSource(_RawSource):
     kind: Literal["simulated"]
     family: Family
     seed: int | None = Field(default=None, ge=0, lt=2**63)
-    samples_per_second: float | None = Field(default=None, gt=0)
+    samples_per_second: float | None = Field(default=None, gt=0, le=1e12)
     fault: Literal["none", "stuck", "biased"] = "none"
-    fault_after: int = Field(default=0, ge=0)
+    fault_after: int = Field(default=0, ge=0, lt=2**63)
 
 
 class SerialSource(_RawSource):
     """A serial QRNG opened with ``serial.serial_for_url`` (``qrngsim://`` included)."""
 
     kind: Literal["serial"]
-    url: str = Field(min_length=1)
-    bits_per_sample: Literal[1, 8] = 8
-    timeout: float = Field(default=1.0, gt=0)
+    url: str = Field(min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]+$")
+    bits_per_sample: Annotated[Literal[1, 8], int_choice] = 8
+    timeout: float = Field(default=1.0, gt=0, le=3600)
     mu: float = Field(default=0.05, ge=0, lt=0.5)
 
 
@@ -272,8 +289,8 @@ class FileSource(_RawSource):
     """Raw samples from a file or a folder of files (sorted by name), read once."""
 
     kind: Literal["file"]
-    path: Path
-    bits_per_sample: Literal[1, 8] = 8
+    path: ConfigPath
+    bits_per_sample: Annotated[Literal[1, 8], int_choice] = 8
 
 
 class DiraSource(_Section):
@@ -286,7 +303,7 @@ class DiraSource(_Section):
 
     kind: Literal["dira"]
     name: Name
-    run: Path
+    run: ConfigPath
     allow_simulated: StrictBool = False
 
 
@@ -319,7 +336,14 @@ class ServiceSettings(_Section):
     sources: list[SourceSettings] = Field(default_factory=list)
     tiers: list[TierSettings] = Field(min_length=1)
     beacon: BeaconSettings | None = None  # NIST Beacon 2.0 pulses from one tier (issue 8)
-    base_dir: Path = Path(".")
+    base_dir: Path = Path(".")  # set by parse_settings, never read from the file
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_base_dir(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "base_dir" in data:
+            raise ValueError("base_dir: unknown key (paths are relative to the config's folder)")
+        return data
 
     @model_validator(mode="after")
     def _references(self) -> ServiceSettings:
@@ -348,6 +372,60 @@ class ServiceSettings(_Section):
     def resolve(self, path: Path) -> Path:
         """``path`` relative to the config file's folder (absolute paths unchanged)."""
         return path if path.is_absolute() else self.base_dir / path
+
+    def with_server(self, **options: Any) -> ServiceSettings:
+        """A copy with command-line overrides of ``[server]`` (None: keep), validated.
+
+        Raises
+        ------
+        ServiceConfigError
+            Naming the option (``--port``) when a value is out of range.
+        """
+        given = {k: v for k, v in options.items() if v is not None}
+        try:
+            server = ServerSettings.model_validate({**self.server.model_dump(), **given})
+        except ValidationError as err:
+            item = err.errors()[0]
+            name = str(item["loc"][0]) if item["loc"] else next(iter(given), "server")
+            raise ServiceConfigError(
+                f"--{name.replace('_', '-')}: {item['msg']}", key=f"server.{name}"
+            ) from err
+        return self.model_copy(update={"server": server})
+
+    def tls_files(self) -> tuple[str, str] | None:
+        """The resolved ``(tls_cert, tls_key)``, loaded once to check them, or None (no TLS).
+
+        Raises
+        ------
+        ServiceConfigError
+            Naming the key and the file when one is missing, unreadable or not a PEM
+            certificate and matching private key.
+        """
+        server = self.server
+        if server.tls_cert is None or server.tls_key is None:
+            return None
+        cert, key = self.resolve(server.tls_cert), self.resolve(server.tls_key)
+        for name, path in (("server.tls_cert", cert), ("server.tls_key", key)):
+            try:
+                with path.open("rb"):
+                    pass
+            except OSError as err:
+                reason = "file not found" if isinstance(err, FileNotFoundError) else err.strerror
+                raise ServiceConfigError(
+                    f"{name}: {path}: cannot read: {reason}", key=name, path=str(path)
+                ) from err
+        import ssl
+
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key, password=b"")
+        except (ssl.SSLError, OSError, ValueError) as err:
+            raise ServiceConfigError(
+                f"server.tls_cert / server.tls_key: {cert} and {key} are not a PEM certificate "
+                f"and its unencrypted private key: {err}",
+                key="server.tls_cert",
+                path=str(cert),
+            ) from err
+        return str(cert), str(key)
 
 
 def parse_settings(text: str, path: str = "<service config>") -> ServiceSettings:

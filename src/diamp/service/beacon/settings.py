@@ -20,7 +20,7 @@ from diamp.service.beacon.engine import BeaconEngine
 from diamp.service.beacon.provenance import ExternalValue, RandomSource
 from diamp.service.beacon.pulse import Pulse
 from diamp.service.beacon.store import PulseStore
-from diamp.tomlconfig import read_text, validate_toml
+from diamp.tomlconfig import ConfigPath, HttpUri, read_text, validate_toml
 
 __all__ = ["BeaconSettings", "build_engine", "load_beacon_settings"]
 
@@ -28,18 +28,22 @@ __all__ = ["BeaconSettings", "build_engine", "load_beacon_settings"]
 class BeaconSettings(BaseModel):
     """How the beacon runs: period, keys, state and where its randomness comes from."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no string-to-number or bool-to-int coercion; no inf or NaN
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     enabled: bool = True
     period_s: float = Field(60.0, description="Pulse period in seconds (whole milliseconds).")
-    key_file: Path = Path("beacon/beacon-key.pem")
-    certificate_file: Path = Path("beacon/beacon-cert.pem")
-    state_db: Path = Path("beacon/pulses.sqlite")
-    tier: str = Field("dira", description="Service pool tier the localRandomValue comes from.")
-    base_uri: str = Field("http://127.0.0.1:8000", description="Public URL in pulse uris.")
+    key_file: ConfigPath = Path("beacon/beacon-key.pem")
+    certificate_file: ConfigPath = Path("beacon/beacon-cert.pem")
+    state_db: ConfigPath = Path("beacon/pulses.sqlite")
+    tier: str = Field(
+        "dira", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
+        description="Service pool tier the localRandomValue comes from.",
+    )  # fmt: skip
+    base_uri: HttpUri = Field("http://127.0.0.1:8000", description="Public URL in pulse uris.")
     generate_key: bool = Field(False, description="Create a throw-away key if none exists.")
-    key_bits: int = Field(4096, ge=2048)
-    external_file: Path | None = Field(
+    key_bits: int = Field(4096, ge=2048, le=16384)
+    external_file: ConfigPath | None = Field(
         None, description="If set, SHA-512 of this file's bytes is each pulse's external value."
     )
 
@@ -67,7 +71,7 @@ class BeaconSettings(BaseModel):
 
 
 class _BeaconFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     schema_version: int
     beacon: BeaconSettings
 
