@@ -24,10 +24,9 @@ from diamp.service.errors import ServiceConfigError, SourceError
 from diamp.service.pool import Pool
 from diamp.service.settings import ServiceSettings
 from diamp.service.sources import DiraKey, admit_dira, load_dira_key
+from diamp.service.state import SEED_META, keep_seed_copy
 
 __all__ = ["ExtractorSeed", "load_seed"]
-
-_META_KEY = "extractor_seed_hex"
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,8 @@ def load_seed(settings: ServiceSettings, pool: Pool) -> ExtractorSeed:
     """The seed as ``[extractor.seed]`` says.
 
     ``generate`` draws 2 × ``block_bits`` bits from ``os.urandom`` at the first start and
-    stores them in the pool database, so a restart extracts with the same seed.
+    stores them in the pool database (its SHA-256 in the pool's anchor, a copy in
+    ``POOL.seed``), so a restart, and a ``--new-pool`` start, extract with the same seed.
 
     Raises
     ------
@@ -63,10 +63,11 @@ def load_seed(settings: ServiceSettings, pool: Pool) -> ExtractorSeed:
     cfg = settings.extractor.seed
     need = 2 * settings.extractor.block_bits // 8
     if cfg.kind == "generate":
-        stored = pool.meta(_META_KEY)
+        stored = pool.meta(SEED_META)
         if stored is None:
             stored = os.urandom(need).hex()
-            pool.set_meta(_META_KEY, stored)
+            pool.set_meta(SEED_META, stored)
+        keep_seed_copy(pool, stored)
         data = bytes.fromhex(stored)
         if len(data) < need:
             raise ServiceConfigError(
