@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from diamp.cli import app as cli
 from diamp.service.anchor import AnchorFile
 from diamp.service.core import Service
-from diamp.service.errors import StateError
+from diamp.service.errors import PoolError, StateError
 from diamp.service.settings import ServiceSettings, parse_settings
 
 TIER = '[[tiers]]\nname = "dira"\nsources = ["lab"]\nchunk_bytes = 64\n'
@@ -293,3 +293,21 @@ def test_diamp_serve_refuses_a_lost_pool_with_one_line_and_exit_2(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "pool database is missing" in lines[0], result.output
     assert "pool.sqlite.anchor" in lines[0] and "--new-pool" in lines[0]
+
+
+def test_a_pool_taken_over_by_new_pool_stops_serving(lab: tuple[Path, bytes]) -> None:
+    config, _ = lab
+    held: list[Service] = []
+    _serve(config, draws=1, keep=held)
+    takeover = Service(_settings(config), new_pool=True)  # while the first still runs
+    try:
+        with pytest.raises(
+            PoolError,
+            match=r"pool\.sqlite\.anchor: the anchor now records pool "
+            r"[0-9a-f]+, not this pool",
+        ):
+            for _ in range(8):  # past the bytes already reserved in memory
+                held[0].draw(PIECE, "dira")
+    finally:
+        takeover.stop()
+        held[0].stop()

@@ -28,9 +28,10 @@ from typing import Any
 
 from diamp.service.errors import StateError
 
-__all__ = ["AnchorFile", "anchor_path"]
+__all__ = ["ROTATE_BYTES", "AnchorFile", "anchor_path"]
 
 _GENESIS = "0" * 64
+ROTATE_BYTES = 16 << 20
 
 
 def anchor_path(path: Path, suffix: str = ".anchor") -> Path:
@@ -100,6 +101,25 @@ class AnchorFile:
             "'Losing or restoring state' says",
             path=str(self.path),
         )
+
+    def rotate(self, max_bytes: int = ROTATE_BYTES) -> None:
+        """Move a file over ``max_bytes`` to ``NAME.1``; the new file starts with its last record.
+
+        Only the last record carries state, so nothing a start reads is lost; ``.1`` keeps
+        the history until the next rotation.
+        """
+        try:
+            if self.path.stat().st_size <= max_bytes:
+                return
+        except FileNotFoundError:
+            return
+        with self.locked() as last:
+            if last is None:
+                return
+            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+            fresh = AnchorFile(self.path)
+            record = {k: v for k, v in last.items() if k != "prev"}
+            fresh.append({**record, "rotated_from": hashlib.sha256(self._tail).hexdigest()})
 
     @contextmanager
     def locked(self) -> Iterator[dict[str, Any] | None]:

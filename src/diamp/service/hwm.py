@@ -58,6 +58,7 @@ class RunMark:
             reservation) or behind it, unless ``recover`` (``--new-pool``).
         """
         self.file.records()  # the whole chain must read back
+        self.file.rotate()
         with self.file.locked() as last:
             mark = self._mark(last)
             if mark is None:

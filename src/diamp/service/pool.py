@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from diamp.errors import DiampError
 from diamp.service.draw import Draw, Segment
 from diamp.service.errors import PoolEmpty, PoolError
 from diamp.service.sqlite import open_durable
@@ -372,9 +373,14 @@ class Pool:
 
     def _anchored(self, **change: Any) -> None:
         """Record ``change`` in the anchor (fsynced) and count it; inside a transaction."""
-        if self.anchor is not None:
+        if self.anchor is None:
+            return
+        try:
             seq = self.anchor.record(**change)
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('anchor_seq', ?)", (str(seq),))
+        except DiampError as err:  # not anchored: the change must not happen
+            self._rollback()
+            raise PoolError(f"{self.path}: {err}", path=str(self.path)) from err
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('anchor_seq', ?)", (str(seq),))
 
     def restore(
         self, pool_id: str, seq: int, cursors: dict[str, int], taken: dict[int, int]

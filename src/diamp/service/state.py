@@ -70,21 +70,44 @@ class PoolAnchor:
         meta: dict[str, str] | None = None,
         taken: dict[int, int] | None = None,
         event: str | None = None,
+        takeover: bool = False,
     ) -> int:
-        """Append the state after ``change`` (before it is committed); returns its ``seq``."""
-        new_cursors = {**self.cursors, **(cursors or {})}
-        new_meta = {**self.meta, **(meta or {})}
-        record: dict[str, Any] = {
-            "v": 1, "pool": self.pool_id, "seq": self.seq + 1, "time": time.time(),
-            "cursors": new_cursors, "meta": new_meta,
-        }  # fmt: skip
-        if taken:
-            record["taken"] = {str(k): v for k, v in taken.items()}
-        if event:
-            record["event"] = event
-        self.file.append(record)
-        self.seq, self.cursors, self.meta = self.seq + 1, new_cursors, new_meta
-        return self.seq
+        """Append the state after ``change`` (before it is committed); returns its ``seq``.
+
+        Under the file's lock, merged with the file's last record (another process serving
+        the same pool may have appended since): the counter and every cursor only grow.
+
+        Raises
+        ------
+        StateError
+            If the anchor's last record is another pool's (a ``--new-pool`` start elsewhere
+            took over this anchor; ``takeover`` is that start) or the write fails.
+        """
+        with self.file.locked() as last:
+            last = last or {}
+            if last and last.get("pool") != self.pool_id and not takeover:
+                raise StateError(
+                    f"{self.file.path}: the anchor now records pool {last.get('pool')}, not "
+                    f"this pool ({self.pool_id}): another start took it over; nothing more is "
+                    "served from this pool",
+                    path=str(self.file.path),
+                )  # fmt: skip
+            seq = max(self.seq, int(last.get("seq", 0))) + 1
+            merged = dict(last.get("cursors", {}))
+            for name, pos in {**self.cursors, **(cursors or {})}.items():
+                merged[name] = max(int(merged.get(name, 0)), pos)
+            new_meta = {**dict(last.get("meta", {})), **self.meta, **(meta or {})}
+            record: dict[str, Any] = {
+                "v": 1, "pool": self.pool_id, "seq": seq, "time": time.time(),
+                "cursors": merged, "meta": new_meta,
+            }  # fmt: skip
+            if taken:
+                record["taken"] = {str(k): v for k, v in taken.items()}
+            if event:
+                record["event"] = event
+            self.file.append(record)
+        self.seq, self.cursors, self.meta = seq, merged, new_meta
+        return seq
 
 
 def _pool_kw(settings: ServiceSettings) -> dict[str, Any]:
@@ -129,6 +152,7 @@ def open_pool(settings: ServiceSettings, *, new_pool: bool = False) -> Pool:
         raise StateError(f"{where} cannot be opened ({err}); {says}; {RECOVERY}") from err
     try:
         _check(pool, file, last, (f"{where} ", f"; {says}; {RECOVERY}"))
+        file.rotate()
     except BaseException:
         pool.close()
         raise
@@ -190,7 +214,7 @@ def _first_anchor(settings: ServiceSettings, path: Path, file: AnchorFile) -> Po
 def _start_anchor(pool: Pool, file: AnchorFile, seq: int, cursors: dict[str, int],
                   meta: dict[str, str], event: str) -> None:  # fmt: skip
     anchor = PoolAnchor(file, secrets.token_hex(16), seq, cursors, meta)
-    anchor.record(event=event)  # the identity is anchored before the database holds it
+    anchor.record(event=event, takeover=True)  # anchored before the database holds the id
     pool.restore(anchor.pool_id, anchor.seq, cursors, {})
     pool.anchor = anchor
     log.info("%s: pool %s anchored in %s (%s)", pool.path, anchor.pool_id, file.path, event)

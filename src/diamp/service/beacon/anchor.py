@@ -89,6 +89,7 @@ class BeaconAnchor:
             (unless ``new_chain``).
         """
         last = self.load()
+        self.file.rotate()
         newest = store.last_pulse(published=False)
         if last is None:  # a first start, or a store from before anchors: adopt it
             if newest is not None:
