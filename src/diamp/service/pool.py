@@ -23,9 +23,7 @@ floor, every discard and every metadata value is first recorded in the anchor fi
 database and counted in ``meta.anchor_seq``, in the same transaction, so a database that is
 lost, emptied, restored or copied is noticed at the next start.
 
-A draw says whether it is simulated (:attr:`Draw.simulated`): from the ``simulated`` flag each
-source has in its chunk's provenance (see :mod:`diamp.service.pipeline`); a chunk or source
-that does not say (stored before the flag existed) counts as of unknown provenance.
+What a draw carries (bytes, tier, provenance, whether simulated) is :mod:`diamp.service.draw`.
 """
 
 from __future__ import annotations
