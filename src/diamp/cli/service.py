@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 
 __all__ = ["client_app", "keys_app", "serve_command"]
 
+_NEW_POOL = (
+    "Recovery: start a fresh pool after a lost or restored pool database; sources continue "
+    "after every anchored position (docs/service.md, 'Losing or restoring state')."
+)
+_NEW_CHAIN = (
+    "Recovery: start a new beacon chain above every anchored index after a lost or restored "
+    "beacon state (docs/service.md, 'Losing or restoring state')."
+)
+
 
 def serve_command(
     config: Annotated[
@@ -45,35 +54,48 @@ def serve_command(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    new_pool: Annotated[bool, typer.Option("--new-pool", help=_NEW_POOL)] = False,
+    new_chain: Annotated[bool, typer.Option("--new-chain", help=_NEW_CHAIN)] = False,
 ) -> None:
     """Serve random bytes to RFC 9421-signed requests, filling the pool from the sources.
 
     With an enabled ``[beacon]`` table the service also publishes NIST Beacon 2.0 pulses
     under ``/beacon/2.0/`` from the configured tier (``configs/service.toml`` does, with a
-    throw-away signing key generated on first start).
+    throw-away signing key generated on first start). A pool or beacon database that
+    disagrees with its anchor file is refused (exit 2) until ``--new-pool`` / ``--new-chain``.
     """
     import uvicorn
 
     from diamp.service.app import create_app
-    from diamp.service.settings import load_settings
 
     try:
-        settings = load_settings(config)
-        settings = settings.with_server(  # validated like the file: --port -1 is exit 2
-            host=host, port=port, clients=None if clients is None else clients.resolve()
-        )
-        server = settings.server
-        if beacon_period is not None:
-            settings = _with_beacon_period(settings, beacon_period, config)
+        settings = _serve_settings(config, host, port, clients, beacon_period)
         tls = settings.tls_files()  # before anything opens: a bad file is exit 2, no traceback
-        app = create_app(settings)
+        app = create_app(settings, new_pool=new_pool, new_chain=new_chain)
     except DiampError as err:
         raise fail(err) from err
+    server = settings.server
     cert, key = tls if tls is not None else (None, None)
     uvicorn.run(
         app, host=server.host, port=server.port, loop="uvloop", http="httptools",
         log_level=log_level, access_log=False, ssl_certfile=cert, ssl_keyfile=key,
     )  # fmt: skip
+
+
+def _serve_settings(
+    config: Path, host: str | None, port: int | None, clients: Path | None,
+    beacon_period: float | None,
+) -> ServiceSettings:  # fmt: skip
+    """The config with the command-line overrides applied."""
+    from diamp.service.settings import load_settings
+
+    settings = load_settings(config)
+    settings = settings.with_server(  # validated like the file: --port -1 is exit 2
+        host=host, port=port, clients=None if clients is None else clients.resolve()
+    )
+    if beacon_period is not None:
+        settings = _with_beacon_period(settings, beacon_period, config)
+    return settings
 
 
 def _with_beacon_period(settings: ServiceSettings, period: float, config: Path) -> ServiceSettings:

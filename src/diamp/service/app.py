@@ -321,12 +321,15 @@ def _info_router() -> APIRouter:
     return router
 
 
-def _beacon_engine(settings: ServiceSettings, service: Service) -> BeaconEngine | None:
+def _beacon_engine(
+    settings: ServiceSettings, service: Service, new_chain: bool
+) -> BeaconEngine | None:
     """The beacon of ``[beacon]`` (None when absent or disabled), fed by its pool tier."""
     beacon = settings.beacon
     if beacon is None or not beacon.enabled:
         return None
-    return build_engine(beacon.resolved(settings.base_dir), service.source(beacon.tier))
+    b = beacon.resolved(settings.base_dir)
+    return build_engine(b, service.source(beacon.tier), new_chain=new_chain)
 
 
 def create_app(
@@ -334,6 +337,8 @@ def create_app(
     *,
     routers: Sequence[APIRouter] = (),
     background: Sequence[BackgroundTask] = (),
+    new_pool: bool = False,
+    new_chain: bool = False,
 ) -> FastAPI:
     """The service as a FastAPI app (nothing runs until the app's lifespan starts).
 
@@ -346,14 +351,23 @@ def create_app(
     background
         Coroutine functions ``task(service)`` run for the app's lifetime and cancelled
         at shutdown.
+    new_pool, new_chain
+        Explicit recovery after lost state (``diamp serve --new-pool`` / ``--new-chain``):
+        see :mod:`diamp.service.state` and :mod:`diamp.service.beacon.anchor`.
 
     Raises
     ------
     DiampError
-        If a source, seed, clients file or the pool cannot be opened.
+        If a source, seed, clients file or the pool cannot be opened;
+        :class:`~diamp.service.errors.StateError` if the pool or beacon state disagrees
+        with its anchor.
     """
-    service = Service(settings)
-    engine = _beacon_engine(settings, service)
+    service = Service(settings, new_pool=new_pool)
+    try:
+        engine = _beacon_engine(settings, service, new_chain)
+    except BaseException:
+        service.stop()
+        raise
     if engine is not None:
         routers = (*routers, beacon_router(engine))
 

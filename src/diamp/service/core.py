@@ -19,9 +19,10 @@ from diamp.service.errors import PoolEmpty, TierUnavailable
 from diamp.service.keys import load_clients
 from diamp.service.metrics import Metrics
 from diamp.service.pipeline import Pipeline
-from diamp.service.pool import Draw, Pool
+from diamp.service.pool import Draw
 from diamp.service.settings import ServiceSettings
 from diamp.service.sources import combine_simulated
+from diamp.service.state import open_pool
 
 __all__ = ["RateLimiter", "Service"]
 
@@ -62,7 +63,7 @@ class RateLimiter:
 class Service:
     """Everything one ``diamp serve`` process runs (see the module docs)."""
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, *, new_pool: bool = False) -> None:
         self.settings = settings
         s = settings.server
         self.started = time.time()
@@ -75,11 +76,7 @@ class Service:
             s.rate_requests_per_second, s.rate_burst_requests,
             s.rate_bytes_per_second, s.rate_burst_bytes,
         )  # fmt: skip
-        p = settings.pool
-        self.pool = Pool(
-            settings.resolve(p.path), freshness_seconds=p.freshness_seconds,
-            reserve_bytes=p.reserve_bytes,
-        )  # fmt: skip
+        self.pool = open_pool(settings, new_pool=new_pool)  # checked against its anchor
         try:
             self.pipeline = Pipeline(settings, self.pool)
         except BaseException:  # a refused source or seed: leave nothing open behind

@@ -16,6 +16,7 @@ __all__ = [
     "ServiceConfigError",
     "ServiceError",
     "SourceError",
+    "StateError",
     "TierUnavailable",
 ]
 
@@ -36,6 +37,16 @@ class KeyFileError(ServiceConfigError):
 
 class PoolError(ServiceError, StorageError):
     """The pool database is unreadable, of another schema, or violates an invariant."""
+
+
+class StateError(ServiceError, StorageError):
+    """Persistent state disagrees with its anchor (lost, emptied, restored or copied database).
+
+    Exit status 2: the service refuses to start until the operator recovers explicitly
+    (``diamp serve --new-pool`` or ``--new-chain``).
+    """
+
+    exit_code = 2
 
 
 class PoolEmpty(ServiceError):

@@ -15,9 +15,14 @@ assessment a raw source's output is diverted to the checks and never served (wit
 the blocks extracted after it.
 
 DIRA keys skip the first two steps: their certified bytes go to the buffer as they are (the
-key offset is persisted first). A byte of a source's buffer goes to exactly one tier, so no
-two tiers share input. A tier serves only while none of its sources is quarantined; a
-quarantined source's buffered and pooled bytes are discarded.
+key offset is persisted first, and before it the run's high-water mark ``RUN/served.hwm``,
+:mod:`diamp.service.hwm`, when the pool is anchored). A raw stream's position is anchored
+``RESERVE_AHEAD`` reads ahead (:meth:`diamp.service.pool.Pool.set_cursor`), so after a lost
+database the stream continues past everything it handed out.
+
+A byte of a source's buffer goes to exactly one tier, so no two tiers share input. A tier
+serves only while none of its sources is quarantined; a quarantined source's buffered and
+pooled bytes are discarded.
 
 Every chunk's provenance says, per source and for the chunk, whether it is ``simulated``
 (true), from hardware (false) or of unknown provenance (null); ``simulated_sources`` names
@@ -48,6 +53,7 @@ from diamp.extractors.params import ToeplitzParams
 from diamp.service.availability import Availability
 from diamp.service.errors import PoolError, ServiceConfigError, SourceError
 from diamp.service.health import SourceHealth, run_sp800_22, run_sp800_90b
+from diamp.service.hwm import RunMark
 from diamp.service.pool import Pool
 from diamp.service.seed import load_seed
 from diamp.service.settings import DiraSource, ServiceSettings, TierSettings, VacuumEntropyModel
@@ -65,6 +71,7 @@ from diamp.service.sources import (
 __all__ = ["Pipeline", "SourceRuntime"]
 
 log = logging.getLogger(__name__)
+RESERVE_AHEAD = 16  # a raw stream's anchored floor runs this many reads ahead of its position
 
 
 @dataclass
@@ -83,6 +90,7 @@ class SourceRuntime:
     out: bytearray = field(default_factory=bytearray)
     divert: bytearray = field(default_factory=bytearray)
     diverting: bool = False
+    mark: RunMark | None = None
     raw_samples: int = 0
     extracted_bytes: int = 0
     origin: dict[str, Any] = field(default_factory=lambda: {"simulated": None})
@@ -154,6 +162,7 @@ class Pipeline:
             )  # fmt: skip
             health = SourceHealth(cfg.name, 8, None, alpha, checks, clock=self.clock)
             rt = SourceRuntime(cfg.name, "dira", health, tiers, dira=key, origin=key.origin())
+            rt.mark = self._mark(cfg, key)
             if (self.pool.cursor(cfg.name) or 0) >= len(key.key):
                 health.status = "exhausted"
             return rt
@@ -185,6 +194,18 @@ class Pipeline:
         rt.in_force = h
         rt.diverting = checks.enabled  # nothing is served before the first assessment
         return rt
+
+    def _mark(self, cfg: DiraSource, key: DiraKey) -> RunMark | None:
+        """The run's high-water mark, checked against the pool's cursor (anchored pools)."""
+        if self.pool.anchor is None:
+            return None
+        run = self.settings.resolve(cfg.run)
+        mark = RunMark(cfg.name, run, key.certificate_sha512, self.pool.anchor.pool_id)
+        cursor = self.pool.cursor(cfg.name) or 0
+        start = mark.open(cursor, recover=self.pool.recovered)
+        if start != cursor:
+            self.pool.set_cursor(cfg.name, start)
+        return mark
 
     def _params(self, bits: int, h: float) -> ToeplitzParams:
         """Toeplitz parameters of one block at ``h`` bits of min-entropy per sample."""
@@ -311,6 +332,8 @@ class Pipeline:
         if stop <= start:
             rt.health.status = "exhausted"
             return False
+        if rt.mark is not None:
+            rt.mark.reserve(start, stop)  # the run's own record first
         self.pool.set_cursor(rt.name, stop)  # persisted before the bytes are used
         rt.out += dira.key[start:stop]
         rt.extracted_bytes += stop - start
@@ -318,12 +341,15 @@ class Pipeline:
 
     def _produce_raw(self, rt: SourceRuntime) -> bool:
         stream, params, seed = rt.extraction()
+        before = stream.position
         samples = stream.read()
         if samples is None:
             if getattr(stream, "exhausted", False):
                 rt.health.status = "exhausted"
             return False
-        self.pool.set_cursor(rt.name, stream.position)  # persisted before use
+        now = stream.position
+        ahead = now + RESERVE_AHEAD * max(now - before, 1)
+        self.pool.set_cursor(rt.name, now, reserve_to=ahead)  # persisted (anchored) before use
         rt.raw_samples += samples.size
         failure = rt.health.test(samples)
         if failure is not None:

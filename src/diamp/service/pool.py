@@ -17,9 +17,13 @@ when that runs short it *first* commits a larger ``taken`` (a reservation of at 
 
 :meth:`Pool.discard_source` deletes every unserved byte that a quarantined source touched.
 
-A draw says whether it is simulated (:attr:`Draw.simulated`): from the ``simulated`` flag each
-source has in its chunk's provenance (see :mod:`diamp.service.pipeline`); a chunk or source
-that does not say (stored before the flag existed) counts as of unknown provenance.
+With an anchor (:class:`diamp.service.state.PoolAnchor`, set by
+:func:`diamp.service.state.open_pool`), every reservation, every cursor move past its anchored
+floor, every discard and every metadata value is first recorded in the anchor file beside the
+database and counted in ``meta.anchor_seq``, in the same transaction, so a database that is
+lost, emptied, restored or copied is noticed at the next start.
+
+What a draw carries (bytes, tier, provenance, whether simulated) is :mod:`diamp.service.draw`.
 """
 
 from __future__ import annotations
@@ -31,12 +35,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from diamp.errors import DiampError
+from diamp.service.draw import Draw, Segment
 from diamp.service.errors import PoolEmpty, PoolError
 from diamp.service.sqlite import open_durable
+
+if TYPE_CHECKING:
+    from diamp.service.state import PoolAnchor
 
 __all__ = ["Draw", "Pool", "Segment"]
 
@@ -62,97 +70,6 @@ CREATE INDEX IF NOT EXISTS chunk_source_source ON chunk_source (source);
 CREATE INDEX IF NOT EXISTS chunk_source_chunk ON chunk_source (chunk_id);
 CREATE TABLE IF NOT EXISTS cursor (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
 """
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Where served bytes came from: bytes [offset, offset + length) of one pool chunk."""
-
-    chunk_id: int
-    offset: int
-    length: int
-    created: float
-    sources: tuple[str, ...]
-    dira_certificates: tuple[str, ...]
-    provenance: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready provenance of the segment."""
-        return {
-            "chunk": self.chunk_id,
-            "offset": self.offset,
-            "length": self.length,
-            "created_unix": self.created,
-            "sources": list(self.sources),
-            "dira_certificates": list(self.dira_certificates),
-            "provenance": json.loads(self.provenance),
-        }
-
-    def not_hardware(self) -> list[dict[str, Any]]:
-        """The chunk's sources that are simulated (true) or of unknown provenance (null).
-
-        Each entry: ``source`` (name), ``kind``, ``simulated`` (true or null) and, for a DIRA
-        source, ``certificate`` (SHA-512 hex of its certificate file).
-        """
-        try:
-            found = json.loads(self.provenance)
-        except ValueError:
-            found = None
-        parts = found.get("sources") if isinstance(found, dict) else None
-        if not isinstance(parts, dict):
-            return [{"source": n, "kind": "unknown", "simulated": None} for n in self.sources]
-        out = []
-        for name in self.sources:
-            part = parts.get(name)
-            part = part if isinstance(part, dict) else {}
-            flag = part.get("simulated")
-            if flag is False:
-                continue
-            entry: dict[str, Any] = {"source": name, "kind": str(part.get("kind", "unknown")),
-                                     "simulated": True if flag is True else None}  # fmt: skip
-            if isinstance(part.get("certificate_sha512"), str):
-                entry["certificate"] = part["certificate_sha512"]
-            out.append(entry)
-        return out
-
-
-@dataclass(frozen=True)
-class Draw:
-    """Bytes taken from the pool, with their provenance.
-
-    ``dira_certificates`` are the SHA-512 hex digests (of the certificate files) of the
-    DIRA runs whose keys contributed, in first-use order.
-    """
-
-    data: bytes
-    tier: str
-    segments: tuple[Segment, ...]
-
-    @property
-    def dira_certificates(self) -> tuple[str, ...]:
-        """SHA-512 hex of each contributing DIRA certificate, without repeats."""
-        return tuple(dict.fromkeys(h for s in self.segments for h in s.dira_certificates))
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        """Names of the contributing sources, without repeats."""
-        return tuple(dict.fromkeys(n for s in self.segments for n in s.sources))
-
-    @property
-    def simulated_sources(self) -> tuple[dict[str, Any], ...]:
-        """Contributing sources that are simulated or of unknown provenance, without repeats.
-
-        See :meth:`Segment.not_hardware` for the entries.
-        """
-        entries = (e for s in self.segments for e in s.not_hardware())
-        unique = {json.dumps(e, sort_keys=True): e for e in entries}
-        return tuple(unique.values())
-
-    @property
-    def simulated(self) -> bool | None:
-        """True if a source was simulated, None if one is of unknown provenance, else False."""
-        flags = [e["simulated"] for e in self.simulated_sources]
-        return True if True in flags else (None if flags else False)
 
 
 class _Reserved:
@@ -191,6 +108,8 @@ class Pool:
         self.freshness, self.reserve_bytes, self.clock = freshness_seconds, reserve_bytes, clock
         self._lock = threading.RLock()
         self._reserved: dict[str, deque[_Reserved]] = {}
+        self.anchor: PoolAnchor | None = None
+        self.recovered = False  # opened by ``--new-pool``: DIRA runs continue at their marks
         try:
             self._db = open_durable(self.path, _DDL)
             self._check_schema()
@@ -341,6 +260,8 @@ class Pool:
                     tier=tier,
                 )
             fresh = self._claim(plan)
+            self._anchored(taken={r.segment.chunk_id: r.segment.offset + len(r.data)
+                                  for r in fresh})  # fmt: skip
             self._db.execute("COMMIT")  # durable before any of these bytes leaves the pool
         except sqlite3.Error as err:
             self._rollback()
@@ -403,6 +324,7 @@ class Pool:
                 self._db.execute(
                     "DELETE FROM chunk_source WHERE chunk_id NOT IN (SELECT id FROM chunk)"
                 )
+                self._anchored(event=f"discard {source}")
                 self._db.execute("COMMIT")
             except sqlite3.Error as err:
                 self._rollback()
@@ -417,14 +339,69 @@ class Pool:
             ).fetchone()
         return None if row is None else int(row[0])
 
-    def set_cursor(self, source: str, position: int) -> None:
-        """Persist ``source``'s stream position (durable when this returns)."""
+    def set_cursor(self, source: str, position: int, reserve_to: int | None = None) -> None:
+        """Persist ``source``'s stream position (durable when this returns).
+
+        With an anchor, a position past the anchored floor first moves the floor to
+        ``max(position, reserve_to)`` (a raw stream reserves ahead, so few moves are anchored).
+        """
         with self._lock:
-            self._db.execute(
+            floor = None if self.anchor is None else self.anchor.cursors.get(source)
+            upsert = (
                 "INSERT INTO cursor VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET position ="
-                " excluded.position",
-                (source, position),
+                " excluded.position"
             )
+            if self.anchor is None or (floor is not None and position <= floor):
+                self._db.execute(upsert, (source, position))
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(upsert, (source, position))
+                self._anchored(cursors={source: max(position, reserve_to or position)})
+                self._db.execute("COMMIT")
+            except sqlite3.Error as err:
+                self._rollback()
+                raise PoolError(f"{self.path}: cannot move cursor {source!r}: {err}") from err
+
+    def cursors(self) -> dict[str, int]:
+        """Every persisted stream position."""
+        with self._lock:
+            rows = self._db.execute("SELECT source, position FROM cursor").fetchall()
+        return {str(name): int(pos) for name, pos in rows}
+
+    def _anchored(self, **change: Any) -> None:
+        """Record ``change`` in the anchor (fsynced) and count it; inside a transaction."""
+        if self.anchor is None:
+            return
+        try:
+            seq = self.anchor.record(**change)
+        except DiampError as err:  # not anchored: the change must not happen
+            self._rollback()
+            raise PoolError(f"{self.path}: {err}", path=str(self.path)) from err
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('anchor_seq', ?)", (str(seq),))
+
+    def restore(
+        self, pool_id: str, seq: int, cursors: dict[str, int], taken: dict[int, int]
+    ) -> None:
+        """Set identity and state counter, raise cursors and ``taken`` to at least these."""
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                               [("pool_id", pool_id), ("anchor_seq", str(seq))])  # fmt: skip
+                db.executemany(
+                    "INSERT INTO cursor VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET"
+                    " position = MAX(position, excluded.position)", list(cursors.items()),
+                )  # fmt: skip
+                db.executemany("UPDATE chunk SET taken = MIN(size, MAX(taken, ?)) WHERE id = ?",
+                               [(t, i) for i, t in taken.items()])  # fmt: skip
+                db.execute("DELETE FROM chunk WHERE taken >= size")
+                db.execute("DELETE FROM chunk_source WHERE chunk_id NOT IN (SELECT id FROM chunk)")
+                db.execute("COMMIT")
+            except sqlite3.Error as err:
+                self._rollback()
+                raise PoolError(f"{self.path}: cannot restore the anchored state: {err}") from err
 
     def meta(self, key: str) -> str | None:
         """A stored metadata value (e.g. the generated extractor seed)."""
@@ -433,9 +410,21 @@ class Pool:
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        """Store a metadata value once; a second, different value is refused."""
+        """Store a metadata value once; a second, different value is refused.
+
+        With an anchor, the value's SHA-256 is anchored first.
+        """
         with self._lock:
             old = self.meta(key)
             if old is not None and old != value:
                 raise PoolError(f"{self.path}: meta {key!r} is already set", key=key)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
+            if old is not None:
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("INSERT INTO meta VALUES (?, ?)", (key, value))
+                self._anchored(meta={key: hashlib.sha256(value.encode()).hexdigest()})
+                self._db.execute("COMMIT")
+            except sqlite3.Error as err:
+                self._rollback()
+                raise PoolError(f"{self.path}: cannot store meta {key!r}: {err}") from err

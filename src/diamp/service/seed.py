@@ -25,10 +25,9 @@ from diamp.service.errors import PoolError, ServiceConfigError, SourceError
 from diamp.service.pool import Pool
 from diamp.service.settings import ServiceSettings
 from diamp.service.sources import DiraKey, admit_dira, load_dira_key
+from diamp.service.state import SEED_META, keep_seed_copy
 
 __all__ = ["ExtractorSeed", "load_seed"]
-
-_META_KEY = "extractor_seed_hex"
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,10 @@ def _stored_seed(pool: Pool, stored: str) -> bytes:
     """The stored seed's bytes; a damaged value is a pool error naming file and field."""
     if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", stored) is None:
         raise PoolError(
-            f"{pool.path}: meta {_META_KEY}: stored extractor seed is not a hex string of whole "
+            f"{pool.path}: meta {SEED_META}: stored extractor seed is not a hex string of whole "
             f"bytes ({len(stored)} characters): the pool file is damaged; restore it or start "
             "a new pool",
-            path=str(pool.path), key=_META_KEY,
+            path=str(pool.path), key=SEED_META,
         )  # fmt: skip
     return bytes.fromhex(stored)
 
@@ -65,7 +64,8 @@ def load_seed(settings: ServiceSettings, pool: Pool) -> ExtractorSeed:
     """The seed as ``[extractor.seed]`` says.
 
     ``generate`` draws 2 × ``block_bits`` bits from ``os.urandom`` at the first start and
-    stores them in the pool database, so a restart extracts with the same seed.
+    stores them in the pool database (its SHA-256 in the pool's anchor, a copy in
+    ``POOL.seed``), so a restart, and a ``--new-pool`` start, extract with the same seed.
 
     Raises
     ------
@@ -78,11 +78,12 @@ def load_seed(settings: ServiceSettings, pool: Pool) -> ExtractorSeed:
     cfg = settings.extractor.seed
     need = 2 * settings.extractor.block_bits // 8
     if cfg.kind == "generate":
-        stored = pool.meta(_META_KEY)
+        stored = pool.meta(SEED_META)
         if stored is None:
             stored = os.urandom(need).hex()
-            pool.set_meta(_META_KEY, stored)
+            pool.set_meta(SEED_META, stored)
         data = _stored_seed(pool, stored)
+        keep_seed_copy(pool, stored)
         if len(data) < need:
             raise ServiceConfigError(
                 f"{pool.path}: stored extractor seed has {8 * len(data)} bits, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +26,10 @@ N_PULSES = 6
 
 @pytest.fixture(scope="module")
 def beacon(
-    tmp_path_factory: pytest.TempPathFactory, keypair: tuple[Path, Path]
+    tmp_path_factory: pytest.TempPathFactory, _session_keypair: tuple[Path, Path]
 ) -> Iterator[tuple[str, list[dict]]]:
     state = tmp_path_factory.mktemp("beacon-api")
+    keypair = tuple(Path(shutil.copy2(p, state / p.name)) for p in _session_keypair)
     settings = BeaconSettings(
         period_s=PERIOD_MS / 1000,
         key_file=keypair[0],

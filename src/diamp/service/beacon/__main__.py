@@ -11,11 +11,13 @@ import argparse
 import logging
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from diamp.errors import DiampError
 from diamp.service.beacon.api import beacon_router
 from diamp.service.beacon.engine import BeaconEngine
 from diamp.service.beacon.provenance import urandom_source
@@ -66,14 +68,22 @@ def main(argv: list[str] | None = None) -> None:
         metavar="P",
         help="SIGKILL this process after persisting pulse P and before publishing it (tests)",
     )
+    parser.add_argument(
+        "--new-chain", action="store_true", help="start a new chain after lost beacon state"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = load_beacon_settings(args.config)
-    engine = build_engine(
-        settings,
-        urandom_source,
-        after_persist=_killer(args.kill_after_persist),
-    )
+    try:
+        settings = load_beacon_settings(args.config)
+        engine = build_engine(
+            settings,
+            urandom_source,
+            after_persist=_killer(args.kill_after_persist),
+            new_chain=args.new_chain,
+        )
+    except DiampError as err:  # one line, no traceback, the error's exit status
+        sys.stderr.write(f"error: {err}\n")
+        raise SystemExit(err.exit_code) from err
     uvicorn.run(create_beacon_app(engine), host=args.host, port=args.port, log_level="warning")
 
 

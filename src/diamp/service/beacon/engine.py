@@ -9,6 +9,10 @@ signing certificate, period, version or base uri starts a new chain (status
 predecessor (downtime, a failed draw) carries :data:`~diamp.service.beacon.pulse.STATUS_GAP`
 and continues the chain.
 
+With an anchor (:mod:`diamp.service.beacon.anchor`, beside the signing key) every pulse is
+anchored after it is persisted and before it is published, and the store is checked against
+the anchor at start; ``new_chain`` starts a chain above every anchored index.
+
 ``listValues``: ``previous`` is the previous pulse; ``hour``, ``day``, ``month`` and ``year``
 are the first pulse of this chain in the UTC hour (day, month, year) that contains the
 *previous* pulse's time stamp. Without gaps this is NIST's rule (the first pulse of the current
@@ -27,6 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from diamp.errors import DiampError
+from diamp.service.beacon.anchor import BeaconAnchor
 from diamp.service.beacon.crypto import Signer
 from diamp.service.beacon.errors import BeaconError, BeaconStoreError
 from diamp.service.beacon.provenance import ExternalValue, RandomSource, external_block
@@ -85,6 +90,10 @@ class BeaconEngine:
         Seconds since the epoch (``time.time``); tests may pass their own.
     after_persist
         Called between persisting and publishing a pulse (crash tests).
+    anchor
+        The beacon's anchor file (checked against the store at start; None: no anchor).
+    new_chain
+        Start a new chain above every anchored and stored chain (``--new-chain``).
     """
 
     def __init__(
@@ -98,6 +107,8 @@ class BeaconEngine:
         external: Callable[[], ExternalValue | None] | None = None,
         clock: Callable[[], float] = time.time,
         after_persist: Callable[[Pulse], None] | None = None,
+        anchor: BeaconAnchor | None = None,
+        new_chain: bool = False,
     ) -> None:
         if not 1 <= period_ms < 2**32:
             raise BeaconError(f"period: expected 1 ms to 2^32-1 ms, found {period_ms} ms")
@@ -108,28 +119,35 @@ class BeaconEngine:
         self.error: DiampError | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.chain = self._open()
+        self.anchor = anchor
+        self.chain = self._open(new_chain)
 
     @property
     def format(self) -> str:
         """What must stay the same within one chain besides the certificate."""
         return f"{VERSION}|cipherSuite={CIPHER_SUITE}|period={self.period_ms}|uri={self.base_uri}"
 
-    def _open(self) -> ChainInfo:
-        """Publish a pulse left unpublished by a crash; continue or start a chain."""
+    def _open(self, new_chain: bool) -> ChainInfo:
+        """Check the anchor; publish a pulse left unpublished by a crash; continue or start."""
+        after = 0 if self.anchor is None else self.anchor.check(self.store, new_chain=new_chain)
         cert = self.signer.certificate
         self.store.add_certificate(cert.id_hex, cert.pem)
         for pulse in self.store.unpublished():
             log.warning("republishing %s persisted before a crash", pulse.name)
             self._publish(pulse)
         last = self.store.last_chain()
-        if last is not None and (last.certificate_id, last.format) == (cert.id_hex, self.format):
+        same = last is not None and (last.certificate_id, last.format) == (cert.id_hex, self.format)
+        if last is not None and same and not new_chain:
             return last
-        chain = self.store.new_chain(cert.id_hex, self.format)
+        chain = self.store.new_chain(cert.id_hex, self.format, after)
+        if self.anchor is not None:
+            self.anchor.mark_chain(chain.chain_index)
         log.info("beacon: new chain %d (certificate %s…)", chain.chain_index, cert.id_hex[:16])
         return chain
 
     def _publish(self, pulse: Pulse) -> None:
+        if self.anchor is not None:
+            self.anchor.record(pulse)  # persisted, anchored, then published
         self.store.mark_published(pulse.chain_index, pulse.pulse_index)
         for callback in self.on_publish:
             callback(pulse)

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from diamp.errors import ConfigError
+from diamp.service.beacon.anchor import BeaconAnchor, check_store_file
 from diamp.service.beacon.crypto import generate_keypair, load_signer
 from diamp.service.beacon.engine import BeaconEngine
 from diamp.service.beacon.provenance import ExternalValue, RandomSource
@@ -102,8 +103,14 @@ def build_engine(
     *,
     clock: Callable[[], float] = time.time,
     after_persist: Callable[[Pulse], None] | None = None,
+    new_chain: bool = False,
 ) -> BeaconEngine:
-    """The engine for ``settings``: keys (generated first if allowed), store, signer."""
+    """The engine for ``settings``: keys (generated first if allowed), store, signer, anchor.
+
+    The anchor ``KEY.anchor`` beside the key file is checked against the store
+    (:mod:`diamp.service.beacon.anchor`); ``new_chain`` starts a chain above every anchored
+    index (``diamp serve --new-chain``).
+    """
     key, cert = settings.key_file, settings.certificate_file
     if settings.generate_key and not key.exists() and not cert.exists():
         if key.parent != cert.parent:
@@ -112,6 +119,7 @@ def build_engine(
         made_key.rename(key)
         made_cert.rename(cert)
     external = None if settings.external_file is None else _file_external(settings.external_file)
+    check_store_file(settings.state_db, key, new_chain=new_chain)
     return BeaconEngine(
         PulseStore(settings.state_db),
         load_signer(key, cert),
@@ -121,4 +129,6 @@ def build_engine(
         external=external,
         clock=clock,
         after_persist=after_persist,
+        anchor=BeaconAnchor(key),
+        new_chain=new_chain,
     )

@@ -123,10 +123,11 @@ class PulseStore:
         )
         return ChainInfo(*rows[0]) if rows else None
 
-    def new_chain(self, certificate_id: str, fmt: str) -> ChainInfo:
-        """Open the next chain (index one more than the newest)."""
+    def new_chain(self, certificate_id: str, fmt: str, after: int = 0) -> ChainInfo:
+        """Open the next chain: index one more than the newest and than ``after``."""
         with self._tx() as db:
             (top,) = db.execute("SELECT COALESCE(MAX(chain_index), 0) FROM chains").fetchone()
+            top = max(int(top), after)
             db.execute("INSERT INTO chains VALUES (?, ?, ?)", (top + 1, certificate_id, fmt))
         return ChainInfo(top + 1, certificate_id, fmt)
 
