@@ -146,8 +146,33 @@ def _edit_certificate(field: str, value: object) -> Callable[[Path], None]:
     return edit
 
 
-DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
+def _swap_blocks(run: Path) -> None:
+    blocks = run / "trials.blocks"
+    (blocks / "000001.h5").rename(blocks / "tmp.h5")
+    (blocks / "000002.h5").rename(blocks / "000001.h5")
+    (blocks / "tmp.h5").rename(blocks / "000002.h5")
+
+
+def _edit_store_config(run: Path) -> None:
+    import h5py
+
+    with h5py.File(run / "trials.h5", "r+") as f:
+        f.attrs["config"] = f.attrs["config"].replace('mu = "0.0075"', 'mu = "0.0055"')
+
+
+def _foreign_z(run: Path) -> None:
+    import h5py
+
+    with h5py.File(run / "trials.z.h5", "r+") as f:
+        f["z"].attrs["run_id"] = "20250101T000000Z-00000000"
+
+
+# Damage to the store: every reader of the store must refuse it, naming what is damaged.
+STORE_DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "deleted block": (lambda r: (r / "trials.blocks" / "000003.h5").unlink(), "block 000003"),
+    "swapped blocks": (_swap_blocks, "block 000001"),
+    "edited config": (_edit_store_config, "config"),
+    "foreign Z": (_foreign_z, "z"),
     "truncated block": (
         lambda r: (r / "trials.blocks" / "000001.h5").write_bytes(
             (r / "trials.blocks" / "000001.h5").read_bytes()[:2000]
@@ -156,6 +181,9 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "flipped block": (_flip_block_byte, "block 000002"),
     "deleted Z": (lambda r: (r / "trials.z.h5").unlink(), "z"),
+}
+# Edits of the certificate: every reader that holds a certificate must notice.
+CERT_DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "edited ab_sha256": (_edit_certificate("inputs.ab_sha256", "0" * 64), "inputs.ab_sha256"),
     "edited z_sha256": (_edit_certificate("inputs.z_sha256", "1" * 64), "inputs.z_sha256"),
     "edited block hash": (_edit_certificate("blocks.1.sha256", "2" * 64), "blocks.1.sha256"),
@@ -163,23 +191,44 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(DAMAGE))
-def test_report_and_resume_refuse_a_damaged_run(
-    run_copy: Path, finished: tuple[Path, Path], case: str
+DAMAGE = {**STORE_DAMAGE, **CERT_DAMAGE}
+STORE_READERS = ("stats", "amplify")
+CERT_READERS = ("report", "resume", "dira source")
+
+
+def _read(reader: str, run: Path, config: Path, needle: str) -> None:
+    """Run one reader of the run directory and check it refuses, naming ``needle``."""
+    if reader == "dira source":  # the loader the service's dira source and seed use
+        from diamp.service.errors import SourceError
+        from diamp.service.sources import load_dira_key
+
+        with pytest.raises(SourceError) as info:
+            load_dira_key("lab", run)
+        assert needle in str(info.value), str(info.value)
+        return
+    args = {
+        "stats": stats(run),
+        "amplify": ["amplify", str(run), "-q"],
+        "report": ["report", str(run)],
+        "resume": ["run", str(config), "--resume", str(run), "-q"],
+    }[reader]
+    refused(args, needle)
+
+
+MATRIX = [
+    (case, reader)
+    for case in sorted(DAMAGE)
+    for reader in (STORE_READERS + CERT_READERS if case in STORE_DAMAGE else CERT_READERS)
+    if not (reader == "stats" and "Z" in case)  # stats reads the trials only, never Z
+]
+
+
+@pytest.mark.parametrize(("case", "reader"), MATRIX)
+def test_every_reader_refuses_every_damage(
+    run_copy: Path, finished: tuple[Path, Path], case: str, reader: str
 ) -> None:
     damage, needle = DAMAGE[case]
+    before = {p.name for p in run_copy.iterdir()}
     damage(run_copy)
-    refused(["report", str(run_copy)], needle)
-    refused(["run", str(finished[1]), "--resume", str(run_copy), "-q"], needle)
-
-
-def test_edited_provenance_attribute_is_refused(run_copy: Path) -> None:
-    """A simulated run cannot be passed off as hardware by editing the stored provenance."""
-    import h5py
-
-    with h5py.File(run_copy / "trials.h5", "r+") as f:
-        doc = json.loads(f.attrs["provenance"])
-        doc["simulated"] = False
-        f.attrs["provenance"] = json.dumps(doc)
-    refused(stats(run_copy), "attribute 'provenance' does not match provenance_sha256")
-    refused(["amplify", str(run_copy), "-q"], "provenance")
+    _read(reader, run_copy, finished[1], needle)
+    assert {p.name for p in run_copy.iterdir()} <= before  # nothing new certified or written
