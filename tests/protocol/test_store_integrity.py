@@ -60,10 +60,7 @@ def refused(args: list[str], *needles: str) -> str:
 
 
 def test_swapped_block_files_are_refused(run_copy: Path) -> None:
-    blocks = run_copy / "trials.blocks"
-    (blocks / "000001.h5").rename(blocks / "tmp.h5")
-    (blocks / "000002.h5").rename(blocks / "000001.h5")
-    (blocks / "tmp.h5").rename(blocks / "000002.h5")
+    _swap_blocks(run_copy)
     for command in (stats(run_copy), ["amplify", str(run_copy), "-q"]):
         refused(command, "block 000001", "index")
 

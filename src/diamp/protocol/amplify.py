@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from diamp.config import AdaptiveProtocol, FixedProtocol, parse_config
 from diamp.daq.bitfiles import Hdf5PackedBits
@@ -164,12 +164,11 @@ def amplify(
     with TrialStoreReader(store_path) as reader:
         stored_blocks = len(reader.blocks())
         provenance = parse_provenance(reader.attribute("provenance"))
-    timing, timing_reason, excluded, selecting = _verify_timing(store_path, stored_blocks)
+    checked = _verify_timing(store_path, stored_blocks)
+    timing, timing_reason, excluded = checked.result, checked.reason, checked.excluded
     # A rule that drops blocks after their data are seen chooses among 2^B block sets,
     # whether or not it dropped any this time: B = every stored block (spec §11b).
-    post_selection = stored_blocks if selecting else 0
-    traces = store_path.with_name("timing.h5")
-    traces_sha256 = traces_digest(read_traces(traces)) if timing is not None else None
+    post_selection = stored_blocks if checked.selecting else 0
     scan = scan_store(store_path, params.segment_trials, exclude=excluded, progress=progress)
     n = scan.total.n
     if n == 0:
@@ -215,67 +214,64 @@ def amplify(
         timing=timing,
         excluded_blocks=excluded,
         post_selection_blocks=post_selection,
-        traces_sha256=traces_sha256,
+        traces_sha256=checked.traces_sha256,
         provenance=provenance,
         started_utc=started,
         finished_utc=datetime.now(UTC).isoformat(),
     )
 
 
-def _verify_timing(
-    store_path: Path, blocks: int
-) -> tuple[TimingVerification | None, str | None, tuple[int, ...], bool]:
+class _Timing(NamedTuple):
+    """The run's timing re-verified from what it stored (see :func:`_verify_timing`)."""
+
+    result: TimingVerification | None
+    reason: str | None  # why nothing may be certified, or None
+    excluded: tuple[int, ...]  # blocks the exclude policy drops
+    selecting: bool  # policy "exclude": blocks are chosen after the data
+    traces_sha256: str | None = None  # digest of the traces judged (bound by the certificate)
+
+
+def _verify_timing(store_path: Path, blocks: int) -> _Timing:
     """Re-verify the run's timing from what it stored.
 
-    Returns (result, abort reason or None, blocks to exclude, whether blocks are selected
-    after the data: policy "exclude"). The exclusions are derived here from the traces,
-    independently of acquisition, and must equal what the run recorded
-    (``timing_excluded_blocks``); a disagreement aborts.
+    The exclusions are derived here from the traces, independently of acquisition, and must
+    equal what the run recorded (``timing_excluded_blocks``); a disagreement aborts.
     """
     with TrialStoreReader(store_path) as reader:
         section_text = reader.attribute("timing_section")
         recorded = reader.attribute("timing_excluded_blocks")
         if section_text is None:
-            return None, None, (), False
+            return _Timing(None, None, (), False)
         config = parse_config(reader.config_text, f"{store_path}:/config", stored=True).config
     selecting = config.timing is not None and config.timing.policy == "exclude"
     traces = store_path.with_name("timing.h5")
     if not traces.exists():
         reason = f"timing: the run declares timing checks but {traces} is missing"
-        return None, reason, (), selecting
+        return _Timing(None, reason, (), selecting)
     section = parse_timing(section_text, f"{store_path}:/timing_section")
     checks = read_traces(traces)
     result = verify_timing(section, checks)
+    problem: str | None = None
     if len(result.checks) != blocks + 1:
-        return (
-            result,
-            (
-                f"timing: {len(result.checks)} checks for {blocks} blocks; every block must be "
-                "bracketed by timing checks"
-            ),
-            (),
-            selecting,
+        problem = (
+            f"timing: {len(result.checks)} checks for {blocks} blocks; every block must be "
+            "bracketed by timing checks"
         )
-    if selecting:
+        excluded: tuple[int, ...] = ()
+    elif selecting:
         excluded = excluded_blocks(check_verdicts(section, checks))
-        if recorded is None or tuple(json.loads(recorded)) != excluded:
-            return (
-                result,
-                (
-                    f"timing: the traces exclude blocks {list(excluded)}, the run recorded "
-                    f"{recorded}; nothing is certified"
-                ),
-                excluded,
-                True,
-            )
-        return result, None, excluded, True
-    if result.verdict != "pass":
-        reason = "timing verification failed: " + "; ".join(result.reasons[:3])
-        return result, reason, (), False
-    if config.run.blocks != blocks:
-        reason = f"timing: the run stopped after {blocks} of {config.run.blocks} blocks"
-        return result, reason, (), False
-    return result, None, (), False
+        agrees = recorded is not None and tuple(json.loads(recorded)) == excluded
+        problem = None if agrees else (
+            f"timing: the traces exclude blocks {list(excluded)}, the run recorded "
+            f"{recorded}; nothing is certified"
+        )  # fmt: skip
+    else:
+        excluded = ()
+        if result.verdict != "pass":
+            problem = "timing verification failed: " + "; ".join(result.reasons[:3])
+        elif config.run.blocks != blocks:
+            problem = f"timing: the run stopped after {blocks} of {config.run.blocks} blocks"
+    return _Timing(result, problem, excluded, selecting, traces_digest(checks))
 
 
 def _extract(

@@ -105,7 +105,8 @@ class TrialStoreReader:
         self._config = self._verified_config()
         self._hashes = self._root_hashes()
         if self.schema_version >= 3:
-            self._check_text_attrs(self._file.attrs, ROOT_BASE, "root")
+            # the config was just checked against config_sha256, with its own message
+            self._check_text_attrs(self._file.attrs, ROOT_BASE | {"config"}, "root")
 
     def _verified_config(self) -> str:
         """The stored config text, checked against ``config_sha256`` (every read)."""
