@@ -921,3 +921,14 @@ def test_resume_with_another_config_exits_2(run_copy: Path, tmp_path: Path) -> N
     result = invoke("run", other / "c.toml", "--resume", run_copy, "-q")
     assert result.exit_code == 2, result.output
     assert "another config" in result.output
+
+
+def test_out_under_a_file_exits_2_naming_the_path(small_run: SmallRun, tmp_path: Path) -> None:
+    """A file where the run folder must go is a bad argument (exit 2); a read-only or full
+    disk is a runtime failure (exit 1, ``tests/protocol/test_disk_full.py``)."""
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    result = invoke("run", small_run.config_path, "--out", blocker / "run", "--quiet")
+    assert result.exit_code == 2, result.output
+    assert_no_traceback(result)
+    assert f"{blocker / 'run'}" in squash(result.output)

@@ -105,3 +105,53 @@ def test_full_disk_is_a_one_line_error_and_resume_finishes(tmp_path: Path) -> No
         assert (out / "key.bin").read_bytes() == (reference / "key.bin").read_bytes()
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+class _ReadOnly:
+    """A folder that can be made read-only: a tmpfs remounted ``ro`` (root, as in CI, where
+    file modes do not bind) or, for any other user, its permission bits."""
+
+    def __init__(self, where: Path) -> None:
+        self.where, self.mounted = where, _mount_tmpfs(where, "64m")
+        if not self.mounted:
+            where.mkdir(exist_ok=True)
+
+    def set(self, read_only: bool) -> None:
+        if self.mounted:
+            mode = "ro" if read_only else "rw"
+            subprocess.run(["mount", "-o", f"remount,{mode}", str(self.where)], check=True)
+            return
+        for path in [self.where, *(p for p in self.where.rglob("*") if p.is_dir())]:
+            path.chmod(0o555 if read_only else 0o755)
+
+    def close(self) -> None:
+        self.set(False)
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.where)], check=False)
+
+
+@pytest.mark.slow
+def test_read_only_folder_is_a_one_line_error_and_resume_finishes(tmp_path: Path) -> None:
+    folder = _ReadOnly(tmp_path / "ro")
+    try:
+        config = small_config(tmp_path)
+        folder.set(True)
+        refused = diamp("run", config, "--out", folder.where / "new", "-q")
+        assert_fails_closed(refused, "Read-only file system" if folder.mounted else "denied")
+        assert str(folder.where / "new") in refused.stderr + refused.stdout
+        folder.set(False)
+        out = folder.where / "run"
+        assert diamp("run", config, "--out", out, "-q", limit=1_000_000).returncode == 1
+        blocks = {p.name: p.read_bytes() for p in (out / "trials.blocks").iterdir()}
+        folder.set(True)  # e.g. the disk went read-only after an error
+        failed = diamp("run", config, "--resume", out, "-q")
+        assert_fails_closed(failed, "Read-only file system" if folder.mounted else "denied")
+        assert {p.name: p.read_bytes() for p in (out / "trials.blocks").iterdir()} == blocks
+        folder.set(False)
+        resumed = diamp("run", config, "--resume", out, "-q")
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        reference = tmp_path / "reference"
+        assert diamp("run", config, "--out", reference, "-q").returncode == 0
+        assert (out / "key.bin").read_bytes() == (reference / "key.bin").read_bytes()
+    finally:
+        folder.close()

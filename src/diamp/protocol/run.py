@@ -21,7 +21,7 @@ from typing import Any
 from diamp.atomic import write_atomic
 from diamp.config import LoadedConfig, load_config
 from diamp.daq.store import TrialStoreReader, TrialStoreWriter
-from diamp.errors import ConfigError, DiampError
+from diamp.errors import ConfigError, DiampError, StorageError
 from diamp.progress import NullProgress, ProgressSink
 from diamp.protocol.acquire import acquire_blocks, new_run_id
 from diamp.protocol.amplify import AmplifyResult, amplify, params_from_config
@@ -129,8 +129,12 @@ def _run_dir(loaded: LoadedConfig, out_dir: Path | None, resume: Path | None) ->
         )
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
+    except (FileExistsError, NotADirectoryError) as err:  # a file where a folder must be
         raise ConfigError(f"--out: cannot create {run_dir}: {err.strerror or err}") from err
+    except OSError as err:  # read-only, no permission, full disk: a runtime failure
+        raise StorageError(
+            f"{run_dir}: cannot create the run directory: {err.strerror or err}"
+        ) from err
     return run_dir, run_id
 
 
