@@ -4,7 +4,8 @@ The service's databases promise things across crashes (a byte is never served tw
 index is never issued twice), but a database can be lost, emptied, restored from an old
 backup, copied to a second host or opened without its ``-wal`` file; SQLite then opens what
 is there as if nothing had happened. An anchor file is the outside record that notices: the
-pool (``POOL.anchor``), every DIRA run the pool uses (``RUN/served.hwm``) and the beacon key
+pool (``POOL.anchor``), every DIRA run the pool uses (``RUN/served.hwm``), every file of raw
+samples it reads (``FILE.served.hwm``) and the beacon key
 (``KEY.anchor``) each keep one, written *before* the state it records is used.
 
 Format: one JSON object per line (UTF-8, newline-terminated), keys sorted, with ``prev``:

@@ -15,6 +15,11 @@ moves and before a byte is used. So
 - ``--new-pool`` continues at the mark, never before it.
 
 A run used before marks existed gets its first mark from the pool's cursor.
+
+A file of raw samples keeps the same kind of record (:class:`StreamMark`,
+``FILE.served.hwm`` beside the file or folder), so that a pool database restored *together
+with* its anchor from one old backup cannot read (and extract, and serve) the same samples
+again: the file's record is not on the pool's backup-and-restore path.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 from diamp.service.anchor import AnchorFile
 from diamp.service.errors import SourceError, StateError
 
-__all__ = ["RunMark"]
+__all__ = ["RunMark", "StreamMark"]
 
 FILE_NAME = "served.hwm"
 
@@ -37,6 +42,7 @@ class RunMark:
     def __init__(self, source: str, run: Path, certificate_sha512: str, pool_id: str) -> None:
         self.source, self.cert, self.pool_id = source, certificate_sha512, pool_id
         self.file = AnchorFile(run / FILE_NAME)
+        self.what = "this DIRA run"
 
     def _mark(self, last: dict[str, Any] | None) -> dict[str, Any] | None:
         return last if last is not None and last.get("cert") == self.cert else None
@@ -109,11 +115,55 @@ class RunMark:
                 )  # fmt: skip
                 raise SourceError(
                     f"source {self.source!r}: {self.file.path} ends at {found}, this pool "
-                    f"({self.pool_id}) would continue at byte {start}: another pool uses this "
-                    "DIRA run; nothing more is taken from it",
+                    f"({self.pool_id}) would continue at byte {start}: another pool uses "
+                    f"{self.what}; nothing more is taken from it",
                     source=self.source, path=str(self.file.path),
                 )  # fmt: skip
             self.file.append(self._line(start, stop))
+
+
+class StreamMark(RunMark):
+    """The high-water mark of a file source (``FILE.served.hwm``): its samples are read once.
+
+    The file's stream reserves ahead of its reads (:meth:`reserve`), so the pool's cursor lies
+    inside the last reservation. At start (:meth:`open`) the stream continues at the mark when
+    the cursor lies inside this pool's own last reservation (the rest of it is skipped, never
+    read), at the cursor when the cursor is at or past the mark (skipping ahead repeats
+    nothing), and is refused when the cursor lies before the mark otherwise (the pool database
+    and its anchor are older than the file's record, or another pool reads the file).
+    ``identity`` names the file's content (its first bytes' digest): another file under the
+    same name starts a new record.
+    """
+
+    def __init__(self, source: str, path: Path, identity: str, pool_id: str) -> None:
+        self.source, self.cert, self.pool_id = source, identity, pool_id
+        self.file = AnchorFile(path)
+        self.what = "this file of samples"
+
+    def open(self, cursor: int, *, recover: bool = False) -> int:
+        """Where the stream continues (``cursor`` or the mark), checked; see the class."""
+        self.file.records()
+        self.file.rotate()
+        with self.file.locked() as last:
+            mark = self._mark(last)
+            if mark is None:
+                self.file.append(self._line(cursor, cursor, "first mark"))
+                return cursor
+            high, low = int(mark["to"]), int(mark["from"])
+            own = mark.get("pool") == self.pool_id
+            if recover or cursor >= high or (own and cursor >= low):
+                start = max(high, cursor)
+                self.file.append(self._line(start, start, "continued"))
+                return start
+            raise StateError(
+                f"{self.file.path}: source {self.source!r}: the file's samples were reserved up "
+                f"to byte {high} by pool {mark.get('pool')} ({_when(mark)}); this pool "
+                f"({self.pool_id}) is at byte {cursor}: its database and anchor are older than "
+                "the file's record, or another pool reads this file; recover with `diamp serve "
+                f"CONFIG --new-pool` (continues at byte {high}; docs/service.md, 'Losing or "
+                "restoring state')",
+                path=str(self.file.path),
+            )  # fmt: skip
 
 
 def _when(mark: dict[str, Any]) -> str:

@@ -59,6 +59,7 @@ from diamp.service.seed import load_seed
 from diamp.service.settings import DiraSource, ServiceSettings, TierSettings, VacuumEntropyModel
 from diamp.service.sources import (
     DiraKey,
+    FileStream,
     RawStream,
     admit_dira,
     combine_simulated,
@@ -182,7 +183,12 @@ class Pipeline:
             )
         seed = self._seed(params)
         position = self.pool.cursor(cfg.name)
-        if position is not None:
+        if isinstance(stream, FileStream) and self.pool.anchor is not None:
+            start = stream.anchor(self.pool.anchor.pool_id, position or 0,
+                                  recover=self.pool.recovered)  # fmt: skip
+            if start != position:
+                self.pool.set_cursor(cfg.name, start)
+        elif position is not None:
             stream.seek(position)
         health = SourceHealth(cfg.name, bits, h, alpha, checks, clock=self.clock)
         e = cfg.entropy

@@ -19,6 +19,7 @@ output is simulated (true), from hardware (false) or of unknown provenance (null
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,9 @@ import numpy as np
 from diamp.analysis.entropy_models import vacuum_min_entropy, vacuum_min_entropy_worst_case
 from diamp.errors import DiampError, StorageError
 from diamp.protocol.provenance import PARTS
+from diamp.service.anchor import anchor_path
 from diamp.service.errors import ServiceConfigError, SourceError
+from diamp.service.hwm import StreamMark
 from diamp.service.settings import (
     FileSource,
     SerialSource,
@@ -165,7 +168,10 @@ class FileStream:
     path: Path
     bits_per_sample: int
     block_bytes: int = 1 << 17
+    reserve_reads: int = 16  # a read past the file's mark reserves this many reads ahead
     _offset: int = 0
+    mark: StreamMark | None = None
+    _reserved: int = 0
 
     def __post_init__(self) -> None:
         if self.path.is_dir():
@@ -190,14 +196,40 @@ class FileStream:
         """Continue after ``position`` bytes."""
         self._offset = position
 
+    def anchor(self, pool_id: str, cursor: int, *, recover: bool = False) -> int:
+        """Keep the file's own record of what was read (``FILE.served.hwm``, beside it).
+
+        Returns where the stream continues (checked against ``cursor``, the pool's position;
+        see :class:`~diamp.service.hwm.StreamMark`) and seeks there.
+        """
+        head = b""
+        if self.files:
+            try:
+                with self.files[0].open("rb") as fh:
+                    head = fh.read(1 << 16)
+            except OSError as err:
+                where = self.files[0]
+                raise SourceError(f"source {self.name!r}: {where}: {err}", path=str(where)) from err
+        identity = hashlib.sha256(head).hexdigest()
+        where = anchor_path(self.path, ".served.hwm")
+        self.mark = StreamMark(self.name, where, f"sha256-64k:{identity}", pool_id)
+        self.seek(start := self.mark.open(cursor, recover=recover))
+        self._reserved = start
+        return start
+
     def read(self) -> np.ndarray | None:
         """Up to ``block_bytes`` of the next file bytes as samples; None when all are read."""
         start = self._offset
         for p, size in zip(self.files, self.sizes, strict=True):
             if start < size:
+                take = min(self.block_bytes, size - start)
+                if self.mark is not None and self._offset + take > self._reserved:
+                    ahead = self._offset + self.reserve_reads * self.block_bytes
+                    self.mark.reserve(self._reserved, ahead)  # recorded before it is read
+                    self._reserved = ahead
                 with p.open("rb") as fh:
                     fh.seek(start)
-                    data = fh.read(min(self.block_bytes, size - start))
+                    data = fh.read(take)
                 self._offset += len(data)
                 raw = np.frombuffer(data, dtype=np.uint8)
                 return raw.copy() if self.bits_per_sample == 8 else np.unpackbits(raw)
