@@ -19,6 +19,7 @@ import pytest
 
 from diamp.service.anchor import AnchorFile
 from diamp.service.beacon.engine import BeaconEngine
+from diamp.service.beacon.errors import BeaconStoreError
 from diamp.service.beacon.provenance import urandom_source
 from diamp.service.beacon.pulse import STATUS_NEW_CHAIN, Pulse
 from diamp.service.beacon.settings import BeaconSettings, build_engine
@@ -148,6 +149,34 @@ def test_another_beacons_state_is_refused(tmp_path: Path, keypair: tuple[Path, P
         r"not the anchored one",
     ):
         _engine(other, clock)
+
+
+def test_a_copy_of_the_state_still_in_use_is_stopped_before_publishing(
+    tmp_path: Path, keypair: tuple[Path, Path]
+) -> None:
+    """Two beacons with one key and anchor (the state copied while in use): the first to
+    anchor the next index publishes it, the other is stopped and never publishes it."""
+    settings, clock = _settings(tmp_path, keypair), Clock()
+    first = _engine(settings, clock)
+    _issue(first, clock, 2)
+    copy = tmp_path / "copy" / "pulses.sqlite"
+    copy.parent.mkdir()
+    shutil.copy2(settings.state_db, copy)
+    first = _engine(settings, clock)
+    second = _engine(settings.model_copy(update={"state_db": copy}), clock)
+    published: list[Pulse] = []
+    second.on_publish.append(published.append)
+    try:
+        won = _issue(first, clock, 1)[0]
+        with pytest.raises(BeaconStoreError, match=r"key\.pem\.anchor: the anchor now ends at "
+                           r"chain 1 pulse 3 .* another beacon uses this signing key"):  # fmt: skip
+            second.emit(second.next_slot())
+        assert published == []  # persisted in the copy, never published
+        with pytest.raises(StateError, match=r"not the anchored one \(another beacon's state\)"):
+            _engine(settings.model_copy(update={"state_db": copy}), clock)  # nor at a restart
+        assert (won.chain_index, won.pulse_index) == (1, 3)
+    finally:
+        second.store.close()
 
 
 def test_a_store_from_before_anchors_is_adopted(tmp_path: Path, keypair: tuple[Path, Path]) -> None:

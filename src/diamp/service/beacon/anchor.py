@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from diamp.service.anchor import AnchorFile, anchor_path
+from diamp.service.beacon.errors import BeaconStoreError
 from diamp.service.beacon.pulse import Pulse
 from diamp.service.beacon.store import PulseStore
 from diamp.service.errors import StateError
@@ -59,10 +60,16 @@ class BeaconAnchor:
         return self.last
 
     def record(self, pulse: Pulse, event: str | None = None) -> None:
-        """Anchor ``pulse`` (fsynced) unless it is not newer than the anchored one."""
+        """Anchor ``pulse`` (fsynced) unless it is not newer than the anchored one.
+
+        Raises
+        ------
+        BeaconStoreError
+            If the file's last record is not this beacon's last one: another beacon uses the
+            same signing key and anchor (a copy of the state still in use); the pulse is not
+            anchored, so it is never published.
+        """
         key = (pulse.chain_index, pulse.pulse_index)
-        if self.last is not None and key <= (int(self.last["chain"]), int(self.last["pulse"])):
-            return
         line: dict[str, Any] = {
             "v": 1, "chain": pulse.chain_index, "pulse": pulse.pulse_index,
             "time_ms": pulse.time_ms, "output_value": pulse.output_value.hex(),
@@ -70,14 +77,35 @@ class BeaconAnchor:
         }  # fmt: skip
         if event:
             line["event"] = event
-        self.file.append(line)
-        self.last = line
+        with self.file.locked() as on_file:
+            self._own(on_file, pulse.name)
+            if self.last is not None and key <= (int(self.last["chain"]), int(self.last["pulse"])):
+                return
+            self.file.append(line)
+            self.last = line
 
     def mark_chain(self, chain: int) -> None:
         """Anchor a new chain before its first pulse (``pulse`` 0: none issued yet)."""
-        self.file.append({"v": 1, "chain": chain, "pulse": 0, "time_ms": int(time.time() * 1000),
-                          "output_value": "", "event": "new chain"})  # fmt: skip
-        self.load()
+        with self.file.locked() as on_file:
+            self._own(on_file, f"chain {chain}")
+            self.last = {"v": 1, "chain": chain, "pulse": 0, "time_ms": int(time.time() * 1000),
+                         "output_value": "", "event": "new chain"}  # fmt: skip
+            self.file.append(self.last)
+
+    def _own(self, on_file: dict[str, Any] | None, what: str) -> None:
+        """Refuse to go on when the file's last record is not the one this beacon holds."""
+        if (
+            on_file is None
+            or self.last is None
+            or all(on_file.get(k) == self.last.get(k) for k in ("chain", "pulse", "output_value"))
+        ):
+            return
+        raise BeaconStoreError(
+            f"{self.file.path}: the anchor now ends at {_says(on_file)}, not at this beacon's "
+            f"{_says(self.last)}: another beacon uses this signing key and anchor (a copy of "
+            f"the beacon state still in use); {what} is not published; stop the other beacon, "
+            f"then {RECOVERY}"
+        )
 
     def check(self, store: PulseStore, *, new_chain: bool) -> int:
         """Check ``store`` against the anchor; the chain index a new chain must exceed.
