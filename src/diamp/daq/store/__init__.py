@@ -7,7 +7,7 @@ Layout (documented for users in ``docs/trial-store.md``)::
                            software_version, created_utc (+ station_snapshot, timing_section)
     trials.h5:/blocks/000000  external link to trials.blocks/000000.h5:/block
     trials.blocks/000000.h5:/block/trials
-                           uint8, one trial per byte, v = 8x + 4y + 2a + b (lzf-compressed)
+                           uint8, one trial per byte, v = 8x + 4y + 2a + b (gzip level 1)
     trials.blocks/000000.h5:/block
                            attrs: n_trials, sha256 (of the uint8 trial bytes), status
                            ("complete"), run_id (must equal the root's), snapshot, …

@@ -28,6 +28,7 @@ from diamp.daq.store._layout import (
     text_sha256,
     z_file,
 )
+from diamp.daq.store.deflate import write_deflated
 from diamp.daq.store.reader import TrialStoreReader
 from diamp.errors import ConfigError, StorageError, StoreIntegrityError
 
@@ -183,13 +184,7 @@ class TrialStoreWriter:
 
         def build(f: h5py.File) -> None:
             group = f.create_group("block")
-            group.create_dataset(
-                "trials",
-                data=data,
-                chunks=(min(_CHUNK, data.size),),
-                compression="lzf",
-                shuffle=False,
-            )
+            write_deflated(group, "trials", data, _CHUNK)
             for key, value in (attrs or {}).items():
                 group.attrs[key] = value
                 group.attrs[f"{key}_sha256"] = text_sha256(value)
