@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from diamp.errors import ExtractionError
-from diamp.extractors._kernels import shifted_and_parity
+from diamp.extractors._bit_kernels import shifted_and_parity
 from diamp.extractors.bits import BitSource, PackedBits, read_padded
 
 __all__ = ["check_output", "correlation_bits_direct"]

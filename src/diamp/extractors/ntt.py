@@ -55,7 +55,7 @@ import numpy as np
 from diamp.errors import ExtractionError
 from diamp.extractors import _ntt_kernels as k
 from diamp.extractors.bits import BitSource, PackedBits
-from diamp.extractors.correlate import (
+from diamp.extractors.blocks import (
     CorrelationPlan,
     CorrelationResult,
     PartialResult,
