@@ -3,26 +3,28 @@
 Both engines (:mod:`diamp.extractors.correlate`, the FFT; :mod:`diamp.extractors.ntt`, the
 exact transform) cut x into blocks and the lags into chunks (:class:`CorrelationPlan`),
 XOR the parities contributed by groups of blocks (:class:`PartialResult`) and return
-:class:`CorrelationResult`. This module holds those types and the buffers and windows they
-read, apart from either engine's numba kernels, so that importing a result type, or running
-one engine, loads only the kernels that engine calls.
+:class:`CorrelationResult`. This module holds those types and the zeroed buffers both
+allocate, apart from every numba kernel, so that importing a result type, checking options
+or running one engine loads only the kernels that engine calls.
 """
 
 from __future__ import annotations
 
 import mmap
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
-from diamp.extractors._bit_kernels import count_bits
-from diamp.extractors.bits import BitSource, PackedBits, read_padded
+from diamp.extractors.bits import PackedBits
 
 __all__ = [
     "DEFAULT_MAX_FFT_LENGTH",
     "DEFAULT_MAX_MEMORY",
+    "ENGINES",
     "CorrelationPlan",
     "CorrelationResult",
+    "Engine",
     "PartialResult",
     "with_checked",
 ]
@@ -31,6 +33,10 @@ DEFAULT_MAX_FFT_LENGTH = 2**26
 DEFAULT_MAX_MEMORY = 5 * 2**30
 WORKER_BYTES_PER_POINT = 24  # three half spectra (x, y in place, and the accumulator)
 SHARED_BYTES_PER_POINT = 16  # the FFT library's own buffers and cached plans
+
+Engine = Literal["fft", "exact"]
+ENGINES: tuple[Engine, ...] = ("fft", "exact")
+"""The correlation engines: ``fft`` (blockwise FFT, round-off bound) and ``exact`` (NTT)."""
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,6 @@ def _zeroed(count: int, dtype: type[np.generic]) -> np.ndarray:
         return np.zeros(count, dtype=dtype)
     region = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
     return np.frombuffer(region, dtype=dtype, count=count)  # keeps the mapping alive
-
-
-def _window(source: BitSource, start_bit: int, count: int) -> tuple[np.ndarray, int, int]:
-    """Packed bytes covering bits [start_bit, start_bit + count), the offset, and the ones."""
-    packed = read_padded(source, start_bit // 8, (start_bit + count + 7) // 8)
-    return packed, start_bit % 8, int(count_bits(packed, start_bit % 8, count))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +35,9 @@ from diamp.extractors.bits import BitSource, PackedBits
 from diamp.extractors.blocks import (
     DEFAULT_MAX_FFT_LENGTH,
     DEFAULT_MAX_MEMORY,
+    ENGINES,
     CorrelationResult,
+    Engine,
     with_checked,
 )
 from diamp.extractors.direct import check_output
@@ -54,9 +56,6 @@ __all__ = [
     "sample_positions",
 ]
 
-Engine = Literal["fft", "exact"]
-ENGINES: tuple[Engine, ...] = ("fft", "exact")
-"""The correlation engines: ``fft`` (blockwise FFT, round-off bound) and ``exact`` (NTT)."""
 Positions = np.random.Generator | int | None
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diamp.errors import ExtractionError
+from diamp.extractors._bit_kernels import window
 from diamp.extractors._kernels import accumulate_product, parity_pack, unpack_to_float
 from diamp.extractors.bits import BitSource, PackedBits
 from diamp.extractors.blocks import (
@@ -50,7 +51,6 @@ from diamp.extractors.blocks import (
     CorrelationPlan,
     CorrelationResult,
     PartialResult,
-    _window,
     _zeroed,
     with_checked,
 )
@@ -309,8 +309,8 @@ def correlation_partial(
         bl = min(plan.block_bits, n - s)
         ylen = min(bl + jl - 1, y.nbits - s - j0)
         if ylen > 0:
-            xb, xoff, wa = _window(x, s, bl)
-            yb, yoff, wb = _window(y, s + j0, ylen)
+            xb, xoff, wa = window(x, s, bl)
+            yb, yoff, wb = window(y, s + j0, ylen)
             if wa and wb:
                 if bound.blocks and bound.with_block(wa, wb) >= MAX_ERROR:
                     flush()  # before fx is refilled: the inverse transform writes into fx
