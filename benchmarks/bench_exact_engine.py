@@ -18,7 +18,8 @@ cryptomite needs N prime with primitive root 2 (it computes the cyclic-shift var
 N defaults to the largest such prime below 2^24, as in ``bench_dodis_baselines.py``. The
 outputs differ (cyclic vs non-cyclic shifts); the work is the same kind.
 
-    .venv/bin/python benchmarks/bench_exact_engine.py [--log-n 24] [--repeat 5]
+    .venv/bin/python benchmarks/bench_exact_engine.py [--log-n 24] [--repeat 5] \
+        [--baseline-src ../other-checkout/src]
 
 Target (issue 14, item 7): the exact engine >= 10x faster than cryptomite at N ~ 2^24.
 """
@@ -74,11 +75,11 @@ def load() -> str:
         return "n/a"
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds of one process invocation, and the CPU seconds (user + sys) it used."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -94,6 +95,11 @@ def main() -> None:
     parser.add_argument("--cryptomite-python", default="/tmp/cryptovenv/bin/python")
     parser.add_argument("--skip-fft", action="store_true", help="do not time --engine fft")
     parser.add_argument("--dir", type=Path, default=None, help="for the bit files (temp dir)")
+    parser.add_argument(
+        "--baseline-src",
+        default=None,
+        help="also time --engine exact with PYTHONPATH=DIR (another checkout's src), interleaved",
+    )
     args = parser.parse_args()
     if not Path(args.cryptomite_python).exists():
         sys.exit(f"{args.cryptomite_python} not found; create the venv as the docstring says")
@@ -111,13 +117,17 @@ def main() -> None:
         script = work / "cryptomite_dodis.py"
         script.write_text(CRYPTOMITE_SCRIPT)
 
-        def diamp_cmd(engine: str) -> list[str]:
+        def diamp_cmd(engine: str, out: str = "") -> list[str]:
             return [
                 diamp, "extract", "dodis", str(x), str(y), "--bits", str(n), "--m", str(m),
-                "-o", str(work / f"{engine}.bin"), "--engine", engine, "-q",
+                "-o", str(work / f"{out or engine}.bin"), "--engine", engine, "-q",
             ]  # fmt: skip
 
         contenders = {"diamp exact": diamp_cmd("exact")}
+        envs: dict[str, dict[str, str] | None] = {}
+        if args.baseline_src is not None:
+            contenders["exact baseline"] = diamp_cmd("exact", "baseline")
+            envs["exact baseline"] = dict(os.environ, PYTHONPATH=args.baseline_src)
         if not args.skip_fft:
             contenders["diamp fft"] = diamp_cmd("fft")
         contenders["cryptomite"] = [
@@ -129,12 +139,12 @@ def main() -> None:
         print(f"load average before: {load()}")
         for name in contenders:  # warm-up: numba's cache, the page cache
             if name != "cryptomite":
-                timed(contenders[name])
+                timed(contenders[name], envs.get(name))
         times: dict[str, list[float]] = {name: [] for name in contenders}
         cpus: dict[str, list[float]] = {name: [] for name in contenders}
         for i in range(args.repeat):
             for name, cmd in contenders.items():
-                wall, cpu = timed(cmd)
+                wall, cpu = timed(cmd, envs.get(name))
                 times[name].append(wall)
                 cpus[name].append(cpu)
             print(
@@ -148,6 +158,9 @@ def main() -> None:
         if not args.skip_fft:
             same = (work / "exact.bin").read_bytes() == (work / "fft.bin").read_bytes()
             print(f"exact and fft outputs identical: {same}")
+        if args.baseline_src is not None:
+            same = (work / "exact.bin").read_bytes() == (work / "baseline.bin").read_bytes()
+            print(f"exact and baseline outputs identical: {same}")
     medians = {name: statistics.median(t) for name, t in times.items()}
     cpu_medians = {name: statistics.median(t) for name, t in cpus.items()}
     for name, value in medians.items():
@@ -158,6 +171,10 @@ def main() -> None:
     ratio = medians["cryptomite"] / medians["diamp exact"]
     cpu_ratio = cpu_medians["cryptomite"] / cpu_medians["diamp exact"]
     print(f"cryptomite / diamp exact = {ratio:.1f}x wall (target >= 10x), {cpu_ratio:.1f}x cpu")
+    if "exact baseline" in medians:
+        before = medians["cryptomite"] / medians["exact baseline"]
+        before_cpu = cpu_medians["cryptomite"] / cpu_medians["exact baseline"]
+        print(f"cryptomite / exact baseline = {before:.1f}x wall, {before_cpu:.1f}x cpu")
     print(f"load average after: {load()}")
 
 

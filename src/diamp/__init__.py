@@ -6,13 +6,26 @@ with the MDL/EAT security proof, extract it with the Dodis two-source extractor,
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from diamp.errors import DiampError
 
-try:
-    __version__ = version("diamp")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
-
 __all__ = ["DiampError", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """``__version__``, read from the installed metadata on first use (PEP 562).
+
+    ``importlib.metadata`` costs tens of milliseconds to import; a command that never shows
+    the version does not pay for it.
+    """
+    if name != "__version__":
+        raise AttributeError(f"module 'diamp' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("diamp")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without install
+        found = "0+unknown"
+    globals()["__version__"] = found
+    return found

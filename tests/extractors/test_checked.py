@@ -144,3 +144,26 @@ def test_progress_reports_extraction_then_self_check() -> None:
     extract_checked("dodis", x, x, 8, check_bits=3, progress=Sink())
     assert steps[0] == ("Dodis extraction (N = 64, m = 8)", 1)
     assert ("Self-check (3 bits from the definition)", 1) in steps and steps[-1] == ("update", 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 700),
+    chunk_words=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+    count=st.integers(1, 40),
+)
+def test_direct_definition_any_chunking_and_position_order(
+    n: int, chunk_words: int, seed: int, count: int
+) -> None:
+    """Positions in any order, grouped onto shared reads of y, against the definition."""
+    from diamp.extractors.direct import correlation_bits_direct
+
+    rng = np.random.default_rng(seed)
+    x, y = bits(rng, n), bits(rng, n)
+    positions = [int(p) for p in rng.integers(0, n, count)]  # unsorted, repeats allowed
+    want = dodis_reference(x, y, n)
+    got = correlation_bits_direct(
+        PackedBits(np.packbits(x), n), PackedBits(np.packbits(y), n), positions, chunk_words
+    )
+    assert got == [int(want[j]) for j in positions]

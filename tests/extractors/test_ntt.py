@@ -216,8 +216,9 @@ def test_threads_do_not_change_the_bits() -> None:
     xp, yp = PackedBits.from_bits(bits(rng, n)), PackedBits.from_bits(bits(rng, n))
     one = correlate_parity_exact(xp, yp, n // 2, threads=1)
     two = correlate_parity_exact(xp, yp, n // 2, threads=2)
+    three = correlate_parity_exact(xp, yp, n // 2, threads=3)  # uneven shares of sections
     assert one.fft_length > ntt.SECTION
-    assert one.output == two.output == correlate_parity(xp, yp, n // 2).output
+    assert one.output == two.output == three.output == correlate_parity(xp, yp, n // 2).output
 
 
 # ----------------------------------------------------------------------------- the plan

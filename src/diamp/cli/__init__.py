@@ -1,7 +1,9 @@
 """The ``diamp`` command line.
 
-Heavy modules (numpy, numba, h5py, mpmath) are imported inside the commands so that
-``diamp --help`` starts fast.
+Heavy modules (numpy, numba, h5py, mpmath, and even rich's tables and progress bars) are
+imported inside the commands so that ``diamp --help`` starts fast; the help is plain text
+(``rich_markup_mode=None``) for the same reason. ``benchmarks/bench_startup.py`` measures it,
+and ``tests/test_cli_startup.py`` checks which modules a command imports.
 """
 
 from __future__ import annotations
@@ -13,9 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from diamp import __version__
 from diamp.cli.common import (
     ABORT_EXIT,
     bad_option,
@@ -50,6 +50,10 @@ app = typer.Typer(
         "it with the Dodis two-source extractor, and serve it."
     ),
     no_args_is_help=True,
+    # Plain help and usage errors (every sub-app too): typer's rich formatting costs about
+    # 0.2 s of CPU at every start, and it read "[server]" in option help as markup and
+    # dropped it.
+    rich_markup_mode=None,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -57,6 +61,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from diamp import __version__
+
         out.print(f"diamp {__version__}")
         raise typer.Exit()
 
@@ -75,6 +81,8 @@ def main_callback(
 
 
 def _summary(output: RunOutput) -> None:
+    from rich.table import Table
+
     result = output.result
     total = result.scan.total
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -274,6 +282,8 @@ def stats(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Recompute Bell statistics (counts, CHSH, exact S_mu, per-block series) from a store."""
+    from rich.table import Table
+
     from diamp.protocol.certificate import fraction_str
     from diamp.protocol.scan import scan_store, series_dict
 
@@ -410,6 +420,7 @@ test_app = typer.Typer(
         "of raw samples (one per byte)."
     ),
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 test_app.command("sp800-22")(sp800_22_command)
 test_app.command("sp800-90b")(sp800_90b_command)

@@ -23,6 +23,7 @@ beacon_app = typer.Typer(
         "`diamp serve` publishes, and verify pulses from files or from any Beacon 2.0 URL."
     ),
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

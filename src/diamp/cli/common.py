@@ -6,15 +6,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from diamp.errors import ConfigError, DiampError
-from diamp.progress import Update
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from diamp.progress import Update
 
 __all__ = [
     "ABORT_EXIT",
@@ -73,6 +76,14 @@ def progress_bars(enabled: bool) -> Iterator[RichProgress]:
     if not enabled:
         yield RichProgress(None)
         return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from diamp.cli.common import bad_option, emit_json, out
 from diamp.errors import ConfigError
@@ -289,6 +288,8 @@ def entropy_model_command(
 
     Example: diamp entropy-model vacuum -p bits=8 -p range=5 -p gamma=10 (exit 2: bad input).
     """
+    from rich.table import Table
+
     if kind not in _MODELS:
         raise bad_option("KIND", f"unknown model {kind!r}; choose one of {', '.join(_MODELS)}")
     params = _Params(kind, param or [])

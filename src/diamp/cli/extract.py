@@ -24,6 +24,7 @@ extract_app = typer.Typer(
         "HDF5 dataset (e.g. trials.h5:/z) and FILE.h5:AB the AB string of a trial store."
     ),
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -169,7 +170,7 @@ def toeplitz(
 
 def _check_engine(engine: str) -> None:
     """Exit with status 2 unless ``engine`` names a correlation engine."""
-    from diamp.extractors.checked import ENGINES
+    from diamp.extractors.blocks import ENGINES
 
     if engine not in ENGINES:
         raise bad_option("--engine", f"expected one of {', '.join(ENGINES)}, found {engine!r}")

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from diamp.cli.common import bad_option, emit_json, fail, out
 from diamp.errors import DiampError, StorageError
@@ -92,6 +91,8 @@ def _summary_data(
 
 
 def _otp_summary(info: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("mode", info["mode"])
     table.add_row("input", escape(info["input"]))

@@ -114,7 +114,10 @@ def _with_beacon_period(settings: ServiceSettings, period: float, config: Path) 
 
 
 keys_app = typer.Typer(
-    name="keys", help="Pre-shared client keys of the service.", no_args_is_help=True
+    name="keys",
+    help="Pre-shared client keys of the service.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -150,7 +153,10 @@ def keys_new(
 
 
 client_app = typer.Typer(
-    name="client", help="Talk to a diamp randomness service.", no_args_is_help=True
+    name="client",
+    help="Talk to a diamp randomness service.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

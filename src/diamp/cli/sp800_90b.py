@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from diamp.cli.common import bad_option, console, emit_json, fail, out, progress_bars
 from diamp.errors import DiampError, StorageError
@@ -144,6 +143,8 @@ def _fmt(value: float | None, width: int = 6) -> str:
 
 
 def _print_non_iid(result: NonIidResult) -> None:
+    from rich.table import Table
+
     table = Table(title="SP 800-90B non-IID track (min-entropy)")
     table.add_column("estimator")
     table.add_column(f"literal (per {result.bits_per_sample}-bit sample)", justify="right")
@@ -171,6 +172,8 @@ def _verdict(ok: bool) -> str:
 
 
 def _print_iid(result: IidResult) -> None:
+    from rich.table import Table
+
     perm = result.permutation
     table = Table(title=escape(f"SP 800-90B permutation tests ({perm.permutations:,} shuffles)"))
     for col in ("statistic", "original", "above", "equal", "below", "verdict"):

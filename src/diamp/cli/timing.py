@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from diamp.cli.common import emit_json, fail, out
 from diamp.errors import DiampError
@@ -18,6 +17,7 @@ timing_app = typer.Typer(
         "separated from the stop at the other (durations in ns, TOML timing sections)."
     ),
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -36,6 +36,8 @@ def budget(
     Worst-case durations (uncertainties added against the verdict) are rounded up and t_d
     down to the section's resolution. Exit status 0 on pass, 4 on fail.
     """
+    from rich.table import Table
+
     from diamp.timing.budget import BUDGET_ROWS, timing_budget
     from diamp.timing.drift import drift_window
     from diamp.timing.section import load_timing
@@ -91,6 +93,8 @@ def check(
 
     Exit status 0 when the timing verifies, 4 when it does not (the reasons are printed).
     """
+    from rich.table import Table
+
     from diamp.daq.traces import read_traces
     from diamp.timing.section import load_timing
     from diamp.timing.verify import verify_timing

@@ -26,24 +26,26 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from diamp.errors import ExtractionError
 from diamp.extractors.bits import BitSource, PackedBits
-from diamp.extractors.correlate import (
+from diamp.extractors.blocks import (
     DEFAULT_MAX_FFT_LENGTH,
     DEFAULT_MAX_MEMORY,
+    ENGINES,
     CorrelationResult,
-    correlate_parity,
+    Engine,
     with_checked,
 )
 from diamp.extractors.direct import check_output
-from diamp.extractors.distributed import DaskTarget, correlate_parity_on_cluster
-from diamp.extractors.dodis import check_dodis_inputs
-from diamp.extractors.toeplitz import ReversedBits, check_toeplitz_inputs
+from diamp.extractors.inputs import ExtractorKind, correlation_inputs
 from diamp.progress import NullProgress, Progress, ProgressSink
+
+if TYPE_CHECKING:
+    from diamp.extractors.distributed import DaskTarget
 
 __all__ = [
     "ENGINES",
@@ -54,10 +56,6 @@ __all__ = [
     "sample_positions",
 ]
 
-ExtractorKind = Literal["dodis", "toeplitz"]
-Engine = Literal["fft", "exact"]
-ENGINES: tuple[Engine, ...] = ("fft", "exact")
-"""The correlation engines: ``fft`` (blockwise FFT, round-off bound) and ``exact`` (NTT)."""
 Positions = np.random.Generator | int | None
 
 
@@ -92,17 +90,15 @@ def sample_positions(m: int, count: int, rng: Positions = None) -> list[int]:
     return sorted(int(p) for p in rng.choice(m, size=count, replace=False))
 
 
-def _correlation_inputs(
-    kind: ExtractorKind, x: BitSource, y: BitSource, m: int
-) -> tuple[BitSource, BitSource, str]:
-    """Validated inputs of the correlation that computes ``kind``, and a progress label."""
-    if kind == "dodis":
-        check_dodis_inputs(x, y, m)
-        return x, y, f"Dodis extraction (N = {x.nbits:,}, m = {m:,})"
-    if kind == "toeplitz":
-        check_toeplitz_inputs(x, y, m)
-        return ReversedBits(x), y, f"Toeplitz (n = {x.nbits:,}, m = {m:,})"
-    raise ExtractionError(f"unknown extractor {kind!r}: expected 'dodis' or 'toeplitz'")
+def correlate_parity(x: BitSource, y: BitSource, m: int, **options: Any) -> CorrelationResult:
+    """The FFT engine (:func:`diamp.extractors.correlate.correlate_parity`), imported on use.
+
+    Importing it here only when called keeps its kernels out of a process that runs the
+    exact engine.
+    """
+    from diamp.extractors.correlate import correlate_parity as fft_engine
+
+    return fft_engine(x, y, m, **options)
 
 
 def extract_checked(
@@ -147,7 +143,7 @@ def extract_checked(
         On invalid inputs or lengths, ``check_bits < 0``, a round-off bound exceeded, or an
         output bit that differs from the definition (``position`` names it).
     """
-    cx, cy, label = _correlation_inputs(kind, x, y, m)
+    cx, cy, label = correlation_inputs(kind, x, y, m)
     if engine not in ENGINES:
         raise ExtractionError(f"unknown extraction engine {engine!r}: expected 'fft' or 'exact'")
     if check_bits < 0:
@@ -179,6 +175,8 @@ def extract_checked(
             progress=tick,
         )
     else:
+        from diamp.extractors.distributed import correlate_parity_on_cluster
+
         result = correlate_parity_on_cluster(
             dask,
             cx,

@@ -31,23 +31,29 @@ Callers recompute output bits at random positions from the definition afterwards
 from __future__ import annotations
 
 import math
-import mmap
 import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from diamp.errors import ExtractionError
-from diamp.extractors._kernels import (
-    accumulate_product,
-    count_bits,
-    parity_pack,
-    unpack_to_float,
+from diamp.extractors._bit_kernels import window
+from diamp.extractors._kernels import accumulate_product, parity_pack, unpack_to_float
+from diamp.extractors.bits import BitSource, PackedBits
+from diamp.extractors.blocks import (
+    DEFAULT_MAX_FFT_LENGTH,
+    DEFAULT_MAX_MEMORY,
+    SHARED_BYTES_PER_POINT,
+    WORKER_BYTES_PER_POINT,
+    CorrelationPlan,
+    CorrelationResult,
+    PartialResult,
+    _zeroed,
+    with_checked,
 )
-from diamp.extractors.bits import BitSource, PackedBits, read_padded
 from diamp.extractors.fft import fft_backend
 from diamp.progress import Progress
 
@@ -69,11 +75,7 @@ __all__ = [
 
 UNIT_ROUNDOFF = 2.0**-53
 MAX_ERROR = 0.25
-DEFAULT_MAX_FFT_LENGTH = 2**26
 MIN_AUTO_FFT_LENGTH = 2**20
-DEFAULT_MAX_MEMORY = 5 * 2**30
-WORKER_BYTES_PER_POINT = 24  # three half spectra (x, y in place, and the accumulator)
-SHARED_BYTES_PER_POINT = 16  # the FFT library's own buffers and cached plans
 
 
 def _gamma(k: int) -> float:
@@ -193,31 +195,6 @@ def _cheapest_block(n: int, lag: int, max_fft_length: int) -> int:
     return block - block % 64 if 128 <= block < n else block
 
 
-@dataclass(frozen=True)
-class CorrelationPlan:
-    """How a correlation is cut: x-blocks of ``block_bits``, lag chunks of ``lag_bits``."""
-
-    n: int
-    m: int
-    block_bits: int
-    lag_bits: int
-    fft_length: int
-
-    @property
-    def n_blocks(self) -> int:
-        """Number of x-blocks."""
-        return -(-self.n // self.block_bits)
-
-    @property
-    def n_chunks(self) -> int:
-        """Number of lag chunks."""
-        return -(-self.m // self.lag_bits)
-
-    def memory_bytes(self, workers: int = 1) -> int:
-        """Estimated peak working memory of ``workers`` workers in one process."""
-        return (WORKER_BYTES_PER_POINT * workers + SHARED_BYTES_PER_POINT) * self.fft_length
-
-
 def max_fft_for_memory(max_memory: int, workers: int) -> int:
     """Largest power-of-two FFT length whose workers fit in ``max_memory`` bytes."""
     budget = max_memory // (WORKER_BYTES_PER_POINT * workers + SHARED_BYTES_PER_POINT)
@@ -263,33 +240,6 @@ def plan_correlation(
     return CorrelationPlan(n=n, m=m, block_bits=block, lag_bits=lag, fft_length=length)
 
 
-@dataclass(frozen=True)
-class PartialResult:
-    """XOR-contribution of some x-blocks to one lag chunk (``bits`` packed MSB-first)."""
-
-    chunk: int
-    bits: np.ndarray
-    error_bound: float
-    max_residual: float
-    flushes: int
-
-
-def _zeroed(count: int, dtype: type[np.generic]) -> np.ndarray:
-    """A zeroed array in pre-faulted anonymous memory (4 KiB pages).
-
-    numpy asks the kernel for transparent huge pages on large arrays; when memory is
-    fragmented the first write into them stalls in direct compaction (measured: 2.5 s per
-    GiB, against 0.25 s for a populated mapping), which at experiment scale costs more than
-    the FFTs. Falls back to ``np.zeros`` where ``MAP_POPULATE`` does not exist.
-    """
-    nbytes = count * np.dtype(dtype).itemsize
-    populate = getattr(mmap, "MAP_POPULATE", None)
-    if populate is None or nbytes < 2**24:
-        return np.zeros(count, dtype=dtype)
-    region = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
-    return np.frombuffer(region, dtype=dtype, count=count)  # keeps the mapping alive
-
-
 class _Workspace:
     """FFT buffers of one worker, allocated once per extraction.
 
@@ -306,12 +256,6 @@ class _Workspace:
     def real(self, spectrum: np.ndarray) -> np.ndarray:
         """The first L floats of a spectrum buffer's memory (in-place transform input)."""
         return spectrum.view(np.float64)[: self.length]
-
-
-def _window(source: BitSource, start_bit: int, count: int) -> tuple[np.ndarray, int, int]:
-    """Packed bytes covering bits [start_bit, start_bit + count), the offset, and the ones."""
-    packed = read_padded(source, start_bit // 8, (start_bit + count + 7) // 8)
-    return packed, start_bit % 8, int(count_bits(packed, start_bit % 8, count))
 
 
 def correlation_partial(
@@ -365,8 +309,8 @@ def correlation_partial(
         bl = min(plan.block_bits, n - s)
         ylen = min(bl + jl - 1, y.nbits - s - j0)
         if ylen > 0:
-            xb, xoff, wa = _window(x, s, bl)
-            yb, yoff, wb = _window(y, s + j0, ylen)
+            xb, xoff, wa = window(x, s, bl)
+            yb, yoff, wb = window(y, s + j0, ylen)
             if wa and wb:
                 if bound.blocks and bound.with_block(wa, wb) >= MAX_ERROR:
                     flush()  # before fx is refilled: the inverse transform writes into fx
@@ -380,25 +324,6 @@ def correlation_partial(
             progress(1)
     flush()
     return PartialResult(chunk, out, worst_bound, worst_residual, flushes)
-
-
-@dataclass(frozen=True)
-class CorrelationResult:
-    """Output bits with the evidence of their exactness.
-
-    ``exactness`` says what that evidence is: ``"fft-bound"`` (this engine: every sum's
-    round-off bound < 1/4 and its residual checked) or ``"exact"`` (the NTT engine of
-    :mod:`diamp.extractors.ntt`, no rounding at all).
-    """
-
-    output: PackedBits
-    block_bits: int
-    lag_bits: int
-    fft_length: int
-    error_bound: float
-    max_residual: float
-    checked_positions: tuple[int, ...] = field(default=())
-    exactness: str = "fft-bound"  # "exact" from the NTT engine (diamp.extractors.ntt)
 
 
 def _split(count: int, parts: int) -> list[range]:
@@ -479,8 +404,3 @@ def correlate_parity(
 def default_threads() -> int:
     """Worker threads that keep the cores busy with the active FFT backend."""
     return 1 if fft_backend().threaded else max(1, os.cpu_count() or 1)
-
-
-def with_checked(result: CorrelationResult, positions: tuple[int, ...]) -> CorrelationResult:
-    """``result`` recording the positions that were self-checked."""
-    return replace(result, checked_positions=positions)

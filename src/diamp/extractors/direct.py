@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from diamp.errors import ExtractionError
-from diamp.extractors._kernels import shifted_and_parity
+from diamp.extractors._bit_kernels import shifted_and_parity
 from diamp.extractors.bits import BitSource, PackedBits, read_padded
 
 __all__ = ["check_output", "correlation_bits_direct"]
@@ -31,6 +31,8 @@ def correlation_bits_direct(
     """c_j at ``positions`` from the definition (bit-packed AND and parity, O(n) each).
 
     Streams both inputs in chunks of ``chunk_words`` 64-bit words; independent of the FFT.
+    Positions whose word offsets lie within ``chunk_words`` of each other share one read
+    of y (each takes its own slice of it, the same words a read of its own would give).
     """
     n = x.nbits
     for j in positions:
@@ -38,13 +40,23 @@ def correlation_bits_direct(
             raise ExtractionError(f"output bit index must be >= 0, found {j}")
     nwords = -(-n // 64)
     parities = [0] * len(positions)
+    order = sorted(range(len(positions)), key=lambda i: int(positions[i]))
     for w0 in range(0, nwords, chunk_words):
         w1 = min(w0 + chunk_words, nwords)
         xw = _words(read_padded(x, 8 * w0, 8 * w1))
-        for i, j in enumerate(positions):
-            q, r = divmod(int(j), 64)
-            yw = _words(read_padded(y, 8 * (w0 + q), 8 * (w1 + q + 1)))
-            parities[i] ^= int(shifted_and_parity(xw, yw, r))
+        first = 0
+        while first < len(order):
+            base = int(positions[order[first]]) // 64  # the smallest word offset of a group
+            stop = first
+            while stop < len(order) and int(positions[order[stop]]) // 64 < base + chunk_words:
+                stop += 1
+            top = int(positions[order[stop - 1]]) // 64
+            yw = _words(read_padded(y, 8 * (w0 + base), 8 * (w1 + top + 1)))
+            for i in order[first:stop]:
+                q, r = divmod(int(positions[i]), 64)
+                window = yw[q - base : q - base + w1 - w0 + 1]
+                parities[i] ^= int(shifted_and_parity(xw, window, r))
+            first = stop
     return parities
 
 

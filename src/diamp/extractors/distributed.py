@@ -11,7 +11,8 @@ bit-identical to the single-process one.
 
 :func:`dask_client` is the one place a connection is made (to a scheduler, or to a new
 LocalCluster); the task functions shipped to the workers are pure. ``dask`` and
-``distributed`` are imported inside the functions, so importing this module stays cheap.
+``distributed`` are imported inside the functions, and so is each engine (its kernels), so
+importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -26,14 +27,11 @@ import numpy as np
 
 from diamp.errors import ExtractionError
 from diamp.extractors.bits import BitSource, PackedBits
-from diamp.extractors.correlate import (
+from diamp.extractors.blocks import (
     DEFAULT_MAX_FFT_LENGTH,
     DEFAULT_MAX_MEMORY,
     CorrelationResult,
     PartialResult,
-    correlation_partial,
-    max_fft_for_memory,
-    plan_correlation,
 )
 from diamp.progress import Progress
 
@@ -113,6 +111,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
 
 
 def _partial(x: BitSource, y: BitSource, plan: Any, chunk: int, first: int, stop: int) -> Any:
+    from diamp.extractors.correlate import correlation_partial
+
     return correlation_partial(x, y, plan, chunk, range(first, stop))
 
 
@@ -175,6 +175,8 @@ def correlate_parity_dask(
         plan = plan_exact(x.nbits, m, block_bits=block_bits, max_length=cap)
         task: Any = _exact_partial
     else:
+        from diamp.extractors.correlate import max_fft_for_memory, plan_correlation
+
         cap = min(max_fft_length, max_fft_for_memory(max_memory, workers))
         plan = plan_correlation(x.nbits, m, block_bits=block_bits, max_fft_length=cap)
         task = _partial

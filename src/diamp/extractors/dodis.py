@@ -46,6 +46,7 @@ from diamp.extractors.correlate import (
     with_checked,
 )
 from diamp.extractors.direct import check_output, correlation_bits_direct
+from diamp.extractors.inputs import check_dodis_inputs
 from diamp.progress import Progress
 
 __all__ = [
@@ -69,16 +70,6 @@ __all__ = [
 DodisPlan = CorrelationPlan
 DodisResult = CorrelationResult
 dodis_partial = correlation_partial
-
-
-def check_dodis_inputs(x: BitSource, y: BitSource, m: int) -> None:
-    """Raise :class:`ExtractionError` unless x and y have equal length N and 1 <= m <= N."""
-    if x.nbits != y.nbits:
-        raise ExtractionError(
-            f"Dodis inputs must have equal length, found {x.nbits} and {y.nbits} bits"
-        )
-    if not 1 <= m <= x.nbits:
-        raise ExtractionError(f"output length m must satisfy 1 <= m <= N = {x.nbits}, found {m}")
 
 
 def plan_dodis(

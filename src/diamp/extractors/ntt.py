@@ -54,12 +54,12 @@ import numpy as np
 
 from diamp.errors import ExtractionError
 from diamp.extractors import _ntt_kernels as k
+from diamp.extractors._bit_kernels import window
 from diamp.extractors.bits import BitSource, PackedBits
-from diamp.extractors.correlate import (
+from diamp.extractors.blocks import (
     CorrelationPlan,
     CorrelationResult,
     PartialResult,
-    _window,
     _zeroed,
 )
 from diamp.progress import Progress
@@ -188,7 +188,7 @@ class _Pool:
 
     def __init__(self, threads: int) -> None:
         self.threads = max(1, threads)
-        self._executor = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self._executor = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
 
     def __enter__(self) -> _Pool:
         return self
@@ -197,18 +197,22 @@ class _Pool:
         if self._executor is not None:
             self._executor.shutdown()
 
-    def run(self, fn: Callable[..., Any], total: int, *args: Any) -> None:
-        """``fn(*args, lo, hi)`` over a partition of ``range(total)`` into [lo, hi)."""
-        if self._executor is None or total < PARALLEL_MIN:
+    def run(self, fn: Callable[..., Any], total: int, *args: Any, unit: int = 1) -> None:
+        """``fn(*args, lo, hi)`` over a partition of ``range(total)`` into [lo, hi).
+
+        Each index stands for ``unit`` elements (a section of a transform for the in-cache
+        stages): a range of fewer than ``PARALLEL_MIN`` elements runs on one thread. The
+        calling thread runs the last part itself.
+        """
+        if self._executor is None or total < 2 or total * unit < PARALLEL_MIN:
             fn(*args, 0, total)
             return
-        parts = self.threads
+        parts = min(self.threads, total)
         edges = [total * i // parts for i in range(parts + 1)]
         futures = [
-            self._executor.submit(fn, *args, edges[i], edges[i + 1])
-            for i in range(parts)
-            if edges[i + 1] > edges[i]
+            self._executor.submit(fn, *args, edges[i], edges[i + 1]) for i in range(parts - 1)
         ]
+        fn(*args, edges[parts - 1], edges[parts])
         for future in futures:
             future.result()
 
@@ -223,14 +227,14 @@ def _forward(a: np.ndarray, tw: np.ndarray, pool: _Pool) -> None:
         h //= 4
     if h >= size:
         pool.run(k.dif_stage, length // 2, a, tw, h)
-    pool.run(k.dif_tail, length // size, a, tw, size, size // 2)
+    pool.run(k.dif_tail, length // size, a, tw, size, size // 2, unit=size)
 
 
 def _inverse(a: np.ndarray, tw: np.ndarray, pool: _Pool) -> None:
     """In-place unscaled inverse transform (bit-reversed in, natural order out, times L)."""
     length = a.size
     size = min(length, SECTION)
-    pool.run(k.dit_head, length // size, a, tw, size, size // 2)
+    pool.run(k.dit_head, length // size, a, tw, size, size // 2, unit=size)
     h = size
     if (length // size).bit_length() % 2 == 0:  # an odd number of stages left: one alone
         pool.run(k.dit_stage, length // 2, a, tw, h)
@@ -310,8 +314,8 @@ def _partial(
         bl = min(span, n - s)
         ylen = min(bl + jl - 1, y.nbits - s - j0)
         if ylen > 0:
-            xb, xoff, wa = _window(x, s, bl)
-            yb, yoff, wb = _window(y, s + j0, ylen)
+            xb, xoff, wa = window(x, s, bl)
+            yb, yoff, wb = window(y, s + j0, ylen)
             if wa and wb:
                 if ceiling + min(wa, wb) > SUM_LIMIT:
                     flush()

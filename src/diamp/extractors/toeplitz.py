@@ -13,16 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from diamp.errors import ExtractionError
-from diamp.extractors.bits import BitSource, PackedBits, read_padded
+from diamp.extractors.bits import BitSource, PackedBits
 from diamp.extractors.correlate import (
     DEFAULT_MAX_MEMORY,
     CorrelationResult,
     correlate_parity,
 )
 from diamp.extractors.direct import check_output, correlation_bits_direct
+from diamp.extractors.inputs import ReversedBits, check_toeplitz_inputs
 from diamp.progress import Progress
 
 __all__ = [
@@ -32,41 +31,6 @@ __all__ = [
     "toeplitz_extract",
     "verify_toeplitz",
 ]
-
-
-class ReversedBits:
-    """The bits of ``source`` in reverse order (bit i is source bit n − 1 − i)."""
-
-    def __init__(self, source: BitSource) -> None:
-        self.source = source
-
-    @property
-    def nbits(self) -> int:
-        """Number of bits (that of the source)."""
-        return self.source.nbits
-
-    def read_bytes(self, start: int, stop: int) -> np.ndarray:
-        """Packed bytes ``[start, stop)`` of the reversed string."""
-        n = self.nbits
-        start, stop = max(start, 0), min(stop, (n + 7) // 8)
-        if stop <= start:
-            return np.zeros(0, dtype=np.uint8)
-        lo, hi = n - 8 * stop, n - 8 * start  # source bits [lo, hi), lo may be negative
-        first = lo // 8
-        bits = np.unpackbits(read_padded(self.source, first, -(-hi // 8)))
-        segment = bits[lo - 8 * first : hi - 8 * first]
-        return np.packbits(segment[::-1])
-
-
-def check_toeplitz_inputs(raw: BitSource, seed: BitSource, m: int) -> None:
-    """Raise :class:`ExtractionError` unless n >= 1, m >= 1 and the seed has n + m − 1 bits."""
-    if raw.nbits < 1 or m < 1:
-        raise ExtractionError(f"Toeplitz needs n >= 1 raw bits and m >= 1, found {raw.nbits}, {m}")
-    if seed.nbits != raw.nbits + m - 1:
-        raise ExtractionError(
-            f"Toeplitz seed must hold n + m - 1 = {raw.nbits + m - 1} bits "
-            f"(n = {raw.nbits}, m = {m}), found {seed.nbits}"
-        )
 
 
 def toeplitz_extract(

@@ -1,0 +1,105 @@
+"""What each command imports at start (a correctness check, not a timing).
+
+``diamp --help`` must not import the numeric or service stack, and the exact engine must
+not load the FFT engine's kernels nor the packages numba only probes for. Each case runs in
+a fresh interpreter and reports ``sys.modules`` after the command; the speed itself is
+measured by ``benchmarks/bench_startup.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Runs the CLI in-process, then prints the modules it left loaded and its exit status.
+RUNNER = """
+import json, sys
+from diamp.cli import main
+sys.argv = ["diamp", *json.loads(sys.argv[1])]
+code = 0
+try:
+    main()
+except SystemExit as exit:
+    code = exit.code or 0
+sys.stdout.flush()
+print("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+HEAVY = ("numpy", "numba", "llvmlite", "scipy", "h5py", "fastapi", "uvicorn", "dask")
+HEAVY += ("distributed", "mpmath", "matplotlib", "cryptography", "zhinst")
+
+
+def _run(*args: str) -> tuple[int, set[str], str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return report["code"], set(report["modules"]), proc.stdout + proc.stderr
+
+
+def _top(modules: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["extract", "--help"], ["--version"]])
+def test_help_and_version_import_no_heavy_package(args: list[str]) -> None:
+    code, modules, output = _run(*args)
+    assert code == 0, output
+    assert not _top(modules) & set(HEAVY), sorted(_top(modules) & set(HEAVY))
+    assert "rich.progress" not in modules and "typer.rich_utils" not in modules
+    if args == ["--help"]:  # typer validates parameters with pydantic, but not for this
+        assert "pydantic" not in _top(modules)
+
+
+def test_help_keeps_bracketed_text() -> None:
+    """Plain help: "[server]" in an option's help is text, not markup to drop."""
+    code, _, output = _run("serve", "--help")
+    assert code == 0, output
+    assert "overrides [server] host" in " ".join(output.split())
+
+
+def _bits(path: Path, seed: int) -> Path:
+    path.write_bytes(np.random.default_rng(seed).bytes(512))
+    return path
+
+
+def test_invalid_option_exits_before_any_kernel_loads(tmp_path: Path) -> None:
+    x, y = _bits(tmp_path / "x.bin", 1), _bits(tmp_path / "y.bin", 2)
+    code, modules, output = _run(
+        "extract", "dodis", str(x), str(y), "--m", "0", "-o", str(tmp_path / "k.bin")
+    )
+    assert code == 2, output
+    assert "--m" in output
+    assert not {"numba", "llvmlite"} & _top(modules)
+
+
+def test_exact_engine_loads_only_its_own_kernels(tmp_path: Path) -> None:
+    x, y = _bits(tmp_path / "x.bin", 3), _bits(tmp_path / "y.bin", 4)
+    outputs = {}
+    for engine in ("exact", "fft"):
+        out = tmp_path / f"{engine}.bin"
+        code, modules, output = _run(
+            "extract", "dodis", str(x), str(y), "--m", "2048", "-o", str(out),
+            "--engine", engine, "-q",
+        )  # fmt: skip
+        assert code == 0, output
+        outputs[engine] = out.read_bytes()
+        fft_kernels = {"diamp.extractors._kernels", "diamp.extractors.correlate"}
+        if engine == "exact":
+            assert "diamp.extractors._ntt_kernels" in modules
+            assert not fft_kernels & modules, sorted(fft_kernels & modules)
+        else:
+            assert fft_kernels <= modules
+            assert "diamp.extractors._ntt_kernels" not in modules
+        assert not {"scipy.linalg", "cffi", "distributed", "dask", "h5py"} & modules
+    assert outputs["exact"] == outputs["fft"]
