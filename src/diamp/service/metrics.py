@@ -36,7 +36,8 @@ registry (two apps in one process do not share counters).
 ``diamp_beacon_pulses_published_total``  pulses published by this process
 ``diamp_beacon_pulses_late_total``   of those, published more than the tolerance after
                                      their time stamp (:func:`late_tolerance`)
-``diamp_beacon_pulses_missed_total`` slots that got no pulse (woken after them, failed draw)
+``diamp_beacon_pulses_missed_total`` slots the beacon passed over (woken late, a slow pulse) or
+                                     whose draw failed
 ``diamp_beacon_last_pulse_timestamp_seconds``  time stamp of the last published pulse
 ``diamp_build_info``                 version of diamp and Python (value 1)
 ``process_*``, ``python_info``       the process collector's CPU, memory, descriptors, start

@@ -117,7 +117,7 @@ class BeaconEngine:
         self.external, self.clock, self.after_persist = external, clock, after_persist
         self.on_publish: list[Callable[[Pulse], None]] = []
         self.error: DiampError | None = None
-        self.missed = 0  # slots that got no pulse: woken after them, or a failed draw
+        self.missed = 0  # slots the running loop passed over or failed to fill
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.anchor = anchor
@@ -253,15 +253,17 @@ class BeaconEngine:
 
     # running
     def _loop(self) -> None:
+        tried: int | None = None  # the last slot this loop tried
         while not self._stop.is_set():
             slot = self.next_slot()
             if self._stop.wait(max(0.0, slot / 1000 - self.clock())):
                 return
             now = self.now_ms()
             if now - slot >= self.period_ms:  # woke late: take the latest boundary
-                latest = now - now % self.period_ms
-                self.missed += (latest - slot) // self.period_ms
-                slot = latest
+                slot = now - now % self.period_ms
+            if tried is not None:  # slots passed over (woken late, a slow pulse before)
+                self.missed += max(0, (slot - tried) // self.period_ms - 1)
+            tried = slot
             try:
                 self.emit(slot)
             except BeaconStoreError as err:
