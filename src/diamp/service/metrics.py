@@ -5,43 +5,49 @@ entropy estimates and throughput are read from the pipeline when ``/metrics`` is
 (a custom collector), so they are never stale. Every metric lives in the service's own
 registry (two apps in one process do not share counters).
 
-==================================  =========================================================
-``diamp_bytes_served_total``         bytes served, by tier
-``diamp_requests_total``             requests, by route and status code
-``diamp_request_seconds``            request latency histogram, by route
-``diamp_auth_failures_total``        401 answers, by reason
-``diamp_rate_limited_total``         429 answers
-``diamp_pool_bytes``                 fresh unserved bytes, by tier
-``diamp_tier_available``             1 if the tier's policy is met, by tier
-``diamp_tier_available_seconds``     seconds the tier could serve (policy met, pool not
-                                     empty), by tier, since it first could; with
-``diamp_tier_observed_seconds``      (seconds since then) and their quotient
-``diamp_tier_availability_ratio``    the tier's availability;
-``diamp_tier_warmup_seconds``        seconds from the start until the tier first could serve
-``diamp_source_healthy``             1 ok, 0 quarantined or exhausted, by source
-``diamp_health_pass_rate``           raw blocks passing the SP 800-90B health tests, by source
-``diamp_entropy_per_bit``            min-entropy per raw bit: declared and SP 800-90B assessed
-``diamp_source_min_entropy_bits``    min-entropy per raw sample, by source and kind: declared,
-                                     assessed (SP 800-90B), in_force = min(declared, assessed)
-``diamp_source_raw_samples_total``   raw samples read, by source (throughput)
-``diamp_source_output_bytes_total``  extracted (or DIRA) bytes produced, by source
-``diamp_check_failures_total``       failed periodic checks, by source and check
-``diamp_source_quarantined``         1 while the source is quarantined, by source
-``diamp_source_quarantines_total``   quarantines since the start, by source
-``diamp_health_blocks_total``        raw blocks through the continuous tests, by source and
-                                     result (passed, failed)
-``diamp_pool_target_bytes``          the pool level the pipeline refills each tier to
-``diamp_beacon_running``             1 while the beacon engine runs (0: stopped on an error)
-``diamp_beacon_period_seconds``      the beacon's pulse period
-``diamp_beacon_pulses_published_total``  pulses published by this process
-``diamp_beacon_pulses_late_total``   of those, published more than the tolerance after
-                                     their time stamp (:func:`late_tolerance`)
-``diamp_beacon_pulses_missed_total`` slots the beacon passed over (woken late, a slow pulse) or
-                                     whose draw failed
+=============================================  ====================================================
+``diamp_bytes_served_total``                   bytes served, by tier
+``diamp_requests_total``                       requests, by route and status code
+``diamp_request_seconds``                      request latency histogram, by route
+``diamp_auth_failures_total``                  401 answers, by reason
+``diamp_rate_limited_total``                   429 answers
+``diamp_pool_bytes``                           fresh unserved bytes, by tier
+``diamp_tier_available``                       1 if the tier's policy is met, by tier
+``diamp_tier_available_seconds``               seconds the tier could serve (policy met, pool not
+                                               empty), by tier, since it first could; with
+``diamp_tier_observed_seconds``                (seconds since then) and their quotient
+``diamp_tier_availability_ratio``              the tier's availability;
+``diamp_tier_warmup_seconds``                  seconds from the start until the tier first could
+                                               serve
+``diamp_source_healthy``                       1 ok, 0 quarantined or exhausted, by source
+``diamp_health_pass_rate``                     raw blocks passing the SP 800-90B health tests, by
+                                               source
+``diamp_entropy_per_bit``                      min-entropy per raw bit: declared and SP 800-90B
+                                               assessed
+``diamp_source_min_entropy_bits``              min-entropy per raw sample, by source and kind:
+                                               declared, assessed (SP 800-90B), in_force =
+                                               min(declared, assessed)
+``diamp_source_raw_samples_total``             raw samples read, by source (throughput)
+``diamp_source_output_bytes_total``            extracted (or DIRA) bytes produced, by source
+``diamp_check_failures_total``                 failed periodic checks, by source and check
+``diamp_source_quarantined``                   1 while the source is quarantined, by source
+``diamp_source_quarantines_total``             quarantines since the start, by source
+``diamp_health_blocks_total``                  raw blocks through the continuous tests, by source
+                                               and result (passed, failed)
+``diamp_pool_target_bytes``                    the pool level the pipeline refills each tier to
+``diamp_beacon_running``                       1 while the beacon engine runs (0: stopped on an
+                                               error)
+``diamp_beacon_period_seconds``                the beacon's pulse period
+``diamp_beacon_pulses_published_total``        pulses published by this process
+``diamp_beacon_pulses_late_total``             of those, published more than the tolerance after
+                                               their time stamp (:func:`late_tolerance`)
+``diamp_beacon_pulses_missed_total``           slots the beacon passed over (woken late, a slow
+                                               pulse) or whose draw failed
 ``diamp_beacon_last_pulse_timestamp_seconds``  time stamp of the last published pulse
-``diamp_build_info``                 version of diamp and Python (value 1)
-``process_*``, ``python_info``       the process collector's CPU, memory, descriptors, start
-==================================  =========================================================
+``diamp_build_info``                           version of diamp and Python (value 1)
+``process_*``, ``python_info``                 the process collector's CPU, memory, descriptors,
+                                               start
+=============================================  ====================================================
 
 No ``*_created`` series are exported: a counter's start is the process start
 (``process_start_time_seconds``), and the extra series only doubled the scrape.
