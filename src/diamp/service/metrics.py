@@ -55,6 +55,7 @@ No ``*_created`` series are exported: a counter's start is the process start
 
 from __future__ import annotations
 
+import logging
 import platform
 import threading
 from collections.abc import Iterator
@@ -72,6 +73,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from diamp.service.beacon.errors import BeaconStoreError
+
 if TYPE_CHECKING:
     from diamp.service.beacon.engine import BeaconEngine
     from diamp.service.beacon.pulse import Pulse
@@ -79,6 +82,8 @@ if TYPE_CHECKING:
     from diamp.service.pool import Pool
 
 __all__ = ["Metrics", "late_tolerance"]
+
+log = logging.getLogger(__name__)
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -212,7 +217,11 @@ class _BeaconCollector(Collector):
             ("missed", "Slots without a pulse", e.missed),
         ):
             yield CounterMetricFamily(f"diamp_beacon_pulses_{name}", doc, value)
-        last = e.store.last_pulse()
+        try:
+            last = e.store.last_pulse()
+        except BeaconStoreError as err:  # the engine stops on it too: running says so
+            log.warning("metrics: no last pulse: %s", err)
+            last = None
         if last is not None:
             yield GaugeMetricFamily(
                 "diamp_beacon_last_pulse_timestamp_seconds",

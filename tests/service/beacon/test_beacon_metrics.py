@@ -105,3 +105,19 @@ def test_slots_passed_over_and_failed_draws_are_missed(
     assert pulses[1].time_ms - pulses[0].time_ms >= 4 * 500  # 3 slots passed over
     assert pulses[2].time_ms - pulses[1].time_ms >= 2 * 500  # the failed draw's slot
     assert v["diamp_beacon_running"] == 0
+
+
+def test_a_failing_pulse_store_leaves_the_scrape_answering(
+    tmp_path: Path, keypair: tuple[Path, Path]
+) -> None:
+    clock = Clock(T0)
+    engine = make_engine(tmp_path, keypair, clock, period_ms=4000)
+    metrics = Metrics()
+    metrics.watch_beacon(engine)
+    clock.ms = T0 + 4000
+    engine.emit(T0 + 4000)
+    assert _values(metrics)["diamp_beacon_last_pulse_timestamp_seconds"] == (T0 + 4000) / 1000
+    engine.store.close()  # every query now fails with BeaconStoreError
+    v = _values(metrics)
+    assert "diamp_beacon_last_pulse_timestamp_seconds" not in v
+    assert v["diamp_beacon_pulses_published_total"] == 1
