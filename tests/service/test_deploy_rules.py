@@ -292,6 +292,18 @@ def _exported(text: str) -> set[str]:
     return {s.name for fam in text_string_to_metric_families(text) for s in fam.samples}
 
 
+def _entropy(text: str) -> dict[str, float]:
+    """``diamp_entropy_per_bit`` of source ``vac`` by estimate."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        s.labels["estimate"]: s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name == "diamp_entropy_per_bit" and s.labels["source"] == "vac"
+    }
+
+
 @pytest.mark.slow
 def test_a_running_server_exports_every_metric_the_rules_and_dashboards_use(
     tmp_path: Path,
@@ -314,7 +326,8 @@ def test_a_running_server_exports_every_metric_the_rules_and_dashboards_use(
             refused = httpx.get(url)  # unsigned: 401
             text = httpx.get(f"{base}/metrics").text
             missing = used - _exported(text)
-            if (not missing and served.status_code == 200) or time.monotonic() > deadline:
+            ready = not missing and served.status_code == 200 and "sp800_90b" in _entropy(text)
+            if ready or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
     finally:
@@ -324,3 +337,6 @@ def test_a_running_server_exports_every_metric_the_rules_and_dashboards_use(
     assert served.status_code == 200, served.text
     assert not missing, f"used by rules or dashboards but not exported: {sorted(missing)}"
     assert "_created" not in text
+    entropy = _entropy(text)  # the estimates the entropy alert compares, from the same scrape
+    assert set(entropy) == {"declared", "floor", "sp800_90b"}
+    assert entropy["floor"] == pytest.approx(0.6 * entropy["declared"], rel=1e-12)  # default

@@ -22,8 +22,9 @@ registry (two apps in one process do not share counters).
 ``diamp_source_healthy``                       1 ok, 0 quarantined or exhausted, by source
 ``diamp_health_pass_rate``                     raw blocks passing the SP 800-90B health tests, by
                                                source
-``diamp_entropy_per_bit``                      min-entropy per raw bit: declared and SP 800-90B
-                                               assessed
+``diamp_entropy_per_bit``                      min-entropy per raw bit: declared, SP 800-90B
+                                               assessed, and the floor an assessment must reach
+                                               (``min_assessed_fraction`` × declared)
 ``diamp_source_min_entropy_bits``              min-entropy per raw sample, by source and kind:
                                                declared, assessed (SP 800-90B), in_force =
                                                min(declared, assessed)
@@ -164,6 +165,8 @@ class _PipelineCollector(Collector):
                     bits.add_metric([name, kind], value)
             if h.declared is not None:
                 ent.add_metric([name, "declared"], h.declared / h.bits_per_sample)
+                floor = h.checks.min_assessed_fraction * h.declared
+                ent.add_metric([name, "floor"], floor / h.bits_per_sample)
             check = h.last_checks.get("sp800_90b")
             if check is not None:
                 assessed = float(check.detail["assessed_min_entropy"])
