@@ -370,6 +370,7 @@ def create_app(
         raise
     if engine is not None:
         routers = (*routers, beacon_router(engine))
+        service.metrics.watch_beacon(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

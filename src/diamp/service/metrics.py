@@ -5,44 +5,88 @@ entropy estimates and throughput are read from the pipeline when ``/metrics`` is
 (a custom collector), so they are never stale. Every metric lives in the service's own
 registry (two apps in one process do not share counters).
 
-==================================  =========================================================
-``diamp_bytes_served_total``         bytes served, by tier
-``diamp_requests_total``             requests, by route and status code
-``diamp_request_seconds``            request latency histogram, by route
-``diamp_auth_failures_total``        401 answers, by reason
-``diamp_rate_limited_total``         429 answers
-``diamp_pool_bytes``                 fresh unserved bytes, by tier
-``diamp_tier_available``             1 if the tier's policy is met, by tier
-``diamp_tier_available_seconds``     seconds the tier could serve (policy met, pool not
-                                     empty), by tier, since it first could; with
-``diamp_tier_observed_seconds``      (seconds since then) and their quotient
-``diamp_tier_availability_ratio``    the tier's availability;
-``diamp_tier_warmup_seconds``        seconds from the start until the tier first could serve
-``diamp_source_healthy``             1 ok, 0 quarantined or exhausted, by source
-``diamp_health_pass_rate``           raw blocks passing the SP 800-90B health tests, by source
-``diamp_entropy_per_bit``            min-entropy per raw bit: declared and SP 800-90B assessed
-``diamp_source_min_entropy_bits``    min-entropy per raw sample, by source and kind: declared,
-                                     assessed (SP 800-90B), in_force = min(declared, assessed)
-``diamp_source_raw_samples_total``   raw samples read, by source (throughput)
-``diamp_source_output_bytes_total``  extracted (or DIRA) bytes produced, by source
-``diamp_check_failures_total``       failed periodic checks, by source and check
-==================================  =========================================================
+=============================================  ====================================================
+``diamp_bytes_served_total``                   bytes served, by tier
+``diamp_requests_total``                       requests, by route and status code
+``diamp_request_seconds``                      request latency histogram, by route
+``diamp_auth_failures_total``                  401 answers, by reason
+``diamp_rate_limited_total``                   429 answers
+``diamp_pool_bytes``                           fresh unserved bytes, by tier
+``diamp_tier_available``                       1 if the tier's policy is met, by tier
+``diamp_tier_available_seconds``               seconds the tier could serve (policy met, pool not
+                                               empty), by tier, since it first could; with
+``diamp_tier_observed_seconds``                (seconds since then) and their quotient
+``diamp_tier_availability_ratio``              the tier's availability;
+``diamp_tier_warmup_seconds``                  seconds from the start until the tier first could
+                                               serve
+``diamp_source_healthy``                       1 ok, 0 quarantined or exhausted, by source
+``diamp_health_pass_rate``                     raw blocks passing the SP 800-90B health tests, by
+                                               source
+``diamp_entropy_per_bit``                      min-entropy per raw bit: declared, SP 800-90B
+                                               assessed, and the floor an assessment must reach
+                                               (``min_assessed_fraction`` × declared)
+``diamp_source_min_entropy_bits``              min-entropy per raw sample, by source and kind:
+                                               declared, assessed (SP 800-90B), in_force =
+                                               min(declared, assessed)
+``diamp_source_raw_samples_total``             raw samples read, by source (throughput)
+``diamp_source_output_bytes_total``            extracted (or DIRA) bytes produced, by source
+``diamp_check_failures_total``                 failed periodic checks, by source and check
+``diamp_source_quarantined``                   1 while the source is quarantined, by source
+``diamp_source_quarantines_total``             quarantines since the start, by source
+``diamp_health_blocks_total``                  raw blocks through the continuous tests, by source
+                                               and result (passed, failed)
+``diamp_pool_target_bytes``                    the pool level the pipeline refills each tier to
+``diamp_beacon_running``                       1 while the beacon engine runs (0: stopped on an
+                                               error)
+``diamp_beacon_period_seconds``                the beacon's pulse period
+``diamp_beacon_pulses_published_total``        pulses published by this process
+``diamp_beacon_pulses_late_total``             of those, published more than the tolerance after
+                                               their time stamp (:func:`late_tolerance`)
+``diamp_beacon_pulses_missed_total``           slots the beacon passed over (woken late, a slow
+                                               pulse) or whose draw failed
+``diamp_beacon_last_pulse_timestamp_seconds``  time stamp of the last published pulse
+``diamp_build_info``                           version of diamp and Python (value 1)
+``process_*``, ``python_info``                 the process collector's CPU, memory, descriptors,
+                                               start
+=============================================  ====================================================
+
+No ``*_created`` series are exported: a counter's start is the process start
+(``process_start_time_seconds``), and the extra series only doubled the scrape.
 """
 
 from __future__ import annotations
 
+import logging
+import platform
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from diamp.service.beacon.errors import BeaconStoreError
+
 if TYPE_CHECKING:
+    from diamp.service.beacon.engine import BeaconEngine
+    from diamp.service.beacon.pulse import Pulse
     from diamp.service.pipeline import Pipeline
     from diamp.service.pool import Pool
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "late_tolerance"]
+
+log = logging.getLogger(__name__)
+
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -67,15 +111,23 @@ class _PipelineCollector(Collector):
         ratio = GaugeMetricFamily(
             "diamp_tier_availability_ratio", "Available / observed seconds", labels=["tier"]
         )
+        target = GaugeMetricFamily(
+            "diamp_pool_target_bytes", "Pool level refilled to", labels=["tier"]
+        )
         for name in p.tiers:
             pool.add_metric([name], self.pool.level(name))
+            target.add_metric([name], p.settings.pool.target_bytes)
             avail.add_metric([name], 0 if p.tier_problem(name) else 1)
             a = p.availability_now(name)
             up.add_metric([name], a.available_seconds)
             seen.add_metric([name], a.observed_seconds)
             ratio.add_metric([name], a.ratio)
             warm.add_metric([name], a.warmup_seconds)
-        yield from (pool, avail, up, seen, ratio, warm)
+        yield from (pool, target, avail, up, seen, ratio, warm)
+        yield from self._sources()
+
+    def _sources(self) -> Iterator[Any]:
+        p = self.pipeline
         healthy = GaugeMetricFamily("diamp_source_healthy", "Source ok", labels=["source"])
         rate = GaugeMetricFamily(
             "diamp_health_pass_rate", "Health-test pass rate", labels=["source"]
@@ -95,6 +147,13 @@ class _PipelineCollector(Collector):
         fails = CounterMetricFamily(
             "diamp_check_failures", "Failed periodic checks", labels=["source", "check"]
         )
+        quar = GaugeMetricFamily("diamp_source_quarantined", "Quarantined", labels=["source"])
+        quars = CounterMetricFamily(
+            "diamp_source_quarantines", "Quarantines since the start", labels=["source"]
+        )
+        blocks = CounterMetricFamily(
+            "diamp_health_blocks", "Raw blocks tested", labels=["source", "result"]
+        )
         for name, rt in p.sources.items():
             h = rt.health
             healthy.add_metric([name], 1 if h.status == "ok" else 0)
@@ -106,15 +165,72 @@ class _PipelineCollector(Collector):
                     bits.add_metric([name, kind], value)
             if h.declared is not None:
                 ent.add_metric([name, "declared"], h.declared / h.bits_per_sample)
+                floor = h.checks.min_assessed_fraction * h.declared
+                ent.add_metric([name, "floor"], floor / h.bits_per_sample)
             check = h.last_checks.get("sp800_90b")
             if check is not None:
                 assessed = float(check.detail["assessed_min_entropy"])
                 ent.add_metric([name, "sp800_90b"], assessed / h.bits_per_sample)
+            quar.add_metric([name], 1 if h.status == "quarantined" else 0)
+            quars.add_metric([name], h.quarantines)
+            blocks.add_metric([name, "passed"], h.blocks_passed)
+            blocks.add_metric([name, "failed"], h.blocks_failed)
             raw.add_metric([name], rt.raw_samples)
             out.add_metric([name], rt.extracted_bytes)
             for kind in ("sp800_90b", "sp800_22"):
                 fails.add_metric([name, kind], h.check_failures.get(kind, 0))
-        yield from (healthy, rate, ent, bits, raw, out, fails)
+        yield from (healthy, rate, ent, bits, raw, out, fails, quar, quars, blocks)
+
+
+def late_tolerance(period_s: float) -> float:
+    """Seconds after its time stamp a pulse may be published and still be on time.
+
+    A quarter of the period, at most 5 s: signing and persisting take milliseconds, so a
+    pulse later than that was held up (a slow draw, a blocked store, an overloaded host).
+    """
+    return min(5.0, period_s / 4)
+
+
+class _BeaconCollector(Collector):
+    """Pulses published, late and missed by this process; the last pulse from the store."""
+
+    def __init__(self, engine: BeaconEngine) -> None:
+        self.engine = engine
+        self.published = self.late = 0
+        self._lock = threading.Lock()
+        engine.on_publish.append(self._published)
+
+    def _published(self, pulse: Pulse) -> None:
+        delay = self.engine.clock() - pulse.time_ms / 1000
+        with self._lock:
+            self.published += 1
+            if delay > late_tolerance(self.engine.period_ms / 1000):
+                self.late += 1
+
+    def collect(self) -> Iterator[Any]:
+        e = self.engine
+        with self._lock:
+            published, late = self.published, self.late
+        running = e.running and e.error is None
+        yield GaugeMetricFamily("diamp_beacon_running", "Beacon engine running", int(running))
+        yield GaugeMetricFamily("diamp_beacon_period_seconds", "Pulse period", e.period_ms / 1000)
+        for name, doc, value in (
+            ("published", "Pulses published", published),
+            ("late", "Pulses published late", late),
+            ("missed", "Slots without a pulse", e.missed),
+        ):
+            yield CounterMetricFamily(f"diamp_beacon_pulses_{name}", doc, value)
+        try:
+            last = e.store.last_pulse()
+        except BeaconStoreError as err:  # the engine stops on it too: running says so
+            log.warning("metrics: no last pulse: %s", err)
+            last = None
+        if last is not None:
+            yield GaugeMetricFamily(
+                "diamp_beacon_last_pulse_timestamp_seconds",
+                "Time stamp of the last published pulse",
+                last.time_ms / 1000,
+            )
 
 
 class Metrics:
@@ -132,10 +248,21 @@ class Metrics:
             "diamp_auth_failures", "Requests answered 401", ["reason"], registry=r
         )
         self.rate_limited = Counter("diamp_rate_limited", "Requests answered 429", registry=r)
+        from diamp import __version__
+
+        Info("diamp_build", "Build information", registry=r).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
 
     def watch(self, pipeline: Pipeline, pool: Pool) -> None:
         """Report the pipeline's state at every scrape."""
         self.registry.register(_PipelineCollector(pipeline, pool))
+
+    def watch_beacon(self, engine: BeaconEngine) -> None:
+        """Count the beacon's pulses and report its state at every scrape."""
+        self.registry.register(_BeaconCollector(engine))
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -117,6 +117,7 @@ class BeaconEngine:
         self.external, self.clock, self.after_persist = external, clock, after_persist
         self.on_publish: list[Callable[[Pulse], None]] = []
         self.error: DiampError | None = None
+        self.missed = 0  # slots the running loop passed over or failed to fill
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.anchor = anchor
@@ -252,6 +253,7 @@ class BeaconEngine:
 
     # running
     def _loop(self) -> None:
+        tried: int | None = None  # the last slot this loop tried
         while not self._stop.is_set():
             slot = self.next_slot()
             if self._stop.wait(max(0.0, slot / 1000 - self.clock())):
@@ -259,6 +261,9 @@ class BeaconEngine:
             now = self.now_ms()
             if now - slot >= self.period_ms:  # woke late: take the latest boundary
                 slot = now - now % self.period_ms
+            if tried is not None:  # slots passed over (woken late, a slow pulse before)
+                self.missed += max(0, (slot - tried) // self.period_ms - 1)
+            tried = slot
             try:
                 self.emit(slot)
             except BeaconStoreError as err:
@@ -266,9 +271,16 @@ class BeaconEngine:
                 self.error = err
                 return
             except DiampError as err:  # a failed draw: skip the slot, the next one is a gap
+                self.missed += 1
                 log.error("beacon: no pulse at %s: %s", format_timestamp(slot), err)
             except Exception:  # the source is foreign code: log it, keep the beacon alive
+                self.missed += 1
                 log.exception("beacon: no pulse at %s", format_timestamp(slot))
+
+    @property
+    def running(self) -> bool:
+        """True while the engine's thread runs (not before start, after stop or an error)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         """Run the engine in a daemon thread."""
