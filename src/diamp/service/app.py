@@ -22,8 +22,10 @@ headers and ``X-Diamp-Allowed-Simulated: true`` when it was admitted only by
 
 Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`):
 failures get 401 (counted by reason), over-rate clients 429 with ``Retry-After``, an empty
-pool or an unavailable tier 503. This module is imported only when the server starts, so
-it imports FastAPI at module level.
+pool or an unavailable tier 503. ``GET /v1/random`` with a query in plain form is answered
+by :class:`~diamp.service.fastpath.RandomFastPath` before FastAPI routes it (same checks,
+same answers; the route here documents it and serves every other form). This module is
+imported only when the server starts, so it imports FastAPI at module level.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from diamp.service.beacon.settings import build_engine
 from diamp.service.core import Service
 from diamp.service.fastpath import (
     MAX_BYTES,
+    SIMULATED_FLAG,
     RandomFastPath,
     authenticate,
     draw_headers,
@@ -158,7 +161,6 @@ async def authenticated(request: Request, service: Annotated[Service, Depends(_s
     return authenticate(service, request.headers, request.scope)
 
 
-_FLAG = {True: "true", False: "false", None: "unknown"}
 Client = Annotated[str, Depends(authenticated)]
 Svc = Annotated[Service, Depends(_service)]
 
@@ -234,7 +236,7 @@ def _info_router() -> APIRouter:
             raise HTTPException(404, "no DIRA certificate with that SHA-512 is served here")
         origin = service.certificate_origins[sha512]
         headers = {
-            "X-Diamp-Simulated": _FLAG[origin["simulated"]],
+            "X-Diamp-Simulated": SIMULATED_FLAG[origin["simulated"]],
             "X-Diamp-Provenance-Status": str(origin["status"]),
         }
         if origin["allowed_simulated"]:

@@ -31,6 +31,7 @@ from diamp.service.errors import AuthError, PoolEmpty, PoolError, TierUnavailabl
 
 __all__ = [
     "MAX_BYTES",
+    "SIMULATED_FLAG",
     "RandomFastPath",
     "authenticate",
     "canonical_query",
@@ -40,7 +41,8 @@ __all__ = [
 
 MAX_BYTES = 1 << 26
 """Largest ``bytes`` a request may name (the largest ``[server] max_request_bytes``)."""
-_FLAG = {True: "true", False: "false", None: "unknown"}
+SIMULATED_FLAG = {True: "true", False: "false", None: "unknown"}
+"""``X-Diamp-Simulated`` for a draw's or certificate's ``simulated`` (True, False, None)."""
 _SIGNATURE = {"WWW-Authenticate": "Signature"}
 
 
@@ -128,7 +130,7 @@ async def take(service: Service, client: str, nbytes: int, tier: str | None) -> 
 def draw_headers(draw: Draw) -> dict[str, str]:
     """Where a draw came from: tier, simulated (true/false/unknown), sources, certificates."""
     headers = {"X-Diamp-Tier": draw.tier, "Cache-Control": "no-store"}
-    headers["X-Diamp-Simulated"] = _FLAG[draw.simulated]
+    headers["X-Diamp-Simulated"] = SIMULATED_FLAG[draw.simulated]
     names = dict.fromkeys(e["source"] for e in draw.simulated_sources)
     if names:
         headers["X-Diamp-Simulated-Sources"] = ",".join(names)
