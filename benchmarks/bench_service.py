@@ -15,7 +15,10 @@ Also measures the pipeline's sustained extraction rate (Toeplitz, one core), whi
 the long-run serving rate.
 
     .venv/bin/python benchmarks/bench_service.py [--small 20000] [--large 150] [--conns 16]
-        [--repeats 5] [--no-pipeline]
+        [--repeats 5] [--no-pipeline] [--plain-async]
+
+The plain endpoint is a ``def`` route (FastAPI runs it in its thread pool); with
+``--plain-async`` it is an ``async def`` route (on the event loop, no thread hop).
 
 Targets (issue 16): diamp/plain >= 0.8 at 32 bytes and >= 0.7 at 1 MiB, with auth.
 """
@@ -46,7 +49,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import Response
 app = FastAPI()
 @app.get("/v1/random")
-def random(nbytes: int = Query(alias="bytes")) -> Response:
+DEF random(nbytes: int = Query(alias="bytes")) -> Response:
     return Response(os.urandom(nbytes), media_type="application/octet-stream")
 uvicorn.run(app, host="127.0.0.1", port=0, loop="uvloop", http="httptools", log_level="info",
             access_log=False)
@@ -157,6 +160,11 @@ def main() -> None:
     parser.add_argument("--conns", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=5, help="interleaved runs per server")
     parser.add_argument("--no-pipeline", action="store_true", help="skip the extraction rate")
+    parser.add_argument(
+        "--plain-async",
+        action="store_true",
+        help="plain endpoint as `async def` (on the event loop) instead of `def` (thread pool)",
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -174,7 +182,8 @@ def main() -> None:
              str(tmp / "service.toml"), "--port", "0"],
             tmp / "diamp.log",
         )  # fmt: skip
-        plain, pport = start([sys.executable, "-c", PLAIN], tmp / "plain.log")
+        plain_code = PLAIN.replace("DEF", "async def" if args.plain_async else "def")
+        plain, pport = start([sys.executable, "-c", plain_code], tmp / "plain.log")
         servers = (("diamp (auth)", dport, key), ("plain FastAPI", pport, None))
         results: dict[tuple[str, str], list[dict[str, float]]] = {}
         try:
