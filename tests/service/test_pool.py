@@ -100,3 +100,53 @@ def test_foreign_schema_refused(tmp_path: Path) -> None:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
     with pytest.raises(PoolError, match="expected 1, found 99"):
         Pool(path)
+
+
+def test_take_held_serves_only_reserved_memory_and_never_waits(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    fill_counter(path, "t", 1000, chunk_words=300)
+    pool = Pool(path, reserve_bytes=80)
+    assert pool.take_held(8, "t") is None  # nothing reserved yet: nothing consumed
+    assert pool.level("t") == 8000
+    assert words(pool.take(8, "t").data) == [0]  # reserves words 0-9
+    held = pool.take_held(72, "t")
+    assert held is not None and words(held.data) == list(range(1, 10))
+    assert held.segments[0].offset == 8 and held.tier == "t"
+    assert pool.take_held(8, "t") is None  # memory used up: the database is not touched
+    assert words(pool.take(8, "t").data) == [10]
+    busy = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with pool._lock:  # e.g. a thread committing a reservation
+            busy.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    busy.wait(10)
+    assert pool.take_held(8, "t") is None  # would wait for the lock: declines instead
+    release.set()
+    t.join()
+    assert words(pool.take(16, "t").data) == [11, 12]
+    with pytest.raises(PoolError, match="at least 1 byte"):
+        pool.take_held(0, "t")
+
+
+def test_large_draws_reserve_ahead_and_a_crash_never_repeats_them(tmp_path: Path) -> None:
+    from diamp.service.pool import AHEAD, LARGE_DRAW
+
+    path = tmp_path / "p.sqlite"
+    total = 16 * LARGE_DRAW // 8
+    fill_counter(path, "t", total, chunk_words=LARGE_DRAW // 8)
+    first = Pool(path, reserve_bytes=8)
+    assert words(first.take(LARGE_DRAW, "t").data) == list(range(LARGE_DRAW // 8))
+    ahead = AHEAD * LARGE_DRAW  # committed at once: the next draws come from memory
+    second_draw = first.take_held(LARGE_DRAW, "t")
+    assert second_draw is not None and second_draw.segments[0].offset == 0
+    assert first._db.execute("PRAGMA secure_delete").fetchone() == (2,)  # FAST
+    # no close(): the process "dies" holding the rest of the reservation in memory
+    second = Pool(path, reserve_bytes=8)
+    after = words(second.take(8, "t").data)
+    assert after == [ahead // 8]  # the unserved rest of the reservation is lost, not repeated
+    assert second.level("t") == 8 * total - ahead - 8

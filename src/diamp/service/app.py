@@ -22,8 +22,10 @@ headers and ``X-Diamp-Allowed-Simulated: true`` when it was admitted only by
 
 Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`):
 failures get 401 (counted by reason), over-rate clients 429 with ``Retry-After``, an empty
-pool or an unavailable tier 503. This module is imported only when the server starts, so
-it imports FastAPI at module level.
+pool or an unavailable tier 503. ``GET /v1/random`` with a query in plain form is answered
+by :class:`~diamp.service.fastpath.RandomFastPath` before FastAPI routes it (same checks,
+same answers; the route here documents it and serves every other form). This module is
+imported only when the server starts, so it imports FastAPI at module level.
 """
 
 from __future__ import annotations
@@ -37,16 +39,20 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request  # noqa: TID253 - server-only module
-from fastapi.concurrency import run_in_threadpool  # noqa: TID253 - server-only module
 from fastapi.responses import JSONResponse, Response  # noqa: TID253 - server-only module
 
-from diamp.service.auth import RequestParts, normalize_authority
 from diamp.service.beacon.api import beacon_router
 from diamp.service.beacon.engine import BeaconEngine
 from diamp.service.beacon.settings import build_engine
 from diamp.service.core import Service
-from diamp.service.errors import AuthError, PoolEmpty, PoolError, TierUnavailable
-from diamp.service.pool import Draw
+from diamp.service.fastpath import (
+    MAX_BYTES,
+    SIMULATED_FLAG,
+    RandomFastPath,
+    authenticate,
+    draw_headers,
+    take,
+)
 from diamp.service.settings import ServiceSettings
 
 __all__ = ["BackgroundTask", "create_app"]
@@ -99,6 +105,8 @@ class _Timing:
 
     def __init__(self, app: Any, service: Service) -> None:
         self.app, self.metrics = app, service.metrics
+        self._latency: dict[str, Any] = {}  # the metrics' children, looked up once each
+        self._count: dict[tuple[str, int], Any] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -120,8 +128,17 @@ class _Timing:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            self.metrics.latency.labels(route).observe(time.perf_counter() - start)
-            self.metrics.requests.labels(route, str(status)).inc()
+            self._observe(route, status, time.perf_counter() - start)
+
+    def _observe(self, route: str, status: int, seconds: float) -> None:
+        latency = self._latency.get(route)
+        if latency is None:
+            latency = self._latency[route] = self.metrics.latency.labels(route)
+        count = self._count.get((route, status))
+        if count is None:
+            count = self._count[route, status] = self.metrics.requests.labels(route, str(status))
+        latency.observe(seconds)
+        count.inc()
 
 
 _ROUTES = {
@@ -140,50 +157,10 @@ async def _service(request: Request) -> Service:
 
 
 async def authenticated(request: Request, service: Annotated[Service, Depends(_service)]) -> str:
-    """Dependency: the verified client id, or 401 (counted)."""
-    scheme = request.url.scheme
-    _check_authority(request, service, scheme)
-    parts = RequestParts(
-        method=request.method,
-        authority=normalize_authority(request.headers.get("host", ""), scheme),
-        path=request.scope.get("raw_path", b"").decode("latin-1") or "/",
-        query="?" + request.scope.get("query_string", b"").decode("latin-1"),
-    )
-    try:
-        return service.verifier.verify(request.headers, parts)
-    except AuthError as err:
-        service.metrics.auth_failures.labels(err.fields.get("reason", "other")).inc()
-        raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Signature"}) from err
+    """Dependency: the verified client id, or 401 (counted); see :func:`fastpath.authenticate`."""
+    return authenticate(service, request.headers, request.scope)
 
 
-def _check_authority(request: Request, service: Service, scheme: str) -> None:
-    """The signed ``@authority`` must be one this server answers for (401 otherwise).
-
-    ``[server] public_authorities`` lists them (e.g. a reverse proxy's name); by default it
-    is the address the request arrived at (and ``localhost`` on a loopback address), so a
-    request signed for another instance sharing the clients file is refused here.
-    """
-    authority = normalize_authority(request.headers.get("host", ""), scheme)
-    allowed = {normalize_authority(a, scheme) for a in service.settings.server.public_authorities}
-    if not allowed:
-        server = request.scope.get("server") or ("", None)
-        host, port = str(server[0]).lower(), server[1]
-        names = {host, "localhost"} if host in ("127.0.0.1", "::1", "localhost") else {host}
-        for name in names:
-            shown = f"[{name}]" if ":" in name else name
-            allowed.add(normalize_authority(shown if port is None else f"{shown}:{port}", scheme))
-    if authority not in allowed:
-        service.metrics.auth_failures.labels("authority").inc()
-        raise HTTPException(
-            401,
-            f"@authority {authority!r} is not one this server answers for "
-            f"({', '.join(sorted(allowed))}); sign requests for this server",
-            headers={"WWW-Authenticate": "Signature"},
-        )
-
-
-_INLINE_BYTES = 4096
-_FLAG = {True: "true", False: "false", None: "unknown"}
 Client = Annotated[str, Depends(authenticated)]
 Svc = Annotated[Service, Depends(_service)]
 
@@ -193,44 +170,6 @@ TierName = Annotated[
     Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
           description="Output tier (default: the first; an empty value is 422, not the default)"),
 ]  # fmt: skip
-MAX_BYTES = 1 << 26
-"""Largest ``bytes`` a request may name (the largest ``[server] max_request_bytes``)."""
-
-
-async def _take(service: Service, client: str, nbytes: int, tier: str | None) -> Any:
-    if tier is not None and tier not in service.pipeline.tiers:
-        raise HTTPException(
-            422, f"unknown tier {tier!r}; tiers: {', '.join(service.pipeline.tiers)}"
-        )
-    cap = service.settings.server.max_request_bytes
-    if nbytes > cap:
-        raise HTTPException(413, f"at most {cap} bytes per request, asked for {nbytes}")
-    wait = service.limiter.admit(client, nbytes)
-    if wait:
-        service.metrics.rate_limited.inc()
-        raise HTTPException(
-            429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait)))}
-        )
-    try:
-        if nbytes <= _INLINE_BYTES:  # served from memory: no need to leave the event loop
-            return service.draw(nbytes, tier)
-        return await run_in_threadpool(service.draw, nbytes, tier)
-    except (TierUnavailable, PoolEmpty) as err:
-        raise HTTPException(503, str(err), headers={"Retry-After": "1"}) from err
-    except PoolError as err:  # the pool database failed: nothing was served
-        raise HTTPException(503, f"pool unavailable: {err}", headers={"Retry-After": "5"}) from err
-
-
-def _draw_headers(draw: Draw) -> dict[str, str]:
-    """Where a draw came from: tier, simulated (true/false/unknown), sources, certificates."""
-    headers = {"X-Diamp-Tier": draw.tier, "Cache-Control": "no-store"}
-    headers["X-Diamp-Simulated"] = _FLAG[draw.simulated]
-    names = dict.fromkeys(e["source"] for e in draw.simulated_sources)
-    if names:
-        headers["X-Diamp-Simulated-Sources"] = ",".join(names)
-    if draw.dira_certificates:
-        headers["X-Diamp-Dira-Certificates"] = ",".join(draw.dira_certificates)
-    return headers
 
 
 def _random_router() -> APIRouter:
@@ -245,8 +184,8 @@ def _random_router() -> APIRouter:
         format: Annotated[Literal["binary", "hex", "base64"], Query()] = "binary",
         tier: TierName = None,
     ) -> Response:  # fmt: skip
-        draw = await _take(service, client, nbytes, tier)
-        headers = _draw_headers(draw)
+        draw = await take(service, client, nbytes, tier)
+        headers = draw_headers(draw)
         if format == "binary":
             return Response(draw.data, media_type="application/octet-stream", headers=headers)
         text = draw.data.hex() if format == "hex" else base64.b64encode(draw.data).decode()
@@ -264,8 +203,8 @@ def _random_router() -> APIRouter:
         if length > cap:
             raise HTTPException(413, f"length must be at most {cap}, found {length}")
         per = {"uint8": 1, "uint16": 2, "hex16": size}[type]
-        draw = await _take(service, client, length * per, tier)
-        response.headers.update(_draw_headers(draw))
+        draw = await take(service, client, length * per, tier)
+        response.headers.update(draw_headers(draw))
         data = draw.data
         if type == "uint8":
             values: list[Any] = list(data)
@@ -297,7 +236,7 @@ def _info_router() -> APIRouter:
             raise HTTPException(404, "no DIRA certificate with that SHA-512 is served here")
         origin = service.certificate_origins[sha512]
         headers = {
-            "X-Diamp-Simulated": _FLAG[origin["simulated"]],
+            "X-Diamp-Simulated": SIMULATED_FLAG[origin["simulated"]],
             "X-Diamp-Provenance-Status": str(origin["status"]),
         }
         if origin["allowed_simulated"]:
@@ -393,6 +332,7 @@ def create_app(
     app.state.beacon = engine
     for router in (_random_router(), _info_router(), *routers):
         app.include_router(router)
+    app.add_middleware(RandomFastPath, service=service)  # inside the timing, as the routes
     app.add_middleware(_Timing, service=service)
     app.add_middleware(_HeaderGuard)
     return app

@@ -92,16 +92,22 @@ class RequestParts:
 
     def value(self, component: str) -> str:
         """The value of one derived component."""
-        return {"@method": self.method, "@authority": self.authority,
-                "@path": self.path, "@query": self.query}[component]  # fmt: skip
+        value: str = getattr(self, _FIELDS[component])
+        return value
+
+
+_FIELDS = {"@method": "method", "@authority": "authority", "@path": "path", "@query": "query"}
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + text + '"'
 
 
 def _unquote(token: str) -> str:
-    return re.sub(r"\\([\\\"])", r"\1", token[1:-1])
+    inner = token[1:-1]
+    return re.sub(r"\\([\\\"])", r"\1", inner) if "\\" in inner else inner
 
 
 def normalize_authority(host: str, scheme: str) -> str:

@@ -113,6 +113,25 @@ class Service:
         PoolEmpty
             If the pool holds fewer fresh bytes of the tier.
         """
+        name = self._servable(tier)
+        draw = self.pool.take(nbytes, name)
+        self.metrics.bytes_served.labels(name).inc(nbytes)
+        return draw
+
+    def draw_held(self, nbytes: int, tier: str | None = None) -> Draw | None:
+        """Like :meth:`draw`, from the pool's memory only: None rather than wait.
+
+        See :meth:`Pool.take_held`: it never waits for the database, so an event loop may
+        call it.
+        """
+        name = self._servable(tier)
+        draw = self.pool.take_held(nbytes, name)
+        if draw is not None:
+            self.metrics.bytes_served.labels(name).inc(nbytes)
+        return draw
+
+    def _servable(self, tier: str | None) -> str:
+        """The tier's name if it may serve now (see :meth:`draw` for what is raised)."""
         name = tier or self.default_tier
         if name not in self.pipeline.tiers:
             raise TierUnavailable(
@@ -123,9 +142,7 @@ class Service:
             raise TierUnavailable(problem, tier=name)
         if self.pipeline.error:
             raise PoolEmpty(self.pipeline.error, tier=name)
-        draw = self.pool.take(nbytes, name)
-        self.metrics.bytes_served.labels(name).inc(nbytes)
-        return draw
+        return name
 
     def source(self, tier: str | None = None) -> Callable[[int], Draw]:
         """``draw`` bound to one tier: the ``source(nbytes) -> Draw`` the beacon takes."""

@@ -4,16 +4,24 @@ SQLite in WAL mode with ``synchronous = FULL``. A chunk row holds a tier's bytes
 provenance (sources, extractor parameters, health status, time) and ``taken``, the number
 of leading bytes already reserved. :meth:`Pool.take` serves from an in-memory reservation;
 when that runs short it *first* commits a larger ``taken`` (a reservation of at least
-``reserve_bytes``) and only then hands out bytes from the reserved range. So
+``reserve_bytes``; for a draw of ``LARGE_DRAW`` bytes or more, room for ``AHEAD`` such draws,
+at most ``AHEAD_CAP`` bytes, so that large draws share one commit) and only then hands out
+bytes from the reserved range. :meth:`Pool.take_held` serves from that memory only, never
+waiting for the database (the server's event loop uses it). So
 
 * two requests, threads or processes never get the same byte (the reservation is a
   transaction under SQLite's write lock, and memory is served under a lock);
-* a crash or kill loses at most the reserved but unserved bytes, and never repeats one
-  (the committed ``taken`` survives, the memory does not);
+* a crash or kill loses at most the reserved but unserved bytes (one reservation), and
+  never repeats one (the committed ``taken`` survives, the memory does not);
 * bytes older than ``freshness_seconds`` are never served (stale chunks are deleted and
   stale reservations dropped);
 * a chunk identical to one already stored is refused (``UNIQUE`` SHA-256), which catches a
   source that replays its output, e.g. after a restart.
+
+Served bytes are not erased from the file: a chunk's pages are freed, not zeroed, when it is
+used up (``PRAGMA secure_delete = FAST``, whatever the SQLite build's default; a partly
+served chunk keeps its served prefix until then anyway), so the pool file is as secret as
+what it will serve and what it served.
 
 :meth:`Pool.discard_source` deletes every unserved byte that a quarantined source touched.
 
@@ -49,6 +57,11 @@ if TYPE_CHECKING:
 __all__ = ["Draw", "Pool", "Segment"]
 
 SCHEMA = 1
+LARGE_DRAW = 1 << 16
+"""Draws of at least this many bytes reserve ahead for ``AHEAD`` more of their size."""
+AHEAD = 8
+AHEAD_CAP = 1 << 24
+"""Largest reservation made ahead for large draws (16 MiB: the most a crash can then lose)."""
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chunk (
@@ -112,6 +125,8 @@ class Pool:
         self.recovered = False  # opened by ``--new-pool``: DIRA runs continue at their marks
         try:
             self._db = open_durable(self.path, _DDL)
+            # zeroing every freed page doubles the I/O of a used-up chunk (see module docs)
+            self._db.execute("PRAGMA secure_delete = FAST")
             self._check_schema()
         except (OSError, sqlite3.Error) as err:
             raise PoolError(
@@ -200,10 +215,30 @@ class Pool:
         with self._lock:
             queue = self._reserved.setdefault(tier, deque())
             self._drop_stale(queue)
-            have = sum(len(r.data) - r.pos for r in queue)
+            have = self._held(queue)
             if have < nbytes:
-                self._reserve(tier, queue, nbytes - have)
+                ahead = min(AHEAD * nbytes, AHEAD_CAP) if nbytes >= LARGE_DRAW else 0
+                self._reserve(tier, queue, nbytes - have, max(ahead - have, 0))
             return self._serve(tier, queue, nbytes)
+
+    def take_held(self, nbytes: int, tier: str) -> Draw | None:
+        """Like :meth:`take`, but only from memory already reserved: None rather than wait.
+
+        None when the reservation in memory holds fewer than ``nbytes`` fresh bytes or another
+        thread holds the pool (e.g. committing a reservation); nothing is consumed then.
+        """
+        if nbytes < 1:
+            raise PoolError(f"a draw needs at least 1 byte, asked for {nbytes}", tier=tier)
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            queue = self._reserved.get(tier)
+            if not queue:
+                return None
+            self._drop_stale(queue)
+            return self._serve(tier, queue, nbytes) if self._held(queue) >= nbytes else None
+        finally:
+            self._lock.release()
 
     def _serve(self, tier: str, queue: deque[_Reserved], nbytes: int) -> Draw:
         parts: list[bytes] = []
@@ -232,9 +267,12 @@ class Pool:
             queue.clear()
             queue.extend(keep)
 
-    def _reserve(self, tier: str, queue: deque[_Reserved], need: int) -> None:
-        """Commit a reservation of at least ``need`` bytes, then hold them in memory."""
-        want = max(need, self.reserve_bytes)
+    def _reserve(self, tier: str, queue: deque[_Reserved], need: int, ahead: int = 0) -> None:
+        """Commit a reservation of at least ``need`` bytes, then hold them in memory.
+
+        It takes ``max(need, reserve_bytes, ahead)`` bytes where the pool has them.
+        """
+        want = max(need, self.reserve_bytes, ahead)
         limit = self.clock() - self.freshness
         try:
             self._db.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,225 @@
+"""The steps every random-bytes route takes, and ``GET /v1/random`` as a pure ASGI handler.
+
+:func:`authenticate` (the signed ``@authority`` and the RFC 9421 signature), :func:`take`
+(tier, size cap, rate limit, the draw) and :func:`draw_headers` (where a draw came from)
+are shared by the FastAPI routes of :mod:`diamp.service.app` and by
+:class:`RandomFastPath`. The latter answers ``GET /v1/random`` whose query is in its plain
+form (``bytes`` as a decimal without leading zeros, optional ``format`` and ``tier``, each
+once, nothing percent-encoded, nothing else) without FastAPI's dependency injection and
+validation, which cost more than the rest of the request together. Every other query form
+goes on to the FastAPI route, which validates it, answers 422 where it must and documents
+the route in ``/openapi.json``; a request is authenticated once, either way, by the same
+:func:`authenticate`, and served by the same :func:`take`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import HTTPException  # noqa: TID253 - server-only module
+from fastapi.concurrency import run_in_threadpool  # noqa: TID253 - server-only module
+from fastapi.responses import JSONResponse  # noqa: TID253 - server-only module
+
+from diamp.service.auth import RequestParts, normalize_authority
+from diamp.service.core import Service
+from diamp.service.draw import Draw, Segment
+from diamp.service.errors import AuthError, PoolEmpty, PoolError, TierUnavailable
+
+__all__ = [
+    "MAX_BYTES",
+    "SIMULATED_FLAG",
+    "RandomFastPath",
+    "authenticate",
+    "canonical_query",
+    "draw_headers",
+    "take",
+]
+
+MAX_BYTES = 1 << 26
+"""Largest ``bytes`` a request may name (the largest ``[server] max_request_bytes``)."""
+SIMULATED_FLAG = {True: "true", False: "false", None: "unknown"}
+"""``X-Diamp-Simulated`` for a draw's or certificate's ``simulated`` (True, False, None)."""
+_SIGNATURE = {"WWW-Authenticate": "Signature"}
+
+
+def authenticate(service: Service, headers: Mapping[str, str], scope: Mapping[str, Any]) -> str:
+    """The verified client id of a request, or 401 (counted by reason).
+
+    ``headers`` maps lowercase names to the first value of each (as Starlette's do).
+    """
+    scheme = scope.get("scheme", "http")
+    authority = normalize_authority(headers.get("host", ""), scheme)
+    server = scope.get("server") or ("", None)
+    public = tuple(service.settings.server.public_authorities)
+    allowed = allowed_authorities(public, scheme, str(server[0]).lower(), server[1])
+    if authority not in allowed:
+        service.metrics.auth_failures.labels("authority").inc()
+        raise HTTPException(
+            401,
+            f"@authority {authority!r} is not one this server answers for "
+            f"({', '.join(sorted(allowed))}); sign requests for this server",
+            headers=_SIGNATURE,
+        )
+    parts = RequestParts(
+        method=scope["method"],
+        authority=authority,
+        path=scope.get("raw_path", b"").decode("latin-1") or "/",
+        query="?" + scope.get("query_string", b"").decode("latin-1"),
+    )
+    try:
+        return service.verifier.verify(headers, parts)
+    except AuthError as err:
+        service.metrics.auth_failures.labels(err.fields.get("reason", "other")).inc()
+        raise HTTPException(401, str(err), headers=_SIGNATURE) from err
+
+
+@functools.lru_cache(maxsize=64)
+def allowed_authorities(
+    public: tuple[str, ...], scheme: str, host: str, port: int | None
+) -> frozenset[str]:
+    """The ``@authority`` values this server answers for (401 for any other).
+
+    ``[server] public_authorities`` lists them (e.g. a reverse proxy's name); by default it
+    is the address the request arrived at (``host``, ``port``; and ``localhost`` on a
+    loopback address), so a request signed for another instance sharing the clients file
+    is refused.
+    """
+    allowed = {normalize_authority(a, scheme) for a in public}
+    if not allowed:
+        names = {host, "localhost"} if host in ("127.0.0.1", "::1", "localhost") else {host}
+        for name in names:
+            shown = f"[{name}]" if ":" in name else name
+            allowed.add(normalize_authority(shown if port is None else f"{shown}:{port}", scheme))
+    return frozenset(allowed)
+
+
+async def take(service: Service, client: str, nbytes: int, tier: str | None) -> Draw:
+    """Check tier, size cap and rate limit, then draw (422, 413, 429 or 503 otherwise).
+
+    The draw comes from the pool's memory on the event loop when it holds enough; otherwise
+    (a reservation must be committed first) it is made in a worker thread.
+    """
+    if tier is not None and tier not in service.pipeline.tiers:
+        raise HTTPException(
+            422, f"unknown tier {tier!r}; tiers: {', '.join(service.pipeline.tiers)}"
+        )
+    cap = service.settings.server.max_request_bytes
+    if nbytes > cap:
+        raise HTTPException(413, f"at most {cap} bytes per request, asked for {nbytes}")
+    wait = service.limiter.admit(client, nbytes)
+    if wait:
+        service.metrics.rate_limited.inc()
+        raise HTTPException(
+            429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait)))}
+        )
+    try:
+        draw = service.draw_held(nbytes, tier)
+        if draw is None:
+            draw = await run_in_threadpool(service.draw, nbytes, tier)
+    except (TierUnavailable, PoolEmpty) as err:
+        raise HTTPException(503, str(err), headers={"Retry-After": "1"}) from err
+    except PoolError as err:  # the pool database failed: nothing was served
+        raise HTTPException(503, f"pool unavailable: {err}", headers={"Retry-After": "5"}) from err
+    return draw
+
+
+def draw_headers(draw: Draw) -> dict[str, str]:
+    """Where a draw came from: tier, simulated (true/false/unknown), sources, certificates."""
+    headers = {"X-Diamp-Tier": draw.tier, "Cache-Control": "no-store"}
+    headers["X-Diamp-Simulated"] = SIMULATED_FLAG[draw.simulated]
+    names = dict.fromkeys(e["source"] for e in draw.simulated_sources)
+    if names:
+        headers["X-Diamp-Simulated-Sources"] = ",".join(names)
+    if draw.dira_certificates:
+        headers["X-Diamp-Dira-Certificates"] = ",".join(draw.dira_certificates)
+    return headers
+
+
+_Origin = tuple[tuple[str, ...], tuple[str, ...], str]
+
+
+@functools.lru_cache(maxsize=256)
+def _raw_headers(tier: str, origins: tuple[_Origin, ...]) -> tuple[tuple[bytes, bytes], ...]:
+    """:func:`draw_headers` as ASGI pairs, computed once per origin.
+
+    They depend only on the tier and, per segment, its sources, certificates and provenance
+    (draws from one chunk share them).
+    """
+    segments = tuple(Segment(0, 0, 1, 0.0, s, d, p) for s, d, p in origins)
+    found = draw_headers(Draw(b"", tier, segments))
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in found.items())
+
+
+_VALUE = re.compile(rb"[A-Za-z0-9._-]{1,64}\Z")
+_KEYS = (b"bytes", b"format", b"tier")
+_FORMATS = {b"binary": "binary", b"hex": "hex", b"base64": "base64"}
+
+
+def canonical_query(query: bytes) -> tuple[int, str, str | None] | None:
+    """(bytes, format, tier) of a ``/v1/random`` query in its plain form, else None.
+
+    Plain: ``bytes`` (1 … :data:`MAX_BYTES`, decimal, no leading zero), optional ``format``
+    (binary, hex, base64) and ``tier`` (1–64 of ``A-Za-z0-9._-``), each once, in any order,
+    and no other parameter. Exactly the values the FastAPI route accepts as they are.
+    """
+    found: dict[bytes, bytes] = {}
+    for item in query.split(b"&"):
+        key, eq, value = item.partition(b"=")
+        if not eq or key in found or key not in _KEYS or _VALUE.match(value) is None:
+            return None
+        found[key] = value
+    raw = found.get(b"bytes")
+    if raw is None or not raw.isdigit() or raw.startswith(b"0") or len(raw) > 9:
+        return None
+    nbytes, fmt = int(raw), _FORMATS.get(found.get(b"format", b"binary"))
+    if nbytes > MAX_BYTES or fmt is None:
+        return None
+    tier = found.get(b"tier")
+    return nbytes, fmt, None if tier is None else tier.decode("ascii")
+
+
+_WANTED = (b"host", b"signature-input", b"signature")
+_BINARY = (b"content-type", b"application/octet-stream")
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+
+
+class RandomFastPath:
+    """Pure ASGI middleware: ``GET /v1/random`` with a plain query (see the module docs)."""
+
+    def __init__(self, app: Any, service: Service) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Serve a plain ``GET /v1/random`` here, pass anything else on."""
+        if scope["type"] == "http" and scope["path"] == "/v1/random" and scope["method"] == "GET":
+            query = canonical_query(scope.get("query_string", b""))
+            if query is not None:
+                try:
+                    await self._serve(scope, send, *query)
+                except HTTPException as err:
+                    answer = JSONResponse({"detail": err.detail}, err.status_code, err.headers)
+                    await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _serve(self, scope: Any, send: Any, nbytes: int, fmt: str, tier: str | None) -> None:
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            name = name.lower()
+            if name in _WANTED and name.decode() not in headers:  # the first, as Starlette's
+                headers[name.decode()] = value.decode("latin-1")
+        client = authenticate(self.service, headers, scope)
+        draw = await take(self.service, client, nbytes, tier)
+        origins = tuple((s.sources, s.dira_certificates, s.provenance) for s in draw.segments)
+        if fmt == "binary":
+            body, kind = draw.data, _BINARY
+        else:
+            text = draw.data.hex() if fmt == "hex" else base64.b64encode(draw.data).decode()
+            body, kind = text.encode(), _TEXT
+        head = [*_raw_headers(draw.tier, origins), (b"content-length", b"%d" % len(body)), kind]
+        await send({"type": "http.response.start", "status": 200, "headers": head})
+        await send({"type": "http.response.body", "body": body})
