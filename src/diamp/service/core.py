@@ -7,7 +7,7 @@ never served to anyone else.
 A service that shares its pool with other processes (``diamp serve --workers N``) or hosts
 (``[pool] url``) keeps nonces and rate limits in the database too (:mod:`diamp.service.shared`);
 one process alone keeps them in memory. A ``worker`` (one of ``--workers N`` other than the
-first) serves from the pool and runs no source (:class:`diamp.service.workers.ServingOnly`).
+first) serves from the pool and runs no source (:class:`diamp.service.serving.ServingOnly`).
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from diamp.service.keys import load_clients
 from diamp.service.metrics import Metrics
 from diamp.service.pipeline import Pipeline
 from diamp.service.pool import Draw
+from diamp.service.serving import ServingOnly, dira_keys
 from diamp.service.settings import ServiceSettings
 from diamp.service.shared import SharedBuckets, SharedNonces, open_shared
 from diamp.service.sources import combine_simulated
 from diamp.service.state import open_pool
 from diamp.service.storage import Database
-from diamp.service.workers import ServingOnly, dira_keys
 
 __all__ = ["RateLimiter", "Service"]
 

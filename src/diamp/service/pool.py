@@ -108,7 +108,7 @@ class Pool:
                 self._db: Database = open_postgres(url, POSTGRES_DDL)
                 self.where = self._db.where
             else:
-                self._db = open_sqlite(self.path, SQLITE_DDL)
+                self._db = open_sqlite(self.path, SQLITE_DDL, lock=shared)
         except Exception as err:  # OSError, sqlite3.Error, psycopg.Error, a missing driver
             raise PoolError(
                 f"{self.where}: cannot open pool database: {err}".strip(), path=self.where

@@ -13,8 +13,9 @@ its rate once per process. They are then kept in a :class:`~diamp.service.storag
 
 A nonce is accepted once: ``INSERT … ON CONFLICT DO NOTHING`` inserts it or finds it, in one
 statement that the database serialises. A token bucket is read with a row lock (SQLite's write
-lock, PostgreSQL's ``FOR UPDATE``), refilled by the wall-clock time since its last update,
-spent and written back in one transaction. Expired nonces are deleted every few seconds.
+lock, PostgreSQL's row lock), refilled by the wall-clock time since its last update, checked,
+spent and written back in one ``INSERT … ON CONFLICT DO UPDATE`` statement. Expired nonces
+are deleted every few seconds.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS nonce (
 CREATE INDEX IF NOT EXISTS nonce_expires ON nonce (expires);
 CREATE TABLE IF NOT EXISTS bucket (
     client TEXT PRIMARY KEY, requests {real} NOT NULL, nbytes {real} NOT NULL,
-    stamp {real} NOT NULL);
+    stamp {real} NOT NULL, granted INTEGER NOT NULL);
 """
 _SWEEP_SECONDS = 5.0
 
@@ -56,7 +57,9 @@ def open_shared(pool_path: Path, url: str | None) -> Database:
     try:
         if url is not None:
             return open_postgres(url, _DDL.format(real="DOUBLE PRECISION"))
-        return open_sqlite(requests_path(pool_path), _DDL.format(real="REAL"), durable=False)
+        return open_sqlite(
+            requests_path(pool_path), _DDL.format(real="REAL"), durable=False, lock=True
+        )
     except Exception as err:  # OSError, sqlite3.Error, psycopg.Error
         raise PoolError(f"cannot open the shared nonce and rate-limit tables: {err}") from err
 
@@ -79,7 +82,7 @@ class SharedNonces:
         now = self.clock()
         db = self.db
         try:
-            with db.lock:
+            with db.tx():
                 if now - self._swept > _SWEEP_SECONDS:
                     self._swept = now
                     db.execute("DELETE FROM nonce WHERE expires < ?", (now,))
@@ -106,33 +109,32 @@ class SharedBuckets:
     def admit(self, client: str, nbytes: int) -> float:
         """0 if the request may go ahead (tokens spent), else seconds to wait.
 
-        A database failure answers as a full bucket would not: wait a second.
+        One statement: the database's row lock makes refill, check and spend atomic. A
+        database failure answers as an empty bucket would: wait a second.
         """
         db = self.db
-        lock = " FOR UPDATE" if db.shared_hosts else ""
+        now = self.clock()
+        ok = nbytes <= self.burst_bytes
+        first = (client, self.burst - ok, self.burst_bytes - nbytes * ok, now, int(ok))
+        g, least = db.greatest, db.least
+        dt = g("? - b.stamp", "0.0")
+        requests = least("?", f"b.requests + {dt} * ?")
+        left = least("?", f"b.nbytes + {dt} * ?")
+        granted = f"CASE WHEN {requests} >= 1 AND {left} >= ? THEN 1 ELSE 0 END"
+        rargs, largs = (self.burst, now, self.rps), (self.burst_bytes, now, self.bps)
         try:
             with db.tx():
-                now = self.clock()
-                db.execute(
-                    "INSERT INTO bucket VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (client, float(self.burst), float(self.burst_bytes), now),
-                )
-                requests, nbytes_left, stamp = db.execute(
-                    "SELECT requests, nbytes, stamp FROM bucket WHERE client = ?" + lock,
-                    (client,),
-                ).fetchone()
-                dt = max(now - stamp, 0.0)
-                requests = min(self.burst, requests + dt * self.rps)
-                nbytes_left = min(self.burst_bytes, nbytes_left + dt * self.bps)
-                wait = 0.0
-                if requests >= 1 and nbytes_left >= nbytes:
-                    requests, nbytes_left = requests - 1, nbytes_left - nbytes
-                else:
-                    wait = max((1 - requests) / self.rps, (nbytes - nbytes_left) / self.bps, 0.001)
-                db.execute(
-                    "UPDATE bucket SET requests = ?, nbytes = ?, stamp = ? WHERE client = ?",
-                    (requests, nbytes_left, max(now, stamp), client),
-                )
+                row = db.execute(
+                    "INSERT INTO bucket AS b VALUES (?, ?, ?, ?, ?) ON CONFLICT (client) DO UPDATE"
+                    f" SET requests = {requests} - {granted}, nbytes = {left} - ? * {granted},"
+                    f" stamp = {g('?', 'b.stamp')}, granted = {granted}"
+                    " RETURNING granted, requests, nbytes",
+                    (*first, *rargs, *rargs, *largs, nbytes,  # requests
+                     *largs, nbytes, *rargs, *largs, nbytes,  # nbytes
+                     now, *rargs, *largs, nbytes),  # stamp, granted
+                ).fetchone()  # fmt: skip
         except db.errors:
             return 1.0
-        return wait
+        if row[0]:
+            return 0.0
+        return max((1 - float(row[1])) / self.rps, (nbytes - float(row[2])) / self.bps, 0.001)
