@@ -46,7 +46,7 @@ from diamp.errors import DiampError
 from diamp.service.draw import Draw, Segment
 from diamp.service.errors import PoolEmpty, PoolError
 from diamp.service.poolsql import POSTGRES_DDL, SQLITE_DDL, UPSERT_META
-from diamp.service.storage import Database, open_postgres, open_sqlite
+from diamp.service.storage import Database, open_postgres, open_sqlite, redact
 
 if TYPE_CHECKING:
     from diamp.service.state import PoolAnchor
@@ -102,16 +102,16 @@ class Pool:
         self._reserved: dict[str, deque[_Reserved]] = {}
         self.anchor: PoolAnchor | None = None
         self.recovered = False  # opened by ``--new-pool``: DIRA runs continue at their marks
-        self.where = str(self.path)
+        self.where = str(self.path) if url is None else redact(url)
         try:
             if url is not None:
                 self._db: Database = open_postgres(url, POSTGRES_DDL)
-                self.where = self._db.where
             else:
                 self._db = open_sqlite(self.path, SQLITE_DDL, lock=shared)
         except Exception as err:  # OSError, sqlite3.Error, psycopg.Error, a missing driver
+            reason = " ".join(str(err).split())  # libpq's messages span lines
             raise PoolError(
-                f"{self.where}: cannot open pool database: {err}".strip(), path=self.where
+                f"{self.where}: cannot open pool database: {reason}", path=self.where
             ) from err
         self._lock = self._db.lock
         self.shared = shared or self._db.shared_hosts

@@ -177,6 +177,8 @@ def open_pool(settings: ServiceSettings, *, new_pool: bool = False, shared: bool
     try:
         pool = Pool(path, **kw)
     except PoolError as err:
+        if url is not None:  # a server that cannot be reached: a runtime failure, exit 1
+            raise
         raise StateError(f"{where} cannot be opened ({err}); {says}; {RECOVERY}") from err
     try:
         _check(pool, file, last, (f"{where} ", f"; {says}; {RECOVERY}"))
@@ -190,6 +192,8 @@ def open_pool(settings: ServiceSettings, *, new_pool: bool = False, shared: bool
 def _check(pool: Pool, file: AnchorFile, last: dict[str, Any], message: tuple[str, str]) -> None:
     """Refuse ``pool`` unless it is the anchored pool at the anchored state; roll forward."""
     pool_id, seq = pool.meta("pool_id"), int(pool.meta("anchor_seq") or 0)
+    if seq > int(last["seq"]):  # another process on this pool may have anchored since
+        last = file.last() or last
     anchored = int(last["seq"])
 
     def refuse(what: str) -> StateError:

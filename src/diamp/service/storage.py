@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Cursor", "Database", "is_postgres_url", "open_postgres", "open_sqlite"]
+__all__ = ["Cursor", "Database", "is_postgres_url", "open_postgres", "open_sqlite", "redact"]
 
 _URL = re.compile(r"^postgres(ql)?://[^\s]+$")
 
