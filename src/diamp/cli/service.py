@@ -95,7 +95,8 @@ def serve_command(
     host_shown = f"[{host_shown}]" if ":" in host_shown else host_shown
     console.print(f"diamp serve: {workers} processes running on {scheme}://{host_shown}:{bound}",
                   soft_wrap=True, highlight=False)  # fmt: skip
-    options = {"log_level": log_level, "tls": tls, "parent": os.getpid()}
+    options = {"log_level": log_level, "tls": tls, "parent": os.getpid(),
+               "started": app.state.service.verifier.started}  # fmt: skip
     serve_processes(app, settings, workers, sock, options)
 
 

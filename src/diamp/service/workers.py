@@ -72,7 +72,8 @@ def serve_processes(
 ) -> None:  # fmt: skip
     """Serve ``app`` (the leader's) here and start ``workers - 1`` worker processes.
 
-    ``options``: ``log_level`` and ``tls`` (cert, key) as ``diamp serve`` was given them.
+    ``options``: ``log_level`` and ``tls`` (cert, key) as ``diamp serve`` was given them,
+    ``parent`` (this process's pid) and ``started`` (when its verifier started).
     The workers are stopped when this returns.
     """
     import uvicorn
@@ -128,4 +129,7 @@ def _worker_main(
     except DiampError as err:
         print(f"error: worker {index}: {err}", file=sys.stderr)
         sys.exit(1)
+    # Requests signed after the first process started are fresh for every process: a
+    # request queued on the shared socket while this one was starting is not refused.
+    app.state.service.verifier.started = int(options["started"])
     uvicorn.Server(_uvicorn_config(app, settings, options)).run(sockets=[sock])
