@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Draw", "Segment"]
+__all__ = ["Draw", "Reserved", "Segment"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +103,12 @@ class Draw:
         """True if a source was simulated, None if one is of unknown provenance, else False."""
         flags = [e["simulated"] for e in self.simulated_sources]
         return True if True in flags else (None if flags else False)
+
+
+class Reserved:
+    """A reserved, not yet served range of one pool chunk, held in a process's memory."""
+
+    __slots__ = ("data", "pos", "segment")
+
+    def __init__(self, segment: Segment, data: bytes) -> None:
+        self.segment, self.data, self.pos = segment, data, 0

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from diamp.errors import DiampError
-from diamp.service.draw import Draw, Segment
+from diamp.service.draw import Draw, Reserved, Segment
 from diamp.service.errors import PoolEmpty, PoolError
 from diamp.service.poolsql import POSTGRES_DDL, SQLITE_DDL, UPSERT_META
 from diamp.service.storage import Database, open_postgres, open_sqlite, redact
@@ -55,15 +55,6 @@ __all__ = ["Draw", "Pool", "Segment"]
 
 SCHEMA = 1
 _BATCH = 16  # chunk rows claimed per query (PostgreSQL locks only the rows it returns)
-
-
-class _Reserved:
-    """A reserved, not yet served range of one chunk, held in memory."""
-
-    __slots__ = ("data", "pos", "segment")
-
-    def __init__(self, segment: Segment, data: bytes) -> None:
-        self.segment, self.data, self.pos = segment, data, 0
 
 
 class Pool:
@@ -99,7 +90,7 @@ class Pool:
     ) -> None:
         self.path = Path(path)
         self.freshness, self.reserve_bytes, self.clock = freshness_seconds, reserve_bytes, clock
-        self._reserved: dict[str, deque[_Reserved]] = {}
+        self._reserved: dict[str, deque[Reserved]] = {}
         self.anchor: PoolAnchor | None = None
         self.recovered = False  # opened by ``--new-pool``: DIRA runs continue at their marks
         self.where = str(self.path) if url is None else redact(url)
@@ -224,7 +215,7 @@ class Pool:
                 self._reserved.clear()  # lost, never repeated: the discarded source may be in it
             self._epoch = epoch
 
-    def _serve(self, tier: str, queue: deque[_Reserved], nbytes: int) -> Draw:
+    def _serve(self, tier: str, queue: deque[Reserved], nbytes: int) -> Draw:
         parts: list[bytes] = []
         segments: list[Segment] = []
         left = nbytes
@@ -244,14 +235,14 @@ class Pool:
                 queue.popleft()
         return Draw(parts[0] if len(parts) == 1 else b"".join(parts), tier, tuple(segments))
 
-    def _drop_stale(self, queue: deque[_Reserved]) -> None:
+    def _drop_stale(self, queue: deque[Reserved]) -> None:
         limit = self.clock() - self.freshness
         if any(r.segment.created < limit for r in queue):
             keep = [r for r in queue if r.segment.created >= limit]
             queue.clear()
             queue.extend(keep)
 
-    def _reserve(self, tier: str, queue: deque[_Reserved], need: int) -> None:
+    def _reserve(self, tier: str, queue: deque[Reserved], need: int) -> None:
         """Commit a reservation of at least ``need`` bytes, then hold them in memory."""
         want = max(need, self.reserve_bytes)
         db = self._db
@@ -303,10 +294,10 @@ class Pool:
         return plan
 
     @staticmethod
-    def _held(queue: Iterable[_Reserved]) -> int:
+    def _held(queue: Iterable[Reserved]) -> int:
         return sum(len(r.data) - r.pos for r in queue)
 
-    def _claim(self, plan: list[tuple[Any, ...]]) -> list[_Reserved]:
+    def _claim(self, plan: list[tuple[Any, ...]]) -> list[Reserved]:
         out = []
         db = self._db
         for chunk_id, size, taken, created, sources, dira, provenance, n in plan:
@@ -325,7 +316,7 @@ class Pool:
             seg = Segment(int(chunk_id), int(taken), n, float(created),
                           tuple(json.loads(sources)), tuple(json.loads(dira)),
                           provenance)  # fmt: skip
-            out.append(_Reserved(seg, data if isinstance(data, bytes) else bytes(data)))
+            out.append(Reserved(seg, data if isinstance(data, bytes) else bytes(data)))
         return out
 
     # --- housekeeping --------------------------------------------------------------------
