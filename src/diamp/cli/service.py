@@ -87,7 +87,12 @@ def serve_command(
         raise fail(err) from err
     if sock is None:
         _serve_one(app, settings, tls, log_level)
-        return
+    else:
+        _serve_many(app, settings, tls, log_level, workers, sock)
+
+
+def _serve_many(app: Any, settings: ServiceSettings, tls: tuple[str, str] | None,
+                log_level: str, workers: int, sock: socket.socket) -> None:  # fmt: skip
     from diamp.service.workers import serve_processes
 
     scheme = "https" if tls else "http"
