@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _postgres import PostgresServer, postgres_server
 from typer.testing import CliRunner
 
 from _runconfig import run_config, write_config
@@ -39,3 +41,19 @@ def simulated_run(simulated_run_dir: Path, tmp_path: Path) -> Path:
     for name in ("certificate.json", "key.bin"):
         shutil.copy2(simulated_run_dir / name, run / name)
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on 127.0.0.1 for the session (skipped without its binaries)."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str | None:
+    """Each storage backend in turn: None for SQLite, a fresh database's URL for PostgreSQL."""
+    if request.param == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()

@@ -7,9 +7,11 @@ commands so ``diamp --help`` stays fast.
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,6 +26,10 @@ __all__ = ["client_app", "keys_app", "serve_command"]
 _NEW_POOL = (
     "Recovery: start a fresh pool after a lost or restored pool database; sources continue "
     "after every anchored position (docs/service.md, 'Losing or restoring state')."
+)
+_WORKERS = (
+    "Server processes sharing one pool, nonce cache and rate limits (the first also runs the "
+    "sources and the beacon); docs/service.md, 'Several processes, several hosts'."
 )
 _NEW_CHAIN = (
     "Recovery: start a new beacon chain above every anchored index after a lost or restored "
@@ -56,6 +62,7 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     new_pool: Annotated[bool, typer.Option("--new-pool", help=_NEW_POOL)] = False,
     new_chain: Annotated[bool, typer.Option("--new-chain", help=_NEW_CHAIN)] = False,
+    workers: Annotated[int, typer.Option(min=1, max=64, help=_WORKERS)] = 1,
 ) -> None:
     """Serve random bytes to RFC 9421-signed requests, filling the pool from the sources.
 
@@ -64,22 +71,61 @@ def serve_command(
     throw-away signing key generated on first start). A pool or beacon database that
     disagrees with its anchor file is refused (exit 2) until ``--new-pool`` / ``--new-chain``.
     """
-    import uvicorn
-
     from diamp.service.app import create_app
 
     try:
         settings = _serve_settings(config, host, port, clients, beacon_period)
         tls = settings.tls_files()  # before anything opens: a bad file is exit 2, no traceback
-        app = create_app(settings, new_pool=new_pool, new_chain=new_chain)
+        sock = _bind(settings) if workers > 1 else None
+        try:
+            app = create_app(settings, new_pool=new_pool, new_chain=new_chain, processes=workers)
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
     except DiampError as err:
         raise fail(err) from err
+    if sock is None:
+        _serve_one(app, settings, tls, log_level)
+    else:
+        _serve_many(app, settings, tls, log_level, workers, sock)
+
+
+def _serve_many(app: Any, settings: ServiceSettings, tls: tuple[str, str] | None,
+                log_level: str, workers: int, sock: socket.socket) -> None:  # fmt: skip
+    from diamp.service.workers import serve_processes
+
+    scheme = "https" if tls else "http"
+    host_shown, bound = sock.getsockname()[:2]
+    host_shown = f"[{host_shown}]" if ":" in host_shown else host_shown
+    console.print(f"diamp serve: {workers} processes running on {scheme}://{host_shown}:{bound}",
+                  soft_wrap=True, highlight=False)  # fmt: skip
+    options = {"log_level": log_level, "tls": tls, "parent": os.getpid(),
+               "started": app.state.service.verifier.started}  # fmt: skip
+    serve_processes(app, settings, workers, sock, options)
+
+
+def _serve_one(app: Any, settings: ServiceSettings, tls: tuple[str, str] | None,
+               log_level: str) -> None:  # fmt: skip
+    import uvicorn
+
     server = settings.server
     cert, key = tls if tls is not None else (None, None)
     uvicorn.run(
         app, host=server.host, port=server.port, loop="uvloop", http="httptools",
         log_level=log_level, access_log=False, ssl_certfile=cert, ssl_keyfile=key,
     )  # fmt: skip
+
+
+def _bind(settings: ServiceSettings) -> socket.socket:
+    """The listening socket every ``--workers`` process accepts on (exit 1 if taken)."""
+    from diamp.service.workers import bind
+
+    host, port = settings.server.host, settings.server.port
+    try:
+        return bind(host, port)
+    except OSError as err:
+        raise DiampError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
 
 
 def _serve_settings(

@@ -44,6 +44,7 @@ from fastapi.responses import JSONResponse, Response  # noqa: TID253 - server-on
 from diamp.service.beacon.api import beacon_router
 from diamp.service.beacon.engine import BeaconEngine
 from diamp.service.beacon.settings import build_engine
+from diamp.service.beacon.store import PulseStore
 from diamp.service.core import Service
 from diamp.service.fastpath import (
     MAX_BYTES,
@@ -262,12 +263,17 @@ def _info_router() -> APIRouter:
 
 def _beacon_engine(
     settings: ServiceSettings, service: Service, new_chain: bool
-) -> BeaconEngine | None:
-    """The beacon of ``[beacon]`` (None when absent or disabled), fed by its pool tier."""
+) -> BeaconEngine | PulseStore | None:
+    """The beacon of ``[beacon]`` (None when absent or disabled), fed by its pool tier.
+
+    A worker process only reads the pulses the first process writes: the store, no engine.
+    """
     beacon = settings.beacon
     if beacon is None or not beacon.enabled:
         return None
     b = beacon.resolved(settings.base_dir)
+    if service.worker:
+        return PulseStore(b.state_db)
     return build_engine(b, service.source(beacon.tier), new_chain=new_chain)
 
 
@@ -278,6 +284,8 @@ def create_app(
     background: Sequence[BackgroundTask] = (),
     new_pool: bool = False,
     new_chain: bool = False,
+    processes: int = 1,
+    worker: bool = False,
 ) -> FastAPI:
     """The service as a FastAPI app (nothing runs until the app's lifespan starts).
 
@@ -293,6 +301,9 @@ def create_app(
     new_pool, new_chain
         Explicit recovery after lost state (``diamp serve --new-pool`` / ``--new-chain``):
         see :mod:`diamp.service.state` and :mod:`diamp.service.beacon.anchor`.
+    processes, worker
+        ``diamp serve --workers N``: N processes serve this pool; ``worker``: this one is not
+        the first (it runs no source and no beacon clock; :mod:`diamp.service.workers`).
 
     Raises
     ------
@@ -301,7 +312,7 @@ def create_app(
         :class:`~diamp.service.errors.StateError` if the pool or beacon state disagrees
         with its anchor.
     """
-    service = Service(settings, new_pool=new_pool)
+    service = Service(settings, new_pool=new_pool, processes=processes, worker=worker)
     try:
         engine = _beacon_engine(settings, service, new_chain)
     except BaseException:
@@ -309,12 +320,13 @@ def create_app(
         raise
     if engine is not None:
         routers = (*routers, beacon_router(engine))
-        service.metrics.watch_beacon(engine)
+        if isinstance(engine, BeaconEngine):  # a worker serves the store; the clock is elsewhere
+            service.metrics.watch_beacon(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
-        if engine is not None:
+        if isinstance(engine, BeaconEngine):
             engine.start()
         tasks = [asyncio.create_task(task(service)) for task in background]
         try:
@@ -323,13 +335,15 @@ def create_app(
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if engine is not None:
+            if isinstance(engine, BeaconEngine):
                 engine.stop()
+            elif engine is not None:
+                engine.close()
             service.stop()
 
     app = FastAPI(title="diamp randomness service", version="1", lifespan=lifespan)
     app.state.service = service
-    app.state.beacon = engine
+    app.state.beacon = engine if isinstance(engine, BeaconEngine) else None
     for router in (_random_router(), _info_router(), *routers):
         app.include_router(router)
     app.add_middleware(RandomFastPath, service=service)  # inside the timing, as the routes

@@ -16,7 +16,9 @@ default port; ``@path`` the request path as sent (percent-encoding kept), "/" if
 The verifier requires exactly those four components and four parameters, ``created`` no
 older than the replay window (≤ 300 s), not in the future beyond a small skew, and not
 before the server started (the nonce cache lives in memory, so a restart must not reopen
-the window); each (keyid, nonce) is accepted once. Signatures are compared with
+the window); each (keyid, nonce) is accepted once: by this process, or with a shared nonce
+store (:class:`diamp.service.shared.SharedNonces`, several processes or hosts) by all of
+them. Signatures are compared with
 :func:`hmac.compare_digest`.
 """
 
@@ -32,6 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from diamp.service.errors import AuthError
 
@@ -171,8 +174,18 @@ def sign_request(
     }
 
 
+class NonceStore(Protocol):
+    """A nonce cache shared with other processes (:class:`diamp.service.shared.SharedNonces`)."""
+
+    def remember(self, keyid: str, nonce: str, expires: float) -> None:
+        """Record the nonce; ``AuthError`` (``replayed``) if it was seen before."""
+
+
 class Verifier:
-    """Checks request signatures against per-client keys, with a replay window and nonces."""
+    """Checks request signatures against per-client keys, with a replay window and nonces.
+
+    ``nonces``: a shared nonce store (None: the cache lives in this process's memory).
+    """
 
     def __init__(
         self,
@@ -182,6 +195,7 @@ class Verifier:
         skew: int = 5,
         cache_size: int = 1_000_000,
         clock: Callable[[], float] = time.time,
+        nonces: NonceStore | None = None,
     ) -> None:
         if not 0 < window <= 300:
             raise AuthError(f"replay window must be 1..300 s, found {window}", reason="config")
@@ -191,6 +205,7 @@ class Verifier:
         self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._lock = threading.Lock()
         self._dummy = b"\0" * 32
+        self.shared = nonces
 
     def verify(self, headers: Mapping[str, str], parts: RequestParts) -> str:
         """The client id of a correctly signed, fresh, first-seen request.
@@ -232,6 +247,9 @@ class Verifier:
         return keyid
 
     def _remember(self, keyid: str, nonce: str, expires: float) -> None:
+        if self.shared is not None:
+            self.shared.remember(keyid, nonce, expires)
+            return
         now = self.clock()
         with self._lock:
             while self._nonces:

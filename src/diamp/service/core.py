@@ -3,6 +3,11 @@
 Routes stay thin and call :class:`Service`; another component in the same process (the
 beacon) uses :meth:`Service.draw` or :meth:`Service.source` to take bytes that are then
 never served to anyone else.
+
+A service that shares its pool with other processes (``diamp serve --workers N``) or hosts
+(``[pool] url``) keeps nonces and rate limits in the database too (:mod:`diamp.service.shared`);
+one process alone keeps them in memory. A ``worker`` (one of ``--workers N`` other than the
+first) serves from the pool and runs no source (:class:`diamp.service.serving.ServingOnly`).
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ from diamp.service.keys import load_clients
 from diamp.service.metrics import Metrics
 from diamp.service.pipeline import Pipeline
 from diamp.service.pool import Draw
+from diamp.service.serving import ServingOnly, dira_keys
 from diamp.service.settings import ServiceSettings
+from diamp.service.shared import SharedBuckets, SharedNonces, open_shared
 from diamp.service.sources import combine_simulated
 from diamp.service.state import open_pool
+from diamp.service.storage import Database
 
 __all__ = ["RateLimiter", "Service"]
 
@@ -35,15 +43,24 @@ class _Bucket:
 
 
 class RateLimiter:
-    """Per-client token buckets for requests and bytes (refilled continuously)."""
+    """Per-client token buckets for requests and bytes (refilled continuously).
 
-    def __init__(self, rps: float, burst: int, bps: float, burst_bytes: int) -> None:
+    ``shared``: buckets kept in a database for every process and host (None: in memory).
+    """
+
+    def __init__(
+        self, rps: float, burst: int, bps: float, burst_bytes: int,
+        shared: SharedBuckets | None = None,
+    ) -> None:  # fmt: skip
         self.rps, self.burst, self.bps, self.burst_bytes = rps, burst, bps, burst_bytes
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
+        self.shared = shared
 
     def admit(self, client: str, nbytes: int) -> float:
         """0 if the request may go ahead (tokens spent), else seconds to wait."""
+        if self.shared is not None:
+            return self.shared.admit(client, nbytes)
         now = time.monotonic()
         with self._lock:
             b = self._buckets.get(client)
@@ -63,29 +80,41 @@ class RateLimiter:
 class Service:
     """Everything one ``diamp serve`` process runs (see the module docs)."""
 
-    def __init__(self, settings: ServiceSettings, *, new_pool: bool = False) -> None:
-        self.settings = settings
+    def __init__(
+        self, settings: ServiceSettings, *, new_pool: bool = False, processes: int = 1,
+        worker: bool = False,
+    ) -> None:  # fmt: skip
+        self.settings, self.worker = settings, worker
         s = settings.server
         self.started = time.time()
         keys = load_clients(settings.resolve(s.clients)) if s.clients is not None else {}
-        self.verifier = Verifier(
-            keys, window=s.replay_window_seconds, skew=s.clock_skew_seconds,
-            cache_size=s.nonce_cache_size,
-        )  # fmt: skip
-        self.limiter = RateLimiter(
-            s.rate_requests_per_second, s.rate_burst_requests,
-            s.rate_bytes_per_second, s.rate_burst_bytes,
-        )  # fmt: skip
-        self.pool = open_pool(settings, new_pool=new_pool)  # checked against its anchor
+        shared = processes > 1 or worker or settings.pool.shared
+        self.pool = open_pool(settings, new_pool=new_pool, shared=shared)  # checked: anchor
+        self._shared: Database | None = None
         try:
-            self.pipeline = Pipeline(settings, self.pool)
+            if shared or settings.pool.url is not None:
+                self._shared = open_shared(self.pool.path, settings.pool.url)
+            db = self._shared
+            self.verifier = Verifier(
+                keys, window=s.replay_window_seconds, skew=s.clock_skew_seconds,
+                cache_size=s.nonce_cache_size, nonces=None if db is None else SharedNonces(db),
+            )  # fmt: skip
+            rates = (s.rate_requests_per_second, s.rate_burst_requests,
+                     s.rate_bytes_per_second, s.rate_burst_bytes)  # fmt: skip
+            self.limiter = RateLimiter(
+                *rates, shared=None if db is None else SharedBuckets(db, *rates)
+            )
+            self.pipeline = ServingOnly(settings, self.pool) if worker else Pipeline(
+                settings, self.pool)  # fmt: skip
+            runs = dira_keys(settings) if worker else [
+                rt.dira for rt in self.pipeline.sources.values() if rt.dira is not None
+            ]  # fmt: skip
         except BaseException:  # a refused source or seed: leave nothing open behind
-            self.pool.close()
+            self._close()
             raise
         self.metrics = Metrics()
         self.metrics.watch(self.pipeline, self.pool)
         self.default_tier = settings.tiers[0].name
-        runs = [rt.dira for rt in self.pipeline.sources.values() if rt.dira is not None]
         self.certificates: dict[str, Path] = {
             k.certificate_sha512: k.certificate_path for k in runs
         }
@@ -94,14 +123,19 @@ class Service:
         }
 
     def start(self) -> None:
-        """Start filling the pool (unless ``[pool] fill = false``)."""
-        if self.settings.pool.fill:
+        """Start filling the pool (unless ``[pool] fill = false`` or a worker)."""
+        if self.settings.pool.fill and not self.worker:
             self.pipeline.start()
 
     def stop(self) -> None:
         """Stop filling and close the pool."""
         self.pipeline.stop()
+        self._close()
+
+    def _close(self) -> None:
         self.pool.close()
+        if self._shared is not None:
+            self._shared.close()
 
     def draw(self, nbytes: int, tier: str | None = None) -> Draw:
         """``nbytes`` fresh bytes of ``tier`` that nobody else will ever get.
@@ -180,6 +214,8 @@ class Service:
             "default_tier": self.default_tier,
             "tiers": tiers,
             "sources": sources,
-            "extractor_seed": self.pipeline.seed.describe(),
+            "extractor_seed": {"kind": "held by the filling process"}
+            if self.worker
+            else self.pipeline.seed.describe(),
             "pipeline_error": self.pipeline.error or None,
         }

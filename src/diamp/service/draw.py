@@ -8,10 +8,12 @@ that does not say (stored before the flag existed) counts as of unknown provenan
 from __future__ import annotations
 
 import json
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Draw", "Segment"]
+__all__ = ["Draw", "Reserved", "Segment", "drop_stale", "held", "serve_reserved"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +105,47 @@ class Draw:
         """True if a source was simulated, None if one is of unknown provenance, else False."""
         flags = [e["simulated"] for e in self.simulated_sources]
         return True if True in flags else (None if flags else False)
+
+
+class Reserved:
+    """A reserved, not yet served range of one pool chunk, held in a process's memory."""
+
+    __slots__ = ("data", "pos", "segment")
+
+    def __init__(self, segment: Segment, data: bytes) -> None:
+        self.segment, self.data, self.pos = segment, data, 0
+
+
+def held(queue: Iterable[Reserved]) -> int:
+    """Bytes reserved in memory and not yet served."""
+    return sum(len(r.data) - r.pos for r in queue)
+
+
+def serve_reserved(queue: deque[Reserved], tier: str, nbytes: int) -> Draw:
+    """The next ``nbytes`` of ``queue`` (which must hold them) as one draw; used up, dropped."""
+    parts: list[bytes] = []
+    segments: list[Segment] = []
+    left = nbytes
+    while left:
+        r = queue[0]
+        n = min(left, len(r.data) - r.pos)
+        whole = r.pos == 0 and n == len(r.data)
+        parts.append(r.data if whole else r.data[r.pos : r.pos + n])
+        s = r.segment
+        segments.append(
+            Segment(s.chunk_id, s.offset + r.pos, n, s.created, s.sources,
+                    s.dira_certificates, s.provenance)
+        )  # fmt: skip
+        r.pos += n
+        left -= n
+        if r.pos == len(r.data):
+            queue.popleft()
+    return Draw(parts[0] if len(parts) == 1 else b"".join(parts), tier, tuple(segments))
+
+
+def drop_stale(queue: deque[Reserved], limit: float) -> None:
+    """Drop the reservations of chunks created before ``limit`` (never served: too old)."""
+    if any(r.segment.created < limit for r in queue):
+        keep = [r for r in queue if r.segment.created >= limit]
+        queue.clear()
+        queue.extend(keep)

@@ -8,7 +8,7 @@ Sections::
 
     schema_version = 1
     [server]     host, port, TLS files, client key file, request caps, rate limits
-    [pool]       SQLite path, freshness limit, fill target, reservation quantum
+    [pool]       SQLite path or PostgreSQL url, freshness limit, fill target, reservation
     [extractor]  Toeplitz block size, epsilon, seed (generated, a file, or a DIRA key)
     [health]     alpha of the SP 800-90B health tests
     [checks]     period and sizes of the SP 800-90B / SP 800-22 checks, assessment floor
@@ -93,13 +93,33 @@ class ServerSettings(_Section):
 
 
 class PoolSettings(_Section):
-    """``[pool]``: where extracted bytes wait, for how long, and how many to keep ready."""
+    """``[pool]``: where extracted bytes wait, for how long, and how many to keep ready.
+
+    ``path`` is the SQLite file (the default). ``url = "postgresql://…"`` keeps the pool, the
+    nonce cache and the rate limits in PostgreSQL instead, so several hosts serve one pool;
+    the pool's anchor file is then ``anchor`` (default ``service-pool.anchor``), one per host.
+    ``fill = false`` serves from the pool without running the sources (a second host).
+    ``shared = true``: other ``diamp serve`` processes on this host use the same SQLite pool,
+    so nonces and rate limits are kept beside it for all of them (always so with ``url``).
+    """
 
     path: ConfigPath = Path("service-pool.sqlite")
+    url: str | None = Field(default=None, min_length=14, max_length=4096,
+                            pattern=r"^postgres(ql)?://[^\s]+$")  # fmt: skip
+    anchor: ConfigPath | None = None
     freshness_seconds: Seconds = 86400.0
     target_bytes: int = Field(default=4 << 20, ge=1024, le=1 << 40)
     reserve_bytes: int = Field(default=1 << 16, ge=1, le=1 << 26)
     fill: bool = True
+    shared: bool = False
+
+    @model_validator(mode="after")
+    def _one_place(self) -> PoolSettings:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError("path names the SQLite file; with url, name the anchor file")
+        if self.url is None and self.anchor is not None:
+            raise ValueError("anchor applies with url only (SQLite keeps it beside path)")
+        return self
 
 
 class SeedSettings(_Section):

@@ -27,6 +27,17 @@ with the anchored fingerprint; only otherwise is a new one drawn.
 
 A database without an anchor and without ``meta.pool_id`` (made before anchors existed) is
 adopted: the first start creates its identity and the anchor from its contents.
+
+**Several processes, several hosts.** Every process appends to the anchor under its lock and
+merges with its last record; the database's counter is incremented in every anchored
+transaction (under the row lock on PostgreSQL), so it is the highest state any process or
+host anchored, and each anchored change checks that the database is not behind the state this
+process anchored (a database restored while serving is refused there, before a byte is used).
+On PostgreSQL (``[pool] url``) each host keeps its own anchor file (``[pool] anchor``): the
+database may be ahead of one host's anchor (other hosts counted since), never behind it; a
+host without an anchor joins the pool it finds (and anchors it from then on); ``--new-pool``
+empties the shared pool (deletes every chunk, whose ``taken`` may be rolled back) and gives it
+a new identity, so the other hosts must be restarted with ``--new-pool`` too.
 """
 
 from __future__ import annotations
@@ -35,7 +46,6 @@ import hashlib
 import logging
 import os
 import secrets
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +54,7 @@ from diamp.service.anchor import AnchorFile, anchor_path
 from diamp.service.errors import PoolError, StateError
 from diamp.service.pool import Pool
 from diamp.service.settings import ServiceSettings
+from diamp.service.storage import redact
 
 __all__ = ["SEED_META", "PoolAnchor", "keep_seed_copy", "open_pool"]
 
@@ -66,6 +77,7 @@ class PoolAnchor:
     def record(
         self,
         *,
+        after: int = 0,
         cursors: dict[str, int] | None = None,
         meta: dict[str, str] | None = None,
         taken: dict[int, int] | None = None,
@@ -75,7 +87,8 @@ class PoolAnchor:
         """Append the state after ``change`` (before it is committed); returns its ``seq``.
 
         Under the file's lock, merged with the file's last record (another process serving
-        the same pool may have appended since): the counter and every cursor only grow.
+        the same pool may have appended since): the counter and every cursor only grow; the
+        counter also passes ``after`` (the database's, which other hosts may have moved).
 
         Raises
         ------
@@ -92,7 +105,7 @@ class PoolAnchor:
                     "served from this pool",
                     path=str(self.file.path),
                 )  # fmt: skip
-            seq = max(self.seq, int(last.get("seq", 0))) + 1
+            seq = max(self.seq, int(last.get("seq", 0)), after) + 1
             merged = dict(last.get("cursors", {}))
             for name, pos in {**self.cursors, **(cursors or {})}.items():
                 merged[name] = max(int(merged.get(name, 0)), pos)
@@ -110,9 +123,20 @@ class PoolAnchor:
         return seq
 
 
-def _pool_kw(settings: ServiceSettings) -> dict[str, Any]:
+def _pool_kw(settings: ServiceSettings, shared: bool = False) -> dict[str, Any]:
     p = settings.pool
-    return {"freshness_seconds": p.freshness_seconds, "reserve_bytes": p.reserve_bytes}
+    return {"freshness_seconds": p.freshness_seconds, "reserve_bytes": p.reserve_bytes,
+            "url": p.url, "shared": shared}  # fmt: skip
+
+
+def pool_files(settings: ServiceSettings) -> tuple[Path, Path]:
+    """The pool's ``path`` (SQLite file, or the base name of its files) and its anchor."""
+    p = settings.pool
+    if p.url is None:
+        path = settings.resolve(p.path)
+        return path, anchor_path(path)
+    anchor = settings.resolve(p.anchor or Path("service-pool.anchor"))
+    return anchor.with_name(anchor.name.removesuffix(".anchor") or "pool"), anchor
 
 
 def _says(last: dict[str, Any]) -> str:
@@ -123,8 +147,10 @@ def _says(last: dict[str, Any]) -> str:
     )
 
 
-def open_pool(settings: ServiceSettings, *, new_pool: bool = False) -> Pool:
+def open_pool(settings: ServiceSettings, *, new_pool: bool = False, shared: bool = False) -> Pool:
     """The configured pool, checked against its anchor (see the module docs).
+
+    ``shared``: other processes on this host serve from the same pool (``--workers``).
 
     Raises
     ------
@@ -132,23 +158,27 @@ def open_pool(settings: ServiceSettings, *, new_pool: bool = False) -> Pool:
         If the database disagrees with its anchor (the message names both, what each says,
         and the recovery option), or the anchor cannot be read or written.
     """
-    path = settings.resolve(settings.pool.path)
-    file = AnchorFile(anchor_path(path))
+    path, anchor = pool_files(settings)
+    file = AnchorFile(anchor)
     records = file.records()
     last = records[-1] if records else None
+    kw = _pool_kw(settings, shared)
     if new_pool:
         return _new_pool(settings, path, file, last)
     if last is None:
-        return _first_anchor(settings, path, file)
-    where = f"{path}: pool database"
+        return _first_anchor(path, file, kw)
+    url = settings.pool.url
+    where = f"{path if url is None else redact(url)}: pool database"
     says = f"anchor {file.path} records {_says(last)}"
-    if not path.exists():
+    if url is None and not path.exists():
         raise StateError(f"{where} is missing; {says}; {RECOVERY}", path=str(path))
-    if path.stat().st_size == 0:
+    if url is None and path.stat().st_size == 0:
         raise StateError(f"{where} is empty (0 bytes); {says}; {RECOVERY}", path=str(path))
     try:
-        pool = Pool(path, **_pool_kw(settings))
+        pool = Pool(path, **kw)
     except PoolError as err:
+        if url is not None:  # a server that cannot be reached: a runtime failure, exit 1
+            raise
         raise StateError(f"{where} cannot be opened ({err}); {says}; {RECOVERY}") from err
     try:
         _check(pool, file, last, (f"{where} ", f"; {says}; {RECOVERY}"))
@@ -162,10 +192,12 @@ def open_pool(settings: ServiceSettings, *, new_pool: bool = False) -> Pool:
 def _check(pool: Pool, file: AnchorFile, last: dict[str, Any], message: tuple[str, str]) -> None:
     """Refuse ``pool`` unless it is the anchored pool at the anchored state; roll forward."""
     pool_id, seq = pool.meta("pool_id"), int(pool.meta("anchor_seq") or 0)
+    if seq > int(last["seq"]):  # another process on this pool may have anchored since
+        last = file.last() or last
     anchored = int(last["seq"])
 
     def refuse(what: str) -> StateError:
-        return StateError(message[0] + what + message[1], path=str(pool.path))
+        return StateError(message[0] + what + message[1], path=pool.where)
 
     if pool_id is None:
         raise refuse("holds no pool identity (emptied, truncated or replaced)")
@@ -176,7 +208,7 @@ def _check(pool: Pool, file: AnchorFile, last: dict[str, Any], message: tuple[st
             f"is at state {seq}, behind its anchor (restored from an older backup or without "
             "its -wal file: serving from it would repeat bytes)"
         )
-    if seq > anchored:
+    if seq > anchored and not pool.database.shared_hosts:  # other hosts count too
         raise refuse(f"is at state {seq}, ahead of its anchor (the anchor was restored)")
     for key, digest in dict(last.get("meta", {})).items():
         value = pool.meta(key)
@@ -184,18 +216,29 @@ def _check(pool: Pool, file: AnchorFile, last: dict[str, Any], message: tuple[st
             raise refuse(f"holds a {key} whose SHA-256 differs from the anchored one")
     cursors = {str(k): int(v) for k, v in dict(last.get("cursors", {})).items()}
     taken = {int(k): int(v) for k, v in dict(last.get("taken", {})).items()}
-    if seq == anchored - 1:
+    if seq == anchored - 1 and not pool.database.shared_hosts:
         log.warning("%s: rolling the last anchored change forward (a crash before its commit)",
                     pool.path)  # fmt: skip
-    pool.restore(pool_id, anchored, cursors, taken if seq < anchored else {})
+    pool.restore(pool_id, max(seq, anchored), cursors, taken if seq < anchored else {})
     pool.anchor = PoolAnchor(file, pool_id, anchored, cursors, dict(last.get("meta", {})))
 
 
-def _first_anchor(settings: ServiceSettings, path: Path, file: AnchorFile) -> Pool:
-    """A new pool, or one made before anchors (adopted): create its identity and anchor."""
-    pool = Pool(path, **_pool_kw(settings))
+def _first_anchor(path: Path, file: AnchorFile, kw: dict[str, Any]) -> Pool:
+    """A new pool, or one made before anchors (adopted): create its identity and anchor.
+
+    On a shared database, a pool that exists is joined: this host anchors it from now on.
+    """
+    pool = Pool(path, **kw)
     try:
-        if pool.meta("pool_id") is not None:
+        pool_id = pool.meta("pool_id")
+        if pool_id is not None and pool.database.shared_hosts:
+            seq = int(pool.meta("anchor_seq") or 0)
+            prints = {k: _sha(v) for k in (SEED_META,) if (v := pool.meta(k)) is not None}
+            anchor = PoolAnchor(file, pool_id, seq, pool.cursors(), prints)
+            anchor.record(after=seq, event=f"host joined pool {pool_id}")
+            pool.anchor = anchor
+            return pool
+        if pool_id is not None:
             raise StateError(
                 f"{path}: pool database is pool {pool.meta('pool_id')} at state "
                 f"{pool.meta('anchor_seq')}, but its anchor {file.path} is missing (a copy of "
@@ -223,17 +266,20 @@ def _start_anchor(pool: Pool, file: AnchorFile, seq: int, cursors: dict[str, int
 def _new_pool(
     settings: ServiceSettings, path: Path, file: AnchorFile, last: dict[str, Any] | None
 ) -> Pool:
-    """``--new-pool``: move the old database aside, start past every anchored position."""
+    """``--new-pool``: move the old database aside, start past every anchored position.
+
+    On PostgreSQL the database stays where it is: its cursors and seed are read, then every
+    chunk and the old identity are deleted (see the module docs).
+    """
     cursors = {str(k): int(v) for k, v in dict((last or {}).get("cursors", {})).items()}
-    seeds = [_old_seed(path, settings, cursors), _read_seed_copy(path)]
-    if path.exists():
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        for suffix in ("", "-wal", "-shm"):
-            old = path.with_name(path.name + suffix)
-            if old.exists():
-                old.rename(path.with_name(f"{path.name}.replaced-{stamp}{suffix}"))
+    if settings.pool.url is None:
+        seeds = [_old_seed(path, settings, cursors), _read_seed_copy(path)]
+        _move_aside(path)
     pool = Pool(path, **_pool_kw(settings))
     try:
+        if settings.pool.url is not None:
+            seeds = [_read_old(pool, cursors), _read_seed_copy(path)]
+            pool.empty()
         expected = dict((last or {}).get("meta", {})).get(SEED_META)
         _start_anchor(pool, file, int((last or {}).get("seq", 0)), cursors, {},
                       f"new pool, replacing {(last or {}).get('pool', 'none')}")  # fmt: skip
@@ -250,6 +296,15 @@ def _new_pool(
     return pool
 
 
+def _move_aside(path: Path) -> None:
+    if path.exists():
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        for suffix in ("", "-wal", "-shm"):
+            old = path.with_name(path.name + suffix)
+            if old.exists():
+                old.rename(path.with_name(f"{path.name}.replaced-{stamp}{suffix}"))
+
+
 def _sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -263,13 +318,20 @@ def _old_seed(path: Path, settings: ServiceSettings, cursors: dict[str, int]) ->
     except PoolError:
         return None
     try:
+        return _read_old(old, cursors)
+    finally:
+        old.close()
+
+
+def _read_old(old: Pool, cursors: dict[str, int]) -> str | None:
+    """``old``'s seed, raising ``cursors`` to its positions (None if unreadable)."""
+    errors: tuple[type[BaseException], ...] = (PoolError, *old.database.errors)
+    try:
         for name, pos in old.cursors().items():
             cursors[name] = max(cursors.get(name, 0), pos)
         return old.meta(SEED_META)
-    except (PoolError, sqlite3.Error):
+    except errors:
         return None
-    finally:
-        old.close()
 
 
 def _seed_path(pool_path: Path) -> Path:

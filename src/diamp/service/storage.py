@@ -1,0 +1,226 @@
+"""One storage interface, two backends: SQLite (embedded, the default) and PostgreSQL.
+
+The pool (:mod:`diamp.service.pool`), the shared nonce cache and rate limits
+(:mod:`diamp.service.shared`) and the beacon's pulses are kept in a :class:`Database`: a
+connection shared by a process's threads under one lock, with transactions that are
+serialised against every other process and host using the same database:
+
+* **SQLite** (``[pool] path``): write-ahead log, ``BEGIN IMMEDIATE`` takes the database's
+  write lock for the whole transaction, so several processes on one host serialise;
+  ``synchronous = FULL`` where a commit must survive a power cut (the pool, the pulses).
+  Shared by several processes (``lock``), writers first take an exclusive ``flock`` on
+  ``FILE.lock``: a process waiting for another
+  sleeps in the kernel and wakes when the lock is released, instead of SQLite's busy handler
+  polling in steps of up to 100 ms (which made two processes slower than one).
+* **PostgreSQL** (``[pool] url = "postgresql://…"``): transactions at READ COMMITTED with
+  explicit row locks: a reservation claims chunk rows with ``SELECT … FOR UPDATE SKIP
+  LOCKED`` (two hosts never claim the same row; a row one host holds is skipped, not waited
+  for) and every anchored change increments one counter row, so anchored changes of all
+  hosts are totally ordered. Commits are durable when they return (PostgreSQL's default
+  ``synchronous_commit = on``).
+
+Statements are written once with ``?`` placeholders and portable SQL (``ON CONFLICT``,
+``RETURNING``); :meth:`Database.greatest` and :meth:`Database.least` name the two functions
+whose spelling differs, :attr:`Database.for_update` the row-lock clause.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["Cursor", "Database", "is_postgres_url", "open_postgres", "open_sqlite", "redact"]
+
+_URL = re.compile(r"^postgres(ql)?://[^\s]+$")
+
+
+def is_postgres_url(text: str) -> bool:
+    """True for a ``postgresql://`` (or ``postgres://``) connection URL."""
+    return bool(_URL.match(text))
+
+
+class Cursor(Protocol):
+    """What a statement returns (the DB-API subset the stores use)."""
+
+    @property
+    def rowcount(self) -> int: ...  # noqa: D102
+
+    def fetchone(self) -> Any: ...  # noqa: D102
+
+    def fetchall(self) -> list[Any]: ...  # noqa: D102
+
+
+class Database:
+    """A connection, its dialect and its lock (see the module docs).
+
+    Use :meth:`tx` for a transaction and :meth:`query` for one statement outside one; both
+    hold :attr:`lock` (re-entrant, so a store may hold it around several calls).
+    """
+
+    dialect = "sqlite"
+    shared_hosts = False  # PostgreSQL: other hosts may use the same database
+    for_update = ""
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    integrity: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
+
+    def __init__(self, conn: Any, where: str, lock_fd: int = -1) -> None:
+        self._conn, self.where, self._lock_fd = conn, where, lock_fd
+        self.lock = threading.RLock()
+
+    def _sql(self, sql: str) -> str:
+        return sql
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
+        """Run one statement (inside :meth:`tx`, or as its own autocommit transaction)."""
+        cursor: Cursor = self._conn.execute(self._sql(sql), tuple(args))
+        return cursor
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for every row of ``rows``."""
+        if rows:
+            self._conn.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """Every row of one statement, under the lock."""
+        with self.lock:
+            return self.execute(sql, args).fetchall()
+
+    @contextmanager
+    def tx(self) -> Iterator[Database]:
+        """A write transaction: committed on exit, rolled back on any exception."""
+        with self.lock:
+            if self._lock_fd >= 0:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            finally:
+                if self._lock_fd >= 0:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def greatest(self, a: str, b: str) -> str:
+        """SQL for the larger of two values."""
+        return f"MAX({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        """SQL for the smaller of two values."""
+        return f"MIN({a}, {b})"
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self.lock:
+            self._conn.close()
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1
+
+
+def open_sqlite(
+    path: Path, schema: str, *, durable: bool = True, lock: bool = False, timeout_s: float = 30.0
+) -> Database:
+    """A SQLite database in WAL mode (``synchronous = FULL`` when ``durable``, else NORMAL).
+
+    ``lock``: other processes write to it too; serialise writers on ``FILE.lock``.
+
+    Raises ``OSError`` or ``sqlite3.Error``; each store turns them into its own error.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = -1
+    if lock:
+        lock_fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                               timeout=timeout_s)  # fmt: skip
+    except sqlite3.Error:
+        if lock_fd >= 0:
+            os.close(lock_fd)
+        raise
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        conn.executescript(schema)
+    except sqlite3.Error:
+        conn.close()
+        if lock_fd >= 0:
+            os.close(lock_fd)
+        raise
+    return Database(conn, str(path), lock_fd)
+
+
+class _Postgres(Database):
+    dialect = "postgresql"
+    shared_hosts = True
+    for_update = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, conn: Any, where: str, errors: Any) -> None:
+        super().__init__(conn, where)
+        self.errors, self.integrity = (errors.Error,), (errors.IntegrityError,)
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for every row of ``rows``."""
+        if rows:
+            with self._conn.cursor() as cur:
+                cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    @contextmanager
+    def tx(self) -> Iterator[Database]:
+        """A write transaction: committed on exit, rolled back on any exception."""
+        with self.lock, self._conn.transaction():
+            yield self
+
+    def greatest(self, a: str, b: str) -> str:
+        """SQL for the larger of two values."""
+        return f"GREATEST({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        """SQL for the smaller of two values."""
+        return f"LEAST({a}, {b})"
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def open_postgres(url: str, schema: str, *, lock_key: int = 0x6469616D70) -> Database:
+    """A PostgreSQL database at ``url`` (autocommit outside :meth:`Database.tx`), schema made.
+
+    The schema is created under a transaction-level advisory lock so that hosts starting
+    together do not race on ``CREATE TABLE IF NOT EXISTS``.
+
+    Raises
+    ------
+    ImportError
+        If psycopg is not installed (``pip install 'diamp[postgres]'``).
+    psycopg.Error
+        If the server cannot be reached or the schema cannot be created.
+    """
+    import psycopg
+
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
+            for statement in (s.strip() for s in schema.split(";")):
+                if statement:
+                    conn.execute(statement.encode())
+    except BaseException:
+        conn.close()
+        raise
+    return _Postgres(conn, redact(url), psycopg)

@@ -1,0 +1,135 @@
+"""``diamp serve --workers N``: N server processes on one listening socket, one pool.
+
+The first process (the *leader*, the one ``diamp serve`` started) opens the pool and checks
+it against its anchor (``--new-pool`` recovery included), runs the extraction pipeline and
+the beacon, and serves requests. Only then are the other N − 1 processes (*workers*) started
+(``spawn``: fresh interpreters, nothing inherited but the listening socket); each opens the
+same pool and serves from it (:class:`diamp.service.serving.ServingOnly`), and none runs a
+source, the pipeline or the beacon's clock:
+
+* bytes: every process reserves from the pool database in its own transactions, so no
+  byte goes to two processes (:mod:`diamp.service.pool`); a discard by the leader (a
+  quarantined source) makes every worker drop its in-memory reservations at its next take;
+* nonces and rate limits: shared in the database (:mod:`diamp.service.shared`), so a
+  replayed request is refused and a client's rate is limited whichever process answers;
+* the beacon routes read the pulse store the leader writes.
+
+The kernel spreads connections over the processes (one accept queue). A worker exits when the
+leader does (``PR_SET_PDEATHSIG``, and a check of the parent's pid), so a killed leader
+never leaves workers serving a pool that nobody fills or checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from diamp.service.settings import ServiceSettings
+
+__all__ = ["bind", "serve_processes"]
+
+log = logging.getLogger(__name__)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (IPv6 when ``host`` has a colon), shared by every process."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_config(app: Any, settings: ServiceSettings, options: dict[str, Any]) -> Any:
+    import uvicorn
+
+    tls = options.get("tls") or (None, None)
+    return uvicorn.Config(
+        app, loop="uvloop", http="httptools", log_level=options.get("log_level", "info"),
+        access_log=False, ssl_certfile=tls[0], ssl_keyfile=tls[1],
+    )  # fmt: skip
+
+
+def serve_processes(
+    app: Any, settings: ServiceSettings, workers: int, sock: socket.socket,
+    options: dict[str, Any],
+) -> None:  # fmt: skip
+    """Serve ``app`` (the leader's) here and start ``workers - 1`` worker processes.
+
+    ``options``: ``log_level`` and ``tls`` (cert, key) as ``diamp serve`` was given them,
+    ``parent`` (this process's pid) and ``started`` (when its verifier started).
+    The workers are stopped when this returns.
+    """
+    import uvicorn
+
+    context = multiprocessing.get_context("spawn")
+    procs = [
+        context.Process(target=_worker_main, args=(settings, sock, options, i), daemon=False)
+        for i in range(1, workers)
+    ]
+    server = uvicorn.Server(_uvicorn_config(app, settings, options))
+    try:
+        for p in procs:
+            p.start()
+        server.run(sockets=[sock])
+    finally:
+        for p in procs:
+            if p.is_alive():
+                os.kill(p.pid or 0, signal.SIGTERM)
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+                p.join()
+
+
+def _die_with_parent(parent: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="diamp-parent-watch", daemon=True).start()
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(
+    settings: ServiceSettings, sock: socket.socket, options: dict[str, Any], index: int
+) -> None:
+    """A worker process: open the pool, serve on the leader's socket until told to stop."""
+    _die_with_parent(int(options["parent"]))
+    import uvicorn
+
+    from diamp.errors import DiampError
+    from diamp.service.app import create_app
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        app = create_app(settings, worker=True)
+    except DiampError as err:
+        print(f"error: worker {index}: {err}", file=sys.stderr)
+        sys.exit(1)
+    # Requests signed after the first process started are fresh for every process: a
+    # request queued on the shared socket while this one was starting is not refused.
+    app.state.service.verifier.started = int(options["started"])
+    uvicorn.Server(_uvicorn_config(app, settings, options)).run(sockets=[sock])
