@@ -324,8 +324,8 @@ class Pipeline:
             self.quarantine(rt.name, str(err))
             return True
         for row in rows:  # block order; a check may change the parameters or quarantine
-            if job.params is not rt.params or rt.health.status != "ok":
-                break  # extracted at a min-entropy no longer in force: dropped
+            if job.params is not rt.params or rt.health.status == "quarantined":
+                break  # at a min-entropy no longer in force, or quarantined: dropped
             self._deliver(rt, row.tobytes())
         return True
 
