@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import diamp.extractors.realtime as realtime
 from diamp.errors import ExtractionError
 from diamp.extractors.bits import PackedBits
-from diamp.extractors.realtime import FixedSeedToeplitz, batch_positions
+from diamp.extractors.correlate import fft_error_bound
+from diamp.extractors.realtime import FixedSeedToeplitz, batch_positions, block_bounds
 from diamp.extractors.toeplitz import toeplitz_extract
 
 
@@ -166,3 +167,11 @@ def test_threads_share_the_seed_spectrum_with_their_own_buffers() -> None:
         )
     for k in range(4):
         assert np.array_equal(parts[k], alone[k::4])
+
+
+@pytest.mark.parametrize("length", [2, 2048, 1 << 21, 1 << 25])
+def test_block_bounds_are_the_generic_engines_bound(length: int) -> None:
+    ones = np.array([0, 1, 2, 17, length // 4, length // 2], dtype=np.int64)
+    for seed_ones in (0, 1, length // 3, length - 1):
+        want = [fft_error_bound(length, int(w), seed_ones) for w in ones]
+        np.testing.assert_allclose(block_bounds(length, ones, seed_ones), want, rtol=1e-13)

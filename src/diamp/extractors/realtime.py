@@ -40,10 +40,10 @@ from diamp.extractors._realtime_kernels import (
     parity_rows,
 )
 from diamp.extractors.bits import BitSource, read_padded
-from diamp.extractors.correlate import MAX_ERROR, fft_error_bound
+from diamp.extractors.correlate import MAX_ERROR, _eps_fft, _gamma, fft_error_bound
 from diamp.extractors.fft import fft_backend
 
-__all__ = ["BatchExtraction", "FixedSeedToeplitz", "batch_positions"]
+__all__ = ["BatchExtraction", "FixedSeedToeplitz", "batch_positions", "block_bounds"]
 
 DEFAULT_BATCH_POINTS = 1 << 21  # rows × L per transform call: about 16 MiB of buffers
 _REVERSE_BYTE = np.array([int(f"{v:08b}"[::-1], 2) for v in range(256)], dtype=np.uint8)
@@ -71,6 +71,21 @@ def batch_positions(rng: np.random.Generator, blocks: int, m: int, count: int) -
     for b in np.flatnonzero(np.any(np.diff(positions, axis=1) == 0, axis=1)):
         positions[b] = np.sort(rng.choice(m, size=count, replace=False))  # rare repeats
     return positions
+
+
+def block_bounds(length: int, ones: np.ndarray, seed_ones: int) -> np.ndarray:
+    """:func:`~diamp.extractors.correlate.fft_error_bound` for every block weight at once.
+
+    One block per sum (no summation error): ((1 + ε_T)·d + ε_T·p)/√L with the product norm
+    p and its error d of :class:`~diamp.extractors.correlate.RoundoffBound`.
+    """
+    eps, root_l = _eps_fft(length), np.sqrt(float(length))
+    wa, wb = ones.astype(np.float64), float(seed_ones)
+    p = np.minimum(root_l * np.sqrt(wa) * wb, wa * root_l * np.sqrt(wb))
+    d = eps * root_l * (np.sqrt(wa) * wb + wa * np.sqrt(wb)) + eps**2 * length * np.sqrt(wa * wb)
+    d = d + np.sqrt(2) * _gamma(2) * (p + d)
+    bound: np.ndarray = ((1 + eps) * d + eps * p) / root_l
+    return bound
 
 
 def _words(packed: np.ndarray, words: int) -> np.ndarray:
@@ -189,8 +204,7 @@ class FixedSeedToeplitz:
             conj_times(spectrum, self.spectrum)
             self.fft.irfft(spectrum, self.length, axis=-1, out=real)
             parity_rows(real, self.m, out[start:stop], residuals[start:stop])
-            for k in range(stop - start):
-                bounds[start + k] = fft_error_bound(self.length, int(ones[k]), self.seed_ones)
+            bounds[start:stop] = block_bounds(self.length, ones[: stop - start], self.seed_ones)
         over = np.flatnonzero((residuals > bounds) | (bounds >= MAX_ERROR))
         if over.size:
             b = int(over[0])
