@@ -105,23 +105,27 @@ def engines(block_bits: int, rounds: int) -> None:
 
     mb = blocks * n / 8e6
     for threads in (1, 2):
-        t = {"old": 0.0, "new": 0.0}
+        t = {"old": 0.0, "new": 0.0, "old cpu": 0.0, "new cpu": 0.0}
         for _ in range(rounds):
             for name, f in (("old", old_engine), ("new", new_engine)):
                 parts = [packed[k::threads] for k in range(threads)]
                 workers = [threading.Thread(target=f, args=(part,)) for part in parts]
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 for w in workers:
                     w.start()
                 for w in workers:
                     w.join()
                 t[name] += time.perf_counter() - t0
+                t[f"{name} cpu"] += time.process_time() - c0
         old, new = rounds * mb / t["old"], rounds * mb / t["new"]
+        per_core = rounds * mb / t["old cpu"], rounds * mb / t["new cpu"]
         print(f"  engine, {threads} thread(s): old {old:7.2f} MB/s  new {new:7.2f} MB/s  "
-              f"ratio {new / old:5.1f}x")  # fmt: skip
+              f"ratio {new / old:5.1f}x | per CPU-second: old {per_core[0]:6.2f} "
+              f"new {per_core[1]:6.2f} MB")  # fmt: skip
 
 
-def pipeline_rate(block_bits: int, workers: int, seconds: float, old: bool) -> float:
+def pipeline_rate(block_bits: int, workers: int, seconds: float, old: bool) -> tuple[float, float]:
+    """(raw MB/s, raw MB per CPU-second of this process)."""
     from diamp.service.pipeline import Pipeline
     from diamp.service.pool import Pool
     from diamp.service.settings import load_settings
@@ -134,10 +138,11 @@ def pipeline_rate(block_bits: int, workers: int, seconds: float, old: bool) -> f
         rt = p.sources["vacuum"]
         for _ in range(4):
             p.step(wait=False)
-        raw0, t0 = rt.raw_samples, time.perf_counter()
+        raw0, t0, c0 = rt.raw_samples, time.perf_counter(), time.process_time()
         while time.perf_counter() - t0 < seconds:
             p.step(wait=False)
-        rate = (rt.raw_samples - raw0) / (time.perf_counter() - t0) / 1e6
+        mb = (rt.raw_samples - raw0) / 1e6
+        rate = mb / (time.perf_counter() - t0), mb / (time.process_time() - c0)
         status = rt.health.status
         p.stop()
     if status != "ok":
@@ -156,8 +161,14 @@ def scrape(port: int) -> tuple[float, float, str]:
     return float(raw.group(1)), float(out.group(1)), ok.group(1) if ok else "?"
 
 
-def server_rate(cfg: Path, seconds: float, old: bool) -> tuple[float, float, str]:
-    """Raw MB/s, output MB/s and diamp_source_healthy of `diamp serve` over ``seconds``."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_rate(cfg: Path, seconds: float, old: bool) -> tuple[float, float, float, str]:
+    """Raw MB/s, output MB/s, raw MB per CPU-second and diamp_source_healthy of the server."""
     code = (OLD_ENGINE if old else "") + "\nfrom diamp.cli import main; main()"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     log = cfg.with_suffix(f".{old}.log")
@@ -178,13 +189,14 @@ def server_rate(cfg: Path, seconds: float, old: bool) -> tuple[float, float, str
             time.sleep(0.05)
         while scrape(port)[1] < 4e6:  # warm-up: past the first assessment, output flowing
             time.sleep(0.5)
-        (raw0, out0, _), t0 = scrape(port), time.perf_counter()
+        (raw0, out0, _), t0, c0 = scrape(port), time.perf_counter(), cpu_seconds(proc.pid)
         time.sleep(seconds)
-        (raw1, out1, healthy), t1 = scrape(port), time.perf_counter()
+        (raw1, out1, healthy), t1, c1 = scrape(port), time.perf_counter(), cpu_seconds(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    return (raw1 - raw0) / (t1 - t0) / 1e6, (out1 - out0) / (t1 - t0) / 1e6, healthy
+    mb = (raw1 - raw0) / 1e6
+    return mb / (t1 - t0), (out1 - out0) / (t1 - t0) / 1e6, mb / (c1 - c0), healthy
 
 
 def parts(seconds: float) -> None:
@@ -228,16 +240,19 @@ def main() -> None:
     for workers in (1, 2):
         old = pipeline_rate(args.block_bits, workers, args.seconds / 2, old=True)
         new = pipeline_rate(args.block_bits, workers, args.seconds / 2, old=False)
-        print(f"  {workers} worker(s): old {old:7.2f}  new {new:7.2f}  ratio {new / old:5.1f}x")
+        print(f"  {workers} worker(s): old {old[0]:7.2f}  new {new[0]:7.2f}  ratio "
+              f"{new[0] / old[0]:5.1f}x | per CPU-second: old {old[1]:6.2f} "
+              f"new {new[1]:6.2f}")  # fmt: skip
     if not args.skip_server:
         print("3. diamp serve, one vacuum source, from /metrics (raw / output MB/s)")
         with tempfile.TemporaryDirectory() as d:
             for workers in (1, 2):
                 cfg = config(Path(d), args.block_bits, workers, paced=True, checks=True)
-                o_raw, o_out, _ = server_rate(cfg, args.seconds, old=True)
-                n_raw, n_out, q = server_rate(cfg, args.seconds, old=False)
+                o_raw, o_out, o_cpu, _ = server_rate(cfg, args.seconds, old=True)
+                n_raw, n_out, n_cpu, q = server_rate(cfg, args.seconds, old=False)
                 print(f"  {workers} worker(s): old {o_raw:6.2f} / {o_out:6.2f}  new {n_raw:6.2f}"
-                      f" / {n_out:6.2f}  ratio {n_raw / o_raw:5.1f}x  healthy {q}")  # fmt: skip
+                      f" / {n_out:6.2f}  ratio {n_raw / o_raw:5.1f}x  healthy {q} | raw MB per "
+                      f"CPU-second: old {o_cpu:6.2f} new {n_cpu:6.2f}")  # fmt: skip
                 if workers == 2:
                     for name, need in DEVICES.items():
                         verdict = "sustained" if n_raw >= need else "NOT sustained"
