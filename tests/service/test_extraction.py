@@ -119,3 +119,10 @@ def test_an_impossible_block_shape_is_refused_at_start(
     monkeypatch.setattr("diamp.extractors.realtime.MAX_ERROR", 1e-30)
     with pytest.raises(ServiceConfigError, match="round-off bound"):
         _pipeline(tmp_path, {"a": 4096}, workers=1)
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", '"2"', "2.0", "true", "1025"])
+def test_invalid_worker_counts_are_refused(tmp_path: Path, bad: str) -> None:
+    text = config_text(extractor=f"block_bits = 1024\nworkers = {bad}")
+    with pytest.raises(ServiceConfigError, match=r"extractor\.workers"):
+        settings_for(tmp_path, text)
