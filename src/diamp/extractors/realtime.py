@@ -9,9 +9,10 @@ The service hashes every raw block of a source with the same seed and the same (
 :class:`FixedSeedToeplitz` does once what the generic engine
 (:func:`diamp.extractors.correlate.correlate_parity`) does per block: it transforms the seed
 at one power-of-two length L ≥ n + m − 1 and keeps its half-spectrum S, and it keeps its
-buffers (one set per thread). A call hashes a whole batch of blocks: the reversed blocks
-are written as rows of one array, one 2-D real FFT gives their spectra X, conj(X)·S, one
-2-D inverse, and the parities of the rounded first m values of each row are the outputs.
+buffers (one set per thread and transform shape, shared by the engines). A call hashes a
+whole batch of blocks: the reversed blocks are written as rows of one array, one 2-D real
+FFT gives their spectra X, conj(X)·S, one 2-D inverse, and the parities of the rounded
+first m values of each row are the outputs.
 Since t + i ≤ n + m − 2 < L, no term wraps around.
 
 Exactness is held to the generic engine's standard, block by block: the a-priori round-off
@@ -104,6 +105,18 @@ class _Workspace:
         self.ones = np.zeros(rows, dtype=np.int64)
 
 
+_THREAD = threading.local()  # per thread: (rows, L) -> _Workspace, shared by the engines
+
+
+def _workspace(rows: int, length: int) -> _Workspace:
+    spaces: dict[tuple[int, int], _Workspace] | None = getattr(_THREAD, "spaces", None)
+    if spaces is None:
+        spaces = _THREAD.spaces = {}
+    if (rows, length) not in spaces:
+        spaces[(rows, length)] = _Workspace(rows, length)
+    return spaces[(rows, length)]
+
+
 class FixedSeedToeplitz:
     """Toeplitz hashing of n-bit blocks to m bits with one seed (see the module docs).
 
@@ -154,13 +167,6 @@ class FixedSeedToeplitz:
         self.spectrum = spectrum
         self.seed_words = _words(packed[None, :], -(-seed.nbits // 64) + 1)[0]
         self.seed_words.flags.writeable = False
-        self._local = threading.local()
-
-    def _workspace(self) -> _Workspace:
-        ws: _Workspace | None = getattr(self._local, "ws", None)
-        if ws is None:
-            ws = self._local.ws = _Workspace(self.rows, self.length)
-        return ws
 
     def extract(
         self,
@@ -195,7 +201,7 @@ class FixedSeedToeplitz:
         out = np.empty((blocks, (self.m + 7) // 8), dtype=np.uint8)
         bounds = np.zeros(blocks)
         residuals = np.zeros(blocks)
-        ws = self._workspace()
+        ws = _workspace(self.rows, self.length)
         for start in range(0, blocks, self.rows):
             stop = min(start + self.rows, blocks)
             real, spectrum, ones = ws.real[: stop - start], ws.spectrum[: stop - start], ws.ones
