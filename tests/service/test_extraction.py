@@ -126,3 +126,22 @@ def test_invalid_worker_counts_are_refused(tmp_path: Path, bad: str) -> None:
     text = config_text(extractor=f"block_bits = 1024\nworkers = {bad}")
     with pytest.raises(ServiceConfigError, match=r"extractor\.workers"):
         settings_for(tmp_path, text)
+
+
+def test_blocks_in_flight_at_an_old_min_entropy_are_dropped(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    p, _ = _pipeline(tmp_path, {"a": 4096}, workers=1)
+    rt = p.sources["a"]
+    rt.stream.block_bytes = 256  # type: ignore[union-attr]  # two blocks in one job
+    assert p._produce(rt) and len(rt.jobs) == 1 and rt.extracted_bytes == 0
+    old = rt.params
+    assert old is not None
+    rt.params = replace(old, m=old.m - 64)  # a new in-force value, as an assessment sets it
+    p._collect_all(block=True, every=True)
+    assert not rt.jobs and rt.extracted_bytes == 0 and not rt.out and not rt.divert
+    rt.params = old  # the same job at the parameters in force is delivered
+    p._produce(rt)
+    p._collect_all(block=True, every=True)
+    assert rt.extracted_bytes == 2 * (old.m // 8) == len(rt.out)
+    p.stop()

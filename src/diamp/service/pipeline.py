@@ -316,17 +316,15 @@ class Pipeline:
         return delivered
 
     def _collect(self, rt: SourceRuntime) -> bool:
-        """Deliver ``rt``'s oldest job (waits for it); an extraction failure quarantines."""
+        """Deliver ``rt``'s oldest job (waits for it); any failure of it quarantines."""
         job = rt.jobs.queue.popleft()
         try:
-            rows = job.future.result()
+            for row in job.future.result():  # block order; a check may change m or quarantine
+                if job.params is not rt.params or rt.health.status == "quarantined":
+                    break  # at a min-entropy no longer in force, or quarantined: dropped
+                self._deliver(rt, row.tobytes())
         except DiampError as err:
             self.quarantine(rt.name, str(err))
-            return True
-        for row in rows:  # block order; a check may change the parameters or quarantine
-            if job.params is not rt.params or rt.health.status == "quarantined":
-                break  # at a min-entropy no longer in force, or quarantined: dropped
-            self._deliver(rt, row.tobytes())
         return True
 
     def _produce_raw(self, rt: SourceRuntime) -> bool:
