@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, types
 
-from diamp.extractors._kernels import shifted_and_parity
+from diamp.extractors._bit_kernels import shifted_and_parity
 
 _u8_2d_ro = types.Array(types.uint8, 2, "C", readonly=True)
 _f64_2d = types.Array(types.float64, 2, "C")

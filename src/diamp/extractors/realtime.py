@@ -21,7 +21,7 @@ seed's (one sum, one flush) must be below 1/4 and the observed distance of every
 its nearest integer must not exceed it; otherwise the whole batch is refused. Then
 ``check_bits`` output bits of every block, at positions drawn at random per block, are
 recomputed from the definition with bit-packed AND and parity
-(:func:`diamp.extractors._kernels.shifted_and_parity`, no floating point), as
+(:func:`diamp.extractors._bit_kernels.shifted_and_parity`, no floating point), as
 :func:`diamp.extractors.checked.extract_checked` does; any mismatch refuses the batch.
 """
 
