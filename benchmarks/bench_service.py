@@ -149,6 +149,7 @@ def extraction_rate(seconds: float = 5.0) -> float:
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             p._produce(rt)
+            p._collect_all(block=True, every=True)  # the extraction workers' blocks
             rt.out.clear()
         return rt.extracted_bytes / (time.perf_counter() - t0) / 1e6
 

@@ -146,3 +146,50 @@ def test_failures_do_not_depend_on_chunking(seed: int, cuts: list[int], width: i
         pieces.feed(x[a:b])
     assert pieces.failures == whole.failures
     assert pieces.samples_seen == whole.samples_seen == len(x)
+
+
+def _fed_in_two(x: NDArray[np.uint8], cut: int, h: float) -> HealthMonitor:
+    monitor = HealthMonitor(h, 8, alpha=2.0**-40)
+    assert monitor.feed(x[:cut]) == []  # nothing fails before the cut
+    monitor.feed(x[cut:])
+    return monitor
+
+
+def test_a_repetition_run_across_two_chunks_is_counted_whole() -> None:
+    h = 6.2571  # the shipped vacuum source's in-force value: C = 1 + ceil(40 / h) = 8
+    x = np.arange(4000, dtype=np.int64).astype(np.uint8)  # no repeats, no APT hits
+    cut = 1000
+    probe = HealthMonitor(h, 8, alpha=2.0**-40)
+    c = probe.repetition_cutoff
+    assert c == 8
+    x[cut - 3 : cut - 3 + c] = 42  # 3 samples in the first chunk, 5 in the second
+    x[2000 : 2000 + c - 1] = 43  # one short of the cutoff, across a second cut at 2003
+    x[cut - 4], x[cut - 3 + c], x[1999], x[2000 + c - 1] = 1, 2, 3, 4
+    monitor = _fed_in_two(x, cut, h)
+    want = direct_health(x.tolist(), c, monitor.proportion_cutoff, monitor.window)
+    assert want == [("repetition_count", cut - 3 + c - 1)]
+    assert [(f.test, f.index) for f in monitor.failures] == want
+    second = HealthMonitor(h, 8, alpha=2.0**-40)
+    for piece in (x[:cut], x[cut:2003], x[2003:]):  # the short run is cut too: still short
+        second.feed(piece)
+    assert [(f.test, f.index) for f in second.failures] == want
+
+
+def test_an_adaptive_proportion_window_across_two_chunks_is_counted_whole() -> None:
+    h = 6.2571
+    rng = np.random.default_rng(12)
+    x = rng.permutation(np.tile(np.arange(1, 256, dtype=np.uint8), 8))[:1536].copy()
+    x[x == 7] = 8  # 7 only where placed below
+    probe = HealthMonitor(h, 8, alpha=2.0**-40)
+    c, w = probe.proportion_cutoff, probe.window
+    window = np.arange(w, 2 * w)  # the second window, cut in the middle at 700
+    spots = np.concatenate([[w], rng.choice(window[2::2], c - 1, replace=False)])
+    x[spots] = 7
+    x[spots[1:] - 1] = 9  # no repetition runs next to the planted values
+    cut = 700
+    before = int(np.sum(spots < cut))
+    assert 0 < before < c  # the window's count reaches the cutoff only after the cut
+    monitor = _fed_in_two(x, cut, h)
+    want = direct_health(x.tolist(), probe.repetition_cutoff, c, w)
+    assert want == [("adaptive_proportion", int(spots.max()))]
+    assert [(f.test, f.index) for f in monitor.failures] == want

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 from _svc import settings_for
 
-from diamp.extractors.bits import PackedBits
 from diamp.service.errors import ServiceConfigError, SourceError, TierUnavailable
 from diamp.service.pipeline import Pipeline
 from diamp.service.pool import Pool
@@ -74,38 +72,36 @@ def test_toeplitz_and_xor_tiers_match_the_definition(tmp_path: Path) -> None:
 def test_corrupted_extraction_is_caught_and_never_served(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str, flip_all: bool
 ) -> None:
-    import diamp.extractors.checked as checked
+    import diamp.extractors.realtime as realtime
 
-    real = checked.correlate_parity
+    real = realtime.parity_rows
     calls: list[int] = []
 
-    def corrupted(*args: Any, **kwargs: Any) -> Any:
-        """Blocks 0 and 1 are right; from block 2 on one bit (or every bit) is flipped."""
-        result = real(*args, **kwargs)
+    def corrupted(values: Any, count: int, out: Any, residual: Any) -> None:
+        """The first batch (blocks 0, 1) is right; from the second on one bit (or all) flips."""
+        real(values, count, out, residual)
         calls.append(1)
-        if len(calls) < 3:
-            return result
-        out = result.output.unpack().copy()
-        if flip_all:
-            out ^= 1
-        else:
-            out[5] ^= 1
-        return replace(result, output=PackedBits.from_bits(out))
+        if len(calls) >= 2:
+            if flip_all:
+                np.bitwise_xor(out, 0xFF, out=out)
+            else:
+                out[0, 0] ^= 0x04  # output bit 5 of the batch's first block
 
-    monkeypatch.setattr(checked, "correlate_parity", corrupted)
+    monkeypatch.setattr(realtime, "parity_rows", corrupted)
     tier = '[[tiers]]\nname = "one"\nsources = ["f1"]\nchunk_bytes = 64\n'
     config = _cfg(_file_sources(tmp_path, ("f1",)), tier, f"block_bits = 1024\n{extra}")
     s, _ = settings_for(tmp_path, config)
     assert s.extractor.check_bits == (16 if flip_all else 2048)  # default: 16 bits per block
     pool = Pool(tmp_path / "pool.sqlite")
     p = Pipeline(s, pool)
-    _run(p, 4)
     rt = p.sources["f1"]
+    rt.stream.block_bytes = 256  # type: ignore[union-attr]  # two blocks per read and batch
+    _run(p, 4)
     assert rt.health.status == "quarantined"
     assert "self-check failed at output bit" in rt.health.reason
-    assert flip_all or "output bit 5:" in rt.health.reason  # every bit checked: found exactly
+    assert flip_all or "output bit 5 of block 0:" in rt.health.reason  # all bits checked
     m = rt.params.m  # type: ignore[union-attr]
-    assert len(calls) == 3 and rt.extracted_bytes == 2 * (m // 8)  # block 2 never buffered
+    assert len(calls) == 2 and rt.extracted_bytes == 2 * (m // 8)  # batch 2 never buffered
     assert not rt.out and pool.level("one") == 0 and p.tier_problem("one") is not None
 
 

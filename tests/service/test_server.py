@@ -123,7 +123,7 @@ def test_tier_that_loses_a_source_stops_serving(tmp_path: Path) -> None:
         f'[[sources]]\nkind = "simulated"\nname = "{n}"\nfamily = "vacuum-fluctuation"\n'
         f"seed = {k}\n{VACUUM}\n{extra}\n"
         for k, (n, extra) in enumerate(
-            [("vac", ""), ("flaky", 'fault = "stuck"\nfault_after = 300000')]
+            [("vac", ""), ("flaky", 'fault = "stuck"\nfault_after = 700000')]
         )
     )
     tiers = (

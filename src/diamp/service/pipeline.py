@@ -2,9 +2,11 @@
 
 raw samples ──(position persisted first)──> SP 800-90B health tests ──> Toeplitz hashing of
 ``block_bits`` raw bits, output length by the leftover hash lemma at ``eps``
-(:class:`diamp.extractors.params.ToeplitzParams`), ``check_bits`` output bits re-checked
-from the definition (:func:`diamp.extractors.checked.extract_checked`; a mismatch quarantines
-the source) ──> the source's output buffer ──> a tier
+(:class:`diamp.extractors.params.ToeplitzParams`), on the extraction workers
+(:mod:`diamp.service.extraction`: the fixed-seed engine
+:class:`diamp.extractors.realtime.FixedSeedToeplitz`, every configured core, fair between
+sources), ``check_bits`` output bits of every block re-checked from the definition (a
+mismatch quarantines the source) ──> the source's output buffer, in block order ──> a tier
 takes equal-length pieces of all its sources' buffers, XORs them (seed 000 eq. 1) and
 appends the chunk with its provenance to the pool.
 
@@ -12,7 +14,7 @@ The output length m of a block comes from the source's *in-force* min-entropy,
 min(declared, assessed) once an SP 800-90B assessment exists (spec §11d); until the first
 assessment a raw source's output is diverted to the checks and never served (with
 ``[checks] enabled = false`` the declared value is in force). A later assessment applies to
-the blocks extracted after it.
+the blocks extracted after it (blocks still in flight at the old value are dropped).
 
 DIRA keys skip the first two steps: their certified bytes go to the buffer as they are (the
 key offset is persisted first, and before it the run's high-water mark ``RUN/served.hwm``,
@@ -41,26 +43,26 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from diamp.errors import DiampError
 from diamp.extractors.bits import PackedBits
-from diamp.extractors.checked import extract_checked
 from diamp.extractors.params import ToeplitzParams
 from diamp.service.availability import Availability
 from diamp.service.errors import PoolError, ServiceConfigError, SourceError
+from diamp.service.extraction import Extraction, available_cores
 from diamp.service.health import SourceHealth, run_sp800_22, run_sp800_90b
 from diamp.service.hwm import RunMark
 from diamp.service.pool import Pool
+from diamp.service.runtime import SourceRuntime
 from diamp.service.seed import load_seed
 from diamp.service.settings import DiraSource, ServiceSettings, TierSettings, VacuumEntropyModel
 from diamp.service.sources import (
     DiraKey,
     FileStream,
-    RawStream,
     admit_dira,
     combine_simulated,
     declared_min_entropy,
@@ -73,60 +75,6 @@ __all__ = ["Pipeline", "SourceRuntime"]
 
 log = logging.getLogger(__name__)
 RESERVE_AHEAD = 16  # a raw stream's anchored floor runs this many reads ahead of its position
-
-
-@dataclass
-class SourceRuntime:
-    """One source in the running pipeline."""
-
-    name: str
-    kind: str
-    health: SourceHealth
-    tiers: list[str]
-    stream: RawStream | None = None
-    dira: DiraKey | None = None
-    params: ToeplitzParams | None = None
-    seed: PackedBits | None = None
-    raw: list[np.ndarray] = field(default_factory=list)
-    out: bytearray = field(default_factory=bytearray)
-    divert: bytearray = field(default_factory=bytearray)
-    diverting: bool = False
-    mark: RunMark | None = None
-    raw_samples: int = 0
-    extracted_bytes: int = 0
-    origin: dict[str, Any] = field(default_factory=lambda: {"simulated": None})
-
-    @property
-    def simulated(self) -> bool | None:
-        """True (simulated), False (hardware) or None (unknown provenance)."""
-        value: bool | None = self.origin.get("simulated")
-        return value
-
-    in_force: float | None = None  # min-entropy per sample the current ``params`` use
-
-    @property
-    def raw_count(self) -> int:
-        """Buffered raw samples."""
-        return sum(a.size for a in self.raw)
-
-    def extraction(self) -> tuple[RawStream, ToeplitzParams, PackedBits]:
-        """The raw stream, extractor parameters and seed of a raw source."""
-        if self.stream is None or self.params is None or self.seed is None:
-            raise SourceError(
-                f"source {self.name}: no raw stream, extractor parameters or seed "
-                "(a DIRA source is not extracted)"
-            )
-        return self.stream, self.params, self.seed
-
-
-def _raw_bits(samples: np.ndarray, bits: int) -> PackedBits:
-    """Samples' bits MSB-first (each sample contributes its ``bits`` low bits)."""
-    if bits == 8:
-        return PackedBits(np.ascontiguousarray(samples, dtype=np.uint8), 8 * samples.size)
-    if bits == 1:
-        return PackedBits.from_bits(samples)
-    unpacked = np.unpackbits(samples[:, None], axis=1)[:, 8 - bits :]
-    return PackedBits.from_bits(unpacked.ravel())
 
 
 class Pipeline:
@@ -142,12 +90,16 @@ class Pipeline:
         self.tiers = {t.name: t for t in settings.tiers}
         self.seed = load_seed(settings, pool)
         material = self._material = self.seed.material
+        self._check_rng = np.random.default_rng(secrets.randbits(128))  # self-check positions
+        ex = settings.extractor
+        self.extraction = Extraction(
+            material, ex.check_bits, ex.workers or available_cores(), self._check_rng
+        )
         self.sources: dict[str, SourceRuntime] = {}
         for cfg in settings.sources:
             tiers = [t.name for t in settings.tiers if cfg.name in t.sources]
             self.sources[cfg.name] = self._runtime(cfg, tiers, material)
         self.error = ""
-        self._check_rng = np.random.default_rng(secrets.randbits(128))  # self-check positions
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.availability = {name: Availability() for name in self.tiers}
@@ -182,6 +134,7 @@ class Pipeline:
                 key="extractor.seed",
             )
         seed = self._seed(params)
+        self.extraction.engine(params)  # the seed's spectrum, once per block shape
         position = self.pool.cursor(cfg.name)
         if isinstance(stream, FileStream) and self.pool.anchor is not None:
             start = stream.anchor(self.pool.anchor.pool_id, position or 0,
@@ -257,6 +210,7 @@ class Pipeline:
         rt = self.sources[name]
         rt.health.quarantine(reason)
         rt.raw.clear()
+        rt.jobs.cancel()
         rt.out.clear()
         rt.divert.clear()
         dropped = self.pool.discard_source(name)
@@ -264,11 +218,16 @@ class Pipeline:
 
     # --- one step of work ----------------------------------------------------------------
 
-    def step(self) -> bool:
-        """Produce and assemble what the tiers below target need; True if anything moved."""
+    def step(self, wait: bool = True) -> bool:
+        """Produce and assemble what the tiers below target need; True if anything moved.
+
+        With ``wait`` every block handed to the extraction workers in this step is delivered
+        before it returns; without (the background thread), finished blocks are collected
+        as they come and reading goes on meanwhile.
+        """
         self._tick()
         try:
-            return self._step()
+            return self._step(wait)
         finally:
             self._observe()
 
@@ -292,20 +251,22 @@ class Pipeline:
         a.add(max(self.clock() - self._ticked, 0.0))
         return a
 
-    def _step(self) -> bool:
+    def _step(self, wait: bool) -> bool:
         self._readmit()
+        worked = self._collect_all(block=False)
         target = self.settings.pool.target_bytes
         needy = [
             t for t in self.tiers.values()
             if self.tier_problem(t.name) is None and self.pool.level(t.name) < target
         ]  # fmt: skip
-        worked = False
         for rt in self.sources.values():
             if rt.health.status != "ok":
                 continue
             cap = 2 * max(self.tiers[t].chunk_bytes for t in rt.tiers) if rt.tiers else 0
             if rt.diverting or (any(t.name in rt.tiers for t in needy) and len(rt.out) < cap):
                 worked |= self._produce(rt)
+        if wait or not worked:  # nothing else to do: wait for the extraction workers
+            worked |= self._collect_all(block=True, every=wait)
         for t in sorted(needy, key=lambda t: self.pool.level(t.name)):
             while self._assemble(t) and self.pool.level(t.name) < target:
                 worked = True
@@ -345,8 +306,34 @@ class Pipeline:
         rt.extracted_bytes += stop - start
         return True
 
+    def _collect_all(self, block: bool, every: bool = False) -> bool:
+        """Deliver finished jobs; ``block``: wait for one (``every``: all). True if any."""
+        delivered = False
+        for rt in self.sources.values():
+            while rt.jobs.queue and (block or rt.jobs.queue[0].future.done()):
+                delivered |= self._collect(rt)
+                block = block and every
+        return delivered
+
+    def _collect(self, rt: SourceRuntime) -> bool:
+        """Deliver ``rt``'s oldest job (waits for it); any failure of it quarantines."""
+        job = rt.jobs.queue.popleft()
+        try:
+            for row in job.future.result():  # block order; a check may change m or quarantine
+                if job.params is not rt.params or rt.health.status == "quarantined":
+                    break  # at a min-entropy no longer in force, or quarantined: dropped
+                self._deliver(rt, row.tobytes())
+        except DiampError as err:
+            self.quarantine(rt.name, str(err))
+        return True
+
     def _produce_raw(self, rt: SourceRuntime) -> bool:
-        stream, params, seed = rt.extraction()
+        stream, params, _ = rt.extraction()
+        if self.extraction.full(rt.jobs):  # its share of the workers is busy: wait for one
+            self._collect(rt)
+            if rt.health.status != "ok":
+                return True
+            params = rt.extraction()[1]
         before = stream.position
         samples = stream.read()
         if samples is None:
@@ -364,26 +351,17 @@ class Pipeline:
         rt.raw.append(samples)
         bits = stream.bits_per_sample
         per_block = params.n // bits
-        while rt.raw_count >= per_block and rt.health.status == "ok":
+        blocks = rt.raw_count // per_block
+        if blocks:
             allraw = np.concatenate(rt.raw)
-            block, rest = allraw[:per_block], allraw[per_block:]
-            rt.raw = [rest] if rest.size else []
-            self._extract(rt, _raw_bits(block, bits), params, seed)
+            cut = blocks * per_block
+            rt.raw = [allraw[cut:]] if allraw.size > cut else []
+            samples = allraw[:cut].reshape(blocks, per_block)
+            self.extraction.submit(rt.jobs, samples, bits, params)
         return True
 
-    def _extract(
-        self, rt: SourceRuntime, raw: PackedBits, params: ToeplitzParams, seed: PackedBits
-    ) -> None:
-        result = extract_checked(
-            "toeplitz",
-            raw,
-            seed,
-            params.m,
-            check_bits=self.settings.extractor.check_bits,
-            rng=self._check_rng,
-            threads=1,
-        )
-        data = result.output.data[: params.m // 8].tobytes()
+    def _deliver(self, rt: SourceRuntime, data: bytes) -> None:
+        """One extracted block's bytes: to the periodic checks or to the output buffer."""
         rt.extracted_bytes += len(data)
         if rt.diverting:
             rt.divert += data
@@ -477,7 +455,7 @@ class Pipeline:
     def _run(self, idle_seconds: float) -> None:
         while not self._stop.is_set():
             try:
-                worked = self.step()
+                worked = self.step(wait=False)
             except Exception as err:  # fail closed: stop filling, keep the reason visible
                 log.exception("pipeline stopped")
                 self.error = f"pipeline stopped: {type(err).__name__}: {err}"
@@ -486,11 +464,14 @@ class Pipeline:
                 self._stop.wait(idle_seconds)
 
     def stop(self) -> None:
-        """Stop the thread (waits for the current step)."""
+        """Stop the thread (waits for the current step) and the extraction workers."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        for rt in self.sources.values():
+            rt.jobs.cancel()
+        self.extraction.close()
         for rt in self.sources.values():
             close = getattr(rt.stream, "close", None)
             if close is not None:

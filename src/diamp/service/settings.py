@@ -152,12 +152,14 @@ class ExtractorSettings(_Section):
 
     After hashing a block, ``check_bits`` output bits at random positions are recomputed
     from the definition (O(block_bits) each); a mismatch quarantines the source and the
-    block is never served.
+    block is never served. ``workers`` threads hash the blocks of all sources (default:
+    one per core this process may run on).
     """
 
     block_bits: int = Field(default=1 << 20, ge=1024, le=1 << 24)
     eps: float = Field(default=2.0**-64, gt=0, lt=1)
     check_bits: int = Field(default=16, ge=1, le=1 << 24)
+    workers: int | None = Field(default=None, ge=1, le=1024)
     seed: SeedSettings = SeedSettings()
 
 
