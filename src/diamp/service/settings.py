@@ -58,7 +58,13 @@ Family = Literal["single-photon", "phase-fluctuation", "photon-counting", "vacuu
 
 class _Section(BaseModel):
     # strict: `port = "8443"` and `port = true` are errors, not 8443 and 1; no inf or NaN
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        allow_inf_nan=False,
+        use_attribute_docstrings=True,  # the documentation of every key (the docs site)
+    )
 
 
 class ServerSettings(_Section):
@@ -66,19 +72,35 @@ class ServerSettings(_Section):
 
     host: str = Field(default="127.0.0.1", min_length=1, max_length=253,
                       pattern=r"^[A-Za-z0-9._:%-]+$")  # fmt: skip
+    """Address to listen on (`diamp serve --host` overrides it)."""
     port: int = Field(default=8443, ge=0, le=65535)
+    """TCP port to listen on, 0 for any free port (`--port` overrides it)."""
     tls_cert: ConfigPath | None = None
+    """PEM certificate for HTTPS; given together with `tls_key`, checked before the server
+    starts."""
     tls_key: ConfigPath | None = None
+    """Unencrypted PEM private key of `tls_cert` (the server cannot prompt for a passphrase)."""
     clients: ConfigPath | None = None
+    """Clients file (TOML: client id → 256-bit key, written by `diamp keys new`); must not be
+    readable by group or others."""
     max_request_bytes: int = Field(default=1 << 20, ge=1, le=1 << 26)
+    """Largest `bytes` one request may draw; more is 413."""
     max_json_length: int = Field(default=1024, ge=1, le=1 << 16)
+    """Largest `length` of one ANU-compatible `/v1/random/json` request; more is 413."""
     rate_requests_per_second: float = Field(default=200.0, gt=0, le=1e9)
+    """Per-client request rate (token bucket); over it is 429."""
     rate_burst_requests: int = Field(default=400, ge=1, le=1 << 30)
+    """Per-client burst of requests above the rate."""
     rate_bytes_per_second: float = Field(default=64.0 * (1 << 20), gt=0, le=2.0**53)
+    """Per-client rate of served bytes; over it is 429."""
     rate_burst_bytes: int = Field(default=128 << 20, ge=1, le=1 << 53)
+    """Per-client burst of bytes above the rate."""
     replay_window_seconds: int = Field(default=300, ge=1, le=300)
+    """A signed request's `created` must be at most this old (and not before the server started)."""
     clock_skew_seconds: int = Field(default=5, ge=0, le=60)
+    """How far in the future a request's `created` may lie (clock differences)."""
     nonce_cache_size: int = Field(default=1_000_000, ge=1000, le=1 << 30)
+    """Nonces remembered within the replay window; each nonce is accepted once."""
     public_authorities: Annotated[  # a TOML array (a list) becomes the tuple
         tuple[Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s/?#@]+$")], ...],
         Field(strict=False),
@@ -96,10 +118,16 @@ class PoolSettings(_Section):
     """``[pool]``: where extracted bytes wait, for how long, and how many to keep ready."""
 
     path: ConfigPath = Path("service-pool.sqlite")
+    """SQLite database of the pool (its anchor `POOL.anchor` lies beside it)."""
     freshness_seconds: Seconds = 86400.0
+    """Bytes older than this are dropped, never served."""
     target_bytes: int = Field(default=4 << 20, ge=1024, le=1 << 40)
+    """Bytes to keep ready per tier."""
     reserve_bytes: int = Field(default=1 << 16, ge=1, le=1 << 26)
+    """Reservation quantum: committed to the database before any byte of it is served (a kill
+    loses at most this much)."""
     fill: bool = True
+    """Run the sources and fill the pool (`false`: serve only what is already in it)."""
 
 
 class SeedSettings(_Section):
@@ -114,8 +142,12 @@ class SeedSettings(_Section):
     """
 
     kind: Literal["generate", "file", "dira"] = "generate"
+    """`"generate"` (2^21 bits from the operating system, kept in the pool), `"file"` or
+    `"dira"`."""
     path: ConfigPath | None = None
+    """The seed file (packed MSB-first) or the DIRA run folder; none with `generate`."""
     allow_simulated: StrictBool = False
+    """Admit a DIRA key whose run is simulated or of unknown provenance (then shown as such)."""
 
     @model_validator(mode="after")
     def _path(self) -> SeedSettings:
@@ -136,9 +168,15 @@ class ExtractorSettings(_Section):
     """
 
     block_bits: int = Field(default=1 << 20, ge=1024, le=1 << 24)
+    """Raw bits hashed per Toeplitz block."""
     eps: float = Field(default=2.0**-64, gt=0, lt=1)
+    """Leftover-hash-lemma error per block; the output length follows from it and the in-force
+    entropy."""
     check_bits: int = Field(default=16, ge=1, le=1 << 24)
+    """Output bits of every block recomputed from the definition; a mismatch quarantines the
+    source."""
     seed: SeedSettings = SeedSettings()
+    """Where the Toeplitz seed comes from."""
 
 
 class HealthSettings(_Section):
@@ -156,7 +194,10 @@ class HealthSettings(_Section):
     """
 
     alpha: float = Field(default=2.0**-40, ge=2.0**-40, le=2.0**-20)
+    """False-alarm probability of the SP 800-90B health tests per sample (repetition count) or
+    window (adaptive proportion)."""
     readmit_seconds: Seconds | None = None
+    """Let a quarantined source back in after this long (none: quarantine lasts until restart)."""
 
 
 class ChecksSettings(_Section):
@@ -175,12 +216,20 @@ class ChecksSettings(_Section):
     """
 
     enabled: bool = True
+    """Run the periodic SP 800-90B and SP 800-22 checks."""
     period_seconds: Seconds = 3600.0
+    """Time between two checks."""
     sp800_90b_samples: int = Field(default=100_000, ge=1000, le=1 << 30)
+    """Recent raw samples per source fed to the SP 800-90B non-IID assessment."""
     min_assessed_fraction: float = Field(default=0.6, gt=0, le=1)
+    """Quarantine a source assessed below this fraction of its declared min-entropy."""
     sp800_22_sequences: int = Field(default=10, ge=1, le=1 << 20)
+    """Sequences of the SP 800-22 check on diverted (never served) output."""
     sp800_22_length: int = Field(default=100_000, ge=1000, le=1 << 30)
+    """Bits per SP 800-22 sequence."""
     sp800_22_max_flagged: int = Field(default=3, ge=0, le=1 << 20)
+    """Rows of the final-analysis report allowed below the proportion range before the source
+    fails."""
 
     @model_validator(mode="before")
     @classmethod
@@ -197,7 +246,9 @@ class DeclaredEntropy(_Section):
     """``entropy = {model = "declared", min_entropy = H}``: H bits per raw sample."""
 
     model: Literal["declared"]
+    """Selects a declared min-entropy."""
     min_entropy: float = Field(gt=0, le=8)
+    """Declared min-entropy per raw sample, in bits."""
 
 
 class VacuumEntropyModel(_Section):
@@ -211,14 +262,23 @@ class VacuumEntropyModel(_Section):
     """
 
     model: Literal["vacuum"]
+    """Selects the vacuum-noise model (seed 000 eq. 6)."""
     bits: int = Field(ge=1, le=8)
+    """ADC resolution b: 2^b bins."""
     v_min: float = Field(ge=-1e6, le=1e6)
+    """Lower end of the ADC range (same unit as `sigma_total`)."""
     v_max: float = Field(ge=-1e6, le=1e6)
+    """Upper end of the ADC range; must exceed `v_min`."""
     gamma: float = Field(gt=0, le=1e6)
+    """Quantum-to-classical noise power ratio γ = σ_q²/σ_c² (linear, not dB)."""
     sigma_total: float = Field(default=1.0, gt=0, le=1e6)
+    """Total noise standard deviation σ_t, with σ_t² = σ_q² + σ_c²."""
     centre: float = Field(default=0.0, ge=-1e6, le=1e6)
+    """Centre of the quantum noise in the ADC range."""
     max_offset_sigma_c: float | None = Field(default=None, ge=0, le=1e3)
+    """k of the worst case over classical offsets |e| ≤ k σ_c (unset: 5)."""
     centred: bool = False
+    """Use the centred model (zero classical offset) instead of the worst case."""
 
     @model_validator(mode="after")
     def _one_variant(self) -> VacuumEntropyModel:
@@ -257,7 +317,9 @@ EntropyModel = Annotated[
 
 class _RawSource(_Section):
     name: Name
+    """Name of the source, used by `[[tiers]]`, `/v1/status` and the metrics."""
     entropy: EntropyModel
+    """Min-entropy model per raw sample: `declared` or `vacuum`."""
 
 
 class SimulatedSource(_RawSource):
@@ -268,29 +330,44 @@ class SimulatedSource(_RawSource):
     """
 
     kind: Literal["simulated"]
+    """A simulated QRNG (never certified)."""
     family: Family
+    """Which of seed 000's QRNG families to simulate (its bias and correlation)."""
     seed: int | None = Field(default=None, ge=0, lt=2**63)
+    """Seed of the simulated device (none: from the operating system)."""
     samples_per_second: float | None = Field(default=None, gt=0, le=1e12)
+    """Pace the device at this rate (none: as fast as it is read)."""
     fault: Literal["none", "stuck", "biased"] = "none"
+    """Inject a failure for drills: `stuck` or `biased` output after `fault_after` samples."""
     fault_after: int = Field(default=0, ge=0, lt=2**63)
+    """Samples emitted before the fault starts."""
 
 
 class SerialSource(_RawSource):
     """A serial QRNG opened with ``serial.serial_for_url`` (``qrngsim://`` included)."""
 
     kind: Literal["serial"]
+    """A serial QRNG."""
     url: str = Field(min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]+$")
+    """pyserial URL opened with `serial_for_url` (a device path, `qrngsim://…`, `loop://`)."""
     bits_per_sample: Annotated[Literal[1, 8], int_choice] = 8
+    """Bits per sample: 1 or 8."""
     timeout: float = Field(default=1.0, gt=0, le=3600)
+    """Read timeout, in seconds."""
     mu: float = Field(default=0.05, ge=0, lt=0.5)
+    """SV bias bound of the device's bias check."""
 
 
 class FileSource(_RawSource):
     """Raw samples from a file or a folder of files (sorted by name), read once."""
 
     kind: Literal["file"]
+    """Raw samples from a file."""
     path: ConfigPath
+    """A file or a folder of files (read in name order); every byte is read once (high-water mark
+    `FILE.served.hwm`)."""
     bits_per_sample: Annotated[Literal[1, 8], int_choice] = 8
+    """Bits per sample: 1 or 8."""
 
 
 class DiraSource(_Section):
@@ -302,9 +379,14 @@ class DiraSource(_Section):
     """
 
     kind: Literal["dira"]
+    """The key of a DIRA run."""
     name: Name
+    """Name of the source, used by `[[tiers]]`, `/v1/status` and the metrics."""
     run: ConfigPath
+    """Run folder with `certificate.json` (`status = "ok"`) and `key.bin`; must be writable
+    (`served.hwm`)."""
     allow_simulated: StrictBool = False
+    """Admit a run whose provenance is simulated or unknown (then marked simulated everywhere)."""
 
 
 SourceSettings = Annotated[
@@ -320,22 +402,34 @@ class TierSettings(_Section):
     """``[[tiers]]``: a named output, the XOR of all its sources (none may be missing)."""
 
     name: Name
+    """Name of the tier (`?tier=`); the first tier is the default."""
     sources: list[Name] = Field(min_length=1)
+    """The sources XOR-ed into this tier, in equal pieces (a source byte goes to one tier)."""
     chunk_bytes: int = Field(default=1 << 16, ge=64, le=1 << 24)
+    """Bytes per pool chunk of this tier."""
 
 
 class ServiceSettings(_Section):
     """The whole service config."""
 
     schema_version: Literal[1]
+    """Version of the config format; only 1 exists."""
     server: ServerSettings = ServerSettings()
+    """Listening address, TLS, clients and per-request limits."""
     pool: PoolSettings = PoolSettings()
+    """Where extracted bytes wait before they are served."""
     extractor: ExtractorSettings = ExtractorSettings()
+    """Toeplitz hashing of raw blocks."""
     health: HealthSettings = HealthSettings()
+    """SP 800-90B health tests on every raw sample."""
     checks: ChecksSettings = ChecksSettings()
+    """Periodic entropy assessment and statistical checks."""
     sources: list[SourceSettings] = Field(default_factory=list)
+    """The randomness sources."""
     tiers: list[TierSettings] = Field(min_length=1)
+    """Named outputs, each the XOR of its sources."""
     beacon: BeaconSettings | None = None  # NIST Beacon 2.0 pulses from one tier (issue 8)
+    """Publish NIST Beacon 2.0 pulses from one tier (none: no beacon)."""
     base_dir: Path = Path(".")  # set by parse_settings, never read from the file
 
     @model_validator(mode="before")
