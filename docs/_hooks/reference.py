@@ -1,0 +1,55 @@
+"""MkDocs hook: the configuration and CLI reference pages, generated at build time.
+
+Nothing here is hand-copied: every key, type, default, constraint and description of the
+configuration pages comes from the pydantic models (``diamp.config.RunConfig``,
+``diamp.service.settings.ServiceSettings``, ``diamp.service.beacon.settings.BeaconSettings``),
+every command and option of the CLI page from the click command tree of the typer app
+(``typer.main.get_command(diamp.cli.app)``). A key without a description or a command without
+help is a warning, which ``mkdocs build --strict`` turns into a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
+
+log = logging.getLogger("mkdocs.plugins.diamp")
+
+PAGES = {
+    "reference/config-run.md": "run_config_page",
+    "reference/config-service.md": "service_config_page",
+    "reference/cli.md": "cli_page",
+}
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    """Document the checkout being built: its ``src/`` comes first on the import path."""
+    src = Path(config.config_file_path).resolve().parent / "src"
+    if str(src) not in sys.path:
+        sys.path.insert(0, str(src))
+    return config
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    """Add the generated reference pages to the site's files."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        import cliref
+        import configref
+    finally:
+        sys.path.pop(0)
+    makers = {
+        "run_config_page": configref.run_config_page,
+        "service_config_page": configref.service_config_page,
+        "cli_page": cliref.cli_page,
+    }
+    for uri, maker in PAGES.items():
+        content, problems = makers[maker]()
+        for problem in problems:
+            log.warning("%s: %s", uri, problem)
+        files.append(File.generated(config, uri, content=content))
+    return files
