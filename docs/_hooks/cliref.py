@@ -25,11 +25,12 @@ key or option), 3 protocol abort, 4 timing verification failed (and `diamp test 
 """
 
 
-def cli_page() -> tuple[str, Problems]:
-    """The Markdown of the CLI reference and what is undocumented in it."""
+def cli_page(app: Any = None) -> tuple[str, Problems]:
+    """The Markdown of the CLI reference (of ``diamp.cli.app`` unless given) and its gaps."""
     import typer.main
 
-    from diamp.cli import app
+    if app is None:
+        from diamp.cli import app
 
     root = typer.main.get_command(app)
     problems: Problems = []

@@ -76,7 +76,7 @@ def number(value: float | int | Fraction) -> str:
     if isinstance(value, int):
         if value >= 1024 and value & (value - 1) == 0:
             return f"2^{value.bit_length() - 1}"
-        return f"{value:,}".replace(",", "\u202f") if value >= 10_000 else str(value)
+        return str(value)
     if isinstance(value, float):
         mantissa, exponent = math.frexp(value)
         if value > 0 and mantissa == 0.5 and abs(exponent - 1) >= 10:
@@ -223,6 +223,7 @@ class Walker:
 
     skip: set[str]
     sections: list[Section] = field(default_factory=list)
+    titles: dict[type[BaseModel], str] = field(default_factory=dict)
     problems: Problems = field(default_factory=list)
 
     def walk(self, model: type[BaseModel], title: str, path: str, note: str = "") -> None:
@@ -260,8 +261,11 @@ class Walker:
         kind, nested = type_text(annotation)
         variants = model_variants(base)
         origin = get_origin(base)
-        if is_model(base):
+        if is_model(base) and base in self.titles:  # the same table again: link to it
+            kind = f"table, as [`{self.titles[base]}`](#{anchor(self.titles[base])})"
+        elif is_model(base):
             kind = f"table [`[{dotted}]`](#{anchor(dotted)})"
+            self.titles[base] = f"[{dotted}]"
             children.append((base, f"[{dotted}]", dotted, ""))
         elif variants:
             tag = discriminator(info, variants)
@@ -356,10 +360,12 @@ def qualname(model: type[BaseModel]) -> str:
     return f"{model.__module__}.{model.__qualname__}"
 
 
-def walk_file(model: type[BaseModel], skip: set[str] | None = None) -> tuple[list[str], Problems]:
+def walk_file(
+    model: type[BaseModel], skip: set[str] | None = None, title: str = "Top level"
+) -> tuple[list[str], Problems]:
     """The Markdown of a whole config file's model, and its problems."""
     walker = Walker(skip or set())
-    walker.walk(model, "Top level", "")
+    walker.walk(model, title, "")
     return list(render(walker.sections)), walker.problems
 
 
@@ -383,6 +389,18 @@ shortest decimal representation.
 
 """
 
+TIMING_INTRO = """## The timing section file
+
+`[timing] section` names a second TOML file (`schema_version = 1`): the measured segment
+durations and devices of the Bell-test setup (`configs/timing/eth-2024.toml` holds the
+published one). All durations are in ns, distances in metres, drifts in ps/h; a duration is
+a number or `{ value = …, uncertainty = … }`, read as an exact decimal. `diamp timing budget
+FILE` evaluates it alone.
+
+*Generated at build time from `diamp.timing.section.TimingSection`.*
+
+"""
+
 SERVICE_INTRO = """# Service and beacon configuration reference
 
 `diamp serve CONFIG` reads one versioned TOML file (`schema_version = 1`). Typing is strict
@@ -401,12 +419,32 @@ demos) reads a file with `schema_version = 1` and only the [`[beacon]`](#beacon)
 """
 
 
+def instrument_types() -> Iterator[str]:
+    """The ``type`` values of ``[instruments.NAME]``, from the instrument registry."""
+    from diamp.daq.registry import INSTRUMENTS
+
+    yield "## Instrument types"
+    yield ""
+    yield "The values of `[instruments.NAME] type`, from `diamp.daq.registry.INSTRUMENTS`."
+    yield ""
+    yield "| `type` | role | `backend` | settings | what it is |"
+    yield "|---|---|---|---|---|"
+    for name, kind in INSTRUMENTS.items():
+        backends = ", ".join(f"`{b}`" for b in sorted(kind.backends))
+        settings = "yes" if kind.settings else "none"
+        yield f"| `{name}` | {kind.role} | {backends} | {settings} | {cell(kind.description)} |"
+    yield ""
+
+
 def run_config_page() -> tuple[str, Problems]:
-    """The run configuration reference page."""
+    """The run configuration reference page, with the timing section file it names."""
     from diamp.config import RunConfig
+    from diamp.timing.section import TimingSection
 
     lines, problems = walk_file(RunConfig)
-    return RUN_INTRO + "## Tables\n\n" + "\n".join(lines), problems
+    timing, timing_problems = walk_file(TimingSection, title="Timing section file")
+    page = [RUN_INTRO, "## Tables", "", *lines, *instrument_types(), TIMING_INTRO, *timing]
+    return "\n".join(page), problems + timing_problems
 
 
 def service_config_page() -> tuple[str, Problems]:

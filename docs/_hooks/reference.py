@@ -10,9 +10,11 @@ help is a warning, which ``mkdocs build --strict`` turns into a failure.
 
 from __future__ import annotations
 
+import ast
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
@@ -53,3 +55,22 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             log.warning("%s: %s", uri, problem)
         files.append(File.generated(config, uri, content=content))
     return files
+
+
+BENCHMARKS = "<!-- benchmarks -->"
+
+
+def on_page_markdown(markdown: str, config: MkDocsConfig, **kwargs: Any) -> str:
+    """Replace the benchmarks marker with a table of ``benchmarks/*.py`` and their docstrings."""
+    if BENCHMARKS not in markdown:
+        return markdown
+    root = Path(config.config_file_path).resolve().parent / "benchmarks"
+    rows = ["| script | measures |", "|---|---|"]
+    for script in sorted(root.glob("*.py")):
+        doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8")))
+        if not doc:
+            log.warning("benchmarks/%s: no module docstring to describe it", script.name)
+            continue
+        summary = doc.strip().split("\n\n")[0].replace("\n", " ").replace("|", "\\|")
+        rows.append(f"| `{script.name}` | {summary} |")
+    return markdown.replace(BENCHMARKS, "\n".join(rows))
