@@ -10,6 +10,7 @@ and that the real site builds with ``--strict`` into a temporary directory, as C
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -266,3 +267,24 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert "dodis_extract" in api
     changelog = (site / "changelog" / "index.html").read_text(encoding="utf-8")
     assert "Keep a Changelog" in changelog
+
+
+def _command_block(text: str, marker: str) -> str:
+    after = text.split(f"<!-- {marker} -->", 1)[1]
+    return after.split("```", 2)[1]
+
+
+PROPOSED = ROOT / "docs" / "README.proposed.md"
+
+
+@pytest.mark.skipif(not PROPOSED.exists(), reason="the proposed README was applied")
+def test_proposed_readme_keeps_the_commands_ci_parses_and_its_links_resolve() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    proposed = PROPOSED.read_text(encoding="utf-8")
+    for marker in ("demo-command", "test-command"):
+        assert _command_block(proposed, marker) == _command_block(readme, marker)
+    links = [link.split("#")[0] for link in re.findall(r"\]\(([^)]+)\)", proposed)]
+    assert "docs/getting-started.md" in links
+    for link in links:
+        if not link.startswith("http"):
+            assert (ROOT / link).is_file(), link
