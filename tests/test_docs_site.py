@@ -253,12 +253,12 @@ def test_a_hook_warning_fails_the_strict_build(tmp_path: Path, problem: str | No
 
 @pytest.mark.slow
 def test_site_builds_strict(tmp_path: Path) -> None:
-    result = _mkdocs(
-        "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path)
-    )
+    # from another folder: every path in mkdocs.yml must be relative to the file, not the cwd
+    config = str(ROOT / "mkdocs.yml")
+    site = tmp_path / "site"
+    result = _mkdocs("build", "--strict", "--config-file", config, "-d", str(site), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "WARNING" not in result.stderr
-    site = tmp_path
     cli = (site / "reference" / "cli" / "index.html").read_text(encoding="utf-8")
     assert 'id="diamp-extract-dodis"' in cli
     run = (site / "reference" / "config-run" / "index.html").read_text(encoding="utf-8")
@@ -267,6 +267,8 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert "dodis_extract" in api
     changelog = (site / "changelog" / "index.html").read_text(encoding="utf-8")
     assert "Keep a Changelog" in changelog
+    development = (site / "development" / "index.html").read_text(encoding="utf-8")
+    assert "<code>fft_roundoff.py</code>" in development
 
 
 def _command_block(text: str, marker: str) -> str:

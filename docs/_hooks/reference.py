@@ -58,13 +58,21 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 BENCHMARKS = "<!-- benchmarks -->"
+CHANGELOG = "<!-- changelog:"
 
 
 def on_page_markdown(markdown: str, config: MkDocsConfig, **kwargs: Any) -> str:
-    """Replace the benchmarks marker with a table of ``benchmarks/*.py`` and their docstrings."""
+    """Fill the markers: the changelog from ``CHANGELOG.md``, the benchmarks table."""
+    root = Path(config.config_file_path).resolve().parent
+    if markdown.startswith(CHANGELOG):
+        return (root / "CHANGELOG.md").read_text(encoding="utf-8")
     if BENCHMARKS not in markdown:
         return markdown
-    root = Path(config.config_file_path).resolve().parent / "benchmarks"
+    return markdown.replace(BENCHMARKS, _benchmarks(root / "benchmarks"))
+
+
+def _benchmarks(root: Path) -> str:
+    """A table of ``benchmarks/*.py`` with the first paragraph of each docstring."""
     rows = ["| script | measures |", "|---|---|"]
     for script in sorted(root.glob("*.py")):
         doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8")))
@@ -73,4 +81,4 @@ def on_page_markdown(markdown: str, config: MkDocsConfig, **kwargs: Any) -> str:
             continue
         summary = doc.strip().split("\n\n")[0].replace("\n", " ").replace("|", "\\|")
         rows.append(f"| `{script.name}` | {summary} |")
-    return markdown.replace(BENCHMARKS, "\n".join(rows))
+    return "\n".join(rows)
