@@ -290,3 +290,14 @@ def test_proposed_readme_keeps_the_commands_ci_parses_and_its_links_resolve() ->
     for link in links:
         if not link.startswith("http"):
             assert (ROOT / link).is_file(), link
+
+
+def test_docstrings_are_made_markdown_safe() -> None:
+    import docstrings
+
+    text = "See :func:`~diamp.extractors.dodis.dodis_extract` and ``x_t``: (A_i)_{t,u} = y_t."
+    assert docstrings.markdown_safe(text) == (
+        "See `diamp.extractors.dodis.dodis_extract` and ``x_t``: (A_i)\\_{t,u} = y_t."
+    )
+    literal = "    Ext(x, y)_j = Σ_{t=0} x_t"
+    assert docstrings.markdown_safe(literal) == literal
