@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import pytest
 import typer
 import typer.main
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from pydantic_core import PydanticUndefined
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +87,7 @@ def test_every_config_key_has_a_description(family: str) -> None:
         f"{model.__name__}.{key}"
         for model in MODELS[family]
         for key, info in model.model_fields.items()
-        if not (info.description or "").strip() and key != "base_dir"
+        if not configref.description(model, key).strip() and key != "base_dir"
     ]
     assert missing == []
 
@@ -131,7 +131,8 @@ def test_config_page_lists_every_key_with_default_and_bounds(maker: str, family:
                 for bound, symbol in SYMBOLS.items():
                     if hasattr(meta, bound):
                         assert symbol in row[3], (model.__name__, key, row)
-            assert row[4] == configref.cell(configref.rst_to_md(info.description or "")), key
+            text = configref.description(model, key)
+            assert row[4] == configref.cell(configref.rst_to_md(text)), key
 
 
 def test_config_page_numbers_match_the_model() -> None:
@@ -147,15 +148,11 @@ def test_config_page_numbers_match_the_model() -> None:
 
 def test_a_key_without_description_is_reported() -> None:
     class Section(BaseModel):
-        model_config = ConfigDict(use_attribute_docstrings=True)
-
         size: int = Field(default=4, ge=1)
         """How many."""
         quiet: bool = False
 
     class File(BaseModel):
-        model_config = ConfigDict(use_attribute_docstrings=True)
-
         section: Section
         """The section."""
 

@@ -9,10 +9,13 @@ attribute docstring). Nested tables, discriminated unions (``[device]`` by ``mod
 
 from __future__ import annotations
 
+import ast
 import enum
 import inspect
+import itertools
 import math
 import re
+import textwrap
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -212,6 +215,40 @@ def default_text(info: FieldInfo) -> str:
     return f"`{toml(info.default)}`" if not isinstance(info.default, BaseModel) else "defaults"
 
 
+def attribute_docs(model: type[BaseModel]) -> dict[str, str]:
+    """The attribute docstrings of a model's fields (the string after each annotated name).
+
+    Read from the source of the model and its bases at build time, so the models need not
+    keep them at run time (pydantic's ``use_attribute_docstrings`` re-reads the source of
+    every class on import, a cost every ``diamp run`` and ``diamp serve`` would pay).
+    """
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(cls))
+        except (OSError, TypeError):
+            continue
+        body = ast.parse(source).body[0]
+        statements = getattr(body, "body", [])
+        for node, after in itertools.pairwise(statements):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[node.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+def description(model: type[BaseModel], key: str) -> str:
+    """A field's description: ``Field(description=...)``, else its attribute docstring."""
+    return model.model_fields[key].description or attribute_docs(model).get(key, "")
+
+
 def cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
     return " ".join(text.replace("|", "\\|").split())
@@ -237,7 +274,8 @@ class Walker:
             dotted = f"{path}.{key}" if path else key
             if dotted in self.skip:
                 continue
-            section.rows.append(self.row(key, dotted, info, children))
+            text = description(model, key)
+            section.rows.append(self.row(key, dotted, info, text, children))
         for child, child_title, child_path, child_note in children:
             self.walk(child, child_title, child_path, child_note)
 
@@ -246,6 +284,7 @@ class Walker:
         key: str,
         dotted: str,
         info: FieldInfo,
+        described: str,
         children: Children,
     ) -> tuple[str, str, str, str, str]:
         """One key's row; nested tables are queued in ``children``."""
@@ -255,7 +294,6 @@ class Walker:
         plain = [m for m in optional if m is not type(None)]
         if len(plain) == 1 and type(None) in optional:
             base = strip(plain[0])[0]
-        described = info.description or ""
         if not described:
             self.problems.append(f"{dotted}: no description (add an attribute docstring)")
         kind, nested = type_text(annotation)

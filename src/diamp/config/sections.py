@@ -28,11 +28,7 @@ ExactNumber = Annotated[Fraction, BeforeValidator(exact_fraction)]
 class _Section(BaseModel):
     # strict: no string-to-number or bool-to-int coercion (`blocks = true` is not 1 block)
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        arbitrary_types_allowed=True,
-        strict=True,
-        use_attribute_docstrings=True,  # the documentation of every key (the docs site)
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=True
     )
 
 

@@ -41,13 +41,7 @@ Family = Literal["single-photon", "phase-fluctuation", "photon-counting", "vacuu
 
 class _Section(BaseModel):
     # strict: `port = "8443"` and `port = true` are errors, not 8443 and 1; no inf or NaN
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        strict=True,
-        allow_inf_nan=False,
-        use_attribute_docstrings=True,  # the documentation of every key (the docs site)
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DeclaredEntropy(_Section):

@@ -55,12 +55,7 @@ NonNegative = Annotated[Fraction, BeforeValidator(_nonneg)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        arbitrary_types_allowed=True,
-        use_attribute_docstrings=True,  # the documentation of every key (the docs site)
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
 class Duration(_Model):

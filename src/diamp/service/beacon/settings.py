@@ -30,13 +30,7 @@ class BeaconSettings(BaseModel):
     """How the beacon runs: period, keys, state and where its randomness comes from."""
 
     # strict: no string-to-number or bool-to-int coercion; no inf or NaN
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        strict=True,
-        allow_inf_nan=False,
-        use_attribute_docstrings=True,  # the documentation of every key (the docs site)
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     enabled: bool = True
     """Publish pulses (`false`: the table is kept but the beacon does not run)."""
