@@ -153,7 +153,7 @@ def run(
 ) -> None:
     """Run a complete DIRA experiment: trials, Z, statistics, output length, extraction.
 
-    Writes DIR/trials.h5 (trial store v2, block files in DIR/trials.blocks/),
+    Writes DIR/trials.h5 (trial store v3, block files in DIR/trials.blocks/),
     DIR/certificate.json and, unless the protocol aborts, DIR/key.bin (packed MSB-first),
     then the HTML report DIR/report.html (also after an abort; see ``diamp report``).
     Exit status 3 means the protocol aborted: the certificate says why and no key is

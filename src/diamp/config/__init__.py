@@ -75,13 +75,21 @@ class RunConfig(_Section):
     """A whole run configuration (``schema_version = 1``)."""
 
     schema_version: Literal[1]
+    """Version of the config format; only 1 exists."""
     run: RunSection
+    """Size and seeding of the run."""
     sources: SourcesSection
+    """The declared SV bound and where inputs, Z and outcomes come from."""
     device: DeviceConfig
+    """The simulated Bell device (used when `sources.outcomes = "simulated"`)."""
     protocol: ProtocolConfig
+    """How the output length is certified: Theorem 5 (`fixed`) or Theorem 6 (`adaptive`)."""
     extractor: ExtractorConfig = ExtractorConfig()
+    """The correlation engine and the self-check of the key."""
     instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
+    """The station: one table per instrument, by name."""
     timing: TimingRun | None = None
+    """Locality checks before the first block and after every block (none: no timing checks)."""
 
     @model_validator(mode="after")
     def _check_quantum_max(self) -> RunConfig:

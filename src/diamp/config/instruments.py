@@ -40,17 +40,35 @@ class InstrumentConfig(_Section):
     """
 
     type: str  # a name of diamp.daq.registry.INSTRUMENTS
+    """The driver: `awg5014`, `awg70k`, `scope`, `qrng`, `uhfqa` or `shfqa` (a name of
+    `diamp.daq.registry.INSTRUMENTS`)."""
     address: str = Field(min_length=1)
+    """VISA resource, serial URL (`qrngsim://…` for the simulated QRNG) or ZI device address
+    (`dev2345@host:port`)."""
     backend: Literal["sim", "py", "visa", "zi", "loopback"] = "py"
+    """`sim` (simulated), `loopback` (in-process SCPI scope), `py` (pyvisa-py), `visa` (system
+    VISA) or `zi` (a ZI data server)."""
     node: Literal["A", "B", "C"] = "C"
+    """The node the instrument belongs to: `A`, `B`, or `C` (neither node); readouts and timing
+    scopes must be at A or B."""
     settings: dict[str, float | int | str] = Field(default_factory=dict)
+    """Driver settings by name (e.g. `sample_rate`, `"ch1.amplitude"`), range-checked against the
+    driver before any I/O."""
     channels: dict[str, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
+    """Scopes: which timing trace each input channel shows (`ch1 = "reference"`, `"remote"` or a
+    timing-section device)."""
     calibration_shots: int = Field(default=0, ge=0, le=1 << 19)
+    """Readouts: recalibrate before every block from this many shots of each state (0: no
+    recalibration)."""
     calibration_awg: str | None = None  # readouts: the node's qubit AWG preparing the states
+    """Readouts: the node's awg70k that prepares the reference states."""
     calibration_waveforms: dict[Literal["ground", "excited", "trial"], str] = Field(
         default_factory=dict
     )
+    """Readouts: the waveforms the calibration AWG plays: `{ ground, excited, trial }` (trial is
+    restored after calibration)."""
     timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)  # readouts: one acquisition
+    """Readouts: time limit of one acquisition, in seconds."""
 
     @field_validator("type")
     @classmethod

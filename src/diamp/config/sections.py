@@ -36,10 +36,17 @@ class RunSection(_Section):
     """``[run]``: size and seeding of the run."""
 
     name: str = Field(default="run", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    """Name of the run, used in the run folder's name (`runs/NAME-RUNID/`)."""
     seed: int = Field(ge=0, lt=2**128)
+    """Seed of every simulated part (SV source models, Bell device, simulated Z); recorded in the
+    provenance."""
     blocks: int = Field(ge=1, le=100_000)
+    """Number of blocks; each block is stored atomically and followed by a timing check."""
     trials_per_block: int = Field(ge=1, le=2**31)
+    """Bell trials per block; n = blocks × trials_per_block."""
     segment_trials: int = Field(default=2**22, ge=1, le=2**31)
+    """Granularity of the CHSH / S_mu series (progress bar, certificate, report); segments
+    restart at every block."""
 
 
 class SourceConfig(_Section):
@@ -51,7 +58,9 @@ class SourceConfig(_Section):
     """
 
     model: Literal["iid", "markov"] = "iid"
+    """`"iid"`: independent bits; `"markov"`: a bias that depends on the previous bit."""
     bias: float = Field(default=0.0, ge=-0.5, le=0.5)
+    """Bias of the simulated source, P(1) = 1/2 + bias; |bias| must not exceed `sources.mu`."""
 
 
 Origin = Literal["simulated", "instruments"]
@@ -87,12 +96,21 @@ class SourcesSection(_Section):
     """
 
     mu: ExactNumber
+    """Declared Santha-Vazirani bias bound μ the security proof assumes, 0 ≤ μ < 1/2."""
     alice: SourceConfig = SourceConfig()
+    """The simulated SV source model of node A (inputs x, and Z when `z_source = "alice"`)."""
     bob: SourceConfig = SourceConfig()
+    """The simulated SV source model of node B (inputs y, and Z when `z_source = "bob"`)."""
     z_source: Literal["alice", "bob"] = "alice"
+    """The node whose source gives Z, the extractor's second input (2n bits read after the last
+    trial)."""
     inputs: Origin
+    """Where the inputs x, y come from: the QRNGs at nodes A and B, or the seeded models."""
     z: Origin
+    """Where Z comes from: the QRNG at the `z_source` node, or its seeded model."""
     outcomes: Origin
+    """Where the Bell outcomes a, b come from: the qubit readouts at nodes A and B, or the
+    `[device]` model."""
 
     @model_validator(mode="after")
     def _check_bias(self) -> SourcesSection:
@@ -159,8 +177,11 @@ class QuantumDevice(_Section):
     """A noisy |Psi+> measured with CHSH-optimal settings, read out with finite fidelity."""
 
     model: Literal["quantum"]
+    """Selects the simulated quantum device."""
     visibility: float = Field(ge=0.0, le=1.0)
+    """Visibility of the shared |Ψ+⟩ state (1: pure, 0: white noise)."""
     readout_fidelity: float | Annotated[tuple[float, float], Field(strict=False)] = 1.0
+    """P(read k | state k), one value for both outcomes or `[f0, f1]`; each in [0.5, 1]."""
 
     @model_validator(mode="after")
     def _check_fidelity(self) -> QuantumDevice:
@@ -182,7 +203,10 @@ class LhvDevice(_Section):
     """A local-hidden-variable device: shared randomness only, so CHSH <= 2."""
 
     model: Literal["lhv"]
+    """Selects the local-hidden-variable device (the run must abort: CHSH ≤ 2)."""
     noise: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Probability that the nodes output independent uniform bits instead of one shared bit
+    (CHSH = 2(1 − noise))."""
 
 
 DeviceConfig = Annotated[QuantumDevice | LhvDevice, Field(discriminator="model")]
@@ -190,16 +214,25 @@ DeviceConfig = Annotated[QuantumDevice | LhvDevice, Field(discriminator="model")
 
 class _ProtocolCommon(_Section):
     eps: float = Field(default=1e-12, gt=0.0, lt=1.0)
+    """Final security parameter ε: the key is ε-close to uniform (strict bound)."""
     eps_s: float | None = Field(default=None, gt=0.0, lt=1.0)
+    """Smoothing parameter ε_s, with 6 ε_s < ε; default ε/12."""
     eps_ea: float | None = Field(default=None, gt=0.0, lt=1.0)
+    """Entropy accumulation parameter ε_EA (probability of passing with too little entropy);
+    default ε."""
     bound: Literal["strict", "paper"] = "strict"
+    """`"strict"`: the output length re-derived from the theorems (certifies ε); `"paper"`: eq.
+    (18) as printed (reproduces the paper, does not certify ε)."""
 
 
 class FixedProtocol(_ProtocolCommon):
     """Theorem 5: output length from a threshold fixed before the run."""
 
     mode: Literal["fixed"] = "fixed"
+    """Theorem 5: a threshold fixed before the run (the default when `mode` is left out)."""
     s_mu_threshold: ExactNumber
+    """The MDL threshold S_μ fixed before the run: below it the run aborts; the output length is
+    computed from it."""
 
     @model_validator(mode="after")
     def _check(self) -> FixedProtocol:
@@ -215,8 +248,11 @@ class AdaptiveProtocol(_ProtocolCommon):
     """
 
     mode: Literal["adaptive"]
+    """Theorem 6: the output length follows the observed S_μ."""
     s_mu_max: ExactNumber
+    """Upper end of the grid of S_μ values; must lie below the quantum maximum."""
     bins: int = Field(ge=1, le=10**9)
+    """Number M of grid bins; the observed S_μ is floored to the grid and each bin uses ε/M."""
 
     @model_validator(mode="after")
     def _check(self) -> AdaptiveProtocol:
@@ -247,7 +283,10 @@ class ExtractorConfig(_Section):
     """
 
     verify_bits: int = Field(default=64, ge=0, le=1_000_000)
+    """Output bits at random positions recomputed from the definition after extraction (0: none)."""
     engine: Literal["fft", "exact"] = "fft"
+    """Correlation engine: `"fft"` (blockwise FFT with a round-off bound) or `"exact"` (number-
+    theoretic transform); the same bits."""
 
 
 class TimingSimulation(_Section):
@@ -259,9 +298,13 @@ class TimingSimulation(_Section):
     """
 
     jitter_device: str | None = None
+    """A timing-section device whose simulated edges jitter (a failing check), or none."""
     jitter_from_check: int = Field(default=0, ge=0)
+    """The first timing check (0: before the first block) that shows the jitter."""
     offset_ns: float = Field(default=0.55, ge=-50.0, le=50.0)
+    """Simulated inter-node clock offset, in ns."""
     hours_per_block: float = Field(default=0.45, gt=0.0, le=1000.0)
+    """Simulated time elapsed per block, in hours (drift since synchronisation)."""
 
 
 class TimingRun(_Section):
@@ -276,5 +319,9 @@ class TimingRun(_Section):
     """
 
     section: str = Field(min_length=1)
+    """Timing section file (TOML, durations in ns), relative to this config file."""
     policy: Literal["abort", "exclude"] = "abort"
+    """`"abort"`: a failed check stops the run; `"exclude"`: blocks not bracketed by two passing
+    checks are left out (and post-selection is paid for)."""
     simulate: TimingSimulation = TimingSimulation()
+    """What the simulated scopes show (ignored by real scopes)."""

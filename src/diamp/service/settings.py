@@ -22,19 +22,26 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
     Field,
     StrictBool,
-    Tag,
     ValidationError,
     model_validator,
 )
 
 from diamp.service.beacon.settings import BeaconSettings
 from diamp.service.errors import ServiceConfigError
-from diamp.tomlconfig import ConfigPath, Seconds, int_choice, read_text, validate_toml
+from diamp.service.source_settings import (
+    DeclaredEntropy,
+    DiraSource,
+    FileSource,
+    Name,
+    SerialSource,
+    SimulatedSource,
+    SourceSettings,
+    VacuumEntropyModel,
+    _Section,
+)
+from diamp.tomlconfig import ConfigPath, Seconds, read_text, validate_toml
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -52,13 +59,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
-Family = Literal["single-photon", "phase-fluctuation", "photon-counting", "vacuum-fluctuation"]
-
-
-class _Section(BaseModel):
-    # strict: `port = "8443"` and `port = true` are errors, not 8443 and 1; no inf or NaN
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class ServerSettings(_Section):
@@ -66,19 +66,35 @@ class ServerSettings(_Section):
 
     host: str = Field(default="127.0.0.1", min_length=1, max_length=253,
                       pattern=r"^[A-Za-z0-9._:%-]+$")  # fmt: skip
+    """Address to listen on (`diamp serve --host` overrides it)."""
     port: int = Field(default=8443, ge=0, le=65535)
+    """TCP port to listen on, 0 for any free port (`--port` overrides it)."""
     tls_cert: ConfigPath | None = None
+    """PEM certificate for HTTPS; given together with `tls_key`, checked before the server
+    starts."""
     tls_key: ConfigPath | None = None
+    """Unencrypted PEM private key of `tls_cert` (the server cannot prompt for a passphrase)."""
     clients: ConfigPath | None = None
+    """Clients file (TOML: client id → 256-bit key, written by `diamp keys new`); must not be
+    readable by group or others."""
     max_request_bytes: int = Field(default=1 << 20, ge=1, le=1 << 26)
+    """Largest `bytes` one request may draw; more is 413."""
     max_json_length: int = Field(default=1024, ge=1, le=1 << 16)
+    """Largest `length` of one ANU-compatible `/v1/random/json` request; more is 413."""
     rate_requests_per_second: float = Field(default=200.0, gt=0, le=1e9)
+    """Per-client request rate (token bucket); over it is 429."""
     rate_burst_requests: int = Field(default=400, ge=1, le=1 << 30)
+    """Per-client burst of requests above the rate."""
     rate_bytes_per_second: float = Field(default=64.0 * (1 << 20), gt=0, le=2.0**53)
+    """Per-client rate of served bytes; over it is 429."""
     rate_burst_bytes: int = Field(default=128 << 20, ge=1, le=1 << 53)
+    """Per-client burst of bytes above the rate."""
     replay_window_seconds: int = Field(default=300, ge=1, le=300)
+    """A signed request's `created` must be at most this old (and not before the server started)."""
     clock_skew_seconds: int = Field(default=5, ge=0, le=60)
+    """How far in the future a request's `created` may lie (clock differences)."""
     nonce_cache_size: int = Field(default=1_000_000, ge=1000, le=1 << 30)
+    """Nonces remembered within the replay window; each nonce is accepted once."""
     public_authorities: Annotated[  # a TOML array (a list) becomes the tuple
         tuple[Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s/?#@]+$")], ...],
         Field(strict=False),
@@ -104,14 +120,24 @@ class PoolSettings(_Section):
     """
 
     path: ConfigPath = Path("service-pool.sqlite")
+    """SQLite database of the pool (its anchor `POOL.anchor` lies beside it)."""
     url: str | None = Field(default=None, min_length=14, max_length=4096,
                             pattern=r"^postgres(ql)?://[^\s]+$")  # fmt: skip
+    """PostgreSQL URL (`postgresql://…`) of a pool several hosts share, instead of `path`."""
     anchor: ConfigPath | None = None
+    """With `url`: this host's anchor file (default `service-pool.anchor`)."""
     freshness_seconds: Seconds = 86400.0
+    """Bytes older than this are dropped, never served."""
     target_bytes: int = Field(default=4 << 20, ge=1024, le=1 << 40)
+    """Bytes to keep ready per tier."""
     reserve_bytes: int = Field(default=1 << 16, ge=1, le=1 << 26)
+    """Reservation quantum: committed to the database before any byte of it is served (a kill
+    loses at most this much)."""
     fill: bool = True
+    """Run the sources and fill the pool (`false`: serve only what is already in it)."""
     shared: bool = False
+    """Other `diamp serve` processes on this host use the same SQLite pool (nonces and rate
+    limits beside it)."""
 
     @model_validator(mode="after")
     def _one_place(self) -> PoolSettings:
@@ -134,8 +160,12 @@ class SeedSettings(_Section):
     """
 
     kind: Literal["generate", "file", "dira"] = "generate"
+    """`"generate"` (2^21 bits from the operating system, kept in the pool), `"file"` or
+    `"dira"`."""
     path: ConfigPath | None = None
+    """The seed file (packed MSB-first) or the DIRA run folder; none with `generate`."""
     allow_simulated: StrictBool = False
+    """Admit a DIRA key whose run is simulated or of unknown provenance (then shown as such)."""
 
     @model_validator(mode="after")
     def _path(self) -> SeedSettings:
@@ -157,10 +187,18 @@ class ExtractorSettings(_Section):
     """
 
     block_bits: int = Field(default=1 << 20, ge=1024, le=1 << 24)
+    """Raw bits hashed per Toeplitz block."""
     eps: float = Field(default=2.0**-64, gt=0, lt=1)
+    """Leftover-hash-lemma error per block; the output length follows from it and the in-force
+    entropy."""
     check_bits: int = Field(default=16, ge=1, le=1 << 24)
+    """Output bits of every block recomputed from the definition; a mismatch quarantines the
+    source."""
     workers: int | None = Field(default=None, ge=1, le=1024)
+    """Threads that hash the blocks of all sources (none: one per core this process may run
+    on)."""
     seed: SeedSettings = SeedSettings()
+    """Where the Toeplitz seed comes from."""
 
 
 class HealthSettings(_Section):
@@ -178,7 +216,10 @@ class HealthSettings(_Section):
     """
 
     alpha: float = Field(default=2.0**-40, ge=2.0**-40, le=2.0**-20)
+    """False-alarm probability of the SP 800-90B health tests per sample (repetition count) or
+    window (adaptive proportion)."""
     readmit_seconds: Seconds | None = None
+    """Let a quarantined source back in after this long (none: quarantine lasts until restart)."""
 
 
 class ChecksSettings(_Section):
@@ -197,12 +238,20 @@ class ChecksSettings(_Section):
     """
 
     enabled: bool = True
+    """Run the periodic SP 800-90B and SP 800-22 checks."""
     period_seconds: Seconds = 3600.0
+    """Time between two checks."""
     sp800_90b_samples: int = Field(default=100_000, ge=1000, le=1 << 30)
+    """Recent raw samples per source fed to the SP 800-90B non-IID assessment."""
     min_assessed_fraction: float = Field(default=0.6, gt=0, le=1)
+    """Quarantine a source assessed below this fraction of its declared min-entropy."""
     sp800_22_sequences: int = Field(default=10, ge=1, le=1 << 20)
+    """Sequences of the SP 800-22 check on diverted (never served) output."""
     sp800_22_length: int = Field(default=100_000, ge=1000, le=1 << 30)
+    """Bits per SP 800-22 sequence."""
     sp800_22_max_flagged: int = Field(default=3, ge=0, le=1 << 20)
+    """Rows of the final-analysis report allowed below the proportion range before the source
+    fails."""
 
     @model_validator(mode="before")
     @classmethod
@@ -215,149 +264,38 @@ class ChecksSettings(_Section):
         return data
 
 
-class DeclaredEntropy(_Section):
-    """``entropy = {model = "declared", min_entropy = H}``: H bits per raw sample."""
-
-    model: Literal["declared"]
-    min_entropy: float = Field(gt=0, le=8)
-
-
-class VacuumEntropyModel(_Section):
-    """``entropy = {model = "vacuum", ...}``: seed 000 eq. 6, worst case of spec §10.2.
-
-    The worst case over classical offsets |e| ≤ k σ_c is used, k = ``max_offset_sigma_c``
-    or, when unset, :data:`~diamp.analysis.entropy_models.DEFAULT_MAX_OFFSET_SIGMA_C` = 5
-    (Haw et al. 2015, the spec's example). The centred model (offset known to be zero,
-    spec §11d) only with ``centred = true``, which excludes ``max_offset_sigma_c``; the
-    status page then labels the source's entropy as centred.
-    """
-
-    model: Literal["vacuum"]
-    bits: int = Field(ge=1, le=8)
-    v_min: float = Field(ge=-1e6, le=1e6)
-    v_max: float = Field(ge=-1e6, le=1e6)
-    gamma: float = Field(gt=0, le=1e6)
-    sigma_total: float = Field(default=1.0, gt=0, le=1e6)
-    centre: float = Field(default=0.0, ge=-1e6, le=1e6)
-    max_offset_sigma_c: float | None = Field(default=None, ge=0, le=1e3)
-    centred: bool = False
-
-    @model_validator(mode="after")
-    def _one_variant(self) -> VacuumEntropyModel:
-        if self.centred and self.max_offset_sigma_c is not None:
-            raise ValueError(
-                "centred = true assumes a zero classical offset; drop max_offset_sigma_c, "
-                "or drop centred for the worst case over |e| <= max_offset_sigma_c * sigma_c"
-            )
-        return self
-
-    @property
-    def offset_sigma_c(self) -> float | None:
-        """The worst case's k (default 5 when unset), or None for the centred model."""
-        if self.centred:
-            return None
-        if self.max_offset_sigma_c is not None:
-            return self.max_offset_sigma_c
-        from diamp.analysis.entropy_models import DEFAULT_MAX_OFFSET_SIGMA_C
-
-        return DEFAULT_MAX_OFFSET_SIGMA_C
-
-    def label(self) -> str:
-        """Which variant is in use, for the status page."""
-        k = self.offset_sigma_c
-        if k is None:
-            return "centred (asked for by name: assumes a zero classical offset)"
-        unset = self.max_offset_sigma_c is None
-        return f"worst case over |e| <= {k:g} sigma_c" + (" (default offset)" if unset else "")
-
-
-EntropyModel = Annotated[
-    Annotated[DeclaredEntropy, Tag("declared")] | Annotated[VacuumEntropyModel, Tag("vacuum")],
-    Discriminator("model"),
-]
-
-
-class _RawSource(_Section):
-    name: Name
-    entropy: EntropyModel
-
-
-class SimulatedSource(_RawSource):
-    """A simulated QRNG of one of seed 000's four families (see ``service.simulated``).
-
-    ``fault = "stuck"`` or ``"biased"`` makes the device fail after ``fault_after`` samples
-    (for tests and drills). A seeded device resumes its stream after a restart.
-    """
-
-    kind: Literal["simulated"]
-    family: Family
-    seed: int | None = Field(default=None, ge=0, lt=2**63)
-    samples_per_second: float | None = Field(default=None, gt=0, le=1e12)
-    fault: Literal["none", "stuck", "biased"] = "none"
-    fault_after: int = Field(default=0, ge=0, lt=2**63)
-
-
-class SerialSource(_RawSource):
-    """A serial QRNG opened with ``serial.serial_for_url`` (``qrngsim://`` included)."""
-
-    kind: Literal["serial"]
-    url: str = Field(min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]+$")
-    bits_per_sample: Annotated[Literal[1, 8], int_choice] = 8
-    timeout: float = Field(default=1.0, gt=0, le=3600)
-    mu: float = Field(default=0.05, ge=0, lt=0.5)
-
-
-class FileSource(_RawSource):
-    """Raw samples from a file or a folder of files (sorted by name), read once."""
-
-    kind: Literal["file"]
-    path: ConfigPath
-    bits_per_sample: Annotated[Literal[1, 8], int_choice] = 8
-
-
-class DiraSource(_Section):
-    """The key of a DIRA run (``run`` folder with certificate.json and key.bin), used as-is.
-
-    A run whose certificate's provenance is simulated or unknown is refused at startup unless
-    ``allow_simulated = true``; its output is then marked simulated wherever it is shown
-    (``/v1/status``, ``X-Diamp-Simulated``, the pool provenance, the beacon's ``external``).
-    """
-
-    kind: Literal["dira"]
-    name: Name
-    run: ConfigPath
-    allow_simulated: StrictBool = False
-
-
-SourceSettings = Annotated[
-    Annotated[SimulatedSource, Tag("simulated")]
-    | Annotated[SerialSource, Tag("serial")]
-    | Annotated[FileSource, Tag("file")]
-    | Annotated[DiraSource, Tag("dira")],
-    Discriminator("kind"),
-]
-
-
 class TierSettings(_Section):
     """``[[tiers]]``: a named output, the XOR of all its sources (none may be missing)."""
 
     name: Name
+    """Name of the tier (`?tier=`); the first tier is the default."""
     sources: list[Name] = Field(min_length=1)
+    """The sources XOR-ed into this tier, in equal pieces (a source byte goes to one tier)."""
     chunk_bytes: int = Field(default=1 << 16, ge=64, le=1 << 24)
+    """Bytes per pool chunk of this tier."""
 
 
 class ServiceSettings(_Section):
     """The whole service config."""
 
     schema_version: Literal[1]
+    """Version of the config format; only 1 exists."""
     server: ServerSettings = ServerSettings()
+    """Listening address, TLS, clients and per-request limits."""
     pool: PoolSettings = PoolSettings()
+    """Where extracted bytes wait before they are served."""
     extractor: ExtractorSettings = ExtractorSettings()
+    """Toeplitz hashing of raw blocks."""
     health: HealthSettings = HealthSettings()
+    """SP 800-90B health tests on every raw sample."""
     checks: ChecksSettings = ChecksSettings()
+    """Periodic entropy assessment and statistical checks."""
     sources: list[SourceSettings] = Field(default_factory=list)
+    """The randomness sources."""
     tiers: list[TierSettings] = Field(min_length=1)
+    """Named outputs, each the XOR of its sources."""
     beacon: BeaconSettings | None = None  # NIST Beacon 2.0 pulses from one tier (issue 8)
+    """Publish NIST Beacon 2.0 pulses from one tier (none: no beacon)."""
     base_dir: Path = Path(".")  # set by parse_settings, never read from the file
 
     @model_validator(mode="before")

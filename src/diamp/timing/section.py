@@ -62,7 +62,9 @@ class Duration(_Model):
     """A measured duration (ns) with its uncertainty (ns, >= 0)."""
 
     value: Exact
+    """The measured duration, in ns (an exact decimal)."""
     uncertainty: NonNegative = Fraction(0)
+    """Its uncertainty, in ns; added in the direction that lengthens the protocol."""
 
     def worst(self, sign: int) -> Fraction:
         """The value pushed by its uncertainty in the direction that lengthens the protocol."""
@@ -76,13 +78,17 @@ class Distance(_Model):
     """``[distance]``: the Bell distance (shorter of the two start-to-stop distances)."""
 
     bell_distance_m: NonNegative
+    """Bell distance d in metres: the shorter of the two start-to-stop distances (t_d = d/c)."""
     uncertainty_m: NonNegative = Fraction(0)
+    """Its uncertainty, in metres; subtracted from d."""
 
 
 class Sync(_Model):
     """``[sync]``: the offset of the two node reference frames, t_ΔAB."""
 
     inter_node_offset_ns: DurationField
+    """t_ΔAB, the offset of the two node reference frames, added in both directions: a number
+    (ns) or `{ value, uncertainty }`."""
 
 
 def _check_duration(name: str, value: Duration) -> Duration:
@@ -98,7 +104,9 @@ class StartSide(_Model):
     """
 
     rng_ns: DurationField
+    """t_RNG: the node's RNG time, ns (a number or `{ value, uncertainty }`; a duration, ≥ 0)."""
     latch_ns: DurationField
+    """t_latch: node reference time to RNG latch, ns; subtracted (may be negative)."""
 
     @field_validator("rng_ns")
     @classmethod
@@ -114,7 +122,9 @@ class StopSide(_Model):
     """
 
     fpga_offset_ns: DurationField
+    """t_Δ: the FPGA frame minus the node frame, ns (may be negative)."""
     detection_ns: DurationField
+    """t_detection: the readout's acquisition window, ns (a duration, ≥ 0)."""
 
     @field_validator("detection_ns")
     @classmethod
@@ -126,35 +136,51 @@ class StartNodes(_Model):
     """``[start.A]``, ``[start.B]``."""
 
     A: StartSide
+    """Node A's RNG: the start of the A → B direction."""
     B: StartSide
+    """Node B's RNG: the start of the B → A direction."""
 
 
 class StopNodes(_Model):
     """``[stop.A]``, ``[stop.B]``."""
 
     A: StopSide
+    """Node A's readout: the stop of the B → A direction."""
     B: StopSide
+    """Node B's readout: the stop of the A → B direction."""
 
 
 class DeviceTiming(_Model):
     """One control or readout device (seed 003 Table I) and how its pulses are checked."""
 
     granularity_ns: Annotated[float, Field(gt=0)]
+    """Timing granularity of the device; an envelope spread reaching it is jitter (a failed
+    check)."""
     drift_ps_per_h: float = 0.0
+    """Drift relative to the node AWG, ps/h; sets the re-synchronisation window."""
     threshold_v: float | None = None
+    """Threshold of the device's pulse edge on the scope (none: its edge is not checked)."""
     edge: Literal["rising", "falling"] = "rising"
+    """Which edge of the pulse is timed."""
 
 
 class TimingSection(_Model):
     """A validated timing section."""
 
     schema_version: Literal[1]
+    """Version of the timing-section format; only 1 exists."""
     distance: Distance
+    """The Bell distance."""
     sync: Sync
+    """The inter-node synchronisation offset."""
     start: StartNodes
+    """The start events: the RNG of each node."""
     stop: StopNodes
+    """The stop events: the readout of each node."""
     devices: dict[str, DeviceTiming] = Field(default_factory=dict)
+    """The control and readout devices (seed 003 Table I), by name."""
     resolution_ns: Annotated[Fraction, BeforeValidator(_nonneg)] = Fraction(1, 100)
+    """Resolution of reported values; durations are rounded up and t_d down to it."""
 
 
 def parse_timing(text: str, path: str = "<string>") -> TimingSection:

@@ -1,4 +1,4 @@
-"""Trial store v2: one HDF5 file per run, crash-safe, with a fixed schema outside tools can read.
+"""Trial store v3: one HDF5 file per run, crash-safe, with a fixed schema outside tools can read.
 
 Layout (documented for users in ``docs/trial-store.md``)::
 

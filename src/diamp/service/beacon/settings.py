@@ -33,10 +33,14 @@ class BeaconSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     enabled: bool = True
+    """Publish pulses (`false`: the table is kept but the beacon does not run)."""
     period_s: float = Field(60.0, description="Pulse period in seconds (whole milliseconds).")
     key_file: ConfigPath = Path("beacon/beacon-key.pem")
+    """RSA signing key (PEM); its anchor `KEY.anchor` lies beside it."""
     certificate_file: ConfigPath = Path("beacon/beacon-cert.pem")
+    """Self-signed certificate of the key (its SHA-512 is each pulse's certificateId)."""
     state_db: ConfigPath = Path("beacon/pulses.sqlite")
+    """SQLite database of the pulses (persisted before they are published)."""
     tier: str = Field(
         "dira", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
         description="Service pool tier the localRandomValue comes from.",
@@ -44,6 +48,7 @@ class BeaconSettings(BaseModel):
     base_uri: HttpUri = Field("http://127.0.0.1:8000", description="Public URL in pulse uris.")
     generate_key: bool = Field(False, description="Create a throw-away key if none exists.")
     key_bits: int = Field(4096, ge=2048, le=16384)
+    """RSA key size when `generate_key` creates one."""
     external_file: ConfigPath | None = Field(
         None, description="If set, SHA-512 of this file's bytes is each pulse's external value."
     )
