@@ -55,6 +55,7 @@ from diamp.service.fastpath import (
     take,
 )
 from diamp.service.settings import ServiceSettings
+from diamp.service.share import keep_filled, share_for
 
 __all__ = ["BackgroundTask", "create_app"]
 
@@ -274,7 +275,12 @@ def _beacon_engine(
     b = beacon.resolved(settings.base_dir)
     if service.worker:
         return PulseStore(b.state_db)
-    return build_engine(b, service.source(beacon.tier), new_chain=new_chain)
+    share = share_for(service, beacon.tier, beacon.reserve_pulses)
+    engine = build_engine(b, share or service.source(beacon.tier), new_chain=new_chain)
+    if share is not None:  # topped up after every pulse, and while waiting (create_app)
+        engine.on_publish.append(lambda _pulse: share.fill())
+        engine.share = share
+    return engine
 
 
 def create_app(
@@ -329,6 +335,8 @@ def create_app(
         if isinstance(engine, BeaconEngine):
             engine.start()
         tasks = [asyncio.create_task(task(service)) for task in background]
+        if isinstance(engine, BeaconEngine) and engine.share is not None:
+            tasks.append(asyncio.create_task(keep_filled(engine.share, engine.period_ms / 1000)))
         try:
             yield
         finally:

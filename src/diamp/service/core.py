@@ -164,6 +164,10 @@ class Service:
             self.metrics.bytes_served.labels(name).inc(nbytes)
         return draw
 
+    def draw_check(self, tier: str | None = None) -> None:
+        """Raise as :meth:`draw` would if ``tier`` cannot serve now; draw nothing."""
+        self._servable(tier)
+
     def _servable(self, tier: str | None) -> str:
         """The tier's name if it may serve now (see :meth:`draw` for what is raised)."""
         name = tier or self.default_tier

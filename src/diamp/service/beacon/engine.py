@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from diamp.errors import DiampError
 from diamp.service.beacon.anchor import BeaconAnchor
@@ -50,6 +51,9 @@ from diamp.service.beacon.pulse import (
     pulse_uri,
 )
 from diamp.service.beacon.store import ChainInfo, Commitment, PulseStore
+
+if TYPE_CHECKING:
+    from diamp.service.share import BeaconShare
 
 __all__ = ["BeaconEngine", "period_start"]
 
@@ -116,6 +120,7 @@ class BeaconEngine:
         self.period_ms, self.base_uri = period_ms, base_uri.rstrip("/")
         self.external, self.clock, self.after_persist = external, clock, after_persist
         self.on_publish: list[Callable[[Pulse], None]] = []
+        self.share: BeaconShare | None = None  # the draws set aside for the next pulses
         self.error: DiampError | None = None
         self.missed = 0  # slots the running loop passed over or failed to fill
         self._stop = threading.Event()

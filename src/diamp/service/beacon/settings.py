@@ -45,6 +45,10 @@ class BeaconSettings(BaseModel):
         "dira", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
         description="Service pool tier the localRandomValue comes from.",
     )  # fmt: skip
+    reserve_pulses: int = Field(64, ge=0, le=1 << 20)
+    """Pulses whose draws are set aside from `tier` ahead of time, out of the API clients'
+    reach, so that a pulse is not missed while clients empty the pool (0: draw at each
+    pulse)."""
     base_uri: HttpUri = Field("http://127.0.0.1:8000", description="Public URL in pulse uris.")
     generate_key: bool = Field(False, description="Create a throw-away key if none exists.")
     key_bits: int = Field(4096, ge=2048, le=16384)
