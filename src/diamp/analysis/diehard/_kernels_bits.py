@@ -22,7 +22,7 @@ from diamp.analysis.diehard._reader import next_word
 _MASK32 = 0xFFFFFFFF
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def birthdays(words, state, psamples, budget, tsamples, kmax):  # pragma: no cover - numba
     """Repeated-spacing histograms of 512 birthdays of 24 bits, ``tsamples`` per repetition.
 
@@ -58,7 +58,7 @@ def birthdays(words, state, psamples, budget, tsamples, kmax):  # pragma: no cov
     return hist, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _repeats(gaps):  # pragma: no cover - numba
     """Values occurring more than once, counted as the reference does.
 
@@ -80,7 +80,7 @@ def _repeats(gaps):  # pragma: no cover - numba
     return k
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _kperm(v, first):  # pragma: no cover - numba
     """Index 0 … 119 of the ordering of five words (compared as signed 32-bit integers)."""
     w = np.empty(5, np.int32)
@@ -99,7 +99,7 @@ def _kperm(v, first):  # pragma: no cover - numba
     return index
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def operm5(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Counts of the 120 orderings of overlapping 5-word windows, ``tsamples`` per repetition."""
     counts = np.zeros((psamples, 120), np.int64)
@@ -119,7 +119,7 @@ def operm5(words, state, psamples, budget, tsamples):  # pragma: no cover - numb
     return counts, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _rank(rows, ncols):  # pragma: no cover - numba
     """GF(2) rank of the rows' low ``ncols`` bits (rows is modified)."""
     nrows = rows.size
@@ -143,7 +143,7 @@ def _rank(rows, ncols):  # pragma: no cover - numba
     return rank
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def binary_rank(words, state, psamples, budget, tsamples, nrows, ncols):  # pragma: no cover
     """Histogram of GF(2) ranks of ``nrows`` consecutive words (their low ``ncols`` bits)."""
     hist = np.zeros((psamples, ncols + 1), np.int64)
@@ -160,7 +160,7 @@ def binary_rank(words, state, psamples, budget, tsamples, nrows, ncols):  # prag
     return hist, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def bitstream(words, state, psamples, budget, tsamples, nwords):  # pragma: no cover - numba
     """Missing 20-bit words among ``tsamples`` overlapping ones (bits MSB-first per word)."""
     missing = np.zeros(psamples, np.int64)
@@ -185,7 +185,7 @@ def bitstream(words, state, psamples, budget, tsamples, nwords):  # pragma: no c
     return missing, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def opso(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Missing 2-letter words, letters = bits 0-9 then 10-19 of a pair of words."""
     missing = np.zeros(psamples, np.int64)
@@ -210,7 +210,7 @@ def opso(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     return missing, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def oqso(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Missing 4-letter words; letters are bits 5s … 5s+4 of four words, s = 0 … 5."""
     missing = np.zeros(psamples, np.int64)
@@ -237,7 +237,7 @@ def oqso(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     return missing, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def dna(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Missing 10-letter words; letter s of a group of ten words is bits s, s+1 (cyclic)."""
     missing = np.zeros(psamples, np.int64)

@@ -19,7 +19,7 @@ from diamp.analysis.diehard._reader import die, next_word, uniform, uniform_pos
 # ruff: noqa: D103  (private kernels, documented by the module and the callers)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _letter(byte):  # pragma: no cover - numba
     """Marsaglia's letter of a byte: 0-2 ones → 0, 3 → 1, 4 → 2, 5 → 3, 6-8 → 4."""
     ones = 0
@@ -29,7 +29,7 @@ def _letter(byte):  # pragma: no cover - numba
     return min(max(ones - 2, 0), 4)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def count_1s_stream(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Counts of overlapping 4- and 5-letter words, letters from successive bytes.
 
@@ -59,7 +59,7 @@ def count_1s_stream(words, state, psamples, budget, tsamples):  # pragma: no cov
     return c4, c5, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def count_1s_byte(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """As :func:`count_1s_stream`, one letter per word: the word rotated right by t mod 32."""
     c4 = np.zeros((psamples, 625), np.int64)
@@ -82,7 +82,7 @@ def count_1s_byte(words, state, psamples, budget, tsamples):  # pragma: no cover
     return c4, c5, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def parking_lot(words, state, psamples, budget, attempts):  # pragma: no cover - numba
     """Cars parked after ``attempts`` tries in a 100 × 100 lot (crash: both |Δ| ≤ 1)."""
     parked = np.zeros(psamples, np.int64)
@@ -117,7 +117,7 @@ def parking_lot(words, state, psamples, budget, attempts):  # pragma: no cover -
     return parked, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def min_distance_2d(words, state, psamples, budget, points):  # pragma: no cover - numba
     """Smallest distance between ``points`` points in a 10000 × 10000 square."""
     dmin = np.zeros(psamples)
@@ -145,7 +145,7 @@ def min_distance_2d(words, state, psamples, budget, points):  # pragma: no cover
     return dmin, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def min_distance_3d(words, state, psamples, budget, points):  # pragma: no cover - numba
     """Cube of the smallest distance between ``points`` points in a 1000³ cube."""
     r3min = np.zeros(psamples)
@@ -180,7 +180,7 @@ def min_distance_3d(words, state, psamples, budget, points):  # pragma: no cover
     return r3min, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def squeeze(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Histogram of steps j (6 … 48) taking k = 2³¹ − 1 to 1 by k = ⌈k·U⌉."""
     hist = np.zeros((psamples, 43), np.int64)
@@ -199,7 +199,7 @@ def squeeze(words, state, psamples, budget, tsamples):  # pragma: no cover - num
     return hist, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def sums(words, state, psamples, budget, m):  # pragma: no cover - numba
     """The ``m`` overlapping sums of ``m`` uniforms each (2m − 1 words), per repetition."""
     out = np.zeros((psamples, m))
@@ -221,7 +221,7 @@ def sums(words, state, psamples, budget, m):  # pragma: no cover - numba
     return out, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def runs(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Histograms of runs up and runs down (lengths 1 … 6+, cyclic) in ``tsamples`` words."""
     up = np.zeros((psamples, 6), np.int64)
@@ -254,7 +254,7 @@ def runs(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     return up, down, done
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def craps(words, state, psamples, budget, games):  # pragma: no cover - numba
     """Wins and the histogram of throws per game (1 … 21+) over ``games`` games."""
     wins = np.zeros(psamples, np.int64)

@@ -17,7 +17,7 @@ import numpy as np
 UINT_MAX = 4294967295.0  # the reference floats a word as word / UINT_MAX (so 1.0 can occur)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def next_word(words, state):  # type: ignore[no-untyped-def]  # pragma: no cover - numba
     """The next 32-bit word, wrapping to word 0 at the end of the file."""
     pos = state[0]
@@ -30,13 +30,13 @@ def next_word(words, state):  # type: ignore[no-untyped-def]  # pragma: no cover
     return value
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def uniform(words, state):  # type: ignore[no-untyped-def]  # pragma: no cover - numba
     """A word floated to [0, 1] as the reference's file input does (word / UINT_MAX)."""
     return next_word(words, state) / UINT_MAX
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def uniform_pos(words, state):  # type: ignore[no-untyped-def]  # pragma: no cover - numba
     """As :func:`uniform`, skipping zero words (the reference's ``uniform_pos``)."""
     value = 0.0
@@ -45,7 +45,7 @@ def uniform_pos(words, state):  # type: ignore[no-untyped-def]  # pragma: no cov
     return value
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def die(words, state):  # type: ignore[no-untyped-def]  # pragma: no cover - numba
     """One die, 1 … 6: word // ⌊UINT_MAX/6⌋, words giving 6 or more are skipped."""
     scale = np.uint32(715827882)  # (2**32 - 1) // 6
