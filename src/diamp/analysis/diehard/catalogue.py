@@ -257,7 +257,7 @@ TESTS: tuple[DiehardTest, ...] = (
     _T(12, "diehard_3dsphere", "Diehard 3d Sphere (Minimum Distance) Test", 4000, 100,
        12_000, 12_000, False, None, 1, _sphere),
     _T(13, "diehard_squeeze", "Diehard Squeeze Test", 100_000, 100,
-       2_180_000, 2_180_000, False, None, 1, _squeeze),
+       2_310_000, 2_310_000, False, None, 1, _squeeze),
     _T(14, "diehard_sums", "Diehard Sums Test", 100, 100,
        199, 199, True, "do not use", 1, _sums),
     _T(15, "diehard_runs", "Diehard Runs Test", 100_000, 100,
