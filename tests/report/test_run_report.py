@@ -193,6 +193,7 @@ def test_run_writes_the_report(demo: Run) -> None:
         "bit-image",
         "otp",
         "sp800-22",
+        "diehard",
         "timing",
     ]
     assert "DISAGREES" not in path.read_text(encoding="utf-8")

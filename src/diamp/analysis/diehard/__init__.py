@@ -10,7 +10,7 @@ test that needs more data than the input holds reports how many bits it needs.
 
 from diamp.analysis.diehard.battery import (
     DiehardResult,
-    TestResult,
+    DiehardOutcome,
     assess,
     run_battery,
     run_test,
@@ -23,7 +23,7 @@ __all__ = [
     "TESTS",
     "DiehardResult",
     "DiehardTest",
-    "TestResult",
+    "DiehardOutcome",
     "assess",
     "find_test",
     "format_report",

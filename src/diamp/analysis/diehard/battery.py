@@ -31,7 +31,7 @@ __all__ = [
     "FAIL_BELOW",
     "WEAK_BELOW",
     "DiehardResult",
-    "TestResult",
+    "DiehardOutcome",
     "assess",
     "run_battery",
     "run_test",
@@ -62,7 +62,7 @@ def words_from_bytes(data: bytes | np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TestResult:
+class DiehardOutcome:
     """The outcome of one test.
 
     Attributes
@@ -119,7 +119,7 @@ class TestResult:
 class DiehardResult:
     """Results of a battery run, in the order of the tests asked for."""
 
-    results: tuple[TestResult, ...]
+    results: tuple[DiehardOutcome, ...]
     words: int
     rewind: bool
     wall_seconds: float
@@ -140,7 +140,7 @@ def _fit(test: DiehardTest, available: int) -> int:
 def run_test(
     words: np.ndarray, test: DiehardTest, psamples: int | None = None, *,
     rewind: bool = False, allow_fewer: bool = False,
-) -> TestResult:  # fmt: skip
+) -> DiehardOutcome:  # fmt: skip
     """Run one test from the first word of ``words`` (see the module notes)."""
     started = time.perf_counter()
     requested = test.psamples if psamples is None else psamples
@@ -164,15 +164,15 @@ def run_test(
             return _insufficient(test, requested, 32 * max(estimate, need), started)
         used = min(used, available)
     finals = tuple(kstest(p) for p in pvalues)
-    return TestResult(
+    return DiehardOutcome(
         test, "ok", tuple(np.asarray(p) for p in pvalues), finals, requested, done, used,
         32 * need if test.exact else 32 * math.ceil(used / done * requested),
         used > available, time.perf_counter() - started,
     )  # fmt: skip
 
 
-def _insufficient(test: DiehardTest, requested: int, bits: int, started: float) -> TestResult:
-    return TestResult(
+def _insufficient(test: DiehardTest, requested: int, bits: int, started: float) -> DiehardOutcome:
+    return DiehardOutcome(
         test, "insufficient_data", (), (), requested, 0, 0, bits, False,
         time.perf_counter() - started,
     )  # fmt: skip
@@ -241,7 +241,7 @@ def run_battery(
     _check(words, psamples, workers)
     started = time.perf_counter()
     order = sorted(range(len(tests)), key=lambda i: -tests[i].words_needed(100))  # big first
-    results: dict[int, TestResult] = {}
+    results: dict[int, DiehardOutcome] = {}
     for index, result in _execute(words, tests, order, psamples, rewind, allow_fewer,
                                   workers or _default_workers(), dask_client):  # fmt: skip
         results[index] = result
@@ -254,7 +254,7 @@ def run_battery(
 def _execute(
     words: np.ndarray, tests: Sequence[DiehardTest], order: list[int], psamples: int | None,
     rewind: bool, allow_fewer: bool, workers: int, client: Client | None,
-) -> Iterable[tuple[int, TestResult]]:  # fmt: skip
+) -> Iterable[tuple[int, DiehardOutcome]]:  # fmt: skip
     options = {"rewind": rewind, "allow_fewer": allow_fewer}
     if client is not None:
         from distributed import as_completed as dask_completed
@@ -272,7 +272,7 @@ def _execute(
             yield i, run_test(words, tests[i], psamples, **options)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        running: dict[Future[TestResult], int] = {
+        running: dict[Future[DiehardOutcome], int] = {
             pool.submit(run_test, words, tests[i], psamples, **options): i for i in order
         }
         for future in as_completed(running):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from diamp.analysis.diehard.battery import DiehardResult, TestResult
+from diamp.analysis.diehard.battery import DiehardResult, DiehardOutcome
 
 __all__ = ["FLAG_NOTES", "format_report", "report_to_json"]
 
@@ -15,7 +15,7 @@ FLAG_NOTES = {
 }
 
 
-def _test_json(r: TestResult) -> dict[str, Any]:
+def _test_json(r: DiehardOutcome) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "number": r.test.number,
         "title": r.test.title,
