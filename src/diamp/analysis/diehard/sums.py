@@ -8,7 +8,10 @@ which are converted to uniform variables for a KSTEST."
 
 With y_t = (S_t − m/2)·√12 the covariance is the Toeplitz matrix T with diagonals
 m, m−1, …, 1 (his "T"); with the Cholesky factor T = L·Lᵀ, x = L⁻¹·y are independent
-standard normals, and Φ(x) are the uniforms given to the KS test. dieharder replaces L⁻¹
+standard normals, and Φ(x) are the uniforms given to the KS test (the standard one-sample
+Kolmogorov–Smirnov test with the exact law of D_m, as Marsaglia's KSTEST; dieharder's own
+statistic max |u_(i) − i/(m+1)| is kept for the final p-value over repetitions, as for
+every other test). dieharder replaces L⁻¹
 by a three-term recurrence that does not whiten y (its own documentation says the test's
 p-values are not uniform, "Do Not Use"), so diamp's p-values for this test differ from
 dieharder's by design; it reads the same 2m − 1 words per repetition as dieharder does.
@@ -21,8 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import linalg, special
-
-from diamp.analysis.diehard import stats
+from scipy import stats as sps
 
 __all__ = ["sums_pvalue", "toeplitz_cholesky"]
 
@@ -40,4 +42,4 @@ def sums_pvalue(sums: np.ndarray) -> float:
     m = s.size
     y = (s - 0.5 * m) * math.sqrt(12.0)
     x = linalg.solve_triangular(toeplitz_cholesky(m), y, lower=True)
-    return stats.kstest(special.ndtr(x))
+    return float(sps.kstest(special.ndtr(x), "uniform", method="exact").pvalue)
