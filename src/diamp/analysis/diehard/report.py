@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from diamp.analysis.diehard.battery import DiehardResult, DiehardOutcome
 
 __all__ = ["FLAG_NOTES", "format_report", "report_to_json"]
@@ -34,7 +36,7 @@ def _test_json(r: DiehardOutcome) -> dict[str, Any]:
         return entry
     entry.update(
         final_pvalues=list(r.final_pvalues),
-        pvalues=[p.tolist() for p in r.pvalues],
+        pvalues=np.stack(r.pvalues, axis=1).tolist(),
         assessments=list(r.assessments),
         assessment=r.assessment,
         bits_used=32 * r.words_used,
@@ -48,9 +50,9 @@ def _test_json(r: DiehardOutcome) -> dict[str, Any]:
 def report_to_json(result: DiehardResult) -> dict[str, Any]:
     """``{"tests": {name: {...}}, ...}``: per test its status, p-values and assessment.
 
-    ``pvalues[k]`` lists the per-repetition p-values of the test's k-th statistic and
-    ``final_pvalues[k]`` is their KS p-value, in dieharder's order (runs: up, down;
-    craps: wins, throws). A test that could not run has ``status`` ``insufficient_data``
+    ``pvalues[i]`` lists repetition (psample) i's p-values, one per statistic, and
+    ``final_pvalues[k]`` is the KS p-value of statistic k over the repetitions, in
+    dieharder's order (runs: up, down; craps: wins, throws). A test that could not run has ``status`` ``insufficient_data``
     and ``bits_needed``.
     """
     return {
