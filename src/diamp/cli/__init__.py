@@ -28,11 +28,11 @@ from diamp.cli.common import (
     parse_mu,
     progress_bars,
 )
+from diamp.cli.diehard import diehard_command
 from diamp.cli.entropy_model import entropy_model_command
 from diamp.cli.extract import extract_app
 from diamp.cli.otp import otp_command
 from diamp.cli.report import report_command
-from diamp.cli.diehard import diehard_command
 from diamp.cli.sp800_22 import sp800_22_command
 from diamp.cli.sp800_90b import sp800_90b_command
 from diamp.cli.timing import timing_app

@@ -78,7 +78,7 @@ def test_short_file_is_insufficient_not_rewound(app: typer.Typer, tmp_path: Path
 
 
 def test_flags_are_noted(app: typer.Typer, good: Path) -> None:
-    code, out, _ = run(app, good, "-d", "sums,14", "-p", "3")
+    _, out, _ = run(app, good, "-d", "sums,14", "-p", "3")
     assert out.count("diehard_sums|") == 1
     assert "'Do Not Use'; diamp follows Marsaglia's description" in out
 

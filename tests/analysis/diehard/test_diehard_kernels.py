@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import _diehard_oracles as oracle
@@ -47,10 +48,19 @@ def test_repeat_count_quirk() -> None:
 
 def test_operm5_counts_and_ordering() -> None:
     w = words(5 + 3000, 3)
-    counts, done = kb.operm5(w, start(), 1, -1, 3000)
+    counts, _ = kb.operm5(w, start(), 1, -1, 3000)
     assert counts[0].tolist() == oracle.operm5(w.tolist(), 3000)
-    perms = np.array(sorted({tuple(p) for p in np.argsort(np.random.default_rng(4).random((4000, 5)))}))
+    perms = np.array(
+        sorted({tuple(p) for p in np.argsort(np.random.default_rng(4).random((4000, 5)))})
+    )
     assert sorted(ordering_index(perms).tolist()) == list(range(120))
+
+
+def test_ordering_pairs_against_itertools() -> None:
+    perms = np.array(list(itertools.permutations(range(7))))
+    joint = np.zeros((120, 120), np.int64)
+    np.add.at(joint, (ordering_index(perms[:, :5]), ordering_index(perms[:, 2:7])), 1)
+    assert np.array_equal(kb.ordering_pairs(7, 2), joint)
 
 
 def test_operm5_covariance_inverse() -> None:
@@ -62,7 +72,7 @@ def test_operm5_covariance_inverse() -> None:
 @pytest.mark.parametrize(("rows", "cols"), [(32, 32), (6, 8)])
 def test_binary_rank(rows: int, cols: int) -> None:
     w = words(rows * 50, 5)
-    w[: rows] &= 0xF  # some deficient matrices
+    w[:rows] &= 0xF  # some deficient matrices
     hist, _ = kb.binary_rank(w, start(), 1, -1, 50, rows, cols)
     ranks = [oracle.gf2_rank(w[rows * i : rows * (i + 1)].tolist(), cols) for i in range(50)]
     assert hist[0].tolist() == np.bincount(ranks, minlength=cols + 1).tolist()
@@ -86,8 +96,13 @@ def test_sparse_occupancy(kernel: object, slow: object) -> None:
     assert missing[0] == slow(w.tolist(), 30_000)  # type: ignore[operator]
 
 
-@pytest.mark.parametrize(("kernel", "slow", "n"), [(ks.count_1s_stream, oracle.count_1s_stream, 4000),
-                                                   (ks.count_1s_byte, oracle.count_1s_byte, 800)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kernel", "slow", "n"),
+    [
+        (ks.count_1s_stream, oracle.count_1s_stream, 4000),
+        (ks.count_1s_byte, oracle.count_1s_byte, 800),
+    ],
+)
 def test_count_the_ones(kernel: object, slow: object, n: int) -> None:
     w = words(5000, 8)
     c4, c5, _ = kernel(w, start(), 1, -1, n)  # type: ignore[operator]
@@ -133,7 +148,7 @@ def test_craps() -> None:
 def test_reader_wraps_and_counts() -> None:
     w = words(20, 14)
     state = start()
-    missing, _ = kb.opso(w, state, 1, -1, 30)
+    kb.opso(w, state, 1, -1, 30)
     assert state.tolist() == [10, 30]  # 30 words read from 20: wrapped to word 10
 
 
@@ -161,7 +176,9 @@ def test_sums_pvalues_are_uniform_for_uniform_input() -> None:
     pvalues = [sums_pvalue(s) for s in sums[:400]]
     assert stats.kstest(pvalues, "uniform").pvalue > 1e-3
     chol = toeplitz_cholesky(100)
-    x = np.array([linalg.solve_triangular(chol, (s - 50) * math.sqrt(12), lower=True) for s in sums])
+    x = np.array(
+        [linalg.solve_triangular(chol, (s - 50) * math.sqrt(12), lower=True) for s in sums]
+    )
     assert np.max(np.abs(np.cov(x.T) - np.eye(100))) < 0.2  # whitened: identity covariance
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from _dieharder import Reference, dieharder_binary, run_dieharder
 
-from diamp.analysis.diehard import TESTS, DiehardTest, DiehardOutcome, run_battery, words_from_bytes
+from diamp.analysis.diehard import TESTS, DiehardOutcome, DiehardTest, run_battery, words_from_bytes
 
 pytestmark = pytest.mark.slow
 

@@ -9,21 +9,21 @@ test that needs more data than the input holds reports how many bits it needs.
 """
 
 from diamp.analysis.diehard.battery import (
-    DiehardResult,
     DiehardOutcome,
+    DiehardResult,
     assess,
     run_battery,
     run_test,
     words_from_bytes,
 )
 from diamp.analysis.diehard.catalogue import TESTS, DiehardTest, find_test
-from diamp.analysis.diehard.report import report_to_json, format_report
+from diamp.analysis.diehard.report import format_report, report_to_json
 
 __all__ = [
     "TESTS",
+    "DiehardOutcome",
     "DiehardResult",
     "DiehardTest",
-    "DiehardOutcome",
     "assess",
     "find_test",
     "format_report",

@@ -15,9 +15,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from diamp.analysis.diehard._reader import next_word
-
-# ruff: noqa: D103  (private kernels, documented by the module and the callers)
+from diamp.analysis.diehard._reader import take
 
 _MASK32 = 0xFFFFFFFF
 
@@ -30,16 +28,19 @@ def birthdays(words, state, psamples, budget, tsamples, kmax):  # pragma: no cov
     (the reference's bit buffer), so on a little-endian file it is bytes 3i … 3i + 2.
     """
     hist = np.zeros((psamples, kmax), np.int64)
-    acc = np.uint64(0)
-    nacc = 0
     days = np.empty(512, np.uint32)
     gaps = np.empty(512, np.uint32)
     done = 0
     for p in range(psamples):
+        seg = take(words, state, tsamples * 384)  # 512 · 24 bits = 384 words per sample
+        acc = np.uint64(0)
+        nacc = 0
+        i = 0
         for _ in range(tsamples):
             for m in range(512):
                 if nacc < 24:
-                    acc |= np.uint64(next_word(words, state)) << np.uint64(nacc)
+                    acc |= np.uint64(seg[i]) << np.uint64(nacc)
+                    i += 1
                     nacc += 32
                 days[m] = np.uint32(acc & np.uint64(0xFFFFFF))
                 acc >>= np.uint64(24)
@@ -81,11 +82,14 @@ def _repeats(gaps):  # pragma: no cover - numba
 
 
 @nb.njit(cache=True, nogil=True)
-def _kperm(v, first):  # pragma: no cover - numba
-    """Index 0 … 119 of the ordering of five words (compared as signed 32-bit integers)."""
-    w = np.empty(5, np.int32)
+def _kperm(values, first, w):  # pragma: no cover - numba
+    """Index 0 … 119 of the ordering of values[first : first + 5] (signed comparisons).
+
+    For i = 4 … 1 the (last) largest of w[0..i] is a mixed-radix digit and is swapped to
+    w[i] (dieharder's ``kperm``, which compares the words as signed 32-bit integers).
+    """
     for i in range(5):
-        w[i] = np.int32(v[(i + first) % 5])
+        w[i] = values[first + i]
     index = 0
     for i in range(4, 0, -1):
         top = w[0]
@@ -103,16 +107,16 @@ def _kperm(v, first):  # pragma: no cover - numba
 def operm5(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Counts of the 120 orderings of overlapping 5-word windows, ``tsamples`` per repetition."""
     counts = np.zeros((psamples, 120), np.int64)
-    v = np.empty(5, np.uint32)
+    scratch = np.empty(5, np.int64)
     done = 0
     for p in range(psamples):
-        for i in range(5):
-            v[i] = next_word(words, state)
-        first = 0
-        for _ in range(tsamples):
-            counts[p, _kperm(v, first)] += 1
-            v[first] = next_word(words, state)
-            first = (first + 1) % 5
+        seg = take(words, state, tsamples + 5)  # the word after the last window is read too
+        signed = np.empty(seg.size, np.int64)
+        for i in range(seg.size):
+            x = np.int64(seg[i])
+            signed[i] = x - 4294967296 if x >= 2147483648 else x
+        for t in range(tsamples):
+            counts[p, _kperm(signed, t, scratch)] += 1
         done = p + 1
         if 0 <= budget < state[1]:
             break
@@ -121,24 +125,29 @@ def operm5(words, state, psamples, budget, tsamples):  # pragma: no cover - numb
 
 @nb.njit(cache=True, nogil=True)
 def _rank(rows, ncols):  # pragma: no cover - numba
-    """GF(2) rank of the rows' low ``ncols`` bits (rows is modified)."""
+    """GF(2) rank of the rows' low ``ncols`` bits (rows, int64, is modified).
+
+    Gauss–Jordan: the pivot row of column j clears bit j from every other row with a
+    mask instead of a branch, so the inner loop vectorises.
+    """
     nrows = rows.size
     rank = 0
     for j in range(ncols):
         if rank == nrows:
             break
-        mask = np.uint32(1) << np.uint32(j)
         pivot = -1
         for k in range(rank, nrows):
-            if rows[k] & mask:
+            if (rows[k] >> j) & 1:
                 pivot = k
                 break
         if pivot < 0:
             continue
-        rows[rank], rows[pivot] = rows[pivot], rows[rank]
-        for k in range(rank + 1, nrows):
-            if rows[k] & mask:
-                rows[k] ^= rows[rank]
+        top = rows[pivot]
+        rows[pivot] = rows[rank]
+        rows[rank] = top
+        for k in range(nrows):
+            rows[k] ^= top & -((rows[k] >> j) & 1)
+        rows[rank] = top
         rank += 1
     return rank
 
@@ -147,12 +156,13 @@ def _rank(rows, ncols):  # pragma: no cover - numba
 def binary_rank(words, state, psamples, budget, tsamples, nrows, ncols):  # pragma: no cover
     """Histogram of GF(2) ranks of ``nrows`` consecutive words (their low ``ncols`` bits)."""
     hist = np.zeros((psamples, ncols + 1), np.int64)
-    rows = np.empty(nrows, np.uint32)
+    rows = np.empty(nrows, np.int64)
     done = 0
     for p in range(psamples):
-        for _ in range(tsamples):
+        seg = take(words, state, tsamples * nrows)
+        for t in range(tsamples):
             for i in range(nrows):
-                rows[i] = next_word(words, state)
+                rows[i] = np.int64(seg[t * nrows + i])
             hist[p, _rank(rows, ncols)] += 1
         done = p + 1
         if 0 <= budget < state[1]:
@@ -164,12 +174,10 @@ def binary_rank(words, state, psamples, budget, tsamples, nrows, ncols):  # prag
 def bitstream(words, state, psamples, budget, tsamples, nwords):  # pragma: no cover - numba
     """Missing 20-bit words among ``tsamples`` overlapping ones (bits MSB-first per word)."""
     missing = np.zeros(psamples, np.int64)
-    buf = np.empty(nwords, np.uint32)
     seen = np.empty(1 << 20, np.uint8)
     done = 0
     for p in range(psamples):
-        for i in range(nwords):
-            buf[i] = next_word(words, state)
+        buf = take(words, state, nwords)
         seen[:] = 0
         scratch = np.int64(buf[0])
         for t in range(tsamples):
@@ -193,16 +201,11 @@ def opso(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     done = 0
     for p in range(psamples):
         seen[:] = 0
-        a = np.int64(0)
-        b = np.int64(0)
+        seg = take(words, state, 2 * ((tsamples + 1) // 2))
         for t in range(tsamples):
-            if t % 2 == 0:
-                a = np.int64(next_word(words, state))
-                b = np.int64(next_word(words, state))
-                j, k = a & 0x3FF, b & 0x3FF
-            else:
-                j, k = (a >> 10) & 0x3FF, (b >> 10) & 0x3FF
-            seen[(j << 10) | k] = 1
+            a = np.int64(seg[2 * (t // 2)]) >> (10 * (t % 2))
+            b = np.int64(seg[2 * (t // 2) + 1]) >> (10 * (t % 2))
+            seen[((a & 0x3FF) << 10) | (b & 0x3FF)] = 1
         missing[p] = np.sum(seen == 0)
         done = p + 1
         if 0 <= budget < state[1]:
@@ -215,21 +218,16 @@ def oqso(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Missing 4-letter words; letters are bits 5s … 5s+4 of four words, s = 0 … 5."""
     missing = np.zeros(psamples, np.int64)
     seen = np.empty(1 << 20, np.uint8)
-    four = np.zeros(4, np.int64)
     done = 0
     for p in range(psamples):
         seen[:] = 0
-        shift = 0
+        seg = take(words, state, 4 * ((tsamples + 5) // 6))
         for t in range(tsamples):
-            if t % 6 == 0:
-                for i in range(4):
-                    four[i] = np.int64(next_word(words, state))
-                shift = 0
-            index = 0
+            base, shift = 4 * (t // 6), 5 * (t % 6)
+            index = np.int64(0)
             for i in range(4):
-                index = (index << 5) | ((four[i] >> shift) & 0x1F)
+                index = (index << 5) | ((np.int64(seg[base + i]) >> shift) & 0x1F)
             seen[index] = 1
-            shift += 5
         missing[p] = np.sum(seen == 0)
         done = p + 1
         if 0 <= budget < state[1]:
@@ -242,27 +240,45 @@ def dna(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Missing 10-letter words; letter s of a group of ten words is bits s, s+1 (cyclic)."""
     missing = np.zeros(psamples, np.int64)
     seen = np.empty(1 << 20, np.uint8)
-    ten = np.zeros(10, np.int64)
     done = 0
     for p in range(psamples):
-        for _ in range(11):  # read and never used by the reference
-            next_word(words, state)
+        seg = take(words, state, 11 + 10 * ((tsamples + 31) // 32))  # 11 read, never used
         seen[:] = 0
-        shift = 0
         for t in range(tsamples):
-            if t % 32 == 0:
-                for i in range(10):
-                    ten[i] = np.int64(next_word(words, state))
-                shift = 0
-            index = 0
+            base, shift = 11 + 10 * (t // 32), t % 32
+            index = np.int64(0)
             for i in range(10):
-                x = ten[i]
-                letter = ((x >> shift) | (x << (32 - shift))) & 3 if shift else x & 3
-                index = (index << 2) | letter
+                x = np.int64(seg[base + i])
+                index = (index << 2) | (((x >> shift) | (x << (32 - shift))) & 3)
             seen[index] += np.uint8(1)  # a char counter, wrapping at 256 as the reference's
-            shift += 1
         missing[p] = np.sum(seen == 0)
         done = p + 1
         if 0 <= budget < state[1]:
             break
     return missing, done
+
+
+@nb.njit(cache=True, nogil=True)
+def ordering_pairs(size, lag):  # pragma: no cover - numba
+    """Counts of (ordering of a[0:5], ordering of a[lag:lag+5]) over permutations a.
+
+    Every permutation of range(size) is visited once (Heap's algorithm); OPERM5's
+    covariance is made from these counts.
+    """
+    a = np.arange(size).astype(np.int64)
+    c = np.zeros(size, np.int64)
+    w = np.empty(5, np.int64)
+    joint = np.zeros((120, 120), np.int64)
+    joint[_kperm(a, 0, w), _kperm(a, lag, w)] += 1
+    i = 0
+    while i < size:
+        if c[i] < i:
+            j = 0 if i % 2 == 0 else c[i]
+            a[j], a[i] = a[i], a[j]
+            joint[_kperm(a, 0, w), _kperm(a, lag, w)] += 1
+            c[i] += 1
+            i = 0
+        else:
+            c[i] = 0
+            i += 1
+    return joint

@@ -14,19 +14,22 @@ import math
 import numba as nb
 import numpy as np
 
-from diamp.analysis.diehard._reader import die, next_word, uniform, uniform_pos
+from diamp.analysis.diehard._reader import UINT_MAX, die, take, uniform, uniform_pos
 
-# ruff: noqa: D103  (private kernels, documented by the module and the callers)
+
+def _letter_table() -> np.ndarray:
+    """Marsaglia's letter of each byte: 0-2 ones → 0, 3 → 1, 4 → 2, 5 → 3, 6-8 → 4."""
+    ones = np.array([bin(b).count("1") for b in range(256)])
+    table: np.ndarray = np.clip(ones - 2, 0, 4).astype(np.int64)
+    return table
+
+
+_LETTER = _letter_table()
 
 
 @nb.njit(cache=True, nogil=True)
 def _letter(byte):  # pragma: no cover - numba
-    """Marsaglia's letter of a byte: 0-2 ones → 0, 3 → 1, 4 → 2, 5 → 3, 6-8 → 4."""
-    ones = 0
-    while byte:
-        ones += byte & 1
-        byte >>= 1
-    return min(max(ones - 2, 0), 4)
+    return _LETTER[byte]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -40,17 +43,13 @@ def count_1s_stream(words, state, psamples, budget, tsamples):  # pragma: no cov
     c5 = np.zeros((psamples, 3125), np.int64)
     done = 0
     for p in range(psamples):
-        word = np.int64(next_word(words, state))
+        seg = take(words, state, 1 + (tsamples + 3) // 4)
         index = 0
         for b in range(4):
-            index = index * 5 + _letter((word >> (8 * b)) & 0xFF)
-        shift = 32
-        for _ in range(tsamples):
-            if shift == 32:
-                word = np.int64(next_word(words, state))
-                shift = 0
-            index = (index * 5 + _letter((word >> shift) & 0xFF)) % 3125
-            shift += 8
+            index = index * 5 + _letter((np.int64(seg[0]) >> (8 * b)) & 0xFF)
+        for t in range(tsamples):
+            byte = (np.int64(seg[1 + t // 4]) >> (8 * (t % 4))) & 0xFF
+            index = (index * 5 + _letter(byte)) % 3125
             c5[p, index] += 1
             c4[p, index % 625] += 1
         done = p + 1
@@ -67,12 +66,12 @@ def count_1s_byte(words, state, psamples, budget, tsamples):  # pragma: no cover
     done = 0
     for p in range(psamples):
         index = 0
+        seg = take(words, state, 5 * tsamples)
         for t in range(tsamples):
             shift = t % 32
-            for _ in range(5):
-                w = np.int64(next_word(words, state))
-                byte = ((w >> shift) | (w << (32 - shift))) & 0xFF if shift else w & 0xFF
-                index = index * 5 + _letter(byte)
+            for i in range(5):
+                w = np.int64(seg[5 * t + i])
+                index = index * 5 + _letter(((w >> shift) | (w << (32 - shift))) & 0xFF)
             index %= 3125
             c5[p, index] += 1
             c4[p, index % 625] += 1
@@ -94,9 +93,10 @@ def parking_lot(words, state, psamples, budget, attempts):  # pragma: no cover -
     for p in range(psamples):
         head[:] = -1
         k = 0
-        for _ in range(attempts):
-            x = 100.0 * uniform(words, state)
-            y = 100.0 * uniform(words, state)
+        seg = take(words, state, 2 * attempts)
+        for a in range(attempts):
+            x = 100.0 * (seg[2 * a] / UINT_MAX)
+            y = 100.0 * (seg[2 * a + 1] / UINT_MAX)
             cx, cy = min(int(x), 99), min(int(y), 99)
             crashed = False
             for gx in range(max(cx - 1, 0), min(cx + 2, 100)):
@@ -190,7 +190,7 @@ def squeeze(words, state, psamples, budget, tsamples):  # pragma: no cover - num
             k = 2147483647
             j = 0
             while k != 1 and j < 48:
-                k = int(math.ceil(k * uniform(words, state)))
+                k = math.ceil(k * uniform(words, state))
                 j += 1
             hist[p, max(j, 6) - 6] += 1
         done = p + 1
@@ -206,8 +206,9 @@ def sums(words, state, psamples, budget, m):  # pragma: no cover - numba
     u = np.empty(2 * m - 1)
     done = 0
     for p in range(psamples):
+        seg = take(words, state, 2 * m - 1)
         for i in range(2 * m - 1):
-            u[i] = uniform(words, state)
+            u[i] = seg[i] / UINT_MAX
         total = 0.0
         for i in range(m):
             total += u[i]
@@ -228,14 +229,15 @@ def runs(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     down = np.zeros((psamples, 6), np.int64)
     done = 0
     for p in range(psamples):
-        first = next_word(words, state)
+        seg = take(words, state, tsamples)
+        first = seg[0]
         last = first
         nxt = np.uint32(0)
         ucount = 1
         dcount = 1
         for t in range(tsamples):  # t < tsamples - 1: the next word; then the wrap-around
             if t < tsamples - 1:
-                nxt = next_word(words, state)
+                nxt = seg[t + 1]
                 rise = nxt > last
                 last = nxt
             else:

@@ -53,3 +53,22 @@ def die(words, state):  # type: ignore[no-untyped-def]  # pragma: no cover - num
         k = next_word(words, state) // scale
         if k < 6:
             return 1 + int(k)
+
+
+@nb.njit(cache=True, nogil=True)
+def take(words, state, count):  # type: ignore[no-untyped-def]  # pragma: no cover - numba
+    """The next ``count`` words as one array (a copy only where the stream wraps)."""
+    pos = state[0]
+    size = words.size
+    state[1] += count
+    if pos + count <= size:
+        state[0] = (pos + count) % size
+        return words[pos : pos + count]
+    out = np.empty(count, np.uint32)
+    for i in range(count):
+        out[i] = words[pos]
+        pos += 1
+        if pos == size:
+            pos = 0
+    state[0] = pos
+    return out

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FAIL_BELOW",
     "WEAK_BELOW",
-    "DiehardResult",
     "DiehardOutcome",
+    "DiehardResult",
     "assess",
     "run_battery",
     "run_test",
@@ -46,7 +46,7 @@ Status = Literal["ok", "insufficient_data"]
 
 
 def assess(pvalue: float) -> str:
-    """dieharder's assessment of a final p-value: PASSED, WEAK or FAILED."""
+    """Dieharder's assessment of a final p-value: PASSED, WEAK or FAILED."""
     if pvalue < FAIL_BELOW or pvalue > 1.0 - FAIL_BELOW:
         return "FAILED"
     if pvalue < WEAK_BELOW or pvalue > 1.0 - WEAK_BELOW:

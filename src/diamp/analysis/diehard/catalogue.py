@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diamp.analysis.diehard import _kernels_bits as kb
-from diamp.analysis.diehard import _kernels_stream as ks
-from diamp.analysis.diehard import stats
+import diamp.analysis.diehard._kernels_bits as kb
+import diamp.analysis.diehard._kernels_stream as ks
+import diamp.analysis.diehard.stats as stats
 from diamp.analysis.diehard.operm5 import operm5_pvalue
 from diamp.analysis.diehard.sums import sums_pvalue
 
@@ -147,7 +147,7 @@ def _parking(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[n
 
 def _circle(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
     dmin, done = ks.min_distance_2d(w, s, ps, budget, 8000)
-    return [1.0 - np.exp(-dmin[:done] ** 2 / 0.995)], done
+    return [1.0 - np.exp(-(dmin[:done] ** 2) / 0.995)], done
 
 
 def _sphere(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:

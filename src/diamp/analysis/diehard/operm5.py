@@ -15,12 +15,13 @@ own ordering index; :func:`ordering_index` is that index, so the counts line up.
 
 from __future__ import annotations
 
-import itertools
+import math
 from functools import lru_cache
 
 import numpy as np
 
-from diamp.analysis.diehard import stats
+import diamp.analysis.diehard.stats as stats
+from diamp.analysis.diehard._kernels_bits import ordering_pairs
 
 __all__ = ["operm5_chisq", "operm5_pvalue", "ordering_index", "pseudo_inverse"]
 
@@ -28,7 +29,7 @@ _RANK = 96
 
 
 def ordering_index(windows: np.ndarray) -> np.ndarray:
-    """dieharder's index 0 … 119 of the ordering of each row of five distinct values.
+    """Dieharder's index 0 … 119 of the ordering of each row of five distinct values.
 
     For i = 4 … 1 the position k of the largest of the first i+1 values (the last one on
     ties) is a digit of a mixed-radix number, and that value is swapped to position i.
@@ -51,18 +52,13 @@ def pseudo_inverse() -> np.ndarray:
     """C⁺ for one window (see the module notes), computed from exact enumeration."""
     cov = np.diag(np.full(120, 1.0 / 120)) - 1.0 / 120**2
     for lag in range(1, 5):
-        size = 5 + lag
-        perms = np.array(list(itertools.permutations(range(size))), dtype=np.int64)
-        first = ordering_index(perms[:, :5])
-        second = ordering_index(perms[:, lag : lag + 5])
-        joint = np.zeros((120, 120))
-        np.add.at(joint, (first, second), 1.0)
-        joint /= perms.shape[0]
+        joint = ordering_pairs(5 + lag, lag) / math.factorial(5 + lag)
         term = joint - 1.0 / 120**2
         cov += term + term.T
     values, vectors = np.linalg.eigh(cov)
     keep = np.argsort(values)[-_RANK:]
-    return (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+    inverse: np.ndarray = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+    return inverse
 
 
 def operm5_chisq(counts: np.ndarray, windows: int) -> float:

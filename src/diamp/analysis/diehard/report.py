@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from diamp.analysis.diehard.battery import DiehardResult, DiehardOutcome
+from diamp.analysis.diehard.battery import DiehardOutcome, DiehardResult
 
 __all__ = ["FLAG_NOTES", "format_report", "report_to_json"]
 
@@ -52,8 +52,8 @@ def report_to_json(result: DiehardResult) -> dict[str, Any]:
 
     ``pvalues[i]`` lists repetition (psample) i's p-values, one per statistic, and
     ``final_pvalues[k]`` is the KS p-value of statistic k over the repetitions, in
-    dieharder's order (runs: up, down; craps: wins, throws). A test that could not run has ``status`` ``insufficient_data``
-    and ``bits_needed``.
+    dieharder's order (runs: up, down; craps: wins, throws). A test that could not run
+    has ``status`` ``insufficient_data`` and ``bits_needed``.
     """
     return {
         "input_bits": 32 * result.words,

@@ -65,7 +65,7 @@ def _pearson_sum(obs: np.ndarray, exp: np.ndarray, cutoff: float) -> tuple[float
 
 
 def kstest(pvalues: np.ndarray) -> float:
-    """dieharder's KS p-value of a sample of p-values (the sample itself if n = 1)."""
+    """Dieharder's KS p-value of a sample of p-values (the sample itself if n = 1)."""
     p = np.sort(np.asarray(pvalues, dtype=float))
     n = p.size
     if n < 1:
@@ -108,7 +108,7 @@ def _p_ks(n: int, d: float) -> float:
         if value < 1e-140:
             value *= 1e140
             exponent -= 140
-    return 1.0 - value * 10.0**exponent
+    return 1.0 - float(value) * 10.0**exponent
 
 
 def _matrix_power(a: np.ndarray, n: int) -> tuple[np.ndarray, int]:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from diamp.report.run.bell_sections import counts_section, series_section, summary_section
+from diamp.report.run.diehard_section import diehard_section
 from diamp.report.run.key_sections import bit_image_section, otp_section
 from diamp.report.run.length import length_section
 from diamp.report.run.model import RunData
 from diamp.report.run.page import Check, Section, esc, render_page
-from diamp.report.run.diehard_section import diehard_section
 from diamp.report.run.randomness import sp800_22_section
 from diamp.report.run.run_sections import excluded_section, timing_section
 
