@@ -120,3 +120,19 @@ def assert_same_rewound(mine: DiehardOutcome, ref: Reference) -> None:
     np.testing.assert_allclose(mine.final_pvalues, ref.final, rtol=0, atol=1e-6)
     for values, expected in zip(mine.pvalues, ref.pvalues, strict=True):
         np.testing.assert_allclose(np.sort(values), expected, rtol=0, atol=1e-6)
+
+
+def test_byte_order_on_a_crafted_file(tmp_path: Path) -> None:
+    """Words are read little-endian: random low 20 bits (bytes 0, 1 and half of 2 of each
+    4-byte group), zero high bits. Read that way OPSO's letters (bits 0-9, 10-19) are
+    random and the test passes in both tools; read big-endian they would be constant."""
+    rng = np.random.default_rng(31)
+    low = rng.integers(0, 1 << 20, 2**21 + 16, dtype=np.uint32)
+    path = tmp_path / "low20.bin"
+    path.write_bytes(low.astype("<u4").tobytes())
+    little = run_battery(words_from_bytes(path.read_bytes()), [TESTS[5]], 1).results[0]
+    ref = run_dieharder(path, 5, 1)
+    np.testing.assert_allclose(little.final_pvalues, ref.final, rtol=0, atol=1e-6)
+    assert 1e-3 < ref.final[0] < 1 - 1e-3
+    swapped = run_battery(low.byteswap(), [TESTS[5]], 1).results[0]
+    assert swapped.final_pvalues[0] < 1e-12  # big-endian reading: almost every word missing
