@@ -240,17 +240,20 @@ def dna(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
     """Missing 10-letter words; letter s of a group of ten words is bits s, s+1 (cyclic)."""
     missing = np.zeros(psamples, np.int64)
     seen = np.empty(1 << 20, np.uint8)
+    index = np.empty(32, np.int64)
     done = 0
     for p in range(psamples):
         seg = take(words, state, 11 + 10 * ((tsamples + 31) // 32))  # 11 read, never used
         seen[:] = 0
-        for t in range(tsamples):
-            base, shift = 11 + 10 * (t // 32), t % 32
-            index = np.int64(0)
+        for g in range((tsamples + 31) // 32):  # the 32 words of a group of ten at once
+            index[:] = 0
             for i in range(10):
-                x = np.int64(seg[base + i])
-                index = (index << 2) | (((x >> shift) | (x << (32 - shift))) & 3)
-            seen[index] += np.uint8(1)  # a char counter, wrapping at 256 as the reference's
+                x = np.int64(seg[11 + 10 * g + i])
+                doubled = x | (x << 32)  # (doubled >> s) & 3 is bits s, s+1 of x, cyclic
+                for s in range(32):
+                    index[s] = (index[s] << 2) | ((doubled >> s) & 3)
+            for s in range(min(32, tsamples - 32 * g)):
+                seen[index[s]] += np.uint8(1)  # a char counter, wrapping at 256 as dieharder's
         missing[p] = np.sum(seen == 0)
         done = p + 1
         if 0 <= budget < state[1]:
