@@ -87,6 +87,11 @@ def diehard_command(
         typer.Option("--allow-fewer",
                      help="Run a test that does not fit with as many psamples as fit."),
     ] = False,
+    offset: Annotated[
+        int,
+        typer.Option("--offset", help="Word every test starts at (dieharder's default output "
+                     "first reads psamples × 10^6 words to measure speed; see docs/diehard.md)."),
+    ] = 0,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Tests run at once (default: one per core).")
     ] = None,
@@ -107,11 +112,13 @@ def diehard_command(
     that ran failed, 1 when one failed, 2 for invalid arguments.
     """
     _check_options(psamples, workers, scheduler)
+    if offset < 0:
+        raise bad_option("--offset", f"must be >= 0, found {offset}")
     selected = _select(tests)
     words = _read_words(file)
     try:
-        result = _run(words, selected, psamples, rewind, allow_fewer, workers, scheduler,
-                      not json_out)  # fmt: skip
+        result = _run(words, selected, psamples, (rewind, allow_fewer, offset), workers,
+                      scheduler, not json_out)  # fmt: skip
     except DiampError as err:
         raise fail(err) from err
     _report(result, file, json_out)
@@ -129,12 +136,14 @@ def _check_options(psamples: int | None, workers: int | None, scheduler: str | N
 
 
 def _run(
-    words: np.ndarray, selected: list[DiehardTest], psamples: int | None, rewind: bool,
-    allow_fewer: bool, workers: int | None, scheduler: str | None, show_progress: bool,
+    words: np.ndarray, selected: list[DiehardTest], psamples: int | None,
+    reading: tuple[bool, bool, int], workers: int | None, scheduler: str | None,
+    show_progress: bool,
 ) -> DiehardResult:  # fmt: skip
     from diamp.analysis.diehard import run_battery
 
-    options: dict[str, Any] = {"rewind": rewind, "allow_fewer": allow_fewer}
+    rewind, allow_fewer, offset = reading
+    options: dict[str, Any] = {"rewind": rewind, "allow_fewer": allow_fewer, "offset": offset}
     with progress_bars(show_progress) as bars:
         update = bars.start(f"Diehard: {len(selected)} tests", len(selected))
 

@@ -95,6 +95,7 @@ def test_flags_are_noted(app: typer.Typer, good: Path) -> None:
         (["{good}", "-p", "0"], "--psamples: must be >= 1, found 0"),
         (["{good}", "-p", "-4"], "--psamples: must be >= 1, found -4"),
         (["{good}", "--workers", "0"], "--workers: must be >= 1"),
+        (["{good}", "--offset", "-1"], "--offset: must be >= 0, found -1"),
         (["{good}", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
     ],
 )

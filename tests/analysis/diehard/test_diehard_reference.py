@@ -136,3 +136,20 @@ def test_byte_order_on_a_crafted_file(tmp_path: Path) -> None:
     assert 1e-3 < ref.final[0] < 1 - 1e-3
     swapped = run_battery(low.byteswap(), [TESTS[5]], 1).results[0]
     assert swapped.final_pvalues[0] < 1e-12  # big-endian reading: almost every word missing
+
+
+def test_offset_reproduces_dieharders_default_output(inputs: dict[str, Path]) -> None:
+    """dieharder's default output first reads psamples × 10^6 words to time the generator
+    (and does not rewind before the test): --offset reproduces such a run."""
+    import re
+    import subprocess
+
+    cmd = [dieharder_binary(), "-g", "201", "-f", str(inputs["urandom"]), "-d", "10",
+           "-p", "5", "-D", "default", "-D", "65536"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    ref = sorted(float(v) for v in re.findall(r"^\|([0-9.]+)\|$", out, re.M))
+    words = words_from_bytes(inputs["urandom"].read_bytes())
+    mine = run_battery(words, [TESTS[10]], 5, offset=5_000_000).results[0]
+    np.testing.assert_allclose(np.sort(mine.pvalues[0]), ref, rtol=0, atol=1e-6)
+    plain = run_battery(words, [TESTS[10]], 5).results[0]
+    assert not np.allclose(np.sort(plain.pvalues[0]), ref, rtol=0, atol=1e-6)

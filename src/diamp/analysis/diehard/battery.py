@@ -139,12 +139,19 @@ def _fit(test: DiehardTest, available: int) -> int:
 
 def run_test(
     words: np.ndarray, test: DiehardTest, psamples: int | None = None, *,
-    rewind: bool = False, allow_fewer: bool = False,
+    rewind: bool = False, allow_fewer: bool = False, offset: int = 0,
 ) -> DiehardOutcome:  # fmt: skip
-    """Run one test from the first word of ``words`` (see the module notes)."""
+    """Run one test from word ``offset`` (modulo the length) of ``words`` (see the module notes).
+
+    dieharder's default output measures the generator's speed first, reading psamples ×
+    10^6 words (psamples × tsamples with ``-t``) without rewinding the file afterwards;
+    ``offset`` set to that count reproduces such a run (``-D`` flags without the rate
+    display skip the measurement: offset 0).
+    """
     started = time.perf_counter()
     requested = test.psamples if psamples is None else psamples
-    available = int(words.size)
+    first = offset % int(words.size)
+    available = int(words.size) - first
     need = test.words_needed(requested)
     count, budget = requested, -1
     if not rewind and test.exact and need > available:
@@ -153,7 +160,7 @@ def run_test(
         budget = available  # stop once the input is exhausted
     if count == 0:
         return _insufficient(test, requested, 32 * need, started)
-    state = np.zeros(2, dtype=np.int64)
+    state = np.array([first, 0], dtype=np.int64)
     pvalues, done = test.run(words, state, count, budget)
     used = int(state[1])
     if budget >= 0 and used > available:  # the last repetition wrapped: drop it
@@ -185,7 +192,7 @@ def _default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _check(words: np.ndarray, psamples: int | None, workers: int | None) -> None:
+def _check(words: np.ndarray, psamples: int | None, workers: int | None, offset: int) -> None:
     if not isinstance(words, np.ndarray) or words.ndim != 1 or words.dtype != np.uint32:
         raise ConfigError("words must be a 1-D uint32 array", key="words")
     if words.size < MIN_WORDS:
@@ -198,6 +205,8 @@ def _check(words: np.ndarray, psamples: int | None, workers: int | None) -> None
         raise ConfigError(f"psamples must be >= 1, found {psamples}", key="psamples")
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be >= 1, found {workers}", key="workers")
+    if offset < 0:
+        raise ConfigError(f"offset must be >= 0, found {offset}", key="offset")
 
 
 def run_battery(
@@ -207,6 +216,7 @@ def run_battery(
     *,
     rewind: bool = False,
     allow_fewer: bool = False,
+    offset: int = 0,
     workers: int | None = None,
     dask_client: Client | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -226,6 +236,8 @@ def run_battery(
     allow_fewer
         Run a test that does not fit with as many repetitions as fit, instead of
         reporting it as ``insufficient_data``.
+    offset
+        Word every test starts at (see :func:`run_test`; default 0, the first word).
     workers
         Tests run at once in threads (the kernels release the GIL; default: one per core).
     dask_client
@@ -238,11 +250,12 @@ def run_battery(
     ConfigError
         If the input has fewer than 16 words, or ``psamples`` or ``workers`` is below 1.
     """
-    _check(words, psamples, workers)
+    _check(words, psamples, workers, offset)
     started = time.perf_counter()
     order = sorted(range(len(tests)), key=lambda i: -tests[i].words_needed(100))  # big first
     results: dict[int, DiehardOutcome] = {}
-    for index, result in _execute(words, tests, order, psamples, rewind, allow_fewer,
+    options = {"rewind": rewind, "allow_fewer": allow_fewer, "offset": offset}
+    for index, result in _execute(words, tests, order, psamples, options,
                                   workers or _default_workers(), dask_client):  # fmt: skip
         results[index] = result
         if progress is not None:
@@ -253,9 +266,8 @@ def run_battery(
 
 def _execute(
     words: np.ndarray, tests: Sequence[DiehardTest], order: list[int], psamples: int | None,
-    rewind: bool, allow_fewer: bool, workers: int, client: Client | None,
+    options: dict[str, Any], workers: int, client: Client | None,
 ) -> Iterable[tuple[int, DiehardOutcome]]:  # fmt: skip
-    options = {"rewind": rewind, "allow_fewer": allow_fewer}
     if client is not None:
         from distributed import as_completed as dask_completed
 
