@@ -89,8 +89,7 @@ def diehard_command(
     ] = False,
     offset: Annotated[
         int,
-        typer.Option("--offset", help="Word every test starts at (dieharder's default output "
-                     "first reads psamples × 10^6 words to measure speed; see docs/diehard.md)."),
+        typer.Option("--offset", help="Word every test starts at (see docs/diehard.md)."),
     ] = 0,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Tests run at once (default: one per core).")
@@ -111,9 +110,7 @@ def diehard_command(
     reported as insufficient data with the bits it needs. Exit status 0 when no test
     that ran failed, 1 when one failed, 2 for invalid arguments.
     """
-    _check_options(psamples, workers, scheduler)
-    if offset < 0:
-        raise bad_option("--offset", f"must be >= 0, found {offset}")
+    _check_options(psamples, workers, scheduler, offset)
     selected = _select(tests)
     words = _read_words(file)
     try:
@@ -126,7 +123,11 @@ def diehard_command(
         raise typer.Exit(1)
 
 
-def _check_options(psamples: int | None, workers: int | None, scheduler: str | None) -> None:
+def _check_options(
+    psamples: int | None, workers: int | None, scheduler: str | None, offset: int
+) -> None:
+    if offset < 0:
+        raise bad_option("--offset", f"must be >= 0, found {offset}")
     if psamples is not None and psamples < 1:
         raise bad_option("--psamples", f"must be >= 1, found {psamples}")
     if workers is not None and workers < 1:
