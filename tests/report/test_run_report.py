@@ -193,6 +193,7 @@ def test_run_writes_the_report(demo: Run) -> None:
         "bit-image",
         "otp",
         "sp800-22",
+        "diehard",
         "timing",
     ]
     assert "DISAGREES" not in path.read_text(encoding="utf-8")
@@ -699,3 +700,23 @@ def test_edited_chain_error_disagrees(demo_copy: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "chain error" in result.output
     assert "DISAGREES</b> chain error" in (demo_copy / "report.html").read_text(encoding="utf-8")
+
+
+def test_diehard_table_matches_the_cli(demo: Run, tmp_path: Path) -> None:
+    """The key's Diehard section equals `diamp test diehard` on the key's whole bytes."""
+    run = load_run(demo.run_dir)
+    key = tmp_path / "key-bytes.bin"
+    key.write_bytes(run.key_packed[: run.key_bits // 8].tobytes())
+    result = invoke("test", "diehard", key, "--json")
+    assert result.exit_code in (0, 1), result.output
+    cli = json.loads(result.stdout)["tests"]
+    section = build_run_report(run).to_json()["sections"]["diehard"]
+    assert section["tested"] is True and list(section["tests"]) == list(cli)
+    for name, entry in cli.items():
+        mine = section["tests"][name]
+        assert (mine["status"], mine["bits_needed"]) == (entry["status"], entry["bits_needed"])
+        assert mine.get("final_pvalues") == entry.get("final_pvalues")
+    rows = {r[1]: r for r in demo.page["diehard"].tables[0][1:]}
+    short = [n for n, e in cli.items() if e["status"] == "insufficient_data"]
+    assert short and all("insufficient data: needs" in rows[n][4] for n in short)
+    assert f"{32 * (run.key_bits // 32):,} bits" in demo.page["diehard"].joined

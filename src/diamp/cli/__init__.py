@@ -28,6 +28,7 @@ from diamp.cli.common import (
     parse_mu,
     progress_bars,
 )
+from diamp.cli.diehard import diehard_command
 from diamp.cli.entropy_model import entropy_model_command
 from diamp.cli.extract import extract_app
 from diamp.cli.otp import otp_command
@@ -417,13 +418,14 @@ test_app = typer.Typer(
     help=(
         "Statistical tests of random data: NIST SP 800-22 on bits packed MSB-first (the 15 "
         "tests and the reference finalAnalysisReport) and NIST SP 800-90B entropy assessment "
-        "of raw samples (one per byte)."
+        "of raw samples (one per byte); the Diehard battery as dieharder 3.31.1 runs it on a file."
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
 )
 test_app.command("sp800-22")(sp800_22_command)
 test_app.command("sp800-90b")(sp800_90b_command)
+test_app.command("diehard")(diehard_command)
 app.add_typer(test_app)
 app.command("entropy-model")(entropy_model_command)
 app.command("otp")(otp_command)

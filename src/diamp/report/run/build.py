@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diamp.report.run.bell_sections import counts_section, series_section, summary_section
+from diamp.report.run.diehard_section import diehard_section
 from diamp.report.run.key_sections import bit_image_section, otp_section
 from diamp.report.run.length import length_section
 from diamp.report.run.model import RunData
@@ -93,6 +94,7 @@ def build_run_report(
         ("bit-image", lambda: bit_image_section(run)),
         ("otp", lambda: otp_section(run)),
         ("sp800-22", lambda: sp800_22_section(run, sp800_22_sequences, workers)),
+        ("diehard", lambda: diehard_section(run, workers)),
         ("timing", lambda: timing_section(run)),
         ("excluded", lambda: excluded_section(run)),
     ]

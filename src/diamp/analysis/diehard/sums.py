@@ -1,0 +1,45 @@
+"""The overlapping-sums test as Marsaglia describes it (not as dieharder 3.31.1 codes it).
+
+Marsaglia: "Integers are floated to get a sequence U(1), U(2), … of uniform [0,1)
+variables. Then overlapping sums, S(1) = U(1)+…+U(100), S(2) = U(2)+…+U(101), … are
+formed. The S's are virtually normal with a certain covariance matrix. A linear
+transformation of the S's converts them to a sequence of independent standard normals,
+which are converted to uniform variables for a KSTEST."
+
+With y_t = (S_t − m/2)·√12 the covariance is the Toeplitz matrix T with diagonals
+m, m−1, …, 1 (his "T"); with the Cholesky factor T = L·Lᵀ, x = L⁻¹·y are independent
+standard normals, and Φ(x) are the uniforms given to the KS test (the standard one-sample
+Kolmogorov–Smirnov test with the exact law of D_m, as Marsaglia's KSTEST; dieharder's own
+statistic max |u_(i) − i/(m+1)| is kept for the final p-value over repetitions, as for
+every other test). dieharder replaces L⁻¹
+by a three-term recurrence that does not whiten y (its own documentation says the test's
+p-values are not uniform, "Do Not Use"), so diamp's p-values for this test differ from
+dieharder's by design; it reads the same 2m − 1 words per repetition as dieharder does.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from scipy import linalg, special
+from scipy import stats as sps
+
+__all__ = ["sums_pvalue", "toeplitz_cholesky"]
+
+
+@lru_cache(maxsize=4)
+def toeplitz_cholesky(m: int) -> np.ndarray:
+    """Lower Cholesky factor of the covariance T[i, j] = max(m − |i − j|, 0) of the y's."""
+    lags = np.abs(np.subtract.outer(np.arange(m), np.arange(m)))
+    return np.asarray(linalg.cholesky(np.maximum(m - lags, 0).astype(float), lower=True))
+
+
+def sums_pvalue(sums: np.ndarray) -> float:
+    """KS p-value of the whitened overlapping sums S_1 … S_m of one repetition."""
+    s = np.asarray(sums, dtype=float)
+    m = s.size
+    y = (s - 0.5 * m) * math.sqrt(12.0)
+    x = linalg.solve_triangular(toeplitz_cholesky(m), y, lower=True)
+    return float(sps.kstest(special.ndtr(x), "uniform", method="exact").pvalue)
