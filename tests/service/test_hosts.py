@@ -153,7 +153,9 @@ def _words(bodies: list[bytes]) -> list[int]:
 def test_two_servers_one_pool_survive_a_kill_without_a_repeat(
     tmp_path: Path, backend: str | None
 ) -> None:
-    first, second, key = _configs(tmp_path, backend)
+    # all eight clients sign as alice: limits far above what they ask, so only 200 or 503
+    limits = "rate_requests_per_second = 1000000.0\nrate_burst_requests = 1000000\n"
+    first, second, key = _configs(tmp_path, backend, limits)
     _fill(first.parent, backend, 60_000)
     a, port_a = _start(first, "--workers", "2")
     b: subprocess.Popen[bytes] | None = None
