@@ -161,3 +161,13 @@ def test_postgres_hosts_share_one_pool_and_a_lost_database_is_refused(
     with pytest.raises(PoolEmpty):  # every chunk went: their taken may have been rolled back
         recovered.take(8, TIER)
     recovered.close()
+
+
+def test_a_failed_rate_limit_store_is_an_error_not_a_rate_decision(tmp_path: Path) -> None:
+    """A database failure must not read as "wait a second" (429): it is raised (503)."""
+    db = open_shared(tmp_path / "pool.sqlite", None)
+    buckets = SharedBuckets(db, 1.0, 5, 1e9, 1 << 30)
+    assert buckets.admit("alice", 64) == 0.0
+    db.close()
+    with pytest.raises(PoolError, match="rate-limit state unavailable"):
+        buckets.admit("alice", 64)

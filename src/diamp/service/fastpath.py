@@ -110,7 +110,11 @@ async def take(service: Service, client: str, nbytes: int, tier: str | None) -> 
     cap = service.settings.server.max_request_bytes
     if nbytes > cap:
         raise HTTPException(413, f"at most {cap} bytes per request, asked for {nbytes}")
-    wait = service.limiter.admit(client, nbytes)
+    try:
+        wait = service.limiter.admit(client, nbytes)
+    except PoolError as err:  # the shared rate-limit state failed: nothing was decided
+        retry = {"Retry-After": "5"}
+        raise HTTPException(503, f"service unavailable: {err}", headers=retry) from err
     if wait:
         service.metrics.rate_limited.inc()
         raise HTTPException(

@@ -110,7 +110,8 @@ class SharedBuckets:
         """0 if the request may go ahead (tokens spent), else seconds to wait.
 
         One statement: the database's row lock makes refill, check and spend atomic. A
-        database failure answers as an empty bucket would: wait a second.
+        database failure raises :class:`~diamp.service.errors.PoolError` (the request is
+        answered 503, not 429: no rate was decided).
         """
         db = self.db
         now = self.clock()
@@ -133,8 +134,8 @@ class SharedBuckets:
                      *largs, nbytes, *rargs, *largs, nbytes,  # nbytes
                      now, *rargs, *largs, nbytes),  # stamp, granted
                 ).fetchone()  # fmt: skip
-        except db.errors:
-            return 1.0
+        except db.errors as err:  # not a rate decision: the request is answered 503
+            raise PoolError(f"{db.where}: rate-limit state unavailable: {err}") from err
         if row[0]:
             return 0.0
         return max((1 - float(row[1])) / self.rps, (nbytes - float(row[2])) / self.bps, 0.001)
