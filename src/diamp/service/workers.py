@@ -127,7 +127,7 @@ def _worker_main(
     try:
         app = create_app(settings, worker=True)
     except DiampError as err:
-        print(f"error: worker {index}: {err}", file=sys.stderr)
+        log.error("worker %d: %s", index, err)  # the library logs; the CLI prints
         sys.exit(1)
     # Requests signed after the first process started are fresh for every process: a
     # request queued on the shared socket while this one was starting is not refused.
