@@ -42,9 +42,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Req
 from fastapi.responses import JSONResponse, Response  # noqa: TID253 - server-only module
 
 from diamp.service.beacon.api import beacon_router
-from diamp.service.beacon.engine import BeaconEngine
-from diamp.service.beacon.settings import build_engine
-from diamp.service.beacon.store import PulseStore
+from diamp.service.beaconhost import beacon_host
 from diamp.service.core import Service
 from diamp.service.fastpath import (
     MAX_BYTES,
@@ -55,7 +53,6 @@ from diamp.service.fastpath import (
     take,
 )
 from diamp.service.settings import ServiceSettings
-from diamp.service.share import keep_filled, share_for
 
 __all__ = ["BackgroundTask", "create_app"]
 
@@ -262,27 +259,6 @@ def _info_router() -> APIRouter:
     return router
 
 
-def _beacon_engine(
-    settings: ServiceSettings, service: Service, new_chain: bool
-) -> BeaconEngine | PulseStore | None:
-    """The beacon of ``[beacon]`` (None when absent or disabled), fed by its pool tier.
-
-    A worker process only reads the pulses the first process writes: the store, no engine.
-    """
-    beacon = settings.beacon
-    if beacon is None or not beacon.enabled:
-        return None
-    b = beacon.resolved(settings.base_dir)
-    if service.worker:
-        return PulseStore(b.state_db)
-    share = share_for(service, beacon.tier, beacon.reserve_pulses)
-    engine = build_engine(b, share or service.source(beacon.tier), new_chain=new_chain)
-    if share is not None:  # topped up after every pulse, and while waiting (create_app)
-        engine.on_publish.append(lambda _pulse: share.fill())
-        engine.share = share
-    return engine
-
-
 def create_app(
     settings: ServiceSettings,
     *,
@@ -320,38 +296,34 @@ def create_app(
     """
     service = Service(settings, new_pool=new_pool, processes=processes, worker=worker)
     try:
-        engine = _beacon_engine(settings, service, new_chain)
+        beacon = beacon_host(service, new_chain=new_chain)
     except BaseException:
         service.stop()
         raise
-    if engine is not None:
-        routers = (*routers, beacon_router(engine))
-        if isinstance(engine, BeaconEngine):  # a worker serves the store; the clock is elsewhere
-            service.metrics.watch_beacon(engine)
+    if beacon is not None:
+        routers = (*routers, beacon_router(beacon.store))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
-        if isinstance(engine, BeaconEngine):
-            engine.start()
+        if beacon is not None:
+            beacon.start()
         tasks = [asyncio.create_task(task(service)) for task in background]
-        if isinstance(engine, BeaconEngine) and engine.share is not None:
-            tasks.append(asyncio.create_task(keep_filled(engine.share, engine.period_ms / 1000)))
+        if beacon is not None:
+            tasks.append(asyncio.create_task(beacon.run()))
         try:
             yield
         finally:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if isinstance(engine, BeaconEngine):
-                engine.stop()
-            elif engine is not None:
-                engine.close()
+            if beacon is not None:
+                beacon.stop()
             service.stop()
 
     app = FastAPI(title="diamp randomness service", version="1", lifespan=lifespan)
     app.state.service = service
-    app.state.beacon = engine if isinstance(engine, BeaconEngine) else None
+    app.state.beacon = beacon
     for router in (_random_router(), _info_router(), *routers):
         app.include_router(router)
     app.add_middleware(RandomFastPath, service=service)  # inside the timing, as the routes

@@ -195,9 +195,13 @@ class _BeaconCollector(Collector):
     """Pulses published, late and missed by this process; the last pulse from the store."""
 
     def __init__(self, engine: BeaconEngine) -> None:
-        self.engine = engine
         self.published = self.late = 0
         self._lock = threading.Lock()
+        self.follow(engine)
+
+    def follow(self, engine: BeaconEngine) -> None:
+        """Report ``engine`` from now on (a host that took over the clock again); counts go on."""
+        self.engine = engine
         engine.on_publish.append(self._published)
 
     def _published(self, pulse: Pulse) -> None:
@@ -248,6 +252,7 @@ class Metrics:
             "diamp_auth_failures", "Requests answered 401", ["reason"], registry=r
         )
         self.rate_limited = Counter("diamp_rate_limited", "Requests answered 429", registry=r)
+        self._beacon: _BeaconCollector | None = None
         from diamp import __version__
 
         Info("diamp_build", "Build information", registry=r).info(
@@ -262,7 +267,11 @@ class Metrics:
 
     def watch_beacon(self, engine: BeaconEngine) -> None:
         """Count the beacon's pulses and report its state at every scrape."""
-        self.registry.register(_BeaconCollector(engine))
+        if self._beacon is not None:
+            self._beacon.follow(engine)
+            return
+        self._beacon = _BeaconCollector(engine)
+        self.registry.register(self._beacon)
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -16,7 +16,6 @@ are dropped; an unavailable tier is refused as for any draw.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections import deque
@@ -30,7 +29,7 @@ from diamp.service.draw import Draw
 if TYPE_CHECKING:
     from diamp.service.core import Service
 
-__all__ = ["BeaconShare", "keep_filled", "share_for"]
+__all__ = ["BeaconShare", "share_for"]
 
 
 class BeaconShare:
@@ -106,10 +105,3 @@ def share_for(service: Service, tier: str, pulses: int) -> BeaconShare | None:
         size=HASH_BYTES,
         freshness_seconds=service.settings.pool.freshness_seconds,
     )
-
-
-async def keep_filled(share: BeaconShare, period_s: float) -> None:
-    """Top the share up every quarter period (at most every second), off the event loop."""
-    while True:
-        await asyncio.to_thread(share.fill)
-        await asyncio.sleep(min(1.0, period_s / 4))

@@ -111,6 +111,11 @@ class Database:
                 if self._lock_fd >= 0:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
+    @property
+    def broken(self) -> bool:
+        """True when the connection is lost for good (PostgreSQL: reopen it)."""
+        return False
+
     def greatest(self, a: str, b: str) -> str:
         """SQL for the larger of two values."""
         return f"MAX({a}, {b})"
@@ -183,6 +188,11 @@ class _Postgres(Database):
         """A write transaction: committed on exit, rolled back on any exception."""
         with self.lock, self._conn.transaction():
             yield self
+
+    @property
+    def broken(self) -> bool:
+        """True when the connection is lost for good (PostgreSQL: reopen it)."""
+        return bool(self._conn.broken or self._conn.closed)
 
     def greatest(self, a: str, b: str) -> str:
         """SQL for the larger of two values."""

@@ -79,7 +79,7 @@ class BeaconEngine:
     Parameters
     ----------
     store
-        The pulse store (SQLite).
+        The pulse store (SQLite, or PostgreSQL shared by several hosts).
     signer
         Signing key and certificate.
     source
@@ -274,6 +274,7 @@ class BeaconEngine:
             except BeaconStoreError as err:
                 log.error("beacon stopped: %s", err)
                 self.error = err
+                self.store.resign()  # on a shared store another host may take over
                 return
             except DiampError as err:  # a failed draw: skip the slot, the next one is a gap
                 self.missed += 1

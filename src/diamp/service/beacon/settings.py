@@ -113,12 +113,14 @@ def build_engine(
     clock: Callable[[], float] = time.time,
     after_persist: Callable[[Pulse], None] | None = None,
     new_chain: bool = False,
+    store: PulseStore | None = None,
 ) -> BeaconEngine:
     """The engine for ``settings``: keys (generated first if allowed), store, signer, anchor.
 
     The anchor ``KEY.anchor`` beside the key file is checked against the store
     (:mod:`diamp.service.beacon.anchor`); ``new_chain`` starts a chain above every anchored
-    index (``diamp serve --new-chain``).
+    index (``diamp serve --new-chain``). ``store``: the pulse store to use (a PostgreSQL one
+    several hosts share) instead of the SQLite file ``state_db``.
     """
     key, cert = settings.key_file, settings.certificate_file
     if settings.generate_key and not key.exists() and not cert.exists():
@@ -128,9 +130,11 @@ def build_engine(
         made_key.rename(key)
         made_cert.rename(cert)
     external = None if settings.external_file is None else _file_external(settings.external_file)
-    check_store_file(settings.state_db, key, new_chain=new_chain)
+    if store is None:
+        check_store_file(settings.state_db, key, new_chain=new_chain)
+        store = PulseStore(settings.state_db)
     return BeaconEngine(
-        PulseStore(settings.state_db),
+        store,
         load_signer(key, cert),
         source,
         period_ms=settings.period_ms,

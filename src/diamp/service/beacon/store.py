@@ -1,51 +1,64 @@
-"""The pulse store (SQLite, WAL): pulses are persisted before they are published.
+"""The pulse store: pulses are persisted before they are published (SQLite or PostgreSQL).
 
 Invariants
 ----------
 - A (chain, pulse) index is written once. Writing it again with the same JSON is a no-op
   (a restart republishing a persisted pulse); with different JSON it raises
-  :class:`BeaconStoreError` and nothing changes.
+  :class:`BeaconStoreError` and nothing changes. The primary key enforces this across
+  processes and hosts too: of two writers racing for one index, one fails.
 - A pulse and the commitment to the next pulse's ``localRandomValue`` are written in one
   transaction, so a crash never leaves a precommitment without its value.
 - A commitment keeps the value's provenance with it (DIRA certificates and the sources that
   are simulated or of unknown provenance), so the pulse that reveals the value after a
   restart carries the same ``external`` block. A commitment stored before diamp recorded
   simulated sources reads as of unknown provenance, never as hardware.
-- ``published`` is set only after the pulse is durable (``synchronous=FULL``); after a crash
+- ``published`` is set only after the pulse is durable (SQLite ``synchronous=FULL``;
+  PostgreSQL commits are durable when they return); after a crash
   :meth:`PulseStore.unpublished` returns the pulse persisted but not yet published, byte for
   byte, and the engine publishes it unchanged.
+
+Backends
+--------
+``PulseStore(path)`` keeps the pulses in a SQLite file (the default, ``[beacon] state_db``);
+:meth:`PulseStore.postgres` in the PostgreSQL database of a pool several hosts share
+(``[pool] url``), beside the pool's tables. There, exactly one host runs the beacon's clock:
+the one holding the store's *leader lock* (:meth:`PulseStore.lead`, a PostgreSQL session
+advisory lock on the store's own connection). The others serve the pulses it writes and
+take over when its connection ends (the host died, or its beacon stopped on an error and
+resigned), continuing the chain from the store. Because the lock lives on the connection
+that writes, a leader that lost it can no longer write either.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from diamp.service.beacon.errors import BeaconStoreError
 from diamp.service.beacon.pulse import Pulse
-from diamp.service.sqlite import open_durable
+from diamp.service.storage import Database, open_postgres, open_sqlite, redact
 
-__all__ = ["ChainInfo", "PulseStore"]
+__all__ = ["LEADER_LOCK", "ChainInfo", "PulseStore"]
 
-_SCHEMA = """
+_DDL = """
 CREATE TABLE IF NOT EXISTS chains (
-    chain_index INTEGER PRIMARY KEY, certificate_id TEXT NOT NULL, format TEXT NOT NULL);
+    chain_index {int} PRIMARY KEY, certificate_id TEXT NOT NULL, format TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pulses (
-    chain_index INTEGER NOT NULL, pulse_index INTEGER NOT NULL, time_ms INTEGER NOT NULL,
+    chain_index {int} NOT NULL, pulse_index {int} NOT NULL, time_ms {int} NOT NULL,
     json TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (chain_index, pulse_index));
 CREATE INDEX IF NOT EXISTS pulses_time ON pulses (time_ms);
 CREATE TABLE IF NOT EXISTS commitments (
-    chain_index INTEGER NOT NULL, pulse_index INTEGER NOT NULL, value BLOB NOT NULL,
+    chain_index {int} NOT NULL, pulse_index {int} NOT NULL, value {blob} NOT NULL,
     dira TEXT NOT NULL, PRIMARY KEY (chain_index, pulse_index));
-CREATE TABLE IF NOT EXISTS certificates (id TEXT PRIMARY KEY, pem BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS certificates (id TEXT PRIMARY KEY, pem {blob} NOT NULL);
 """
+LEADER_LOCK = int.from_bytes(b"dbeacon", "big")
+"""The PostgreSQL advisory lock key held by the host that runs the beacon's clock."""
 
 
 @dataclass(frozen=True)
@@ -73,46 +86,113 @@ class Commitment:
 
 
 class PulseStore:
-    """Pulses, chains, commitments and certificates in one SQLite file (thread-safe)."""
+    """Pulses, chains, commitments and certificates in one database (thread-safe).
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    ``PulseStore(path)`` opens (creating) the SQLite file ``path``; :meth:`postgres` opens
+    the store in a PostgreSQL database.
+    """
+
+    def __init__(self, path: Path | None = None, *, db: Database | None = None) -> None:
+        if db is None:
+            if path is None:
+                raise TypeError("PulseStore needs a path or a database")
+            try:
+                db = open_sqlite(path, _DDL.format(int="INTEGER", blob="BLOB"))
+            except Exception as err:  # OSError, sqlite3.Error
+                raise BeaconStoreError(
+                    f"{path}: cannot open pulse store: {err}", path=str(path)
+                ) from err
+        self._db = db
+        self.path: Path | str = path if path is not None else db.where
+        self.leading = False
+        self._url: str | None = None
+
+    @classmethod
+    def postgres(cls, url: str) -> PulseStore:
+        """The store in the PostgreSQL database at ``url`` (tables made if missing)."""
         try:
-            self._db = open_durable(path, _SCHEMA)
-        except (OSError, sqlite3.Error) as err:
+            db = open_postgres(url, _DDL.format(int="BIGINT", blob="BYTEA"))
+        except ImportError as err:
             raise BeaconStoreError(
-                f"{path}: cannot open pulse store: {err}", path=str(path)
+                "a PostgreSQL pulse store needs psycopg: pip install 'diamp[postgres]'"
             ) from err
-        self._lock = threading.Lock()
+        except Exception as err:  # psycopg.Error, OSError
+            where = redact(url)
+            raise BeaconStoreError(f"{where}: cannot open pulse store: {err}", path=where) from err
+        store = cls(db=db)
+        store._url = url
+        return store
+
+    def heal(self) -> None:
+        """Reopen a PostgreSQL connection that broke (the server restarted, the network)."""
+        if self._url is None or not self._db.broken:
+            return
+        old, self.leading = self._db, False  # the lock went with the connection
+        self._db = PulseStore.postgres(self._url)._db
+        try:
+            old.close()
+        except old.errors:
+            pass
+
+    @property
+    def shared_hosts(self) -> bool:
+        """True when other hosts may use this store (PostgreSQL): only the leader writes."""
+        return self._db.shared_hosts
+
+    def lead(self) -> bool:
+        """Try to become the host that runs the beacon's clock; True if this store leads.
+
+        Always True for SQLite (one host). On PostgreSQL a session advisory lock on this
+        store's connection: held until :meth:`resign` or until the connection ends.
+        """
+        if not self._db.shared_hosts or self.leading:
+            self.leading = True
+            return True
+        rows = self._rows("SELECT pg_try_advisory_lock(?)", LEADER_LOCK)
+        self.leading = bool(rows[0][0])
+        return self.leading
+
+    def resign(self) -> None:
+        """Give up the leader lock (another host may take over); no-op for SQLite."""
+        if self._db.shared_hosts and self.leading:
+            self.leading = False
+            try:
+                self._rows("SELECT pg_advisory_unlock(?)", LEADER_LOCK)
+            except BeaconStoreError:
+                pass  # the connection is gone, and the lock with it
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
+        """Close the database (and with it any leader lock)."""
+        self.leading = False
+        try:
             self._db.close()
+        except self._db.errors:
+            pass
+
+    def _fail(self, err: BaseException) -> NoReturn:
+        where = str(self.path)
+        raise BeaconStoreError(f"{where}: {err}", path=where) from err
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as err:
-                raise BeaconStoreError(f"{self.path}: {err}", path=str(self.path)) from err
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except sqlite3.Error as err:
-                self._db.execute("ROLLBACK")
-                raise BeaconStoreError(f"{self.path}: {err}", path=str(self.path)) from err
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def _tx(self) -> Iterator[Database]:
+        try:
+            with self._db.tx() as db:
+                yield db
+        except self._db.integrity as err:  # another host wrote the same index first
+            where = str(self.path)
+            raise BeaconStoreError(
+                f"{where}: another beacon wrote the same index at the same time ({err}); "
+                "a pulse index is never issued twice",
+                path=where,
+            ) from err
+        except self._db.errors as err:
+            self._fail(err)
 
     def _rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, args).fetchall()
-            except sqlite3.Error as err:
-                raise BeaconStoreError(f"{self.path}: {err}", path=str(self.path)) from err
+        try:
+            return [tuple(r) for r in self._db.query(sql, args)]
+        except self._db.errors as err:
+            self._fail(err)
 
     # chains and certificates
     def last_chain(self) -> ChainInfo | None:
@@ -134,7 +214,10 @@ class PulseStore:
     def add_certificate(self, certificate_id: str, pem: bytes) -> None:
         """Keep a signing certificate (idempotent)."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO certificates VALUES (?, ?)", (certificate_id, pem))
+            db.execute(
+                "INSERT INTO certificates VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (certificate_id, pem),
+            )
 
     def certificate(self, certificate_id: str) -> bytes | None:
         """PEM of a certificate by ``certificateId`` (lower-case hex)."""
@@ -210,7 +293,7 @@ class PulseStore:
 
     def last_pulse(self, chain: int | None = None, published: bool = True) -> Pulse | None:
         """The newest pulse (of ``chain``, or of the newest chain)."""
-        where = "WHERE published = 1" if published else "WHERE 1"
+        where = "WHERE published = 1" if published else "WHERE published IN (0, 1)"
         args: tuple[object, ...] = ()
         if chain is not None:
             where, args = where + " AND chain_index = ?", (chain,)
