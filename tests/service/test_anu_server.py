@@ -128,6 +128,8 @@ def test_unsigned_requests_reach_public_tiers_only(server: tuple[str, bytes, Str
     bad = signed_headers(b"x" * 32, "alice", f"{base}/API/jsonI.php?length=1&tier=pub")
     r = _anu(base, "length=1&tier=pub", fwd, **bad)
     assert r.status_code == 401 and r.json()["success"] is False
+    tiers = httpx.get(f"{base}/v1/status").json()["tiers"]
+    assert tiers["pub"]["public"] is True and tiers["standard"]["public"] is False
     # the raw-bytes route stays signed-only, public tier or not
     assert httpx.get(f"{base}/v1/random?bytes=8&tier=pub").status_code == 401
     # signed: any tier, the first by default, at either path

@@ -6,6 +6,8 @@ front, all of it: every case here is one way of lying about an address.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from diamp.service.core import RateLimiter
@@ -13,6 +15,7 @@ from diamp.service.errors import ServiceConfigError
 from diamp.service.keys import _ID
 from diamp.service.public import KEY_PREFIX, client_address, parse_networks, rate_key
 from diamp.service.settings import parse_settings
+from diamp.service.shared import SharedBuckets, open_shared
 
 PROXIES = parse_networks(["10.0.0.0/8", "fd00::/8"])
 
@@ -102,3 +105,29 @@ def test_a_bucket_keeps_its_limit_while_it_is_not_full() -> None:
     for i in range(10):  # other clients force prunes; the empty bucket must stay
         limiter.admit(f"public 198.51.100.{i}", 1)
     assert limiter.admit("public 192.0.2.1", 1) > 0
+
+
+def test_shared_public_buckets_are_swept_once_refilled_and_signed_ones_kept(
+    tmp_path: Path,
+) -> None:
+    now = [1000.0]
+    db = open_shared(tmp_path / "pool.sqlite", None)
+    try:
+        rates = (0.1, 2, 1e9, 1 << 20)  # 20 s from empty to full
+        public = SharedBuckets(db, *rates, clock=lambda: now[0], sweep=KEY_PREFIX)
+        signed = SharedBuckets(db, *rates, clock=lambda: now[0])
+        for i in range(50):
+            assert public.admit(f"public 192.0.2.{i}", 1) == 0.0
+        assert signed.admit("alice", 1) == 0.0
+        assert [public.admit("public 192.0.2.0", 1), public.admit("public 192.0.2.0", 1)][1] > 0
+        rows = db.execute("SELECT count(*) FROM bucket").fetchone()[0]
+        assert rows == 51
+        now[0] += 6  # a sweep is due, but nothing has refilled: deleting would reset limits
+        assert public.admit("public 198.51.100.1", 1) == 0.0
+        assert db.execute("SELECT count(*) FROM bucket").fetchone()[0] == 52
+        now[0] += 30  # all refilled: the public ones go, alice's stays
+        assert public.admit("public 198.51.100.2", 1) == 0.0
+        left = {r[0] for r in db.execute("SELECT client FROM bucket").fetchall()}
+        assert left == {"alice", "public 198.51.100.2"}
+    finally:
+        db.close()

@@ -216,6 +216,7 @@ class Service:
             flags = [self.pipeline.sources[s].simulated for s in t.sources]
             tiers[name] = {
                 "sources": t.sources,
+                "public": t.public,
                 "simulated": combine_simulated(flags),
                 "available": problem is None and not self.pipeline.error,
                 "problem": problem or self.pipeline.error or None,
