@@ -131,3 +131,13 @@ def test_shared_public_buckets_are_swept_once_refilled_and_signed_ones_kept(
         assert left == {"alice", "public 198.51.100.2"}
     finally:
         db.close()
+
+
+def test_the_shipped_public_tier_parses_once_uncommented() -> None:
+    config = Path(__file__).resolve().parents[2] / "configs" / "service.toml"
+    text = config.read_text()
+    block = text[text.index('# [[tiers]]\n# name = "public"') :].split("\n\n")[0]
+    opened = text.replace(block, "\n".join(line[2:] for line in block.splitlines()))
+    shipped, demo = parse_settings(text, str(config)), parse_settings(opened, str(config))
+    assert not any(t.public for t in shipped.tiers)  # off unless an operator opens it
+    assert [t.name for t in demo.tiers if t.public] == ["public"]
