@@ -86,7 +86,8 @@ def access(service: Service, request: Request, tier: str | None) -> tuple[str, s
     ------
     HTTPException
         401 for a bad signature, or for an unsigned request to a tier that is not public
-        (or when no tier is); 422 for an unsigned request naming an unknown tier.
+        (every tier, when none is public); 422 for an unsigned request naming an unknown
+        tier.
     """
     headers, public = request.headers, service.public_tiers
     if not public or "signature-input" in headers or "signature" in headers:
