@@ -103,10 +103,16 @@ def prepare(port: int, nbytes: int, count: int, key: bytes | None) -> list[bytes
 
 
 def drive(port: int, nbytes: int, count: int, conns: int, key: bytes | None) -> dict[str, float]:
+    requests = prepare(port, nbytes, count, key)  # not timed: the client's cost
+    return drive_requests(port, requests, conns)
+
+
+def drive_requests(port: int, requests: list[bytes], conns: int) -> dict[str, float]:
+    """Send ``requests`` over ``conns`` keep-alive connections; rates and latencies."""
     import uvloop
 
     lat: list[float] = []
-    requests = prepare(port, nbytes, count, key)  # not timed: the client's cost
+    count = len(requests)
 
     async def main() -> int:
         parts = [requests[i::conns] for i in range(conns)]

@@ -186,6 +186,27 @@ def test_allow_simulated_admits_the_run_and_every_view_says_simulated(
     )
 
 
+def test_a_public_tier_keeps_the_rules_and_says_simulated_to_unsigned_clients(
+    simulated_run: Path, tmp_path: Path
+) -> None:
+    public = TIER + "public = true\n"
+    refused, _ = settings_for(tmp_path, config_text(sources=dira_source(), tiers=public))
+    with pytest.raises(ServiceConfigError, match=r"allow_simulated = true"):
+        Service(refused)  # public or not, a simulated run needs the flag
+    text = config_text(sources=dira_source("true"), tiers=public)
+    settings = rewrite(tmp_path, text)
+    key = (simulated_run / "key.bin").read_bytes()
+    with serve(create_app(settings), proxy_headers=False) as base:
+        for _ in range(200):
+            r = httpx.get(f"{base}/API/jsonI.php?length=16&type=hex8&size=2")  # unsigned
+            if r.status_code == 200:
+                break
+            time.sleep(0.05)
+    assert r.status_code == 200 and r.headers["X-Diamp-Simulated"] == "true"
+    assert r.headers["X-Diamp-Simulated-Sources"] == "lab"
+    assert bytes.fromhex("".join(r.json()["data"])) == key[:32]
+
+
 def test_a_hardware_certificate_is_admitted_without_the_flag(
     simulated_run: Path, tmp_path: Path
 ) -> None:

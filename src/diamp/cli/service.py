@@ -114,6 +114,7 @@ def _serve_one(app: Any, settings: ServiceSettings, tls: tuple[str, str] | None,
     uvicorn.run(
         app, host=server.host, port=server.port, loop="uvloop", http="httptools",
         log_level=log_level, access_log=False, ssl_certfile=cert, ssl_keyfile=key,
+        proxy_headers=False,  # X-Forwarded-*: only [server] trusted_proxies (service.public)
     )  # fmt: skip
 
 

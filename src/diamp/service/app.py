@@ -2,9 +2,10 @@
 
 =====================================  ====================================================
 ``GET /v1/random``                     ``bytes=N&format=binary|hex|base64[&tier=…]`` (signed)
-``GET /v1/random/json``                ANU-compatible ``length=N&type=uint8|uint16|hex16
-                                       [&size=B]`` → ``{"success","type","length","data"}``
-                                       (signed; uint16 big-endian)
+``GET /v1/random/json``,               ANU-compatible ``length=N&type=uint8|uint16|hex16|hex8
+``GET /API/jsonI.php``                 [&size=B][&tier=…]`` → ``{"type","length","data",
+                                       "success"}`` (signed, or unsigned for a public tier:
+                                       :mod:`diamp.service.anu_api`)
 ``GET /v1/status``                     sources, health, pool levels, entropy estimates
 ``GET /v1/certificates/{sha512}``      the DIRA certificate file with that SHA-512, else 404
 ``GET /healthz``                       200 while some tier can serve, else 503
@@ -20,7 +21,8 @@ unknown provenance, else ``false``), ``X-Diamp-Simulated-Sources`` (their names,
 headers and ``X-Diamp-Allowed-Simulated: true`` when it was admitted only by
 ``allow_simulated``.
 
-Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`):
+Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`), and
+at the ANU routes to unsigned requests for a public tier, rate-limited per address:
 failures get 401 (counted by reason), over-rate clients 429 with ``Retry-After``, an empty
 pool or an unavailable tier 503. ``GET /v1/random`` with a query in plain form is answered
 by :class:`~diamp.service.fastpath.RandomFastPath` before FastAPI routes it (same checks,
@@ -41,6 +43,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request  # noqa: TID253 - server-only module
 from fastapi.responses import JSONResponse, Response  # noqa: TID253 - server-only module
 
+from diamp.service.anu_api import anu_router
 from diamp.service.beacon.api import beacon_router
 from diamp.service.beaconhost import beacon_host
 from diamp.service.core import Service
@@ -143,6 +146,7 @@ class _Timing:
 _ROUTES = {
     "/v1/random",
     "/v1/random/json",
+    "/API/jsonI.php",
     "/v1/status",
     "/v1/certificates",
     "/healthz",
@@ -189,32 +193,6 @@ def _random_router() -> APIRouter:
             return Response(draw.data, media_type="application/octet-stream", headers=headers)
         text = draw.data.hex() if format == "hex" else base64.b64encode(draw.data).decode()
         return Response(text, media_type="text/plain", headers=headers)
-
-    @router.get("/random/json", summary="ANU QRNG-compatible JSON (signed requests only)")
-    async def random_json(
-        client: Client, service: Svc, response: Response,
-        length: Annotated[int, Query(ge=1, le=1 << 16)],
-        type: Annotated[Literal["uint8", "uint16", "hex16"], Query()] = "uint8",
-        size: Annotated[int, Query(ge=1, le=1024)] = 1,
-        tier: TierName = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        cap = service.settings.server.max_json_length
-        if length > cap:
-            raise HTTPException(413, f"length must be at most {cap}, found {length}")
-        per = {"uint8": 1, "uint16": 2, "hex16": size}[type]
-        draw = await take(service, client, length * per, tier)
-        response.headers.update(draw_headers(draw))
-        data = draw.data
-        if type == "uint8":
-            values: list[Any] = list(data)
-        elif type == "uint16":
-            values = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
-        else:
-            values = [data[i : i + size].hex() for i in range(0, len(data), size)]
-        out: dict[str, Any] = {"type": type, "length": length, "data": values, "success": True}
-        if type == "hex16":
-            out["size"] = size
-        return out
 
     return router
 
@@ -324,7 +302,7 @@ def create_app(
     app = FastAPI(title="diamp randomness service", version="1", lifespan=lifespan)
     app.state.service = service
     app.state.beacon = beacon
-    for router in (_random_router(), _info_router(), *routers):
+    for router in (_random_router(), anu_router(), _info_router(), *routers):
         app.include_router(router)
     app.add_middleware(RandomFastPath, service=service)  # inside the timing, as the routes
     app.add_middleware(_Timing, service=service)

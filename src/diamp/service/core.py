@@ -25,6 +25,7 @@ from diamp.service.keys import load_clients
 from diamp.service.metrics import Metrics
 from diamp.service.pipeline import Pipeline
 from diamp.service.pool import Draw
+from diamp.service.public import KEY_PREFIX, parse_networks
 from diamp.service.serving import ServingOnly, dira_keys
 from diamp.service.settings import ServiceSettings
 from diamp.service.shared import SharedBuckets, SharedNonces, open_shared
@@ -46,16 +47,27 @@ class RateLimiter:
     """Per-client token buckets for requests and bytes (refilled continuously).
 
     ``shared``: buckets kept in a database for every process and host (None: in memory).
+    In memory, once more than ``max_idle`` clients have buckets, those that have refilled
+    completely are forgotten (a full bucket is what a new client gets), so clients that
+    come and go (public tiers: one bucket per address) do not grow the table for ever.
     """
 
     def __init__(
         self, rps: float, burst: int, bps: float, burst_bytes: int,
-        shared: SharedBuckets | None = None,
+        shared: SharedBuckets | None = None, max_idle: int = 10_000,
     ) -> None:  # fmt: skip
         self.rps, self.burst, self.bps, self.burst_bytes = rps, burst, bps, burst_bytes
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
         self.shared = shared
+        self.max_idle, self._limit = max_idle, max_idle
+        self._refill = max(burst / rps, burst_bytes / bps)  # seconds from empty to full
+
+    def _forget_full(self, now: float) -> None:
+        """Drop the buckets that have refilled (lock held); prune again at twice what is left."""
+        full = now - self._refill
+        self._buckets = {k: b for k, b in self._buckets.items() if b.stamp > full}
+        self._limit = max(self.max_idle, 2 * len(self._buckets))
 
     def admit(self, client: str, nbytes: int) -> float:
         """0 if the request may go ahead (tokens spent), else seconds to wait."""
@@ -63,6 +75,8 @@ class RateLimiter:
             return self.shared.admit(client, nbytes)
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) > self._limit:
+                self._forget_full(now)
             b = self._buckets.get(client)
             if b is None:
                 b = self._buckets[client] = _Bucket(self.burst, self.burst_bytes, now)
@@ -104,6 +118,11 @@ class Service:
             self.limiter = RateLimiter(
                 *rates, shared=None if db is None else SharedBuckets(db, *rates)
             )
+            public = (s.public_rate_requests_per_second, s.public_rate_burst_requests,
+                      s.public_rate_bytes_per_second, s.public_rate_burst_bytes)  # fmt: skip
+            self.public_limiter = RateLimiter(
+                *public, shared=None if db is None else SharedBuckets(db, *public, sweep=KEY_PREFIX)
+            )
             self.pipeline = ServingOnly(settings, self.pool) if worker else Pipeline(
                 settings, self.pool)  # fmt: skip
             runs = dira_keys(settings) if worker else [
@@ -115,6 +134,9 @@ class Service:
         self.metrics = Metrics()
         self.metrics.watch(self.pipeline, self.pool)
         self.default_tier = settings.tiers[0].name
+        self.public_tiers = [t.name for t in settings.tiers if t.public]
+        """Tiers served without a signature (the first: an unsigned request's default)."""
+        self.trusted_proxies = parse_networks(s.trusted_proxies)
         self.certificates: dict[str, Path] = {
             k.certificate_sha512: k.certificate_path for k in runs
         }
@@ -194,6 +216,7 @@ class Service:
             flags = [self.pipeline.sources[s].simulated for s in t.sources]
             tiers[name] = {
                 "sources": t.sources,
+                "public": t.public,
                 "simulated": combine_simulated(flags),
                 "available": problem is None and not self.pipeline.error,
                 "problem": problem or self.pipeline.error or None,

@@ -25,7 +25,7 @@ from fastapi.concurrency import run_in_threadpool  # noqa: TID253 - server-only 
 from fastapi.responses import JSONResponse  # noqa: TID253 - server-only module
 
 from diamp.service.auth import RequestParts, normalize_authority
-from diamp.service.core import Service
+from diamp.service.core import RateLimiter, Service
 from diamp.service.draw import Draw, Segment
 from diamp.service.errors import AuthError, PoolEmpty, PoolError, TierUnavailable
 
@@ -97,11 +97,15 @@ def allowed_authorities(
     return frozenset(allowed)
 
 
-async def take(service: Service, client: str, nbytes: int, tier: str | None) -> Draw:
+async def take(
+    service: Service, client: str, nbytes: int, tier: str | None,
+    limiter: RateLimiter | None = None,
+) -> Draw:  # fmt: skip
     """Check tier, size cap and rate limit, then draw (422, 413, 429 or 503 otherwise).
 
     The draw comes from the pool's memory on the event loop when it holds enough; otherwise
-    (a reservation must be committed first) it is made in a worker thread.
+    (a reservation must be committed first) it is made in a worker thread. ``limiter``: the
+    buckets ``client`` spends from (default: the signed clients', ``service.limiter``).
     """
     if tier is not None and tier not in service.pipeline.tiers:
         raise HTTPException(
@@ -111,7 +115,7 @@ async def take(service: Service, client: str, nbytes: int, tier: str | None) -> 
     if nbytes > cap:
         raise HTTPException(413, f"at most {cap} bytes per request, asked for {nbytes}")
     try:
-        wait = service.limiter.admit(client, nbytes)
+        wait = (limiter or service.limiter).admit(client, nbytes)
     except PoolError as err:  # the shared rate-limit state failed: nothing was decided
         retry = {"Retry-After": "5"}
         raise HTTPException(503, f"service unavailable: {err}", headers=retry) from err

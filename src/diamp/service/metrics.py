@@ -11,6 +11,11 @@ registry (two apps in one process do not share counters).
 ``diamp_request_seconds``                      request latency histogram, by route
 ``diamp_auth_failures_total``                  401 answers, by reason
 ``diamp_rate_limited_total``                   429 answers
+``diamp_public_requests_total``                unsigned requests to public tiers, by tier and
+                                               result (served, rate_limited, refused); never by
+                                               address
+``diamp_public_bytes_served_total``            bytes served to unsigned requests, by tier (also
+                                               in ``diamp_bytes_served_total``)
 ``diamp_pool_bytes``                           fresh unserved bytes, by tier
 ``diamp_tier_available``                       1 if the tier's policy is met, by tier
 ``diamp_tier_available_seconds``               seconds the tier could serve (policy met, pool not
@@ -253,6 +258,13 @@ class Metrics:
         )
         self.rate_limited = Counter("diamp_rate_limited", "Requests answered 429", registry=r)
         self._beacon: _BeaconCollector | None = None
+        self.public_requests = Counter(
+            "diamp_public_requests", "Unsigned requests to public tiers", ["tier", "result"],
+            registry=r,
+        )  # fmt: skip
+        self.public_bytes = Counter(
+            "diamp_public_bytes_served", "Bytes served to unsigned requests", ["tier"], registry=r
+        )
         from diamp import __version__
 
         Info("diamp_build", "Build information", registry=r).info(

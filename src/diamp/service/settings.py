@@ -13,7 +13,7 @@ Sections::
     [health]     alpha of the SP 800-90B health tests
     [checks]     period and sizes of the SP 800-90B / SP 800-22 checks, assessment floor
     [[sources]]  kind = "simulated" | "serial" | "file" | "dira", each with an entropy model
-    [[tiers]]    name and the sources XOR-ed into it (seed 000 eq. 1)
+    [[tiers]]    name, the sources XOR-ed into it (seed 000 eq. 1), public (no signature)
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pydantic import (
 
 from diamp.service.beacon.settings import BeaconSettings
 from diamp.service.errors import ServiceConfigError
+from diamp.service.public import parse_networks
 from diamp.service.source_settings import (
     DeclaredEntropy,
     DiraSource,
@@ -100,11 +101,25 @@ class ServerSettings(_Section):
         Field(strict=False),
     ] = ()
     """``host[:port]`` names the signed ``@authority`` may take; empty: the address served."""
+    trusted_proxies: Annotated[
+        tuple[Annotated[str, Field(min_length=1, max_length=64)], ...], Field(strict=False)
+    ] = ()
+    """Addresses or CIDR networks of reverse proxies whose `X-Forwarded-For` names the client
+    of a public tier; empty: the header is never read (the TCP peer is the client)."""
+    public_rate_requests_per_second: float = Field(default=5.0, gt=0, le=1e9)
+    """Per-address request rate of unsigned requests to public tiers (token bucket)."""
+    public_rate_burst_requests: int = Field(default=20, ge=1, le=1 << 30)
+    """Per-address burst of requests above the public rate."""
+    public_rate_bytes_per_second: float = Field(default=64.0 * 1024, gt=0, le=2.0**53)
+    """Per-address rate of bytes served to unsigned requests."""
+    public_rate_burst_bytes: int = Field(default=1 << 20, ge=1, le=1 << 53)
+    """Per-address burst of bytes (1 MiB: one ANU request of 1024 strings of 1024 bytes)."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerSettings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key must be given together")
+        parse_networks(self.trusted_proxies)  # a ValueError naming the bad entry
         return self
 
 
@@ -273,6 +288,9 @@ class TierSettings(_Section):
     """The sources XOR-ed into this tier, in equal pieces (a source byte goes to one tier)."""
     chunk_bytes: int = Field(default=1 << 16, ge=64, le=1 << 24)
     """Bytes per pool chunk of this tier."""
+    public: StrictBool = False
+    """Serve this tier without a signature at the ANU JSON routes (`/API/jsonI.php`,
+    `/v1/random/json`), rate-limited per client address (`[server] public_rate_*`)."""
 
 
 class ServiceSettings(_Section):

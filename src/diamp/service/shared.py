@@ -97,14 +97,21 @@ class SharedNonces:
 
 
 class SharedBuckets:
-    """Per-client token buckets in a database (refilled by wall-clock time)."""
+    """Per-client token buckets in a database (refilled by wall-clock time).
+
+    ``sweep``: a client-id prefix (``"public "``: one bucket per address) whose buckets are
+    deleted every few seconds once they have refilled completely (a full bucket is what a
+    new client gets), so the table does not grow with every address ever seen.
+    """
 
     def __init__(
         self, db: Database, rps: float, burst: int, bps: float, burst_bytes: int,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, sweep: str | None = None,
     ) -> None:  # fmt: skip
         self.db, self.clock = db, clock
         self.rps, self.burst, self.bps, self.burst_bytes = rps, burst, bps, burst_bytes
+        self.sweep, self._swept = sweep, 0.0
+        self._refill = max(burst / rps, burst_bytes / bps)
 
     def admit(self, client: str, nbytes: int) -> float:
         """0 if the request may go ahead (tokens spent), else seconds to wait.
@@ -125,6 +132,12 @@ class SharedBuckets:
         rargs, largs = (self.burst, now, self.rps), (self.burst_bytes, now, self.bps)
         try:
             with db.tx():
+                if self.sweep is not None and now - self._swept > _SWEEP_SECONDS:
+                    self._swept = now
+                    db.execute(
+                        "DELETE FROM bucket WHERE client LIKE ? AND stamp < ?",
+                        (self.sweep + "%", now - self._refill),
+                    )
                 row = db.execute(
                     "INSERT INTO bucket AS b VALUES (?, ?, ?, ?, ?) ON CONFLICT (client) DO UPDATE"
                     f" SET requests = {requests} - {granted}, nbytes = {left} - ? * {granted},"

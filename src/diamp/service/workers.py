@@ -63,6 +63,7 @@ def _uvicorn_config(app: Any, settings: ServiceSettings, options: dict[str, Any]
     return uvicorn.Config(
         app, loop="uvloop", http="httptools", log_level=options.get("log_level", "info"),
         access_log=False, ssl_certfile=tls[0], ssl_keyfile=tls[1],
+        proxy_headers=False,  # X-Forwarded-*: only [server] trusted_proxies (service.public)
     )  # fmt: skip
 
 

@@ -190,9 +190,7 @@ def _config(tmp: Path, url: str, keys: tuple[Path, Path], *, fill: bool) -> Path
     shutil.copy(keys[0], tmp / "b" / "key.pem")
     shutil.copy(keys[1], tmp / "b" / "cert.pem")
     pool = f"anchor = 'pool.anchor'\nfill = {str(fill).lower()}\n"
-    text = config_text(pool=pool).replace(
-        "path = 'pool.sqlite'\n", f"url = '{url}'\n"
-    )
+    text = config_text(pool=pool).replace("path = 'pool.sqlite'\n", f"url = '{url}'\n")
     path, _ = write_config(tmp, text + BEACON)
     return path
 
