@@ -160,7 +160,7 @@ async def _service(request: Request) -> Service:
 
 async def authenticated(request: Request, service: Annotated[Service, Depends(_service)]) -> str:
     """Dependency: the verified client id, or 401 (counted); see :func:`fastpath.authenticate`."""
-    return authenticate(service, request.headers, request.scope)
+    return authenticate(service, request.headers, request.scope, request.query_params.get("tier"))
 
 
 Client = Annotated[str, Depends(authenticated)]
