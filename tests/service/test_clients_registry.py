@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -136,11 +137,13 @@ def test_group_readable_file_is_not_loaded(clients: Path) -> None:
     alice = add_client(clients, "alice")
     registry = ClientRegistry(clients, interval=0)
     revoke_client(clients, "alice")
+    hour_ago = time.time_ns() - 3600 * 10**9  # not a fresh file: stat alone decides
+    os.utime(clients, ns=(hour_ago, hour_ago))
     clients.chmod(0o644)
     assert _check(registry, "alice", alice) is None  # last good version: not revoked yet
-    assert registry.file_ok is False
-    clients.chmod(0o600)
-    os.utime(clients)  # the next write an operator makes
+    assert _check(registry, "alice", alice) is None
+    assert registry.file_ok is False and registry.reloads["failed"] == 1  # once per version
+    clients.chmod(0o600)  # only the change time tells (st_ctime_ns)
     assert _check(registry, "alice", alice) == "revoked"
     with pytest.raises(KeyFileError, match="mode 0644"):
         clients.chmod(0o644)

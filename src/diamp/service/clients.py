@@ -4,14 +4,15 @@
 ``keyid`` (:meth:`~ClientRegistry.match`, used by :class:`~diamp.service.auth.Verifier`)
 and which client an ``x-api-key`` belongs to (:meth:`~ClientRegistry.api_client`).
 
-Reloading. The file's ``(st_mtime_ns, st_size, st_ino)`` is compared at most once per
+Reloading. The file's ``(st_mtime_ns, st_ctime_ns, st_size, st_ino)`` is compared (the
+change time too, so that a ``chmod`` fixing the mode is noticed) at most once per
 ``interval`` seconds (default 1), and at once on a miss (an unknown ``keyid`` or API key:
 a client just added is accepted on its first request). ``diamp keys`` replaces the file by
 rename, so every write gives a new inode; a file modified within the last two seconds (when
 a coarse time stamp and a reused inode number could hide a second write) is re-read and
 compared by content until it is older. A new version is parsed whole before it replaces the
 old one: a half-written, corrupt or group-readable file changes nothing (the last good
-version stays in force), is logged once and counted
+version stays in force), is logged once and counted once per version
 (``diamp_clients_reloads_total{result="failed"}``, ``diamp_clients_file_ok`` 0).
 
 Retired keys stay retired. A key this process has seen revoked, or seen replaced without a
@@ -40,6 +41,7 @@ __all__ = ["ClientRegistry"]
 log = logging.getLogger(__name__)
 
 _DUMMY = b"\0" * 32
+_Stamp = tuple[int, int, int, int]
 _RACY_SECONDS = 2.0
 
 
@@ -49,7 +51,7 @@ class _Snapshot:
 
     entries: Mapping[str, ClientEntry]
     api: tuple[tuple[str, bytes, bool], ...]  # client id, API key, whether the current key
-    stamp: tuple[int, int, int] | None  # (mtime_ns, size, inode)
+    stamp: _Stamp | None  # (mtime_ns, ctime_ns, size, inode)
     digest: bytes
 
 
@@ -90,6 +92,7 @@ class ClientRegistry:
         self._lock = threading.Lock()
         self._retired: set[bytes] = set()
         self._last_error = ""
+        self._bad_stamp: _Stamp | None = None  # a version that failed: not read again
         if path is None:
             entries = {k: ClientEntry(k, v) for k, v in (keys or {}).items()}
             self._snap = _snapshot(entries, None, b"")
@@ -196,18 +199,18 @@ class ClientRegistry:
 
     # --- reloading ----------------------------------------------------------------------
 
-    def _read(self) -> tuple[tuple[int, int, int], str]:
+    def _read(self) -> tuple[_Stamp, str]:
         path = self.path or Path()
         check_private(path)
         try:
             with open(path, "rb") as fh:
                 st = os.fstat(fh.fileno())
                 data = fh.read()
-            return (st.st_mtime_ns, st.st_size, st.st_ino), data.decode("utf-8")
+            return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino), data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise KeyFileError(f"{path}: cannot read clients file: {err}", path=str(path)) from err
 
-    def _is_racy(self, stamp: tuple[int, int, int] | None) -> bool:
+    def _is_racy(self, stamp: _Stamp | None) -> bool:
         return stamp is not None and time.time() - stamp[0] / 1e9 < _RACY_SECONDS
 
     def _check(self, force: bool = False) -> bool:
@@ -218,17 +221,17 @@ class ClientRegistry:
             self._checked = time.monotonic()
             try:
                 st = os.stat(self.path)
-                stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+                stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
             except OSError as err:
                 self._failed(f"{self.path}: cannot read clients file: {err.strerror}")
                 return False
-            if stamp == self._snap.stamp and not self._racy:
+            if stamp in (self._snap.stamp, self._bad_stamp) and not self._racy:
                 return False
-            return self._reload()
+            return self._reload(stamp)
         finally:
             self._lock.release()
 
-    def _reload(self) -> bool:
+    def _reload(self, seen: _Stamp) -> bool:
         try:
             stamp, text = self._read()
             digest = _digest(text)
@@ -239,6 +242,8 @@ class ClientRegistry:
             snap = _snapshot(parse_clients(text, self.path or Path()), stamp, digest)
         except KeyFileError as err:
             self._failed(str(err))
+            self._bad_stamp = seen  # as stat-ed before reading: a later write differs from it
+            self._racy = self._is_racy(seen)
             return False
         self._retire(snap)
         self._snap, self._racy = snap, self._is_racy(stamp)
