@@ -8,20 +8,27 @@ import stat
 import subprocess
 import sys
 import time
+import tomllib
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from diamp.cli import app
 from diamp.service.errors import KeyFileError
 from diamp.service.keys import (
+    ClientEntry,
     add_client,
     api_key,
     fingerprint,
     load_clients,
+    parse_clients,
     read_clients,
     read_key_file,
+    render_clients,
     revoke_client,
     rotate_client,
 )
@@ -194,3 +201,37 @@ def test_concurrent_invocations_lose_no_update(tmp_path: Path) -> None:
     revoked = sorted(cid for cid, e in entries.items() if e.revoked_utc is not None)
     assert revoked == [f"p{n}-0" for n in range(6)]
     assert not list(tmp_path.glob(".clients.toml.*.tmp"))
+
+
+_STAMPS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)).map(
+    lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")
+)
+_ENTRY = st.tuples(
+    st.binary(min_size=32, max_size=32), _STAMPS, st.none() | _STAMPS,
+    st.none() | st.tuples(st.binary(min_size=32, max_size=32), _STAMPS), st.none() | _STAMPS,
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True), _ENTRY,
+                       max_size=6))  # fmt: skip
+def test_rendered_clients_file_reads_back_as_written(entries: dict[str, tuple]) -> None:  # type: ignore[type-arg]
+    """What `diamp keys` writes, the server reads back exactly (tomllib as the oracle)."""
+    written = {}
+    for cid, (key, created, rotated, prev, revoked) in entries.items():
+        previous, until = prev if prev else (None, None)
+        written[cid] = ClientEntry(cid, key, created, rotated, previous, until, revoked)
+    text = render_clients(written)
+    assert parse_clients(text, Path("clients.toml")) == written
+    raw = tomllib.loads(text).get("clients", {})
+    assert {cid: bytes.fromhex(e["key"]) for cid, e in raw.items()} == {
+        cid: e.key for cid, e in written.items()
+    }
+
+
+def test_list_shows_a_grace_period(tmp_path: Path) -> None:
+    clients = tmp_path / "clients.toml"
+    add_client(clients, "alice")
+    entry = rotate_client(clients, "alice", tmp_path / "alice.key", grace=300)
+    code, text, _ = _keys("list", "--clients", str(clients))
+    assert code == 0 and f"alice\trotating until {entry.previous_until_utc}\t" in text
