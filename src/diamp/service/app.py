@@ -20,12 +20,14 @@ unknown provenance, else ``false``), ``X-Diamp-Simulated-Sources`` (their names,
 headers and ``X-Diamp-Allowed-Simulated: true`` when it was admitted only by
 ``allow_simulated``.
 
-Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`):
-failures get 401 (counted by reason), over-rate clients 429 with ``Retry-After``, an empty
-pool or an unavailable tier 503. ``GET /v1/random`` with a query in plain form is answered
-by :class:`~diamp.service.fastpath.RandomFastPath` before FastAPI routes it (same checks,
-same answers; the route here documents it and serves every other form). This module is
-imported only when the server starts, so it imports FastAPI at module level.
+Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`), or,
+for a tier with ``auth = "api_key"``, to requests with a client's ``x-api-key``
+(:mod:`diamp.service.clients`): failures get 401 (counted by reason), over-rate clients 429
+with ``Retry-After``, an empty pool or an unavailable tier 503. ``GET /v1/random`` with a
+query in plain form is answered by :class:`~diamp.service.fastpath.RandomFastPath` before
+FastAPI routes it (same checks, same answers; the route here documents it and serves every
+other form). This module is imported only when the server starts, so it imports FastAPI at
+module level.
 """
 
 from __future__ import annotations
