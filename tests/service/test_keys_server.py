@@ -155,3 +155,25 @@ def test_plain_api_keys_on_loopback_when_allowed(tmp_path: Path) -> None:
             assert len(c.random(8, tier="private")) == 8
     with pytest.raises(ClientError, match="https only"):
         Client("http://example.org", "alice", keys["alice"], auth="api_key")
+
+
+@pytest.mark.slow
+def test_every_worker_process_sees_new_and_revoked_keys(tmp_path: Path) -> None:
+    """``diamp serve --workers 2``: each process re-reads the clients file on its own."""
+    from test_hosts import _start, _stop
+
+    path, _ = write_config(tmp_path, config_text(pool="fill = false\nreserve_bytes = 4096"))
+    fill_counter(tmp_path / "pool.sqlite", "standard", 20_000)
+    clients, bob = str(tmp_path / "clients.toml"), tmp_path / "bob.key"
+    proc, port = _start(path, "--workers", "2")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _keys("new", "bob", "--clients", clients, "--out", str(bob))
+        # a fresh connection per request: the kernel spreads them over both processes
+        assert [_status(base, "bob", bob)[0] for _ in range(20)] == [200] * 20
+        _keys("revoke", "bob", "--clients", clients)
+        time.sleep(1.5)  # not an assertion on time: past the re-read interval of every process
+        _until(lambda: _status(base, "bob", bob)[0] == 401, "revoked in some process")
+        assert [_status(base, "bob", bob)[0] for _ in range(20)] == [401] * 20
+    finally:
+        _stop(proc)
