@@ -194,3 +194,37 @@ def test_api_key_is_not_the_signing_key(clients: Path) -> None:
     assert _api(registry, alice.hex()) == "refused:unknown_key"
     expected = hmac.new(alice, b"diamp api key v1", hashlib.sha256).hexdigest()
     assert _api(registry, expected) == _api(registry, expected.upper()) == "alice"
+
+
+def test_lookups_during_rewrites_never_fail_a_steady_client(clients: Path) -> None:
+    """Readers on four threads while the file is rewritten 30 times: alice is always in force."""
+    import threading
+
+    alice = add_client(clients, "alice")
+    registry = ClientRegistry(clients, interval=0)
+    done, errors = threading.Event(), []
+
+    def reader() -> None:
+        while not done.is_set():
+            try:
+                assert _check(registry, "alice", alice) is None
+                assert _api(registry, api_key(alice).hex()) == "alice"
+                _api(registry, os.urandom(32).hex())  # misses: forced re-reads
+            except Exception as err:  # reported below, with the thread's view
+                errors.append(repr(err))
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(30):
+            add_client(clients, f"c{i}")
+            if i % 3 == 0:
+                rotate_client(clients, f"c{i}", clients.with_name(f"c{i}.key"))
+    finally:
+        done.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert errors == []
+    assert registry.reloads["failed"] == 0 and len(registry) == 31

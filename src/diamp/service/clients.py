@@ -154,13 +154,15 @@ class ClientRegistry:
             given = b""
         if len(given) != 32:
             raise AuthError("x-api-key must be 64 hex characters", reason="malformed")
-        found = self._scan(self._snapshot(), given)
+        snap = self._snapshot()
+        found = self._scan(snap, given)
         if found is None and self._check(force=True):
-            found = self._scan(self._snap, given)
+            snap = self._snap
+            found = self._scan(snap, given)
         if found is None:
             raise AuthError("x-api-key is not a client's key", reason="unknown_key")
         cid, current = found
-        entry = self._snap.entries[cid]
+        entry = snap.entries[cid]  # the version scanned, even if another thread reloaded since
         key = entry.key if current else entry.previous_key or b""
         reason = self._refusal(entry, key, self.clock())
         if reason is not None:
