@@ -435,9 +435,13 @@ from diamp.cli.beacon import beacon_app  # noqa: E402  (issue 8: registered at t
 
 app.add_typer(beacon_app)
 
+from diamp.cli.keys import keys_list, keys_revoke, keys_rotate  # noqa: E402
 from diamp.cli.service import client_app, keys_app, serve_command  # noqa: E402
 
 app.command("serve")(serve_command)
+keys_app.command("list")(keys_list)
+keys_app.command("revoke")(keys_revoke)
+keys_app.command("rotate")(keys_rotate)
 app.add_typer(keys_app)
 app.add_typer(client_app)
 

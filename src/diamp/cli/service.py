@@ -227,6 +227,10 @@ def client_fetch(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (keys: bytes, hex or file).")
     ] = False,
+    api_key: Annotated[
+        bool,
+        typer.Option("--api-key", help='Send the x-api-key header (tiers with auth = "api_key").'),
+    ] = False,
 ) -> None:
     """Fetch random bytes with an RFC 9421-signed request (hmac-sha256, pre-shared key)."""
     from diamp.service.client import Client
@@ -236,7 +240,10 @@ def client_fetch(
         raise bad_option("--format", f"expected binary, hex or base64, found {format!r}")
     try:
         key = read_key_file(key_file)
-        with Client(url, key_id, key, verify=str(ca_cert) if ca_cert else True) as c:
+        verify = str(ca_cert) if ca_cert else True
+        with Client(
+            url, key_id, key, verify=verify, auth="api_key" if api_key else "signature"
+        ) as c:
             data = c.random(nbytes, tier=tier, format=format)  # type: ignore[arg-type]
     except DiampError as err:
         raise fail(err) from err

@@ -90,8 +90,8 @@ def access(service: Service, request: Request, tier: str | None) -> tuple[str, s
         tier.
     """
     headers, public = request.headers, service.public_tiers
-    if not public or "signature-input" in headers or "signature" in headers:
-        return authenticate(service, headers, request.scope), tier, False
+    if not public or any(h in headers for h in ("signature-input", "signature", "x-api-key")):
+        return authenticate(service, headers, request.scope, tier), tier, False
     name = tier or public[0]
     if name not in public:
         if name not in service.pipeline.tiers:

@@ -21,13 +21,15 @@ unknown provenance, else ``false``), ``X-Diamp-Simulated-Sources`` (their names,
 headers and ``X-Diamp-Allowed-Simulated: true`` when it was admitted only by
 ``allow_simulated``.
 
-Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`), and
-at the ANU routes to unsigned requests for a public tier, rate-limited per address:
-failures get 401 (counted by reason), over-rate clients 429 with ``Retry-After``, an empty
-pool or an unavailable tier 503. ``GET /v1/random`` with a query in plain form is answered
-by :class:`~diamp.service.fastpath.RandomFastPath` before FastAPI routes it (same checks,
-same answers; the route here documents it and serves every other form). This module is
-imported only when the server starts, so it imports FastAPI at module level.
+Random bytes are served only to RFC 9421-signed requests (:mod:`diamp.service.auth`); for a
+tier with ``auth = "api_key"``, to requests with a client's ``x-api-key``
+(:mod:`diamp.service.clients`); and at the ANU routes to unsigned requests for a public tier,
+rate-limited per address: failures get 401 (counted by reason), over-rate clients 429 with
+``Retry-After``, an empty pool or an unavailable tier 503. ``GET /v1/random`` with a query in
+plain form is answered by :class:`~diamp.service.fastpath.RandomFastPath` before FastAPI
+routes it (same checks, same answers; the route here documents it and serves every other
+form). This module is imported only when the server starts, so it imports FastAPI at module
+level.
 """
 
 from __future__ import annotations
@@ -161,7 +163,7 @@ async def _service(request: Request) -> Service:
 
 async def authenticated(request: Request, service: Annotated[Service, Depends(_service)]) -> str:
     """Dependency: the verified client id, or 401 (counted); see :func:`fastpath.authenticate`."""
-    return authenticate(service, request.headers, request.scope)
+    return authenticate(service, request.headers, request.scope, request.query_params.get("tier"))
 
 
 Client = Annotated[str, Depends(authenticated)]

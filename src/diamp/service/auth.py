@@ -174,6 +174,27 @@ def sign_request(
     }
 
 
+class KeyLookup(Protocol):
+    """Where the verifier finds a client's keys (:class:`diamp.service.clients.ClientRegistry`)."""
+
+    def match(self, keyid: str, verifies: Callable[[bytes], bool]) -> None:
+        """Return if ``verifies(key)`` holds for a valid key of ``keyid``; else ``AuthError``."""
+
+
+class StaticKeys:
+    """A fixed ``keyid`` → key mapping as a :class:`KeyLookup`."""
+
+    def __init__(self, keys: Mapping[str, bytes]) -> None:
+        self.keys = dict(keys)
+
+    def match(self, keyid: str, verifies: Callable[[bytes], bool]) -> None:
+        """See :meth:`KeyLookup.match` (an unknown id costs one dummy verification too)."""
+        key = self.keys.get(keyid)
+        if not verifies(key or b"\0" * 32) or key is None:
+            reason = "unknown_key" if key is None else "bad_signature"
+            raise AuthError(f"signature does not verify ({reason})", reason=reason)
+
+
 class NonceStore(Protocol):
     """A nonce cache shared with other processes (:class:`diamp.service.shared.SharedNonces`)."""
 
@@ -184,12 +205,13 @@ class NonceStore(Protocol):
 class Verifier:
     """Checks request signatures against per-client keys, with a replay window and nonces.
 
+    ``keys``: a fixed mapping or a :class:`KeyLookup` (the server's reloading registry);
     ``nonces``: a shared nonce store (None: the cache lives in this process's memory).
     """
 
     def __init__(
         self,
-        keys: Mapping[str, bytes],
+        keys: Mapping[str, bytes] | KeyLookup,
         *,
         window: int = 300,
         skew: int = 5,
@@ -199,12 +221,12 @@ class Verifier:
     ) -> None:
         if not 0 < window <= 300:
             raise AuthError(f"replay window must be 1..300 s, found {window}", reason="config")
-        self.keys, self.window, self.skew, self.clock = dict(keys), window, skew, clock
+        self.keys: KeyLookup = StaticKeys(keys) if isinstance(keys, Mapping) else keys
+        self.window, self.skew, self.clock = window, skew, clock
         self.started = int(clock())
         self.cache_size = cache_size
         self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._lock = threading.Lock()
-        self._dummy = b"\0" * 32
         self.shared = nonces
 
     def verify(self, headers: Mapping[str, str], parts: RequestParts) -> str:
@@ -214,7 +236,8 @@ class Verifier:
         ------
         AuthError
             With ``reason`` ``unsigned``, ``malformed``, ``components``, ``alg``,
-            ``expired``, ``future``, ``unknown_key``, ``bad_signature`` or ``replayed``.
+            ``expired``, ``future``, ``unknown_key``, ``bad_signature``, ``revoked``,
+            ``rotated`` (a replaced key after its grace period) or ``replayed``.
         """
         text, signature = headers.get("signature-input"), headers.get("signature")
         if not text or not signature:
@@ -238,11 +261,11 @@ class Verifier:
             raise AuthError(f"created {created} is in the future", reason="future")
         if created < now - self.window or created < self.started:
             raise AuthError(f"created {created} is outside the replay window", reason="expired")
-        key = self.keys.get(keyid)
-        expected = hmac.new(key or self._dummy, signature_base(parts, sig), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, mac) or key is None:
-            reason = "unknown_key" if key is None else "bad_signature"
-            raise AuthError(f"signature does not verify ({reason})", reason=reason)
+        base = signature_base(parts, sig)
+        self.keys.match(
+            keyid,
+            lambda key: hmac.compare_digest(hmac.new(key, base, hashlib.sha256).digest(), mac),
+        )
         self._remember(keyid, nonce, created + self.window + self.skew)
         return keyid
 

@@ -18,6 +18,8 @@ from diamp.service.errors import ServiceError
 
 __all__ = ["Client", "ClientError", "signed_headers"]
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
 
 class ClientError(ServiceError):
     """The server refused a request (``status`` holds the HTTP code)."""
@@ -49,17 +51,26 @@ class Client:
         certificate).
     timeout
         Seconds per request.
+    auth
+        ``"signature"`` (RFC 9421) or ``"api_key"``: the ``x-api-key`` header of tiers with
+        ``auth = "api_key"`` (derived from ``key``, :func:`diamp.service.keys.api_key`),
+        sent over https only, or to a loopback address.
     """
 
     def __init__(
         self, base_url: str, key_id: str, key: bytes, *, verify: bool | str = True,
-        timeout: float = 30.0,
+        timeout: float = 30.0, auth: Literal["signature", "api_key"] = "signature",
     ) -> None:  # fmt: skip
         import ssl
 
         import httpx
 
         self.base_url, self.key_id, self.key = base_url.rstrip("/"), key_id, key
+        self.auth = auth
+        u = urllib.parse.urlsplit(self.base_url)
+        if auth == "api_key" and u.scheme != "https" and u.hostname not in _LOOPBACK:
+            raise ClientError(f"{base_url}: an API key is sent over https only (or to a "
+                              f"loopback address)", status=None)  # fmt: skip
         context: bool | ssl.SSLContext = verify if isinstance(verify, bool) else (
             ssl.create_default_context(cafile=verify)
         )  # fmt: skip
@@ -84,9 +95,16 @@ class Client:
         import httpx
 
         try:
-            return self._http.get(url, headers=signed_headers(self.key, self.key_id, url))
+            return self._http.get(url, headers=self._auth_headers(url))
         except httpx.HTTPError as err:
             raise ClientError(f"{url}: {type(err).__name__}: {err}", status=None) from err
+
+    def _auth_headers(self, url: str) -> dict[str, str]:
+        if self.auth == "api_key":
+            from diamp.service.keys import api_key
+
+            return {"x-api-key": api_key(self.key).hex()}
+        return signed_headers(self.key, self.key_id, url)
 
     def random(
         self, nbytes: int, *, tier: str | None = None,

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from diamp.service.auth import Verifier
+from diamp.service.clients import ClientRegistry
 from diamp.service.errors import PoolEmpty, TierUnavailable
-from diamp.service.keys import load_clients
 from diamp.service.metrics import Metrics
 from diamp.service.pipeline import Pipeline
 from diamp.service.pool import Draw
@@ -101,7 +101,8 @@ class Service:
         self.settings, self.worker = settings, worker
         s = settings.server
         self.started = time.time()
-        keys = load_clients(settings.resolve(s.clients)) if s.clients is not None else {}
+        self.clients = ClientRegistry(None if s.clients is None else settings.resolve(s.clients))
+        self.tier_auth = {t.name: t.auth for t in settings.tiers}
         shared = processes > 1 or worker or settings.pool.shared
         self.pool = open_pool(settings, new_pool=new_pool, shared=shared)  # checked: anchor
         self._shared: Database | None = None
@@ -110,7 +111,7 @@ class Service:
                 self._shared = open_shared(self.pool.path, settings.pool.url)
             db = self._shared
             self.verifier = Verifier(
-                keys, window=s.replay_window_seconds, skew=s.clock_skew_seconds,
+                self.clients, window=s.replay_window_seconds, skew=s.clock_skew_seconds,
                 cache_size=s.nonce_cache_size, nonces=None if db is None else SharedNonces(db),
             )  # fmt: skip
             rates = (s.rate_requests_per_second, s.rate_burst_requests,
@@ -133,6 +134,7 @@ class Service:
             raise
         self.metrics = Metrics()
         self.metrics.watch(self.pipeline, self.pool)
+        self.metrics.registry.register(self.clients)
         self.default_tier = settings.tiers[0].name
         self.public_tiers = [t.name for t in settings.tiers if t.public]
         """Tiers served without a signature (the first: an unsigned request's default)."""

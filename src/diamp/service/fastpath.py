@@ -44,13 +44,20 @@ MAX_BYTES = 1 << 26
 SIMULATED_FLAG = {True: "true", False: "false", None: "unknown"}
 """``X-Diamp-Simulated`` for a draw's or certificate's ``simulated`` (True, False, None)."""
 _SIGNATURE = {"WWW-Authenticate": "Signature"}
+_API_KEY = {"WWW-Authenticate": 'ApiKey header="x-api-key"'}
 
 
-def authenticate(service: Service, headers: Mapping[str, str], scope: Mapping[str, Any]) -> str:
-    """The verified client id of a request, or 401 (counted by reason).
+def authenticate(
+    service: Service, headers: Mapping[str, str], scope: Mapping[str, Any], tier: str | None
+) -> str:
+    """The verified client id of a request for ``tier``, or 401 (counted by reason).
 
-    ``headers`` maps lowercase names to the first value of each (as Starlette's do).
+    ``headers`` maps lowercase names to the first value of each (as Starlette's do). A tier
+    with ``auth = "api_key"`` takes the ``x-api-key`` header (:func:`api_key_client`);
+    every other (and an unknown) tier an RFC 9421 signature.
     """
+    if service.tier_auth.get(tier or service.default_tier) == "api_key":
+        return api_key_client(service, headers)
     scheme = scope.get("scheme", "http")
     authority = normalize_authority(headers.get("host", ""), scheme)
     server = scope.get("server") or ("", None)
@@ -75,6 +82,15 @@ def authenticate(service: Service, headers: Mapping[str, str], scope: Mapping[st
     except AuthError as err:
         service.metrics.auth_failures.labels(err.fields.get("reason", "other")).inc()
         raise HTTPException(401, str(err), headers=_SIGNATURE) from err
+
+
+def api_key_client(service: Service, headers: Mapping[str, str]) -> str:
+    """The client whose API key the ``x-api-key`` header holds, or 401 (counted by reason)."""
+    try:
+        return service.clients.api_client(headers.get("x-api-key", ""))
+    except AuthError as err:
+        service.metrics.auth_failures.labels(err.fields.get("reason", "other")).inc()
+        raise HTTPException(401, str(err), headers=_API_KEY) from err
 
 
 @functools.lru_cache(maxsize=64)
@@ -190,7 +206,7 @@ def canonical_query(query: bytes) -> tuple[int, str, str | None] | None:
     return nbytes, fmt, None if tier is None else tier.decode("ascii")
 
 
-_WANTED = (b"host", b"signature-input", b"signature")
+_WANTED = (b"host", b"signature-input", b"signature", b"x-api-key")
 _BINARY = (b"content-type", b"application/octet-stream")
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
 
@@ -220,7 +236,7 @@ class RandomFastPath:
             name = name.lower()
             if name in _WANTED and name.decode() not in headers:  # the first, as Starlette's
                 headers[name.decode()] = value.decode("latin-1")
-        client = authenticate(self.service, headers, scope)
+        client = authenticate(self.service, headers, scope, tier)
         draw = await take(self.service, client, nbytes, tier)
         origins = tuple((s.sources, s.dira_certificates, s.provenance) for s in draw.segments)
         if fmt == "binary":

@@ -10,6 +10,10 @@ registry (two apps in one process do not share counters).
 ``diamp_requests_total``                       requests, by route and status code
 ``diamp_request_seconds``                      request latency histogram, by route
 ``diamp_auth_failures_total``                  401 answers, by reason
+``diamp_clients``                              clients in the clients file not revoked
+``diamp_clients_reloads_total``                new versions of the clients file, by result (ok,
+                                               failed: the last good version stays in force)
+``diamp_clients_file_ok``                      1 if the clients file's last reading succeeded
 ``diamp_rate_limited_total``                   429 answers
 ``diamp_public_requests_total``                unsigned requests to public tiers, by tier and
                                                result (served, rate_limited, refused); never by

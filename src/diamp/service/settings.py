@@ -114,13 +114,24 @@ class ServerSettings(_Section):
     """Per-address rate of bytes served to unsigned requests."""
     public_rate_burst_bytes: int = Field(default=1 << 20, ge=1, le=1 << 53)
     """Per-address burst of bytes (1 MiB: one ANU request of 1024 strings of 1024 bytes)."""
+    allow_plain_api_keys: StrictBool = False
+    """Serve `auth = "api_key"` tiers without TLS (local use only: `host` must be a loopback
+    address, e.g. behind a TLS-terminating proxy on the same host)."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerSettings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key must be given together")
         parse_networks(self.trusted_proxies)  # a ValueError naming the bad entry
+        if self.allow_plain_api_keys and self.host not in _LOOPBACK:
+            raise ValueError(
+                f"allow_plain_api_keys is for local use: host must be a loopback address "
+                f"({', '.join(sorted(_LOOPBACK))}), found {self.host!r}"
+            )
         return self
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class PoolSettings(_Section):
@@ -291,6 +302,9 @@ class TierSettings(_Section):
     public: StrictBool = False
     """Serve this tier without a signature at the ANU JSON routes (`/API/jsonI.php`,
     `/v1/random/json`), rate-limited per client address (`[server] public_rate_*`)."""
+    auth: Literal["signature", "api_key"] = "signature"
+    """How requests for this tier authenticate: `"signature"` (RFC 9421, the default) or
+    `"api_key"` (an `x-api-key` header; needs TLS, see `allow_plain_api_keys`)."""
 
 
 class ServiceSettings(_Section):
@@ -337,6 +351,7 @@ class ServiceSettings(_Section):
                 raise ValueError(f"tier {tier.name!r} names unknown sources {unknown}")
             if len(set(tier.sources)) != len(tier.sources):
                 raise ValueError(f"tier {tier.name!r} lists a source twice")
+        _api_keys_need_tls(self)
         if self.beacon is not None and self.beacon.tier not in tiers:
             raise ValueError(f"beacon.tier {self.beacon.tier!r} is not a tier; tiers are {tiers}")
         seed = self.extractor.seed
@@ -366,7 +381,8 @@ class ServiceSettings(_Section):
             item = err.errors()[0]
             name = str(item["loc"][0]) if item["loc"] else next(iter(given), "server")
             raise ServiceConfigError(
-                f"--{name.replace('_', '-')}: {item['msg']}", key=f"server.{name}"
+                f"--{name.replace('_', '-')}: {item['msg'].removeprefix('Value error, ')}",
+                key=f"server.{name}",
             ) from err
         return self.model_copy(update={"server": server})
 
@@ -404,6 +420,19 @@ class ServiceSettings(_Section):
                 path=str(cert),
             ) from err
         return str(cert), str(key)
+
+
+def _api_keys_need_tls(settings: ServiceSettings) -> None:
+    """An API key is a bearer secret: refuse it in clear text unless allowed for local use."""
+    server = settings.server
+    plain = server.tls_cert is None and not server.allow_plain_api_keys
+    names = [t.name for t in settings.tiers if t.auth == "api_key"]
+    if names and plain:
+        raise ValueError(
+            f"tiers {names} use auth = 'api_key' but [server] has no tls_cert/tls_key; API "
+            f"keys travel in clear text without TLS (set [server] allow_plain_api_keys = true "
+            f"for local use on a loopback address)"
+        )
 
 
 def parse_settings(text: str, path: str = "<service config>") -> ServiceSettings:
