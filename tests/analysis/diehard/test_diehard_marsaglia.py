@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,8 @@ import _marsaglia_oracles as marsaglia
 import numpy as np
 import pytest
 from _dieharder import run_dieharder
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import special
 
 from diamp.analysis.diehard import TESTS, DiehardOutcome, find_test, run_battery, words_from_bytes
@@ -184,6 +187,23 @@ def test_crafted_birthdays_differ_in_two_thirds_of_the_samples() -> None:
 def _days(words: np.ndarray, t: int) -> list[int]:
     data = words.astype("<u4").tobytes()[1536 * t : 1536 * (t + 1)]
     return [int.from_bytes(data[3 * i : 3 * i + 3], "little") for i in range(512)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 12), min_size=1, max_size=40))
+def test_repeat_counts_on_any_sorted_list(values: list[int]) -> None:
+    """Marsaglia's count is the number of values seen twice or more; dieharder's never
+    exceeds it and equals it when no repeated value directly follows another."""
+    gaps = np.array(sorted(values), np.uint32)
+    marsaglias = sum(1 for c in Counter(values).values() if c > 1)
+    assert kb._repeats(gaps) == marsaglias
+    assert kb._repeats_dieharder(gaps) <= marsaglias
+    distinct = sorted(set(values))
+    neighbours = any(
+        values.count(a) > 1 and values.count(b) > 1 for a, b in itertools.pairwise(distinct)
+    )
+    if not neighbours:
+        assert kb._repeats_dieharder(gaps) == marsaglias
 
 
 @pytest.mark.parametrize("seed", [21, 22])
