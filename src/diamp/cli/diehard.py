@@ -61,6 +61,27 @@ def _read_words(file: Path) -> np.ndarray:
     return words_from_bytes(data)
 
 
+_Rewind = Annotated[
+    bool,
+    typer.Option("--rewind",
+                 help="Re-read the file from its start when a test needs more, as dieharder "
+                 "does (for comparison only: the result re-uses data)."),
+]  # fmt: skip
+_AllowFewer = Annotated[
+    bool,
+    typer.Option(
+        "--allow-fewer", help="Run a test that does not fit with as many psamples as fit."
+    ),
+]
+_Compat = Annotated[
+    bool,
+    typer.Option("--dieharder-compat",
+                 help="Reproduce dieharder 3.31.1 where it departs from Marsaglia's definitions "
+                 "(birthdays, bitstream, DNA, sums), for comparison with dieharder; the output "
+                 "names the mode."),
+]  # fmt: skip
+
+
 def diehard_command(
     file: Annotated[
         Path,
@@ -76,17 +97,9 @@ def diehard_command(
         int | None,
         typer.Option("--psamples", "-p", help="Repetitions of each test (default: 100)."),
     ] = None,
-    rewind: Annotated[
-        bool,
-        typer.Option("--rewind",
-                     help="Re-read the file from its start when a test needs more, as dieharder "
-                     "does (for comparison only: the result re-uses data)."),
-    ] = False,
-    allow_fewer: Annotated[
-        bool,
-        typer.Option("--allow-fewer",
-                     help="Run a test that does not fit with as many psamples as fit."),
-    ] = False,
+    rewind: _Rewind = False,
+    allow_fewer: _AllowFewer = False,
+    dieharder_compat: _Compat = False,
     offset: Annotated[
         int,
         typer.Option("--offset", help="Word every test starts at (see docs/diehard.md)."),
@@ -107,15 +120,16 @@ def diehard_command(
     The file is read as dieharder's raw file input reads it (-g 201): 32-bit words,
     little-endian, every test from the first word, so the same file gives the same
     p-values. No bit is used twice: a test needing more data than the file holds is
-    reported as insufficient data with the bits it needs. Exit status 0 when no test
-    that ran failed, 1 when one failed, 2 for invalid arguments.
+    reported as insufficient data with the bits it needs. Where dieharder departs from
+    Marsaglia's definitions, Marsaglia's are used unless --dieharder-compat is given. Exit
+    status 0 when no test that ran failed, 1 when one failed, 2 for invalid arguments.
     """
     _check_options(psamples, workers, scheduler, offset)
     selected = _select(tests)
     words = _read_words(file)
     try:
-        result = _run(words, selected, psamples, (rewind, allow_fewer, offset), workers,
-                      scheduler, not json_out)  # fmt: skip
+        result = _run(words, selected, psamples, (rewind, allow_fewer, offset, dieharder_compat),
+                      workers, scheduler, not json_out)  # fmt: skip
     except DiampError as err:
         raise fail(err) from err
     _report(result, file, json_out)
@@ -138,13 +152,14 @@ def _check_options(
 
 def _run(
     words: np.ndarray, selected: list[DiehardTest], psamples: int | None,
-    reading: tuple[bool, bool, int], workers: int | None, scheduler: str | None,
+    reading: tuple[bool, bool, int, bool], workers: int | None, scheduler: str | None,
     show_progress: bool,
 ) -> DiehardResult:  # fmt: skip
     from diamp.analysis.diehard import run_battery
 
-    rewind, allow_fewer, offset = reading
-    options: dict[str, Any] = {"rewind": rewind, "allow_fewer": allow_fewer, "offset": offset}
+    rewind, allow_fewer, offset, compat = reading
+    options: dict[str, Any] = {"rewind": rewind, "allow_fewer": allow_fewer, "offset": offset,
+                               "dieharder_compat": compat}  # fmt: skip
     with progress_bars(show_progress) as bars:
         update = bars.start(f"Diehard: {len(selected)} tests", len(selected))
 

@@ -2,6 +2,8 @@
 
 Written from Marsaglia's descriptions with dieharder 3.31.1's reading order (stated per
 function), in plain Python on lists of 32-bit words, sharing no code with the kernels.
+Birthdays, bitstream and DNA reproduce dieharder's departures from Marsaglia (the
+kernels' ``compat`` mode); Marsaglia's own definitions are in _marsaglia_oracles.
 """
 
 from __future__ import annotations

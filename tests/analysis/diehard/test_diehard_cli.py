@@ -80,7 +80,31 @@ def test_short_file_is_insufficient_not_rewound(app: typer.Typer, tmp_path: Path
 def test_flags_are_noted(app: typer.Typer, good: Path) -> None:
     _, out, _ = run(app, good, "-d", "sums,14", "-p", "3")
     assert out.count("diehard_sums|") == 1
-    assert "'Do Not Use'; diamp follows Marsaglia's description" in out
+    assert "# diehard_sums: dieharder rates this test 'Do Not Use'" in out
+    assert "# diehard_sums: follows Marsaglia, so p-values can differ from dieharder's" in out
+
+
+def test_the_output_names_the_mode(app: typer.Typer, good: Path) -> None:
+    """Default: Marsaglia's definitions; --dieharder-compat: dieharder's, said in text and JSON."""
+    _, out, _ = run(app, good, "-d", "sums,runs", "-p", "3")
+    assert "#  mode: Marsaglia's definitions where dieharder departs from them" in out
+    _, out, _ = run(app, good, "-d", "sums,runs", "-p", "3", "--dieharder-compat")
+    assert "#  mode: dieharder-compat: dieharder 3.31.1's behaviour reproduced" in out
+    assert "# diehard_sums: reproduces dieharder, not Marsaglia (dieharder replaces" in out
+    assert "diehard_runs: " not in out.split("#" + "=" * 77 + "#")[-1]  # runs: nothing to say
+    data = {}
+    for flag in ([], ["--dieharder-compat"]):
+        code, out, _ = run(app, good, "-d", "sums,runs", "-p", "3", "--json", *flag)
+        assert code in (0, 1)  # 1: a KS p-value of 3 psamples assessed FAILED
+        data[bool(flag)] = json.loads(out)
+    assert data[False]["mode"] == "marsaglia" and data[False]["dieharder_compat"] is False
+    assert data[True]["mode"] == "dieharder-compat" and data[True]["dieharder_compat"] is True
+    sums = [data[c]["tests"]["diehard_sums"] for c in (False, True)]
+    assert [s["follows"] for s in sums] == ["marsaglia", "dieharder"]
+    assert sums[0]["final_pvalues"] != sums[1]["final_pvalues"]
+    runs = [data[c]["tests"]["diehard_runs"] for c in (False, True)]
+    assert [r["follows"] for r in runs] == ["both", "both"] and "difference" not in runs[0]
+    assert runs[0]["pvalues"] == runs[1]["pvalues"]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,9 @@
-"""Each Diehard kernel against a slow direct definition (_diehard_oracles) on small inputs."""
+"""Each Diehard kernel against a slow direct definition (_diehard_oracles) on small inputs.
+
+_diehard_oracles defines dieharder 3.31.1's behaviour, so the kernels of birthdays,
+bitstream and DNA are checked here in ``compat`` mode; their default (Marsaglia's
+definitions) is checked against _marsaglia_oracles in test_diehard_marsaglia.
+"""
 
 from __future__ import annotations
 
@@ -35,15 +40,19 @@ def test_words_are_little_endian_and_drop_trailing_bytes() -> None:
 def test_birthdays(seed: int) -> None:
     w = words(8 * 384, seed)
     w[:20] = 7  # force repeated spacings
-    hist, done = kb.birthdays(w, start(), 1, -1, 8, 64)
+    hist, done = kb.birthdays(w, start(), 1, -1, 8, 64, True)
     expected = oracle.birthdays(w.tolist(), 8)
     assert done == 1 and hist[0].tolist() == np.bincount(expected, minlength=64).tolist()
 
 
 def test_repeat_count_quirk() -> None:
-    """Spacings [1,1,2,2] count 1 (the reference skips the run after a run)."""
-    assert kb._repeats(np.array([1, 1, 2, 2], np.uint32)) == 1
-    assert kb._repeats(np.array([1, 1, 3, 2, 2], np.uint32)) == 2
+    """Spacings [1,1,2,2]: dieharder counts 1 (it skips the run after a run), Marsaglia 2."""
+    assert kb._repeats_dieharder(np.array([1, 1, 2, 2], np.uint32)) == 1
+    assert kb._repeats_dieharder(np.array([1, 1, 3, 2, 2], np.uint32)) == 2
+    assert kb._repeats_dieharder(np.array([1, 1, 1, 2, 2, 2], np.uint32)) == 2
+    assert kb._repeats(np.array([1, 1, 2, 2], np.uint32)) == 2
+    assert kb._repeats(np.array([1, 1, 1, 2, 2, 5, 7, 7], np.uint32)) == 3
+    assert kb._repeats(np.array([3], np.uint32)) == kb._repeats(np.array([1, 2], np.uint32)) == 0
 
 
 def test_operm5_counts_and_ordering() -> None:
@@ -80,16 +89,22 @@ def test_binary_rank(rows: int, cols: int) -> None:
 
 def test_bitstream_missing_words() -> None:
     w = words(2000, 6)
-    missing, _ = kb.bitstream(w, start(), 1, -1, 60_000, 2000)
+    missing, _ = kb.bitstream(w, start(), 1, -1, 60_000, 2000, True)
     assert missing[0] == oracle.missing_bitstream(w.tolist(), 60_000)
-    zeros = np.zeros(2000, np.uint32)  # one word 256·k times: the reference's char wraps
-    missing, _ = kb.bitstream(zeros, start(), 1, -1, 512, 2000)
+    zeros = np.zeros(2000, np.uint32)  # one word 256·k times: dieharder's char wraps
+    missing, _ = kb.bitstream(zeros, start(), 1, -1, 512, 2000, True)
     assert missing[0] == oracle.missing_bitstream(zeros.tolist(), 512) == 2**20
+    missing, _ = kb.bitstream(zeros, start(), 1, -1, 512, 2000, False)
+    assert missing[0] == 2**20 - 1  # Marsaglia: the word occurred, so it is not missing
+
+
+def _dna_compat(*args: object) -> object:
+    return kb.dna(*args, True)
 
 
 @pytest.mark.parametrize(("kernel", "slow"), [(kb.opso, oracle.missing_opso),
                                               (kb.oqso, oracle.missing_oqso),
-                                              (kb.dna, oracle.missing_dna)])  # fmt: skip
+                                              (_dna_compat, oracle.missing_dna)])  # fmt: skip
 def test_sparse_occupancy(kernel: object, slow: object) -> None:
     w = words(40_000, 7)
     missing, _ = kernel(w, start(), 1, -1, 30_000)  # type: ignore[operator]

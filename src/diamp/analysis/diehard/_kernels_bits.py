@@ -21,11 +21,13 @@ _MASK32 = 0xFFFFFFFF
 
 
 @nb.njit(cache=True, nogil=True)
-def birthdays(words, state, psamples, budget, tsamples, kmax):  # pragma: no cover - numba
+def birthdays(words, state, psamples, budget, tsamples, kmax, compat):  # pragma: no cover
     """Repeated-spacing histograms of 512 birthdays of 24 bits, ``tsamples`` per repetition.
 
     Birthday i is bits [24i, 24i + 24) of the word stream read as one little-endian number
     (the reference's bit buffer), so on a little-endian file it is bytes 3i … 3i + 2.
+    The statistic is the number of spacing values that occur more than once (Marsaglia),
+    or with ``compat`` dieharder's count of it (:func:`_repeats_dieharder`).
     """
     hist = np.zeros((psamples, kmax), np.int64)
     days = np.empty(512, np.uint32)
@@ -50,7 +52,7 @@ def birthdays(words, state, psamples, budget, tsamples, kmax):  # pragma: no cov
             for m in range(1, 512):
                 gaps[m] = days[m] - days[m - 1]
             gaps.sort()
-            k = _repeats(gaps)
+            k = _repeats_dieharder(gaps) if compat else _repeats(gaps)
             if k < kmax:
                 hist[p, k] += 1
         done = p + 1
@@ -61,10 +63,21 @@ def birthdays(words, state, psamples, budget, tsamples, kmax):  # pragma: no cov
 
 @nb.njit(cache=True, nogil=True)
 def _repeats(gaps):  # pragma: no cover - numba
-    """Values occurring more than once, counted as the reference does.
+    """Marsaglia's j: how many distinct values occur more than once in the sorted ``gaps``."""
+    k = 0
+    for m in range(1, gaps.size):
+        if gaps[m] == gaps[m - 1] and (m == 1 or gaps[m - 1] != gaps[m - 2]):
+            k += 1
+    return k
+
+
+@nb.njit(cache=True, nogil=True)
+def _repeats_dieharder(gaps):  # pragma: no cover - numba
+    """Values occurring more than once, counted as dieharder 3.31.1 does.
 
     After a run of equal values the scan resumes two places past the run's last element,
-    so a run that starts right after another one is not counted (dieharder 3.31.1).
+    so a run of two that starts right after another run is not counted (a deviation from
+    Marsaglia's "number of values that occur more than once"; reproduced for comparison).
     """
     n = gaps.size
     k = 0
@@ -171,8 +184,12 @@ def binary_rank(words, state, psamples, budget, tsamples, nrows, ncols):  # prag
 
 
 @nb.njit(cache=True, nogil=True)
-def bitstream(words, state, psamples, budget, tsamples, nwords):  # pragma: no cover - numba
-    """Missing 20-bit words among ``tsamples`` overlapping ones (bits MSB-first per word)."""
+def bitstream(words, state, psamples, budget, tsamples, nwords, compat):  # pragma: no cover
+    """Missing 20-bit words among ``tsamples`` overlapping ones (bits MSB-first per word).
+
+    A word is missing when it never occurs (Marsaglia); with ``compat``, also when it
+    occurs a multiple of 256 times (dieharder's ``char`` counters wrap).
+    """
     missing = np.zeros(psamples, np.int64)
     seen = np.empty(1 << 20, np.uint8)
     done = 0
@@ -185,7 +202,10 @@ def bitstream(words, state, psamples, budget, tsamples, nwords):  # pragma: no c
                 byte = (np.int64(buf[t // 32 + 1]) >> (24 - 8 * ((t % 32) // 8))) & 0xFF
                 scratch = ((scratch << 8) & _MASK32) | byte
             w20 = ((scratch << (t % 8)) & _MASK32) >> 12
-            seen[w20] += np.uint8(1)  # a char counter, wrapping at 256 as the reference's
+            if compat:
+                seen[w20] += np.uint8(1)  # dieharder's char counter, wrapping at 256
+            else:
+                seen[w20] = 1
         missing[p] = np.sum(seen == 0)
         done = p + 1
         if 0 <= budget < state[1]:
@@ -236,8 +256,11 @@ def oqso(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
 
 
 @nb.njit(cache=True, nogil=True)
-def dna(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
-    """Missing 10-letter words; letter s of a group of ten words is bits s, s+1 (cyclic)."""
+def dna(words, state, psamples, budget, tsamples, compat):  # pragma: no cover - numba
+    """Missing 10-letter words; letter s of a group of ten words is bits s, s+1 (cyclic).
+
+    ``compat``: a word seen a multiple of 256 times also counts as missing (dieharder).
+    """
     missing = np.zeros(psamples, np.int64)
     seen = np.empty(1 << 20, np.uint8)
     index = np.empty(32, np.int64)
@@ -253,7 +276,10 @@ def dna(words, state, psamples, budget, tsamples):  # pragma: no cover - numba
                 for s in range(32):
                     index[s] = (index[s] << 2) | ((doubled >> s) & 3)
             for s in range(min(32, tsamples - 32 * g)):
-                seen[index[s]] += np.uint8(1)  # a char counter, wrapping at 256 as dieharder's
+                if compat:
+                    seen[index[s]] += np.uint8(1)  # dieharder's char counter, wrapping at 256
+                else:
+                    seen[index[s]] = 1
         missing[p] = np.sum(seen == 0)
         done = p + 1
         if 0 <= budget < state[1]:

@@ -6,6 +6,11 @@ words the input holds: a test that would read past the end is reported as
 ``insufficient_data`` with the bits it needs, or (``allow_fewer``) run with as many
 repetitions as fit. ``rewind`` reproduces dieharder's behaviour instead: the input is
 read again from its first word, and the result says so.
+
+Where dieharder 3.31.1 departs from Marsaglia's description of a test (the tests whose
+``differs`` is set: birthdays, bitstream, DNA, sums), the default follows Marsaglia;
+``dieharder_compat`` reproduces dieharder's behaviour for side-by-side comparison, and
+every result records which mode ran.
 """
 
 from __future__ import annotations
@@ -86,6 +91,9 @@ class DiehardOutcome:
         Whether words were read again (only with ``rewind``).
     seconds
         Compute time.
+    dieharder_compat
+        Whether dieharder's behaviour was reproduced where it departs from Marsaglia's
+        description (it changes nothing for tests whose ``differs`` is None).
     """
 
     test: DiehardTest
@@ -98,6 +106,17 @@ class DiehardOutcome:
     bits_needed: int
     rewound: bool
     seconds: float
+    dieharder_compat: bool = False
+
+    @property
+    def follows(self) -> str:
+        """``"dieharder"`` or ``"marsaglia"``: whose definition gave these p-values.
+
+        Tests on which the two agree report ``"both"``.
+        """
+        if self.test.differs is None:
+            return "both"
+        return "dieharder" if self.dieharder_compat else "marsaglia"
 
     @property
     def assessments(self) -> tuple[str, ...]:
@@ -123,6 +142,12 @@ class DiehardResult:
     words: int
     rewind: bool
     wall_seconds: float
+    dieharder_compat: bool = False
+
+    @property
+    def mode(self) -> str:
+        """``"dieharder-compat"`` or ``"marsaglia"`` (the default)."""
+        return "dieharder-compat" if self.dieharder_compat else "marsaglia"
 
     @property
     def failed(self) -> bool:
@@ -140,8 +165,12 @@ def _fit(test: DiehardTest, available: int) -> int:
 def run_test(
     words: np.ndarray, test: DiehardTest, psamples: int | None = None, *,
     rewind: bool = False, allow_fewer: bool = False, offset: int = 0,
+    dieharder_compat: bool = False,
 ) -> DiehardOutcome:  # fmt: skip
     """Run one test from word ``offset`` (modulo the length) of ``words`` (see the module notes).
+
+    ``dieharder_compat`` reproduces dieharder 3.31.1 where it departs from Marsaglia's
+    description of the test (``test.differs``).
 
     dieharder's default output measures the generator's speed first, reading psamples ×
     10^6 words (psamples × tsamples with ``-t``) without rewinding the file afterwards;
@@ -159,29 +188,32 @@ def run_test(
     elif not rewind and not test.exact:
         budget = available  # stop once the input is exhausted
     if count == 0:
-        return _insufficient(test, requested, 32 * need, started)
+        return _insufficient(test, requested, 32 * need, started, dieharder_compat)
     state = np.array([first, 0], dtype=np.int64)
-    pvalues, done = test.run(words, state, count, budget)
+    pvalues, done = test.run(words, state, count, budget, dieharder_compat)
     used = int(state[1])
     if budget >= 0 and used > available:  # the last repetition wrapped: drop it
         done -= 1
         pvalues = [p[:done] for p in pvalues]
         estimate = math.ceil(used / (done + 1) * requested)
         if done == 0 or (done < requested and not allow_fewer):
-            return _insufficient(test, requested, 32 * max(estimate, need), started)
+            return _insufficient(test, requested, 32 * max(estimate, need), started,
+                                 dieharder_compat)  # fmt: skip
         used = min(used, available)
     finals = tuple(kstest(p) for p in pvalues)
     return DiehardOutcome(
         test, "ok", tuple(np.asarray(p) for p in pvalues), finals, requested, done, used,
         32 * need if test.exact else 32 * math.ceil(used / done * requested),
-        used > available, time.perf_counter() - started,
+        used > available, time.perf_counter() - started, dieharder_compat,
     )  # fmt: skip
 
 
-def _insufficient(test: DiehardTest, requested: int, bits: int, started: float) -> DiehardOutcome:
+def _insufficient(
+    test: DiehardTest, requested: int, bits: int, started: float, compat: bool
+) -> DiehardOutcome:
     return DiehardOutcome(
         test, "insufficient_data", (), (), requested, 0, 0, bits, False,
-        time.perf_counter() - started,
+        time.perf_counter() - started, compat,
     )  # fmt: skip
 
 
@@ -217,6 +249,7 @@ def run_battery(
     rewind: bool = False,
     allow_fewer: bool = False,
     offset: int = 0,
+    dieharder_compat: bool = False,
     workers: int | None = None,
     dask_client: Client | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -238,6 +271,10 @@ def run_battery(
         reporting it as ``insufficient_data``.
     offset
         Word every test starts at (see :func:`run_test`; default 0, the first word).
+    dieharder_compat
+        Reproduce dieharder 3.31.1 where it departs from Marsaglia's description
+        (birthdays, bitstream, DNA, sums; see ``DiehardTest.differs``), for comparison
+        with dieharder. Default: Marsaglia's definitions.
     workers
         Tests run at once in threads (the kernels release the GIL; default: one per core).
     dask_client
@@ -254,14 +291,16 @@ def run_battery(
     started = time.perf_counter()
     order = sorted(range(len(tests)), key=lambda i: -tests[i].words_needed(100))  # big first
     results: dict[int, DiehardOutcome] = {}
-    options = {"rewind": rewind, "allow_fewer": allow_fewer, "offset": offset}
+    options = {"rewind": rewind, "allow_fewer": allow_fewer, "offset": offset,
+               "dieharder_compat": dieharder_compat}  # fmt: skip
     for index, result in _execute(words, tests, order, psamples, options,
                                   workers or _default_workers(), dask_client):  # fmt: skip
         results[index] = result
         if progress is not None:
             progress(len(results), len(tests))
     ordered = tuple(results[i] for i in range(len(tests)))
-    return DiehardResult(ordered, int(words.size), rewind, time.perf_counter() - started)
+    return DiehardResult(ordered, int(words.size), rewind, time.perf_counter() - started,
+                         dieharder_compat)  # fmt: skip
 
 
 def _execute(

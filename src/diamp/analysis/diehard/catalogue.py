@@ -19,12 +19,17 @@ import diamp.analysis.diehard._kernels_bits as kb
 import diamp.analysis.diehard._kernels_stream as ks
 import diamp.analysis.diehard.stats as stats
 from diamp.analysis.diehard.operm5 import operm5_pvalue
-from diamp.analysis.diehard.sums import sums_pvalue
+from diamp.analysis.diehard.sums import sums_pvalue, sums_pvalue_dieharder
 
 __all__ = ["TESTS", "DiehardTest", "find_test"]
 
-Runner = Callable[[np.ndarray, np.ndarray, int, int], tuple[list[np.ndarray], int]]
-"""(words, state, psamples, budget) → (one array of p-values per statistic, repetitions done)."""
+Out = tuple[list[np.ndarray], int]
+Runner = Callable[[np.ndarray, np.ndarray, int, int, bool], Out]
+"""(words, state, psamples, budget, compat) → (p-values per statistic, repetitions done).
+
+``compat`` reproduces dieharder 3.31.1 where it departs from Marsaglia's description
+(the tests with ``differs`` set); the other runners ignore it.
+"""
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class DiehardTest:
         dieharder's own warning about the test ("suspect", "do not use"), if any.
     statistics
         p-values per repetition (2 for runs and craps).
+    differs
+        How dieharder 3.31.1 departs from Marsaglia's description of this test, when it
+        does (diamp follows Marsaglia unless run with ``dieharder_compat``).
     """
 
     number: int
@@ -57,6 +65,7 @@ class DiehardTest:
     flag: str | None
     statistics: int
     run: Runner
+    differs: str | None = None
 
     def words_needed(self, psamples: int) -> int:
         """Words ``psamples`` repetitions read (the expected number when not ``exact``)."""
@@ -67,18 +76,18 @@ def _each(values: np.ndarray, done: int, fn: Callable[[np.ndarray], float]) -> n
     return np.array([fn(v) for v in values[:done]], dtype=float)
 
 
-def _birthdays(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+def _birthdays(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
     lam, kmax = 512.0**3 / 2.0**26, 1
     while 100 * stats.poisson_pdf(kmax, lam) > 5:
         kmax += 1
     kmax += 1  # dieharder keeps one more cell and drops counts beyond it
-    hist, done = kb.birthdays(w, s, ps, budget, 100, kmax)
+    hist, done = kb.birthdays(w, s, ps, budget, 100, kmax, compat)
     exp = np.array([100 * stats.poisson_pdf(k, lam) for k in range(kmax)])
     q = _each(hist, done, lambda h: stats.chisq_q(kmax - 1, float(np.sum((h - exp) ** 2 / exp))))
     return [q], done
 
 
-def _operm5(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+def _operm5(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
     counts, done = kb.operm5(w, s, ps, budget, 1_000_000)
     return [_each(counts, done, lambda c: operm5_pvalue(c, 1_000_000))], done
 
@@ -93,7 +102,7 @@ def _rank_runner(rows: int, cols: int, tsamples: int, probs: dict[int, float]) -
     for rank, prob in probs.items():
         expected[rank] = tsamples * prob
 
-    def run(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+    def run(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
         hist, done = kb.binary_rank(w, s, ps, budget, tsamples, rows, cols)
         pooled = hist.astype(float)
         pooled[:, low] = pooled[:, : low + 1].sum(axis=1)  # ranks ≤ low share one cell
@@ -104,9 +113,12 @@ def _rank_runner(rows: int, cols: int, tsamples: int, probs: dict[int, float]) -
 
 
 def _missing_runner(kernel: Callable[..., tuple[np.ndarray, int]], mean: float, sigma: float,
-                    *extra: int) -> Runner:  # fmt: skip
-    def run(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
-        missing, done = kernel(w, s, ps, budget, 2_097_152, *extra)
+                    *extra: int, wraps: bool = False) -> Runner:  # fmt: skip
+    """``wraps``: the kernel takes ``compat`` (dieharder's counters that wrap at 256)."""
+
+    def run(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
+        tail = (*extra, compat) if wraps else extra
+        missing, done = kernel(w, s, ps, budget, 2_097_152, *tail)
         return [_each(missing, done, lambda x: stats.normal_tail(float(x), mean, sigma))], done
 
     return run
@@ -125,7 +137,7 @@ def _letter_expectation(letters: int, tsamples: int) -> np.ndarray:
 def _count_1s_runner(kernel: Callable[..., tuple[np.ndarray, np.ndarray, int]]) -> Runner:
     exp4, exp5 = _letter_expectation(4, 256_000), _letter_expectation(5, 256_000)
 
-    def run(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+    def run(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
         c4, c5, done = kernel(w, s, ps, budget, 256_000)
         q = [
             stats.normal_tail(
@@ -140,17 +152,17 @@ def _count_1s_runner(kernel: Callable[..., tuple[np.ndarray, np.ndarray, int]]) 
     return run
 
 
-def _parking(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+def _parking(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
     parked, done = ks.parking_lot(w, s, ps, budget, 12_000)
     return [_each(parked, done, lambda k: stats.normal_tail(float(k), 3523.0, 21.9))], done
 
 
-def _circle(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+def _circle(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
     dmin, done = ks.min_distance_2d(w, s, ps, budget, 8000)
     return [1.0 - np.exp(-(dmin[:done] ** 2) / 0.995)], done
 
 
-def _sphere(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+def _sphere(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
     r3min, done = ks.min_distance_3d(w, s, ps, budget, 4000)
     return [1.0 - np.exp(-r3min[:done] / 30.0)], done
 
@@ -167,14 +179,14 @@ _SQUEEZE = np.array([
 ])  # fmt: skip
 
 
-def _squeeze(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+def _squeeze(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
     hist, done = ks.squeeze(w, s, ps, budget, 100_000)
     return [_each(hist, done, lambda h: stats.pearson(h, 100_000 * _SQUEEZE))], done
 
 
-def _sums(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+def _sums(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
     sums, done = ks.sums(w, s, ps, budget, 100)
-    return [_each(sums, done, sums_pvalue)], done
+    return [_each(sums, done, sums_pvalue_dieharder if compat else sums_pvalue)], done
 
 
 # Knuth's covariance inverse for runs of length 1 … 5, 6+ (Grafton, AS 157) and the means
@@ -189,7 +201,7 @@ _RUNS_A = np.array([
 _RUNS_B = np.array([1 / 6, 5 / 24, 11 / 120, 19 / 720, 29 / 5040, 1 / 840])
 
 
-def _runs(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+def _runs(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
     n = 100_000
     up, down, done = ks.runs(w, s, ps, budget, n)
 
@@ -213,7 +225,7 @@ def _craps_expected(games: int) -> np.ndarray:
     return exp * games
 
 
-def _craps(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.ndarray], int]:
+def _craps(w: np.ndarray, s: np.ndarray, ps: int, budget: int, compat: bool) -> Out:
     games, p = 200_000, 244.0 / 495.0
     wins, throws, done = ks.craps(w, s, ps, budget, games)
     mean, sigma = games * p, math.sqrt(games * p * (1.0 - p))
@@ -224,10 +236,16 @@ def _craps(w: np.ndarray, s: np.ndarray, ps: int, budget: int) -> tuple[list[np.
     ], done
 
 
+_WRAP = (
+    "dieharder's cell counters are chars that wrap at 256: a word seen 256·k times "
+    "counts as missing"
+)
 _T = DiehardTest
 TESTS: tuple[DiehardTest, ...] = (
     _T(0, "diehard_birthdays", "Diehard Birthdays Test", 100, 100,
-       38_400, 38_400, True, None, 1, _birthdays),
+       38_400, 38_400, True, None, 1, _birthdays,
+       "dieharder's repeat count skips the spacing after a repeated one, so it misses a "
+       "value repeated twice right after another repeated value"),
     _T(1, "diehard_operm5", "Diehard OPERM5 Test", 1_000_000, 100,
        1_000_005, 1_000_005, True, None, 1, _operm5),
     _T(2, "diehard_rank_32x32", "Diehard 32x32 Binary Rank Test", 40_000, 100,
@@ -236,7 +254,7 @@ TESTS: tuple[DiehardTest, ...] = (
        600_000, 600_000, True, None, 1, _rank_runner(6, 8, 100_000, _RANK6X8)),
     _T(4, "diehard_bitstream", "Diehard Bitstream Test", 2_097_152, 100,
        262_146, 262_146, True, None, 1,
-       _missing_runner(kb.bitstream, 141909.0, 428.0, 262_146)),
+       _missing_runner(kb.bitstream, 141909.0, 428.0, 262_146, wraps=True), _WRAP),
     _T(5, "diehard_opso", "Diehard OPSO", 2_097_152, 100,
        2_097_152, 2_097_152, True, "suspect", 1,
        _missing_runner(kb.opso, 141909.3299550069, 290.4622634038)),
@@ -245,7 +263,7 @@ TESTS: tuple[DiehardTest, ...] = (
        _missing_runner(kb.oqso, 141909.6005321316, 294.6558723658)),
     _T(7, "diehard_dna", "Diehard DNA Test", 2_097_152, 100,
        655_371, 655_371, True, "suspect", 1,
-       _missing_runner(kb.dna, 141910.4026047629, 337.2901506904)),
+       _missing_runner(kb.dna, 141910.4026047629, 337.2901506904, wraps=True), _WRAP),
     _T(8, "diehard_count_1s_str", "Diehard Count the 1s (stream) Test", 256_000, 100,
        64_001, 64_001, True, None, 1, _count_1s_runner(ks.count_1s_stream)),
     _T(9, "diehard_count_1s_byt", "Diehard Count the 1s Test (byte)", 256_000, 100,
@@ -259,7 +277,9 @@ TESTS: tuple[DiehardTest, ...] = (
     _T(13, "diehard_squeeze", "Diehard Squeeze Test", 100_000, 100,
        2_310_000, 2_310_000, False, None, 1, _squeeze),
     _T(14, "diehard_sums", "Diehard Sums Test", 100, 100,
-       199, 199, True, "do not use", 1, _sums),
+       199, 199, True, "do not use", 1, _sums,
+       "dieharder replaces the whitening of the overlapping sums by a three-term recurrence "
+       "that does not make them independent"),
     _T(15, "diehard_runs", "Diehard Runs Test", 100_000, 100,
        100_000, 100_000, True, None, 2, _runs),
     _T(16, "diehard_craps", "Diehard Craps Test", 200_000, 100,

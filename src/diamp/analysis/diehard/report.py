@@ -8,13 +8,28 @@ import numpy as np
 
 from diamp.analysis.diehard.battery import DiehardOutcome, DiehardResult
 
-__all__ = ["FLAG_NOTES", "format_report", "report_to_json"]
+__all__ = ["FLAG_NOTES", "difference_note", "format_report", "report_to_json"]
 
 FLAG_NOTES = {
     "suspect": "dieharder rates this test 'Suspect'",
-    "do not use": "dieharder rates this test 'Do Not Use'; diamp follows Marsaglia's "
-    "description instead, so its p-values differ from dieharder's",
+    "do not use": "dieharder rates this test 'Do Not Use'",
 }
+
+MODE_LINES = {
+    "marsaglia": "Marsaglia's definitions where dieharder departs from them "
+    "(--dieharder-compat reproduces dieharder)",
+    "dieharder-compat": "dieharder-compat: dieharder 3.31.1's behaviour reproduced where it "
+    "departs from Marsaglia's definitions",
+}
+
+
+def difference_note(r: DiehardOutcome) -> str | None:
+    """Which definition ran, for a test on which dieharder departs from Marsaglia."""
+    if r.test.differs is None:
+        return None
+    if r.dieharder_compat:
+        return f"reproduces dieharder, not Marsaglia ({r.test.differs})"
+    return f"follows Marsaglia, so p-values can differ from dieharder's ({r.test.differs})"
 
 
 def _test_json(r: DiehardOutcome) -> dict[str, Any]:
@@ -27,7 +42,11 @@ def _test_json(r: DiehardOutcome) -> dict[str, Any]:
         "psamples": r.psamples,
         "bits_needed": r.bits_needed,
         "bits_needed_exact": r.test.exact,
+        "follows": r.follows,
     }
+    note = difference_note(r)
+    if note is not None:
+        entry["difference"] = note
     if r.test.flag is not None:
         entry["dieharder_flag"] = r.test.flag
         entry["note"] = FLAG_NOTES[r.test.flag]
@@ -53,9 +72,13 @@ def report_to_json(result: DiehardResult) -> dict[str, Any]:
     ``pvalues[i]`` lists repetition (psample) i's p-values, one per statistic, and
     ``final_pvalues[k]`` is the KS p-value of statistic k over the repetitions, in
     dieharder's order (runs: up, down; craps: wins, throws). A test that could not run
-    has ``status`` ``insufficient_data`` and ``bits_needed``.
+    has ``status`` ``insufficient_data`` and ``bits_needed``. ``mode`` is ``marsaglia``
+    (the default) or ``dieharder-compat``; each test's ``follows`` says whose definition
+    gave its p-values (``both`` where dieharder and Marsaglia agree).
     """
     return {
+        "mode": result.mode,
+        "dieharder_compat": result.dieharder_compat,
         "input_bits": 32 * result.words,
         "rewind": result.rewind,
         "failed": result.failed,
@@ -69,6 +92,7 @@ def format_report(result: DiehardResult, source: str) -> str:
     lines = [
         rule,
         f"#  Diehard battery (dieharder 3.31.1 numbering) on {source}: {4 * result.words:,} bytes",
+        f"#  mode: {MODE_LINES[result.mode]}",
         rule,
         f"{'test_name':>22}|{'tsamples':>9}|{'psamples':>8}|{'p-value':>11}|Assessment",
         rule,
@@ -93,6 +117,8 @@ def format_report(result: DiehardResult, source: str) -> str:
                          "its start; the result is not a test of fresh data")  # fmt: skip
         if r.test.flag is not None:
             notes.append(f"{name}: {FLAG_NOTES[r.test.flag]}")
+        if (difference := difference_note(r)) is not None:
+            notes.append(f"{name}: {difference}")
     lines.append(rule)
     lines.extend(f"# {n}" for n in notes)
     return "\n".join(lines) + "\n"

@@ -50,7 +50,9 @@ def diehard_section(run: RunData, workers: int | None = None) -> Section:
         f"words) through Marsaglia's Diehard tests as dieharder 3.31.1 numbers them, with its "
         f"default sizes (100 repetitions each) and its assessment (FAILED below 10<sup>-6</sup>, "
         f"WEAK below 0.005 or above 0.995). {ran} of {len(result.results)} tests fit in the "
-        f"key; no bit is used twice. Wall time {result.wall_seconds:.2f} s.</p>"
+        f"key; no bit is used twice. Where dieharder departs from Marsaglia's description "
+        f"(birthdays, bitstream, DNA, sums) Marsaglia's definitions are used. "
+        f"Wall time {result.wall_seconds:.2f} s.</p>"
         + table(["-d", "test", "psamples", "KS p-value(s)", "assessment"], rows, "diehard")
     )
     data = {"tested": True, **report_to_json(result), "wall_seconds": result.wall_seconds}
