@@ -5,7 +5,9 @@
 ``GET /v1/random/json``                ANU-compatible ``length=N&type=uint8|uint16|hex16
                                        [&size=B]`` → ``{"success","type","length","data"}``
                                        (signed; uint16 big-endian)
-``GET /v1/status``                     sources, health, pool levels, entropy estimates
+``GET /v1/status``                     sources, health, pool levels, entropy estimates,
+                                       recent quarantines, the beacon's state
+``GET /status``                        the same as one self-contained HTML page
 ``GET /v1/certificates/{sha512}``      the DIRA certificate file with that SHA-512, else 404
 ``GET /healthz``                       200 while some tier can serve, else 503
 ``GET /metrics``                       Prometheus text format
@@ -39,7 +41,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request  # noqa: TID253 - server-only module
-from fastapi.responses import JSONResponse, Response  # noqa: TID253 - server-only module
+from fastapi.responses import HTMLResponse, JSONResponse, Response  # noqa: TID253 - server-only module
 
 from diamp.service.beacon.api import beacon_router
 from diamp.service.beacon.engine import BeaconEngine
@@ -56,6 +58,7 @@ from diamp.service.fastpath import (
 )
 from diamp.service.settings import ServiceSettings
 from diamp.service.share import keep_filled, share_for
+from diamp.service.status_page import PAGE_HEADERS, full_status, render_status_page
 
 __all__ = ["BackgroundTask", "create_app"]
 
@@ -147,6 +150,7 @@ _ROUTES = {
     "/v1/random",
     "/v1/random/json",
     "/v1/status",
+    "/status",
     "/v1/certificates",
     "/healthz",
     "/metrics",
@@ -226,8 +230,13 @@ def _info_router() -> APIRouter:
     router = APIRouter(tags=["service"])
 
     @router.get("/v1/status", summary="Sources, health, pool levels, entropy estimates")
-    def status(service: Svc) -> dict[str, Any]:
-        return service.status()
+    def status(service: Svc, request: Request) -> dict[str, Any]:
+        return full_status(service, request.app.state.pulses)
+
+    @router.get("/status", summary="The status as one HTML page", response_class=HTMLResponse)
+    def status_page(service: Svc, request: Request) -> HTMLResponse:
+        page = render_status_page(full_status(service, request.app.state.pulses))
+        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     @router.get("/v1/certificates/{sha512}", summary="DIRA certificate by the SHA-512 of its file")
     def certificate(
@@ -352,6 +361,7 @@ def create_app(
     app = FastAPI(title="diamp randomness service", version="1", lifespan=lifespan)
     app.state.service = service
     app.state.beacon = engine if isinstance(engine, BeaconEngine) else None
+    app.state.pulses = engine  # the engine, a worker's store, or None
     for router in (_random_router(), _info_router(), *routers):
         app.include_router(router)
     app.add_middleware(RandomFastPath, service=service)  # inside the timing, as the routes
