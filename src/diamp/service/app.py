@@ -45,7 +45,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response  # noqa: TID2
 
 from diamp.service.beacon.api import beacon_router
 from diamp.service.beacon.engine import BeaconEngine
-from diamp.service.beacon.settings import build_engine
+from diamp.service.beacon.settings import build_engine, served_uri
 from diamp.service.beacon.store import PulseStore
 from diamp.service.core import Service
 from diamp.service.fastpath import (
@@ -276,6 +276,9 @@ def _beacon_engine(
 ) -> BeaconEngine | PulseStore | None:
     """The beacon of ``[beacon]`` (None when absent or disabled), fed by its pool tier.
 
+    Its pulse uris name ``[beacon] public_base_uri``, else ``[server]`` host and port (the
+    CLI binds first and puts the bound port there, so ``--port 0`` is named as served).
+
     A worker process only reads the pulses the first process writes: the store, no engine.
     """
     beacon = settings.beacon
@@ -284,8 +287,13 @@ def _beacon_engine(
     b = beacon.resolved(settings.base_dir)
     if service.worker:
         return PulseStore(b.state_db)
+    server = settings.server
+    served = None if b.public_base_uri else served_uri(server.host, server.port,
+                                                       tls=server.tls_cert is not None)  # fmt: skip
     share = share_for(service, beacon.tier, beacon.reserve_pulses)
-    engine = build_engine(b, share or service.source(beacon.tier), new_chain=new_chain)
+    engine = build_engine(
+        b, share or service.source(beacon.tier), served_at=served, new_chain=new_chain
+    )
     if share is not None:  # topped up after every pulse, and while waiting (create_app)
         engine.on_publish.append(lambda _pulse: share.fill())
         engine.share = share
