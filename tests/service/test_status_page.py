@@ -267,3 +267,33 @@ def test_status_page_in_headless_chromium(
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # text drawn, not one colour
     banner = np.abs(pixels - np.array([253, 226, 184])).max(axis=2) <= 8
     assert banner.sum() > 5000  # the SIMULATED banner is painted, and large
+
+
+def test_beacon_state_from_an_engine_and_from_a_workers_store(tmp_path: Path) -> None:
+    """A ``--workers`` process serves the store only: its beacon state says what it knows."""
+    from diamp.service.beacon.provenance import urandom_source
+    from diamp.service.beacon.settings import BeaconSettings, build_engine
+    from diamp.service.beacon.store import PulseStore
+    from diamp.service.status_page import beacon_status
+
+    settings = BeaconSettings(
+        period_s=0.5, generate_key=True, key_bits=2048, key_file=tmp_path / "k.pem",
+        certificate_file=tmp_path / "c.pem", state_db=tmp_path / "p.sqlite",
+    )  # fmt: skip
+    engine = build_engine(settings, urandom_source, served_at="http://127.0.0.1:9")
+    assert beacon_status(engine)["last_pulse"] is None
+    pulse = engine.emit(engine.next_slot())
+    state = beacon_status(engine)
+    assert state["running"] is False and state["chain_index"] == 1  # never started
+    assert state["last_pulse"] == {
+        "chain_index": 1, "pulse_index": 1, "time_unix": pulse.time_ms / 1000,
+        "uri": "http://127.0.0.1:9/beacon/2.0/chain/1/pulse/1", "simulated": False,
+    }  # fmt: skip
+    store = PulseStore(settings.state_db)
+    try:
+        worker = beacon_status(store)
+    finally:
+        store.close()
+        engine.store.close()
+    assert worker["running"] is None and worker["last_pulse"] == state["last_pulse"]
+    assert "chain_index" not in worker  # not known to a process without the engine
