@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
 from diamp.daq.instruments.scpi import ScpiInstrument
@@ -19,3 +22,18 @@ def scpi_commands(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
     monkeypatch.setattr(ScpiInstrument, "execute", spy)
     return sent
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The browser, or a skip, or a failure when DIAMP_REQUIRE_BROWSER=1 (as in CI)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is not None:
+        return found
+    if os.environ.get("DIAMP_REQUIRE_BROWSER") == "1":
+        pytest.fail(
+            "DIAMP_REQUIRE_BROWSER=1 but chromium is not installed (apt-get install chromium)"
+        )
+    pytest.skip(
+        "chromium not installed (apt-get install chromium); DIAMP_REQUIRE_BROWSER=1 makes this fail"
+    )

@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import shutil
 import subprocess
 from fractions import Fraction
@@ -563,21 +562,6 @@ addEventListener("load", () => {
   document.body.appendChild(out);
 });
 </script>"""
-
-
-@pytest.fixture
-def chromium() -> str:
-    """The browser, or a skip, or a failure when DIAMP_REQUIRE_BROWSER=1 (as in CI)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is not None:
-        return found
-    if os.environ.get("DIAMP_REQUIRE_BROWSER") == "1":
-        pytest.fail(
-            "DIAMP_REQUIRE_BROWSER=1 but chromium is not installed (apt-get install chromium)"
-        )
-    pytest.skip(
-        "chromium not installed (apt-get install chromium); DIAMP_REQUIRE_BROWSER=1 makes this fail"
-    )
 
 
 def test_report_renders_in_headless_chromium(chromium: str, demo: Run, tmp_path: Path) -> None:

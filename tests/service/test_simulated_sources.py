@@ -365,7 +365,9 @@ def test_pulses_of_the_shipped_config_are_marked_simulated(tmp_path: Path) -> No
         assert service.status()["tiers"][settings.beacon.tier]["simulated"] is True
         filled(service, settings.beacon.tier, 256)
         engine = build_engine(
-            settings.beacon.resolved(settings.base_dir), service.source(settings.beacon.tier)
+            settings.beacon.resolved(settings.base_dir),
+            service.source(settings.beacon.tier),
+            served_at="http://127.0.0.1:8443",
         )
         pulses = [engine.emit(engine.next_slot() + k * engine.period_ms) for k in range(2)]
     finally:

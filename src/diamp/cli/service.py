@@ -76,50 +76,35 @@ def serve_command(
     try:
         settings = _serve_settings(config, host, port, clients, beacon_period)
         tls = settings.tls_files()  # before anything opens: a bad file is exit 2, no traceback
-        sock = _bind(settings) if workers > 1 else None
+        sock = _bind(settings)  # first: the beacon's pulse uris name the port actually bound
         try:
+            settings = settings.with_server(port=sock.getsockname()[1])
             app = create_app(settings, new_pool=new_pool, new_chain=new_chain, processes=workers)
         except BaseException:
-            if sock is not None:
-                sock.close()
+            sock.close()
             raise
     except DiampError as err:
         raise fail(err) from err
-    if sock is None:
-        _serve_one(app, settings, tls, log_level)
-    else:
-        _serve_many(app, settings, tls, log_level, workers, sock)
+    _serve(app, settings, tls, log_level, workers, sock)
 
 
-def _serve_many(app: Any, settings: ServiceSettings, tls: tuple[str, str] | None,
-                log_level: str, workers: int, sock: socket.socket) -> None:  # fmt: skip
+def _serve(app: Any, settings: ServiceSettings, tls: tuple[str, str] | None,
+           log_level: str, workers: int, sock: socket.socket) -> None:  # fmt: skip
     from diamp.service.workers import serve_processes
 
     scheme = "https" if tls else "http"
     host_shown, bound = sock.getsockname()[:2]
     host_shown = f"[{host_shown}]" if ":" in host_shown else host_shown
-    console.print(f"diamp serve: {workers} processes running on {scheme}://{host_shown}:{bound}",
+    running = f"{workers} processes running" if workers > 1 else "running"
+    console.print(f"diamp serve: {running} on {scheme}://{host_shown}:{bound}",
                   soft_wrap=True, highlight=False)  # fmt: skip
     options = {"log_level": log_level, "tls": tls, "parent": os.getpid(),
                "started": app.state.service.verifier.started}  # fmt: skip
     serve_processes(app, settings, workers, sock, options)
 
 
-def _serve_one(app: Any, settings: ServiceSettings, tls: tuple[str, str] | None,
-               log_level: str) -> None:  # fmt: skip
-    import uvicorn
-
-    server = settings.server
-    cert, key = tls if tls is not None else (None, None)
-    uvicorn.run(
-        app, host=server.host, port=server.port, loop="uvloop", http="httptools",
-        log_level=log_level, access_log=False, ssl_certfile=cert, ssl_keyfile=key,
-        proxy_headers=False,  # X-Forwarded-*: only [server] trusted_proxies (service.public)
-    )  # fmt: skip
-
-
 def _bind(settings: ServiceSettings) -> socket.socket:
-    """The listening socket every ``--workers`` process accepts on (exit 1 if taken)."""
+    """The listening socket (every ``--workers`` process accepts on it; exit 1 if taken)."""
     from diamp.service.workers import bind
 
     host, port = settings.server.host, settings.server.port

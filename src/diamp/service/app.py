@@ -6,7 +6,9 @@
 ``GET /API/jsonI.php``                 [&size=B][&tier=…]`` → ``{"type","length","data",
                                        "success"}`` (signed, or unsigned for a public tier:
                                        :mod:`diamp.service.anu_api`)
-``GET /v1/status``                     sources, health, pool levels, entropy estimates
+``GET /v1/status``                     sources, health, pool levels, entropy estimates,
+                                       recent quarantines, the beacon's state
+``GET /status``                        the same as one self-contained HTML page
 ``GET /v1/certificates/{sha512}``      the DIRA certificate file with that SHA-512, else 404
 ``GET /healthz``                       200 while some tier can serve, else 503
 ``GET /metrics``                       Prometheus text format
@@ -43,7 +45,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request  # noqa: TID253 - server-only module
-from fastapi.responses import JSONResponse, Response  # noqa: TID253 - server-only module
+from fastapi.responses import HTMLResponse, JSONResponse, Response  # noqa: TID253 - server-only module
 
 from diamp.service.anu_api import anu_router
 from diamp.service.beacon.api import beacon_router
@@ -58,6 +60,7 @@ from diamp.service.fastpath import (
     take,
 )
 from diamp.service.settings import ServiceSettings
+from diamp.service.status_page import PAGE_HEADERS, full_status, render_status_page
 
 __all__ = ["BackgroundTask", "create_app"]
 
@@ -150,6 +153,7 @@ _ROUTES = {
     "/v1/random/json",
     "/API/jsonI.php",
     "/v1/status",
+    "/status",
     "/v1/certificates",
     "/healthz",
     "/metrics",
@@ -203,8 +207,13 @@ def _info_router() -> APIRouter:
     router = APIRouter(tags=["service"])
 
     @router.get("/v1/status", summary="Sources, health, pool levels, entropy estimates")
-    def status(service: Svc) -> dict[str, Any]:
-        return service.status()
+    def status(service: Svc, request: Request) -> dict[str, Any]:
+        return full_status(service, _pulses(request.app))
+
+    @router.get("/status", summary="The status as one HTML page", response_class=HTMLResponse)
+    def status_page(service: Svc, request: Request) -> HTMLResponse:
+        page = render_status_page(full_status(service, _pulses(request.app)))
+        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     @router.get("/v1/certificates/{sha512}", summary="DIRA certificate by the SHA-512 of its file")
     def certificate(
@@ -237,6 +246,12 @@ def _info_router() -> APIRouter:
         return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
     return router
+
+
+def _pulses(app: FastAPI) -> Any:
+    """What the status shows of the beacon: the engine on the host running it, else the store."""
+    host = app.state.beacon
+    return None if host is None else (host.engine or host.store)
 
 
 def create_app(

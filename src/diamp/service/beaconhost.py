@@ -10,7 +10,11 @@
   the store against its own anchor, publishes a pulse the leader persisted but did not
   publish, and continues the chain (a pulse after the gap carries the gap status). Every
   host must hold the same signing key and certificate; a host with another key would start a
-  new chain, as a restart with a new key does.
+  new chain, as a restart with a new key does; so would another pulse ``uri``: give the hosts
+  one ``[beacon] public_base_uri`` (the address clients reach them at).
+
+Pulse uris name ``[beacon] public_base_uri``, else ``[server]`` host and port (the CLI binds
+first and puts the bound port there, so ``--port 0`` is named as served).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from diamp.service.beacon.engine import BeaconEngine
-from diamp.service.beacon.settings import build_engine
+from diamp.service.beacon.settings import build_engine, served_uri
 from diamp.service.beacon.store import PulseStore
 from diamp.service.share import share_for
 
@@ -134,11 +138,16 @@ def beacon_host(service: Service, *, new_chain: bool) -> BeaconHost | None:
     if service.worker:  # a worker serves the store; the clock is in the first process
         return BeaconHost(store or PulseStore(b.state_db), None, lambda _e: None, period_s)
 
+    server = settings.server
+    served = None if b.public_base_uri else served_uri(server.host, server.port,
+                                                       tls=server.tls_cert is not None)  # fmt: skip
+
     def make(found: PulseStore | None) -> BeaconEngine:
         share = share_for(service, beacon.tier, beacon.reserve_pulses)
         engine = build_engine(
-            b, share or service.source(beacon.tier), new_chain=new_chain, store=found
-        )
+            b, share or service.source(beacon.tier), served_at=served, new_chain=new_chain,
+            store=found,
+        )  # fmt: skip
         if share is not None:  # topped up after every pulse, and while waiting
             engine.on_publish.append(lambda _pulse: share.fill())
             engine.share = share

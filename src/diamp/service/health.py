@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 Status = Literal["ok", "quarantined", "exhausted"]
 
+RECENT_QUARANTINES = 10
+"""Quarantines per source kept with their wall-clock time and reason (status page)."""
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -145,6 +148,7 @@ class SourceHealth:
         self.next_check = self.clock()
         self.quarantined_at = 0.0
         self.quarantines = 0
+        self.recent_quarantines: deque[tuple[float, str]] = deque(maxlen=RECENT_QUARANTINES)
 
     def test(self, samples: np.ndarray) -> str | None:
         """Feed the continuous tests; returns the failure text, or None if all passed."""
@@ -182,6 +186,7 @@ class SourceHealth:
             log.error("source %s quarantined: %s", self.name, reason)
             self.quarantined_at = self.clock()
             self.quarantines += 1
+            self.recent_quarantines.append((time.time(), reason))
         self.status, self.reason = "quarantined", reason
 
     def readmit(self) -> None:
@@ -243,6 +248,9 @@ class SourceHealth:
             "health_blocks_failed": self.blocks_failed,
             "health_pass_rate": self.pass_rate,
             "quarantines": self.quarantines,
+            "recent_quarantines": [
+                {"time_unix": t, "reason": r} for t, r in self.recent_quarantines
+            ],
             "checks": {
                 k: {"passed": v.passed, "time_unix": v.time_unix, **v.detail}
                 for k, v in self.last_checks.items()

@@ -57,7 +57,13 @@ def _issue(engine: BeaconEngine, clock: Clock, n: int) -> list[Pulse]:
 
 
 def _engine(settings: BeaconSettings, clock: Clock, new_chain: bool = False) -> BeaconEngine:
-    return build_engine(settings, urandom_source, clock=clock, new_chain=new_chain)
+    return build_engine(
+        settings,
+        urandom_source,
+        served_at="http://127.0.0.1:8000",
+        clock=clock,
+        new_chain=new_chain,
+    )
 
 
 def _no_reissue(old: list[Pulse], new: list[Pulse]) -> None:

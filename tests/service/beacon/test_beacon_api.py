@@ -35,9 +35,9 @@ def beacon(
         key_file=keypair[0],
         certificate_file=keypair[1],
         state_db=state / "pulses.sqlite",
-        base_uri="http://beacon.test",
+        public_base_uri="http://beacon.test",
     )
-    engine = build_engine(settings, urandom_source)
+    engine = build_engine(settings, urandom_source, served_at=None)
     with serve_in_thread(create_beacon_app(engine)) as url:
         with httpx.Client(base_url=url) as client:
 

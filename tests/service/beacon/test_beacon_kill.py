@@ -36,7 +36,7 @@ def write_config(tmp_path: Path, keys: tuple[Path, Path], port: int) -> Path:
     config.write_text(
         "schema_version = 1\n[beacon]\n"
         f"period_s = {PERIOD_S}\nkey_file = '{keys[0]}'\ncertificate_file = '{keys[1]}'\n"
-        f"state_db = '{tmp_path / 'pulses.sqlite'}'\nbase_uri = 'http://127.0.0.1:{port}'\n"
+        f"state_db = '{tmp_path / 'pulses.sqlite'}'\n"
     )
     return config
 

@@ -95,7 +95,9 @@ def test_the_beacon_emits_every_pulse_while_clients_take_everything(
     settings = BeaconSettings(period_s=1.0, key_file=keypair[0], certificate_file=keypair[1],
                               state_db=tmp_path / "pulses.sqlite", tier="standard")  # fmt: skip
     clock = [float(int(time.time()))]  # inside the certificate's validity
-    engine = build_engine(settings, share, clock=lambda: clock[0])
+    engine = build_engine(
+        settings, share, served_at="http://127.0.0.1:8000", clock=lambda: clock[0]
+    )
     engine.on_publish.append(lambda _p: share.fill())
     stop = threading.Event()
     taken: list[bytes] = []

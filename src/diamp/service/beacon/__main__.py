@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from diamp.service.beacon.api import beacon_router
 from diamp.service.beacon.engine import BeaconEngine
 from diamp.service.beacon.provenance import urandom_source
 from diamp.service.beacon.pulse import Pulse
-from diamp.service.beacon.settings import build_engine, load_beacon_settings
+from diamp.service.beacon.settings import build_engine, load_beacon_settings, served_uri
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -75,16 +76,36 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         settings = load_beacon_settings(args.config)
-        engine = build_engine(
-            settings,
-            urandom_source,
-            after_persist=_killer(args.kill_after_persist),
-            new_chain=args.new_chain,
-        )
+        sock = _listen(args.host, args.port)  # first: the pulse uris name the bound port
+        try:
+            served = (
+                None if settings.public_base_uri else served_uri(args.host, sock.getsockname()[1])
+            )
+            engine = build_engine(
+                settings,
+                urandom_source,
+                served_at=served,
+                after_persist=_killer(args.kill_after_persist),
+                new_chain=args.new_chain,
+            )
+        except BaseException:
+            sock.close()
+            raise
     except DiampError as err:  # one line, no traceback, the error's exit status
         sys.stderr.write(f"error: {err}\n")
         raise SystemExit(err.exit_code) from err
-    uvicorn.run(create_beacon_app(engine), host=args.host, port=args.port, log_level="warning")
+    sys.stderr.write(f"beacon running on {engine.base_uri}\n")
+    config = uvicorn.Config(create_beacon_app(engine), log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    from diamp.service.workers import bind
+
+    try:
+        return bind(host, port)
+    except OSError as err:
+        raise DiampError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
 
 
 if __name__ == "__main__":

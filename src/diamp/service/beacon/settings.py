@@ -11,8 +11,9 @@ import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from diamp.errors import ConfigError
 from diamp.service.beacon.anchor import BeaconAnchor, check_store_file
@@ -23,7 +24,10 @@ from diamp.service.beacon.pulse import Pulse
 from diamp.service.beacon.store import PulseStore
 from diamp.tomlconfig import ConfigPath, HttpUri, read_text, validate_toml
 
-__all__ = ["BeaconSettings", "build_engine", "load_beacon_settings"]
+__all__ = ["BeaconSettings", "build_engine", "load_beacon_settings", "served_uri"]
+
+EVERY_ADDRESS = ("0.0.0.0", "::", "[::]", "")
+"""Hosts that listen on every address: no one URL to put in a pulse."""
 
 
 class BeaconSettings(BaseModel):
@@ -49,13 +53,26 @@ class BeaconSettings(BaseModel):
     """Pulses whose draws are set aside from `tier` ahead of time, out of the API clients'
     reach, so that a pulse is not missed while clients empty the pool (0: draw at each
     pulse)."""
-    base_uri: HttpUri = Field("http://127.0.0.1:8000", description="Public URL in pulse uris.")
+    public_base_uri: HttpUri | None = None
+    """Public URL of the service in the signed pulse `uri`s (behind a proxy, or a name instead
+    of an address); unset: the address the service listens on, after binding (a port-0 or
+    `--port` listener included). Required when listening on every address (`0.0.0.0`, `::`)."""
     generate_key: bool = Field(False, description="Create a throw-away key if none exists.")
     key_bits: int = Field(4096, ge=2048, le=16384)
     """RSA key size when `generate_key` creates one."""
     external_file: ConfigPath | None = Field(
         None, description="If set, SHA-512 of this file's bytes is each pulse's external value."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "base_uri" in data:
+            raise ValueError(
+                "base_uri is now public_base_uri; leave it out and pulses name the address the "
+                "service listens on"
+            )
+        return data
 
     @field_validator("period_s")
     @classmethod
@@ -106,10 +123,31 @@ def _file_external(path: Path) -> Callable[[], ExternalValue]:
     return read
 
 
+def served_uri(host: str, port: int, *, tls: bool = False) -> str:
+    """The base URL of a service listening on ``host``:``port`` (after binding: a real port).
+
+    Raises
+    ------
+    ConfigError
+        For a listener on every address (no one address to name: set
+        ``[beacon] public_base_uri``) or port 0 (not bound yet).
+    """
+    if host in EVERY_ADDRESS:
+        raise ConfigError(
+            f"beacon.public_base_uri: required when listening on every address ({host!r}): "
+            "pulses name the one URL they are served at"
+        )
+    if not 0 < port < 65536:
+        raise ConfigError(f"beacon: the service's port is {port}, not a bound port")
+    name = f"[{host.replace('%', '%25')}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{name}:{port}"
+
+
 def build_engine(
     settings: BeaconSettings,
     source: RandomSource,
     *,
+    served_at: str | None,
     clock: Callable[[], float] = time.time,
     after_persist: Callable[[Pulse], None] | None = None,
     new_chain: bool = False,
@@ -117,11 +155,18 @@ def build_engine(
 ) -> BeaconEngine:
     """The engine for ``settings``: keys (generated first if allowed), store, signer, anchor.
 
+    Pulse ``uri``s start with ``settings.public_base_uri``, else with ``served_at`` (the
+    address the beacon is served at, :func:`served_uri`); a different base starts a new
+    chain, and pulses already signed keep theirs.
+
     The anchor ``KEY.anchor`` beside the key file is checked against the store
     (:mod:`diamp.service.beacon.anchor`); ``new_chain`` starts a chain above every anchored
     index (``diamp serve --new-chain``). ``store``: the pulse store to use (a PostgreSQL one
     several hosts share) instead of the SQLite file ``state_db``.
     """
+    base_uri = settings.public_base_uri or served_at
+    if base_uri is None:
+        raise ConfigError("beacon.public_base_uri: not set, and the served address is unknown")
     key, cert = settings.key_file, settings.certificate_file
     if settings.generate_key and not key.exists() and not cert.exists():
         if key.parent != cert.parent:
@@ -138,7 +183,7 @@ def build_engine(
         load_signer(key, cert),
         source,
         period_ms=settings.period_ms,
-        base_uri=settings.base_uri,
+        base_uri=base_uri,
         external=external,
         clock=clock,
         after_persist=after_persist,
