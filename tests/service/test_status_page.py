@@ -144,7 +144,7 @@ MOVING = ("/uptime_seconds", "/tiers/standard/availability", "/tiers/broken/avai
 
 def frozen(base: str, app: Any) -> dict[str, Any]:
     """Stop the beacon's clock and wait until nothing but the clock-driven values moves."""
-    app.state.beacon.stop()
+    app.state.beacon.engine.stop()  # the store stays open: it is served
     deadline = time.monotonic() + 60
     last = None
     while True:
