@@ -10,8 +10,9 @@ Three measurements, each optional:
   2,684,354,560 with ``--dodis published``) with ``DIAMP_FFT`` set to each backend, rounds
   interleaved; wall time, ratio to MKL, and whether every backend wrote the same key.
 - ``--sizes``: installed size (``du -sm``) of throwaway venvs in /tmp: the core install
-  (``pip install -c constraints.txt -e .``), then that venv with each candidate backend added
-  (the core install already holds numpy, scipy and ducc0).
+  (``pip install -c constraints.txt -e .``, MKL included on x86_64), that venv without MKL
+  (numpy and scipy bring their own FFTs), with each other candidate backend, and with each
+  extra.
 
 Backends that do not import are skipped and named. Run on purpose:
 
@@ -42,7 +43,8 @@ from diamp.extractors.fft import AUTO_ORDER, fft_backend
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED_N = 2_684_354_560
 BASELINE = "mkl"
-EXTRA_PACKAGES = {"pyfftw": "pyfftw", "mkl": "mkl_fft"}
+EXTRA_PACKAGES = {"ducc0": "ducc0", "pyfftw": "pyfftw"}
+MKL_PACKAGES = ["mkl_fft", "mkl", "intel-openmp", "intel-cmplr-lib-ur", "tbb", "tcmlib", "umf"]
 
 
 def available() -> list[str]:
@@ -158,17 +160,17 @@ def bench_sizes(base: Path) -> None:
     shutil.rmtree(base, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(core)], check=True)
     pip(core, "-e", str(ROOT))
-    print(f"core install (numpy, scipy and ducc0 included): {du_mb(core)} MB")
-    without = base / "core-without-ducc0"
-    shutil.copytree(core, without, symlinks=True)
-    subprocess.run([str(without / "bin" / "python"), "-m", "pip", "uninstall", "-q", "-y", "ducc0"],
-                   check=True)  # fmt: skip
-    print(f"core without ducc0 (numpy/scipy only): {du_mb(without)} MB")
+    print(f"core install (MKL included on x86_64): {du_mb(core)} MB")
+    lean = base / "core-without-mkl"
+    shutil.copytree(core, lean, symlinks=True)
+    python = str(lean / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", *MKL_PACKAGES], check=False)
+    print(f"core without MKL (numpy and scipy FFTs only): {du_mb(lean)} MB")
     for name, package in EXTRA_PACKAGES.items():
-        venv = base / f"core-{name}"
-        shutil.copytree(core, venv, symlinks=True)
+        venv = base / f"lean-{name}"
+        shutil.copytree(lean, venv, symlinks=True)
         pip(venv, package)
-        print(f"core + {name} ({package}): {du_mb(venv)} MB")
+        print(f"core without MKL + {name} ({package}): {du_mb(venv)} MB")
     for extra in ("service", "dask", "lab", "all"):
         venv = base / f"core-{extra}"
         shutil.copytree(core, venv, symlinks=True)

@@ -5,11 +5,12 @@ Every backend computes real-input transforms into caller-provided arrays, called
 real transforms), and a backend whose library refuses overlapping arrays copies its input
 first.
 
-``auto`` takes the fastest installed backend in :data:`AUTO_ORDER`, the order measured by
-``benchmarks/bench_fft_backends.py`` at the transform lengths the engine plans (2^21 … 2^26):
-MKL (``diamp[mkl]``, package ``mkl_fft``), then ducc0 (a core dependency), pyFFTW, scipy,
-numpy. The environment variable ``DIAMP_FFT`` (one of :data:`BACKENDS`) overrides the choice;
-a named backend that is not installed is an error, never a silent fallback.
+``auto`` takes the first installed backend in :data:`AUTO_ORDER`, the order measured by
+``benchmarks/bench_fft_backends.py`` at the transform lengths the engine plans (2^20 … 2^26):
+MKL (package ``mkl_fft``, in the core install on x86_64), else numpy's pocketfft, which
+neither ducc0, pyFFTW nor scipy beat measurably in extraction (they stay selectable). The
+environment variable ``DIAMP_FFT`` (one of :data:`BACKENDS`) overrides the choice; a named
+backend that is not installed is an error, never a silent fallback.
 
 Exactness does not depend on the backend being trusted: the engine checks every inverse
 transform against its a-priori round-off bound, callers recompute sampled output bits from
@@ -36,7 +37,7 @@ __all__ = ["AUTO_ORDER", "BACKENDS", "FftBackend", "fft_backend", "installed_bac
 Transform = Callable[..., np.ndarray]
 
 BACKENDS = ("numpy", "scipy", "ducc0", "pyfftw", "mkl")
-AUTO_ORDER = ("mkl", "ducc0", "pyfftw", "scipy", "numpy")
+AUTO_ORDER = ("mkl", "numpy", "ducc0", "scipy", "pyfftw")
 
 
 @dataclass(frozen=True)
