@@ -31,7 +31,8 @@ print("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 HEAVY = ("numpy", "numba", "llvmlite", "scipy", "h5py", "fastapi", "uvicorn", "dask")
-HEAVY += ("distributed", "mpmath", "matplotlib", "cryptography", "zhinst")
+HEAVY += ("distributed", "mpmath", "matplotlib", "cryptography", "zhinst", "ducc0", "pyfftw")
+HEAVY += ("mkl_fft",)
 
 
 def _run(*args: str) -> tuple[int, set[str], str]:

@@ -447,8 +447,12 @@ app.add_typer(client_app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a missing optional extra is named, not a traceback."""
+    import typer.main
+
+    from diamp.cli.extras import run_with_extras
+
+    run_with_extras(app, lambda: typer.main.get_command(app))
 
 
 if __name__ == "__main__":

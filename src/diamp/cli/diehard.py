@@ -160,6 +160,10 @@ def _run(
     rewind, allow_fewer, offset, compat = reading
     options: dict[str, Any] = {"rewind": rewind, "allow_fewer": allow_fewer, "offset": offset,
                                "dieharder_compat": compat}  # fmt: skip
+    if scheduler is not None:
+        from diamp.cli.extras import require
+
+        require("distributed")
     with progress_bars(show_progress) as bars:
         update = bars.start(f"Diehard: {len(selected)} tests", len(selected))
 

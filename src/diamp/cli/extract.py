@@ -223,6 +223,7 @@ def _dodis_options(
     engine: str,
 ) -> DaskTarget | None:
     """Check the options of ``diamp extract dodis``; the Dask target they name, if any."""
+    from diamp.cli.extras import require
     from diamp.extractors.distributed import DaskTarget
 
     if threads is not None and threads < 1:
@@ -234,7 +235,10 @@ def _dodis_options(
     if verify_bits < 0:
         raise bad_option("--verify-bits", f"must be >= 0, found {verify_bits}")
     _check_engine(engine)
-    return None if workers is None and scheduler is None else DaskTarget(workers, scheduler)
+    if workers is None and scheduler is None:
+        return None
+    require("distributed")
+    return DaskTarget(workers, scheduler)
 
 
 def _extract_to_file(

@@ -49,6 +49,10 @@ def _run(
 ) -> Sp80022Result:  # fmt: skip
     from diamp.analysis.sp800_22 import run_suite
 
+    if scheduler is not None:
+        from diamp.cli.extras import require
+
+        require("distributed")
     with progress_bars(show_progress) as bars:
         update = bars.start(f"SP 800-22: {count:,} × {length:,} bits", count)
 
