@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from diamp.cli import jsonmode
 from diamp.cli.common import bad_option, console, emit_json, fail, out
 from diamp.errors import DiampError
 
@@ -80,5 +81,7 @@ def report_command(
     failed = written.report.failed_checks
     if failed:
         names = "; ".join(f"{c.name} ({c.detail})" for c in failed)
-        console.print(f"[bold red]error:[/] the certificate disagrees with: {escape(names)}")
+        message = f"the certificate disagrees with: {names}"
+        if not jsonmode.record_error(message):
+            console.print(f"[bold red]error:[/] {escape(message)}")
         raise typer.Exit(1)
