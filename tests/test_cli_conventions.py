@@ -229,7 +229,7 @@ def _complete(words: str, cword: int) -> list[str]:
 
 def test_completion_of_commands_and_options() -> None:
     assert _complete("diamp ex", 1) == ["extract"]
-    assert set(_complete("diamp ", 1)) >= {"run", "stats", "extract", "test", "serve"}
+    assert set(_complete("diamp ", 1)) >= {"run", "init", "stats", "extract", "test", "serve"}
     assert _complete("diamp extract ", 2) == ["dodis", "toeplitz", "xor", "von-neumann"]
     assert {"--json", "--quiet", "--resume"} <= set(_complete("diamp run --", 2))
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from diamp.cli import jsonmode
 from diamp.cli.common import (
     ABORT_EXIT,
     bad_option,
@@ -33,7 +32,8 @@ from diamp.cli.common import (
 from diamp.cli.diehard import diehard_command
 from diamp.cli.entropy_model import entropy_model_command
 from diamp.cli.extract import extract_app
-from diamp.cli.jsonmode import DiampGroup
+from diamp.cli.init import init_command
+from diamp.cli.jsonmode import DiampGroup, record_error
 from diamp.cli.otp import otp_command
 from diamp.cli.report import report_command
 from diamp.cli.sp800_22 import sp800_22_command
@@ -133,7 +133,7 @@ def _finish(output: RunOutput, as_json: bool) -> None:
     report = output.report
     if report is not None and report.error is not None:
         retry = f" (the run's results are saved; retry with: diamp report {output.run_dir})"
-        if not jsonmode.record_error(report.error + retry):
+        if not record_error(report.error + retry):
             console.print(f"[bold red]error:[/] {escape(report.error + retry)}")
     elif report is not None and not as_json:
         out.print(escape(f"report: {report.path}"))
@@ -188,7 +188,7 @@ def run(
             )
     except Interrupted as err:
         resume_with = f"resume with: diamp run {config} --resume {where[0]}"
-        if not jsonmode.record_error(f"interrupted: {err}; {resume_with}", run_dir=str(where[0])):
+        if not record_error(f"interrupted: {err}; {resume_with}", run_dir=str(where[0])):
             console.print(f"[yellow]interrupted:[/] {escape(str(err))}")
             console.print(escape(resume_with))
         raise typer.Exit(err.exit_code) from err
@@ -439,6 +439,7 @@ test_app.command("sp800-22")(sp800_22_command)
 test_app.command("sp800-90b")(sp800_90b_command)
 test_app.command("diehard")(diehard_command)
 app.add_typer(test_app)
+app.command("init")(init_command)
 app.command("entropy-model")(entropy_model_command)
 app.command("otp")(otp_command)
 app.command("report")(report_command)

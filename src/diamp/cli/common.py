@@ -13,8 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from diamp.cli import jsonmode
-from diamp.cli.jsonmode import verdict
+from diamp.cli.jsonmode import hold_result, record_error, verdict
 from diamp.errors import ConfigError, DiampError
 
 if TYPE_CHECKING:
@@ -107,7 +106,7 @@ def emit_json(data: Any) -> None:
     """
     from diamp.protocol.certificate import dump_json
 
-    if isinstance(data, dict) and jsonmode.hold_result(data):
+    if isinstance(data, dict) and hold_result(data):
         return
     sys.stdout.write(dump_json(data).decode())
     sys.stdout.flush()
@@ -120,7 +119,7 @@ def fail(err: DiampError) -> typer.Exit:
     and structured fields (``{"error": ..., "exit_code": ..., "type": ..., "fields": ...}``).
     """
     fields = {k: _plain(v) for k, v in err.fields.items()}
-    if jsonmode.record_error(str(err), type=type(err).__name__, fields=fields):
+    if record_error(str(err), type=type(err).__name__, fields=fields):
         return typer.Exit(err.exit_code)
     console.print(f"[bold red]error:[/] {escape(str(err))}")
     return typer.Exit(err.exit_code)

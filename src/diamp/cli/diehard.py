@@ -120,8 +120,7 @@ def diehard_command(
         raise fail(err) from err
     _report(result, file, json_out)
     if result.failed:
-        failed = sum(r.assessment == "FAILED" for r in result.results)
-        raise verdict(1, f"{failed} Diehard test(s) failed")
+        raise verdict(1, f"{sum(r.assessment == 'FAILED' for r in result.results)} test(s) failed")
 
 
 def _check_options(
