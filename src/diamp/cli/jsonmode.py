@@ -17,7 +17,6 @@ key. Nothing else is written to stdout in JSON mode; progress and logs stay on s
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -113,7 +112,8 @@ def _write(session: _Session, code: int) -> None:
         return  # --help, --version: text, as asked for
     data: dict[str, Any] = {}
     if code != 0:
-        data = {"error": session.error or f"failed with exit status {code}", "exit_code": code}
+        fallback = "interrupted" if code == 130 else f"failed with exit status {code}"
+        data = {"error": session.error or fallback, "exit_code": code}
         data.update(session.details)
     if session.result is not None:
         from diamp.protocol.certificate import dump_json  # numpy-aware
@@ -122,6 +122,8 @@ def _write(session: _Session, code: int) -> None:
         data.update({"result": session.result} if clash else session.result)
         text = dump_json(data).decode()
     else:  # plain values only: no numeric import for a usage error
+        import json
+
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     sys.stdout.write(text)
     sys.stdout.flush()
