@@ -77,6 +77,7 @@ REFUSALS: dict[tuple[str, ...], list[str]] = {
     ("beacon", "keygen"): "beacon keygen --out {tmp}/keys --bits 512".split(),
     ("beacon", "verify"): "beacon verify {tmp}/pulse.json".split(),
     ("keys", "new"): "keys new alice --clients {tmp}/c.toml --out {tmp}".split(),
+    ("init",): "init --example no-such {tmp}/demo".split(),
     ("client", "fetch"): (
         "client fetch --url https://127.0.0.1:1 --key-id a --key-file {tmp}/k --bytes 8 "
         "--format octal"
@@ -109,7 +110,17 @@ def test_json_refusal_is_one_object_matching_the_plain_error(
     assert sorted(tmp_path.iterdir()) == before  # a refusal leaves nothing behind
 
 
-@pytest.mark.parametrize("path", _json_commands(), ids=" ".join)
+def _with_required() -> list[tuple[str, ...]]:
+    commands = _commands()
+    return [p for p in _json_commands() if any(q.required for q in commands[p].params)]
+
+
+def test_only_init_runs_without_arguments() -> None:
+    """``diamp init --list`` needs no DIR (tests/test_cli_init.py checks its refusal)."""
+    assert sorted(set(_json_commands()) - set(_with_required())) == [("init",)]
+
+
+@pytest.mark.parametrize("path", _with_required(), ids=" ".join)
 def test_json_usage_error_is_one_object(path: tuple[str, ...]) -> None:
     """Click's own refusal (a required argument or option missing) is JSON too."""
     result = invoke(*path, "--json")
