@@ -20,6 +20,24 @@ damaged run, a check that failed), 2 invalid configuration or arguments (one lin
 key or option), 3 protocol abort, 4 timing verification failed (and `diamp test sp800-90b
 --iid` when the data are not IID), 130 interrupted.
 
+**`--json`.** A command given `--json` writes exactly one JSON object to stdout and nothing
+else (progress bars and logs go to stderr): its result when it succeeds; otherwise
+`{"error": "<one line>", "exit_code": N, ...}`, also for the usage errors the parser itself
+reports (an unknown option, a value of the wrong type, a missing argument; then with
+`"command"`), and for errors of diamp with `"type"` (the error class) and `"fields"` (the
+file, key or block it names). When a command produced a result and then says "fail" (a failed
+test battery, a protocol abort), the result's fields follow `error` and `exit_code` in the
+same object. Exit status 0 if and only if the object has no `error`.
+
+**Output.** Results (the run summary, tables, reports' paths) go to stdout; progress bars,
+warnings and errors to stderr, so `diamp run CONFIG > summary.txt` keeps the summary.
+
+**Shell completion.** `diamp --install-completion` installs completion for the shell it is
+started from (bash, zsh, fish, PowerShell); `diamp --show-completion` prints the script instead.
+
+**Examples.** `diamp init DIR` writes the demo config (and the files it reads) into DIR;
+`diamp init --list` lists the examples shipped inside the package.
+
 *Generated at build time from the typer application `diamp.cli:app`.*
 
 """

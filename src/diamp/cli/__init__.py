@@ -27,10 +27,13 @@ from diamp.cli.common import (
     parse_exact,
     parse_mu,
     progress_bars,
+    verdict,
 )
 from diamp.cli.diehard import diehard_command
 from diamp.cli.entropy_model import entropy_model_command
 from diamp.cli.extract import extract_app
+from diamp.cli.init import init_command
+from diamp.cli.jsonmode import DiampGroup, record_error
 from diamp.cli.otp import otp_command
 from diamp.cli.report import report_command
 from diamp.cli.sp800_22 import sp800_22_command
@@ -55,7 +58,8 @@ app = typer.Typer(
     # 0.2 s of CPU at every start, and it read "[server]" in option help as markup and
     # dropped it.
     rich_markup_mode=None,
-    add_completion=False,
+    # --json makes every outcome, usage errors included, one JSON object (cli/jsonmode.py)
+    cls=DiampGroup,
     pretty_exceptions_enable=False,
 )
 
@@ -116,7 +120,7 @@ def _summary(output: RunOutput) -> None:
     table.add_row("certificate", escape(str(output.certificate_path)))
     if output.key_path is not None and result.key is not None:
         table.add_row("key", escape(f"{output.key_path} (sha256 {result.key.sha256()})"))
-    console.print(table)
+    out.print(table)
 
 
 def _finish(output: RunOutput, as_json: bool) -> None:
@@ -129,11 +133,12 @@ def _finish(output: RunOutput, as_json: bool) -> None:
     report = output.report
     if report is not None and report.error is not None:
         retry = f" (the run's results are saved; retry with: diamp report {output.run_dir})"
-        console.print(f"[bold red]error:[/] {escape(report.error + retry)}")
-    elif report is not None:
-        console.print(escape(f"report: {report.path}"))
-    if output.result.status != "ok":
-        raise typer.Exit(ABORT_EXIT)  # the protocol's verdict outranks a report failure
+        if not record_error(report.error + retry):
+            console.print(f"[bold red]error:[/] {escape(report.error + retry)}")
+    elif report is not None and not as_json:
+        out.print(escape(f"report: {report.path}"))
+    if output.result.status != "ok":  # the protocol's verdict outranks a report failure
+        raise verdict(ABORT_EXIT, f"protocol aborted: {output.result.abort_reason}")
     if report is not None and not report.ok:
         raise typer.Exit(1)
 
@@ -169,7 +174,7 @@ def run(
     from diamp.protocol.run import run as run_experiment
 
     if resume is not None:
-        _finished_already(config, resume)
+        _finished_already(config, resume, as_json)
     stop, where = _StopFlag(), [resume]
     try:
         with progress_bars(not quiet) as progress, stop.installed():
@@ -182,15 +187,17 @@ def run(
                 on_run_dir=lambda d: where.__setitem__(0, d),
             )
     except Interrupted as err:
-        console.print(f"[yellow]interrupted:[/] {escape(str(err))}")
-        console.print(escape(f"resume with: diamp run {config} --resume {where[0]}"))
+        resume_with = f"resume with: diamp run {config} --resume {where[0]}"
+        if not record_error(f"interrupted: {err}; {resume_with}", run_dir=str(where[0])):
+            console.print(f"[yellow]interrupted:[/] {escape(str(err))}")
+            console.print(escape(resume_with))
         raise typer.Exit(err.exit_code) from err
     except DiampError as err:
         raise fail(err) from err
     _finish(output, as_json)
 
 
-def _finished_already(config: Path, run_dir: Path) -> None:
+def _finished_already(config: Path, run_dir: Path, as_json: bool) -> None:
     """``--resume`` of a finished run: verify it against its certificate, change nothing."""
     from diamp.protocol.run import finished_run
 
@@ -201,13 +208,18 @@ def _finished_already(config: Path, run_dir: Path) -> None:
     if done is None:
         return
     cert = done.certificate
-    out.print(
-        escape(
-            f"run {cert.run_id} finished earlier (status {cert.status}, m = {cert.m:,} bits); "
-            f"store, Z, key and {done.path.name} verified; nothing changed"
-        )
+    said = (
+        f"run {cert.run_id} finished earlier (status {cert.status}, m = {cert.m:,} bits); "
+        f"store, Z, key and {done.path.name} verified; nothing changed"
     )
-    raise typer.Exit(0 if cert.status == "ok" else ABORT_EXIT)
+    if as_json:
+        emit_json({"run_id": cert.run_id, "status": cert.status, "m": cert.m,
+                   "certificate": str(done.path), "finished_earlier": True})  # fmt: skip
+    else:
+        out.print(escape(said))
+    if cert.status != "ok":
+        raise verdict(ABORT_EXIT, f"protocol aborted earlier: {said}")
+    raise typer.Exit(0)
 
 
 class _StopFlag:
@@ -427,6 +439,7 @@ test_app.command("sp800-22")(sp800_22_command)
 test_app.command("sp800-90b")(sp800_90b_command)
 test_app.command("diehard")(diehard_command)
 app.add_typer(test_app)
+app.command("init")(init_command)
 app.command("entropy-model")(entropy_model_command)
 app.command("otp")(otp_command)
 app.command("report")(report_command)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from diamp.cli.common import bad_option, console, emit_json, fail, out
+from diamp.cli.common import bad_option, console, emit_json, fail, out, verdict
 from diamp.errors import DiampError
 
 if TYPE_CHECKING:
@@ -113,8 +113,10 @@ def verify(
     except DiampError as err:
         raise fail(err) from err
     _print(report, as_json)
-    if not report.ok or (certified_only and report.simulated):
-        raise typer.Exit(1)
+    if not report.ok:
+        raise verdict(1, f"{len(report.failures)} verification failure(s)")
+    if certified_only and report.simulated:
+        raise verdict(1, f"{len(report.simulated)} pulse(s) simulated (--certified-only)")
 
 
 def _print(report: VerificationReport, as_json: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from diamp.cli.jsonmode import hold_result, record_error, verdict
 from diamp.errors import ConfigError, DiampError
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ __all__ = [
     "parse_exact",
     "parse_mu",
     "progress_bars",
+    "verdict",
 ]
 
 console = Console(stderr=True, soft_wrap=True)  # errors stay one line: scripts grep them
@@ -96,17 +99,39 @@ def progress_bars(enabled: bool) -> Iterator[RichProgress]:
 
 
 def emit_json(data: Any) -> None:
-    """Write strict JSON to stdout (no wrapping, no colour): for scripts."""
+    """Write strict JSON to stdout (no wrapping, no colour): for scripts.
+
+    In JSON mode (see :mod:`diamp.cli.jsonmode`) the object is held and written when the
+    command ends, with the error beside it if the command then fails.
+    """
     from diamp.protocol.certificate import dump_json
 
+    if isinstance(data, dict) and hold_result(data):
+        return
     sys.stdout.write(dump_json(data).decode())
     sys.stdout.flush()
 
 
 def fail(err: DiampError) -> typer.Exit:
-    """Print ``err`` (markup-escaped) and return the exit that carries its status."""
+    """Print ``err`` (markup-escaped) and return the exit that carries its status.
+
+    In JSON mode the error becomes the one JSON object instead, with the error's class
+    and structured fields (``{"error": ..., "exit_code": ..., "type": ..., "fields": ...}``).
+    """
+    fields = {k: _plain(v) for k, v in err.fields.items()}
+    if record_error(str(err), type=type(err).__name__, fields=fields):
+        return typer.Exit(err.exit_code)
     console.print(f"[bold red]error:[/] {escape(str(err))}")
     return typer.Exit(err.exit_code)
+
+
+def _plain(value: Any) -> Any:
+    """A structured error field as JSON can carry it (paths and the like as text)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return str(value)
 
 
 def bad_option(option: str, message: str) -> typer.Exit:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from diamp.cli.common import bad_option, emit_json, fail, progress_bars
+from diamp.cli.common import bad_option, emit_json, fail, progress_bars, verdict
 from diamp.errors import DiampError
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def diehard_command(
         raise fail(err) from err
     _report(result, file, json_out)
     if result.failed:
-        raise typer.Exit(1)
+        raise verdict(1, f"{sum(r.assessment == 'FAILED' for r in result.results)} test(s) failed")
 
 
 def _check_options(

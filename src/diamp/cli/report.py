@@ -8,13 +8,15 @@ written by :func:`diamp.protocol.run.write_report`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from diamp.cli.common import bad_option, console, emit_json, fail, out
+from diamp.cli.jsonmode import record_error
 from diamp.errors import DiampError
 
 __all__ = ["report_command"]
@@ -77,8 +79,14 @@ def report_command(
         if "provenance" in shown:
             out.print(escape(f"provenance: {provenance_summary(shown['provenance'])}"))
         out.print(escape(f"report: {written.path}"))
-    failed = written.report.failed_checks
+    _refuse_disagreement(written.report.failed_checks)
+
+
+def _refuse_disagreement(failed: Sequence[Any]) -> None:
+    """Exit 1 naming the recomputed values that disagree with the certificate, if any."""
     if failed:
         names = "; ".join(f"{c.name} ({c.detail})" for c in failed)
-        console.print(f"[bold red]error:[/] the certificate disagrees with: {escape(names)}")
+        message = f"the certificate disagrees with: {names}"
+        if not record_error(message):
+            console.print(f"[bold red]error:[/] {escape(message)}")
         raise typer.Exit(1)

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from diamp.cli.common import bad_option, console, emit_json, fail, out, progress_bars
+from diamp.cli.common import (
+    bad_option,
+    console,
+    emit_json,
+    fail,
+    out,
+    progress_bars,
+    verdict,
+)
 from diamp.errors import DiampError, StorageError
 
 if TYPE_CHECKING:
@@ -126,7 +134,7 @@ def _report(
     else:
         _print_non_iid(result)
     if isinstance(result, IidResult) and not result.iid:
-        raise typer.Exit(NOT_IID_EXIT)
+        raise verdict(NOT_IID_EXIT, "the samples are not IID (min-entropy does not apply)")
 
 
 def _warn(samples: Any, bits: int) -> None:

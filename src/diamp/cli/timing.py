@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from diamp.cli.common import emit_json, fail, out
+from diamp.cli.common import emit_json, fail, out, verdict
 from diamp.errors import DiampError
 
 timing_app = typer.Typer(
@@ -80,7 +80,7 @@ def budget(
         for reason in result.reasons:
             out.print(f"  {reason}")
     if result.verdict != "pass":
-        raise typer.Exit(4)
+        raise verdict(4, "timing verdict: fail: " + "; ".join(result.reasons))
 
 
 @timing_app.command("check")
@@ -140,7 +140,7 @@ def check(
         for reason in result.reasons:
             out.print(f"  {reason}")
     if result.verdict != "pass":
-        raise typer.Exit(4)
+        raise verdict(4, "timing verdict: fail: " + "; ".join(result.reasons))
 
 
 @timing_app.command("simulate")
