@@ -77,6 +77,9 @@ REFUSALS: dict[tuple[str, ...], list[str]] = {
     ("beacon", "keygen"): "beacon keygen --out {tmp}/keys --bits 512".split(),
     ("beacon", "verify"): "beacon verify {tmp}/pulse.json".split(),
     ("keys", "new"): "keys new alice --clients {tmp}/c.toml --out {tmp}".split(),
+    ("keys", "list"): "keys list --clients {tmp}/c.toml".split(),
+    ("keys", "revoke"): "keys revoke alice --clients {tmp}/c.toml".split(),
+    ("keys", "rotate"): "keys rotate alice --clients {tmp}/c.toml --out {tmp}/alice.key".split(),
     ("init",): "init --example no-such {tmp}/demo".split(),
     ("client", "fetch"): (
         "client fetch --url https://127.0.0.1:1 --key-id a --key-file {tmp}/k --bytes 8 "

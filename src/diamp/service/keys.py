@@ -292,6 +292,7 @@ def revoke_client(clients: str | Path, client_id: str) -> tuple[ClientEntry, boo
     shows when it was revoked.
     """
     p = Path(clients)
+    check_private(p)  # a missing file is refused before a lock file is made beside it
     with locked(p):
         entries = read_clients(p)
         entry = _existing(p, entries, client_id)
@@ -327,6 +328,7 @@ def rotate_client(
     p, target = Path(clients), Path(out)
     if target.resolve() == p.resolve():
         raise KeyFileError(f"--out {target}: that is the clients file", path=str(target))
+    check_private(p)  # a missing file is refused before a lock file is made beside it
     with locked(p):
         entries = read_clients(p)
         entry = _existing(p, entries, client_id)
