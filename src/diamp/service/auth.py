@@ -143,8 +143,11 @@ def _check_shape(sig: SignatureParams) -> None:
     if "@method" not in names:
         raise AuthError("signature must cover @method", reason="missing_component")
     if not any(names.issuperset(t) for t in _TARGETS):
-        raise AuthError("signature must cover the target: @authority with @path and @query "
-                        "(or @request-target), or @target-uri", reason="missing_component")  # fmt: skip
+        raise AuthError(
+            "signature must cover the target: @authority with @path and @query "
+            "(or @request-target), or @target-uri",
+            reason="missing_component",
+        )
 
 
 class Verifier:
