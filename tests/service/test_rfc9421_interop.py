@@ -9,6 +9,8 @@ default, both cover ``@target-uri``, and ``requests-http-signature`` adds ``date
 from __future__ import annotations
 
 import datetime
+import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,9 +23,12 @@ from http_message_signatures import (
     InvalidSignature,
     algorithms,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from requests_http_signature import HTTPSignatureAuth
 
 from diamp.service.app import create_app
+from diamp.service.auth import REASONS
 from diamp.service.client import signed_headers
 
 
@@ -209,3 +214,39 @@ def test_library_signature_for_another_server_is_refused(server: Any) -> None:
     with requests.Session() as s:
         r = s.send(prepared, timeout=10)
     assert r.status_code == 401 and r.json()["detail"].startswith("authority:")
+
+
+def _raw_get(base: str, header_lines: bytes) -> bytes:
+    """One HTTP/1.1 GET over a fresh socket with the given header lines; the whole answer."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(
+            b"GET /v1/random?bytes=16 HTTP/1.1\r\nHost: %s:%s\r\n" % (host.encode(), port.encode())
+            + header_lines
+            + b"Connection: close\r\n\r\n"
+        )
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_FIELD_BYTES = st.binary(min_size=1, max_size=120).map(
+    lambda b: bytes(c for c in b if c not in b"\r\n") or b"x"
+)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(sig_input=_FIELD_BYTES, signature=_FIELD_BYTES)
+def test_random_signature_header_bytes_get_a_refusal_never_a_500(
+    server: Any, sig_input: bytes, signature: bytes
+) -> None:
+    base, _, _ = server
+    answer = _raw_get(base, b"Signature-Input: %s\r\nSignature: %s\r\n" % (sig_input, signature))
+    status = int(answer.split(b" ", 2)[1])
+    assert status in (400, 401), answer[:300]
+    assert b"Traceback" not in answer
+    if status == 401:
+        reason = json.loads(answer.split(b"\r\n\r\n", 1)[1])["detail"].split(":", 1)[0]
+        assert reason in REASONS
