@@ -391,3 +391,27 @@ def test_mutated_valid_headers_never_escape_as_another_exception(cut: int, junk:
             assert v.verify(mutated, PARTS) == "alice"  # a harmless change (e.g. spaces)
         except AuthError as err:
             assert err.fields["reason"] in REASONS
+
+
+_PRINTABLE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    names=st.lists(_PRINTABLE, max_size=5),
+    params=st.lists(
+        st.tuples(
+            st.sampled_from(["created", "expires", "keyid", "nonce", "tag", "alg", "x"]),
+            st.one_of(st.integers(-(10**15) + 1, 10**15 - 1), _PRINTABLE, st.just(True)),
+        ),
+        max_size=6,
+        unique_by=lambda kv: kv[0],
+    ),
+)
+def test_signature_params_serialise_exactly_as_the_library(
+    names: list[str], params: list[tuple[str, object]]
+) -> None:
+    from http_sf.innerlist import ser_innerlist
+
+    sig = SignatureParams("sig1", tuple(names), tuple(params))
+    assert sig.serialize() == ser_innerlist(([(n, {}) for n in names], dict(params)))
