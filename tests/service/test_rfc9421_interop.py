@@ -12,6 +12,7 @@ import datetime
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -250,3 +251,29 @@ def test_random_signature_header_bytes_get_a_refusal_never_a_500(
     if status == 401:
         reason = json.loads(answer.split(b"\r\n\r\n", 1)[1])["detail"].split(":", 1)[0]
         assert reason in REASONS
+
+
+def test_a_configured_signature_tag_is_required(tmp_path: Path) -> None:
+    text = config_text(pool="fill = false", server='signature_tag = "diamp-prod"')
+    settings, keys = settings_for(tmp_path, text)
+    fill_counter(tmp_path / "pool.sqlite", "standard", 4096)
+    with serve(create_app(settings)) as base:
+        url = f"{base}/v1/random?bytes=8"
+        tagged = HTTPSignatureAuth(key=keys["alice"], key_id="alice", tag="diamp-prod",
+                                   signature_algorithm=algorithms.HMAC_SHA256)  # fmt: skip
+        assert requests.get(url, auth=tagged, timeout=10).status_code == 200
+        other = HTTPSignatureAuth(key=keys["alice"], key_id="alice", tag="diamp-test",
+                                  signature_algorithm=algorithms.HMAC_SHA256)  # fmt: skip
+        untagged = HTTPSignatureAuth(key=keys["alice"], key_id="alice",
+                                     signature_algorithm=algorithms.HMAC_SHA256)  # fmt: skip
+        for auth in (other, untagged):
+            r = requests.get(f"{base}/v1/random?bytes=9", auth=auth, timeout=10)
+            assert r.status_code == 401 and r.json()["detail"].startswith("bad_tag:")
+
+
+@pytest.mark.parametrize("tag", ['""', '"tab\\there"', '"é"'])
+def test_an_invalid_signature_tag_is_refused_by_the_config(tmp_path: Path, tag: str) -> None:
+    from diamp.service.errors import ServiceConfigError
+
+    with pytest.raises(ServiceConfigError, match="signature_tag"):
+        settings_for(tmp_path, config_text(server=f"signature_tag = {tag}"))
