@@ -217,12 +217,12 @@ def test_library_signature_for_another_server_is_refused(server: Any) -> None:
     assert r.status_code == 401 and r.json()["detail"].startswith("authority:")
 
 
-def _raw_get(base: str, header_lines: bytes) -> bytes:
+def _raw_get(base: str, header_lines: bytes, query: bytes = b"bytes=16") -> bytes:
     """One HTTP/1.1 GET over a fresh socket with the given header lines; the whole answer."""
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as s:
         s.sendall(
-            b"GET /v1/random?bytes=16 HTTP/1.1\r\nHost: %s:%s\r\n" % (host.encode(), port.encode())
+            b"GET /v1/random?%s HTTP/1.1\r\nHost: %s:%s\r\n" % (query, host.encode(), port.encode())
             + header_lines
             + b"Connection: close\r\n\r\n"
         )
@@ -277,3 +277,20 @@ def test_an_invalid_signature_tag_is_refused_by_the_config(tmp_path: Path, tag: 
 
     with pytest.raises(ServiceConfigError, match="signature_tag"):
         settings_for(tmp_path, config_text(server=f"signature_tag = {tag}"))
+
+
+def test_signature_fields_split_over_several_lines_are_one_dictionary(server: Any) -> None:
+    base, key, _ = server
+    prepared = _hms_request(base, key, "bytes=18", key_id="proxy", label="proxy",
+                            extra_keys={"proxy": b"p" * 32})  # fmt: skip
+    HTTPMessageSigner(
+        signature_algorithm=algorithms.HMAC_SHA256, key_resolver=Keys({"alice": key})
+    ).sign(prepared, key_id="alice", label="client", append_if_signature_exists=True)
+    lines = b"".join(
+        b"%s: %s\r\n" % (name.encode(), member.encode())
+        for name in ("Signature-Input", "Signature")
+        for member in prepared.headers[name].split(", ")
+    )
+    assert lines.count(b"Signature-Input:") == 2 and lines.count(b"Signature:") == 2
+    answer = _raw_get(base, lines, query=b"bytes=18")
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
