@@ -180,8 +180,8 @@ def test_same_stamp_rewrite_of_a_fresh_file_is_still_seen(clients: Path) -> None
 
 @pytest.mark.parametrize(
     ("value", "reason"),
-    [("", "unsigned"), ("zz" * 32, "malformed"), ("ab" * 31, "malformed"), ("ab" * 33, "malformed"),
-     ("AB" * 32, "unknown_key")],
+    [("", "missing_api_key"), ("zz" * 32, "malformed"), ("ab" * 31, "malformed"),
+     ("ab" * 33, "malformed"), ("AB" * 32, "unknown_key")],
 )  # fmt: skip
 def test_api_key_refusals(clients: Path, value: str, reason: str) -> None:
     add_client(clients, "alice")

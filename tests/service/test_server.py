@@ -53,9 +53,9 @@ def test_every_authentication_failure_gets_401_and_is_counted(counter_server) ->
     with httpx.Client() as c:
         assert c.get(url, headers=h).status_code == 200
         cases = {
-            "unsigned": {},
-            "replayed": h,
-            "expired": _signed(key, url, created=int(time.time()) - 400),
+            "missing_signature": {},
+            "replay": h,
+            "too_old": _signed(key, url, created=int(time.time()) - 400),
             "unknown_key": _signed(b"x" * 32, url, keyid="mallory"),
             "bad_signature": _signed(b"y" * 32, url),  # wrong key for alice
         }

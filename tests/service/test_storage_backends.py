@@ -90,7 +90,7 @@ def test_a_replayed_request_is_refused_by_another_process(
     assert verifiers[0].verify(headers, parts) == "alice"
     with pytest.raises(AuthError) as err:
         verifiers[1].verify(headers, parts)
-    assert err.value.fields["reason"] == "replayed"
+    assert err.value.fields["reason"] == "replay"
     other, parts = _request("m" * 16, key, verifiers[0].started)  # another nonce: fine
     assert verifiers[1].verify(other, parts) == "alice"
     for db in stores:

@@ -35,6 +35,7 @@ MODULE_EXTRAS = {
     "httpcore": "service",
     "cryptography": "service",
     "prometheus_client": "service",
+    "http_sf": "service",
     "dask": "dask",
     "distributed": "dask",
     "zhinst": "lab",

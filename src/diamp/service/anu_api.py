@@ -96,7 +96,7 @@ def access(service: Service, request: Request, tier: str | None) -> tuple[str, s
     if name not in public:
         if name not in service.pipeline.tiers:
             raise HTTPException(422, f"unknown tier {name!r}; public tiers: {', '.join(public)}")
-        service.metrics.auth_failures.labels("unsigned").inc()
+        service.metrics.auth_failures.labels("missing_signature").inc()
         raise HTTPException(
             401, f"tier {name!r} is not public: sign the request (RFC 9421)", headers=_SIGNATURE
         )

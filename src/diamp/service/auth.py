@@ -1,177 +1,95 @@
 """Pre-shared-key request signatures: RFC 9421 HTTP Message Signatures with hmac-sha256.
 
-A client signs ``("@method" "@authority" "@path" "@query")`` with the parameters
-``created`` (Unix seconds), ``keyid``, ``nonce`` and ``alg="hmac-sha256"``::
+diamp's own client signs ``("@method" "@authority" "@path" "@query")`` with ``created``,
+``keyid``, ``nonce`` and ``alg="hmac-sha256"``::
 
     Signature-Input: sig1=("@method" "@authority" "@path" "@query");created=1700000000;\
 keyid="alice";nonce="3f1c…";alg="hmac-sha256"
     Signature: sig1=:BASE64(HMAC-SHA256(key, signature base)):
 
-The signature base is RFC 9421 §2.5: one line ``"<component>": <value>`` per covered
-component, then ``"@signature-params": <inner list>``, joined by LF with no trailing LF.
-Derived values (§2.2): ``@method`` as sent; ``@authority`` the Host, lowercased, without a
-default port; ``@path`` the request path as sent (percent-encoding kept), "/" if empty;
-``@query`` "?" plus the query as sent ("?" alone without one).
+The verifier accepts any standard client (RFC 9421 §3.2, §7):
 
-The verifier requires exactly those four components and four parameters, ``created`` no
-older than the replay window (≤ 300 s), not in the future beyond a small skew, and not
-before the server started (the nonce cache lives in memory, so a restart must not reopen
-the window); each (keyid, nonce) is accepted once: by this process, or with a shared nonce
-store (:class:`diamp.service.shared.SharedNonces`, several processes or hosts) by all of
-them. Signatures are compared with
-:func:`hmac.compare_digest`.
+- **Components.** Any covered list that holds ``@method`` and the target, either as
+  ``@authority`` + ``@path`` + ``@query``, as ``@authority`` + ``@request-target`` or as
+  ``@target-uri``; other components are fine when the server can derive them
+  (:func:`diamp.service.sigbase.component_value`).
+- **Parameters.** ``keyid`` and ``created`` are required; ``created`` no older than the
+  replay window (≤ 300 s), not in the future beyond the clock skew, and not before the
+  server started (the replay cache lives in memory, so a restart must not reopen the
+  window). ``expires``, if present, must not have passed. ``alg``, if present, must be
+  ``hmac-sha256``. ``tag`` is accepted (and, if the verifier is given one, required to
+  match). ``nonce`` is optional; any other parameter is refused.
+- **Replay.** A signature is accepted once: by its (keyid, nonce), or, without a nonce, by
+  its (keyid, signature value). Nonce-less clients therefore get one answer per distinct
+  request per second (their ``created`` resolution); a second identical request within the
+  same second is refused as a replay, never served. The cache is this process's memory or a
+  shared store (:class:`diamp.service.shared.SharedNonces`, several processes or hosts).
+- **Several signatures.** Every ``Signature-Input`` member with a ``Signature`` value is a
+  candidate (those with the expected ``tag``, if one is set); the first that verifies
+  authenticates the request. If none does, the refusal is that of the first candidate whose
+  ``keyid`` turned out to be a client's (``bad_signature``, ``revoked``, ``rotated``), else
+  of the first.
+
+Signatures are compared with :func:`hmac.compare_digest`; an unknown ``keyid`` costs the
+same HMAC as a known one.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
 from diamp.service.errors import AuthError
+from diamp.service.sigbase import (
+    ALG,
+    COMPONENTS,
+    PARAMS,
+    RequestParts,
+    SignatureParams,
+    normalize_authority,
+    parse_signature,
+    parse_signature_input,
+    parse_signatures,
+    sign_request,
+    signature_base,
+    signature_values,
+)
 
 __all__ = [
     "COMPONENTS",
+    "REASONS",
+    "KeyLookup",
     "RequestParts",
     "SignatureParams",
+    "StaticKeys",
     "Verifier",
+    "normalize_authority",
     "parse_signature",
     "parse_signature_input",
     "sign_request",
     "signature_base",
 ]
 
-COMPONENTS = ("@method", "@authority", "@path", "@query")
-ALG = "hmac-sha256"
-_TOKEN = r'"(?:[^"\\]|\\[\\"])*"'
-_MEMBER = re.compile(
-    r"^\s*([a-z*][a-z0-9_.*-]*)=\(((?:\s*"
-    + _TOKEN
-    + r")*)\s*\)((?:;[a-z*][a-z0-9_.*-]*=(?:-?\d{1,15}|"
-    + _TOKEN
-    + r"))*)\s*$"
-)
-_PARAM = re.compile(r";([a-z*][a-z0-9_.*-]*)=(-?\d{1,15}|" + _TOKEN + r")")
-_SIG = re.compile(r"^\s*([a-z*][a-z0-9_.*-]*)=:([A-Za-z0-9+/=]*):\s*$")
 
+REASONS = (
+    "missing_signature", "malformed", "missing_component", "unsupported_component",
+    "missing_parameter", "unsupported_parameter", "bad_alg", "bad_tag", "bad_digest",
+    "not_yet_valid", "too_old", "expired", "unknown_key", "bad_signature", "revoked",
+    "rotated", "replay", "busy",
+)  # fmt: skip
+"""Every ``reason`` a :class:`Verifier` refusal carries (the 401 metric's label)."""
 
-@dataclass(frozen=True)
-class SignatureParams:
-    """A parsed ``Signature-Input`` member: label, covered components, parameters in order."""
-
-    label: str
-    components: tuple[str, ...]
-    params: tuple[tuple[str, int | str], ...]
-
-    def get(self, name: str) -> int | str | None:
-        """A parameter's value (None if absent)."""
-        return next((v for k, v in self.params if k == name), None)
-
-    def serialize(self) -> str:
-        """The inner list as RFC 8941 serialises it (the ``@signature-params`` value)."""
-        items = " ".join(_quote(c) for c in self.components)
-        params = "".join(
-            f";{k}={v}" if isinstance(v, int) else f";{k}={_quote(v)}" for k, v in self.params
-        )
-        return f"({items}){params}"
-
-
-@dataclass(frozen=True)
-class RequestParts:
-    """The derived components of a request (values exactly as §2.2 defines them)."""
-
-    method: str
-    authority: str
-    path: str
-    query: str
-
-    def value(self, component: str) -> str:
-        """The value of one derived component."""
-        value: str = getattr(self, _FIELDS[component])
-        return value
-
-
-_FIELDS = {"@method": "method", "@authority": "authority", "@path": "path", "@query": "query"}
-
-
-def _quote(text: str) -> str:
-    if "\\" in text or '"' in text:
-        text = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + text + '"'
-
-
-def _unquote(token: str) -> str:
-    inner = token[1:-1]
-    return re.sub(r"\\([\\\"])", r"\1", inner) if "\\" in inner else inner
-
-
-def normalize_authority(host: str, scheme: str) -> str:
-    """Host header lowercased, default port (80 for http, 443 for https) removed."""
-    host = host.strip().lower()
-    default = {"http": ":80", "https": ":443"}.get(scheme, "")
-    return host[: -len(default)] if default and host.endswith(default) else host
-
-
-def parse_signature_input(text: str) -> SignatureParams:
-    """Parse a one-member ``Signature-Input`` dictionary (RFC 8941 inner list).
-
-    Raises
-    ------
-    AuthError
-        ``malformed`` if it is not exactly one well-formed member.
-    """
-    m = _MEMBER.match(text)
-    if m is None:
-        raise AuthError("Signature-Input is not one well-formed member", reason="malformed")
-    components = tuple(_unquote(t) for t in re.findall(_TOKEN, m.group(2)))
-    params: list[tuple[str, int | str]] = []
-    for name, raw in _PARAM.findall(m.group(3)):
-        params.append((name, _unquote(raw) if raw.startswith('"') else int(raw)))
-    if len({k for k, _ in params}) != len(params):
-        raise AuthError("Signature-Input repeats a parameter", reason="malformed")
-    return SignatureParams(m.group(1), components, tuple(params))
-
-
-def parse_signature(text: str, label: str) -> bytes:
-    """The byte sequence of the ``Signature`` member ``label``."""
-    m = _SIG.match(text)
-    if m is None or m.group(1) != label:
-        raise AuthError(
-            f"Signature is not one byte sequence labelled {label!r}", reason="malformed"
-        )
-    try:
-        return base64.b64decode(m.group(2), validate=True)
-    except binascii.Error as err:
-        raise AuthError("Signature is not valid base64", reason="malformed") from err
-
-
-def signature_base(parts: RequestParts, sig: SignatureParams) -> bytes:
-    """The RFC 9421 §2.5 signature base (derived components only)."""
-    lines = [f"{_quote(c)}: {parts.value(c)}" for c in sig.components]
-    lines.append(f'"@signature-params": {sig.serialize()}')
-    return "\n".join(lines).encode()
-
-
-def sign_request(
-    key: bytes, keyid: str, parts: RequestParts, *, created: int, nonce: str, label: str = "sig1"
-) -> dict[str, str]:
-    """The ``Signature-Input`` and ``Signature`` headers for a request."""
-    sig = SignatureParams(
-        label, COMPONENTS, (("created", created), ("keyid", keyid), ("nonce", nonce), ("alg", ALG))
-    )
-    mac = hmac.new(key, signature_base(parts, sig), hashlib.sha256).digest()
-    return {
-        "Signature-Input": f"{label}={sig.serialize()}",
-        "Signature": f"{label}=:{base64.b64encode(mac).decode()}:",
-    }
+_KNOWN_KEY = frozenset({"bad_signature", "revoked", "rotated"})
+"""Refusals that say the signature's ``keyid`` is a client's (preferred among several)."""
+_TARGETS = (("@authority", "@path", "@query"), ("@authority", "@request-target"), ("@target-uri",))
+_TYPES: dict[str, type] = {
+    "created": int, "expires": int, "keyid": str, "nonce": str, "tag": str, "alg": str,
+}  # fmt: skip
 
 
 class KeyLookup(Protocol):
@@ -199,14 +117,46 @@ class NonceStore(Protocol):
     """A nonce cache shared with other processes (:class:`diamp.service.shared.SharedNonces`)."""
 
     def remember(self, keyid: str, nonce: str, expires: float) -> None:
-        """Record the nonce; ``AuthError`` (``replayed``) if it was seen before."""
+        """Record the nonce; ``AuthError`` (``replay``) if it was seen before."""
+
+
+def _check_shape(sig: SignatureParams) -> None:
+    """Parameters and components, before any key or clock is consulted."""
+    for name, value in sig.params:
+        if name not in PARAMS:
+            raise AuthError(f"signature parameter {name!r} is not one RFC 9421 defines",
+                            reason="unsupported_parameter")  # fmt: skip
+        if type(value) is not _TYPES[name]:
+            kind = "an integer" if _TYPES[name] is int else "a string"
+            raise AuthError(f"signature parameter {name!r} must be {kind}", reason="malformed")
+    for name in ("keyid", "created"):
+        if sig.get(name) is None:
+            raise AuthError(f"signature parameter {name!r} is required",
+                            reason="missing_parameter")  # fmt: skip
+    alg = sig.get("alg")
+    if alg is not None and alg != ALG:
+        raise AuthError(f"alg {alg!r} is not {ALG!r}", reason="bad_alg")
+    nonce = sig.get("nonce")
+    if nonce is not None and not 8 <= len(nonce) <= 128:
+        raise AuthError("nonce must have 8 to 128 characters", reason="malformed")
+    names = set(sig.names)
+    if "@method" not in names:
+        raise AuthError("signature must cover @method", reason="missing_component")
+    if not any(names.issuperset(t) for t in _TARGETS):
+        raise AuthError(
+            "signature must cover the target: @authority with @path and @query "
+            "(or @request-target), or @target-uri",
+            reason="missing_component",
+        )
 
 
 class Verifier:
-    """Checks request signatures against per-client keys, with a replay window and nonces.
+    """Checks request signatures against per-client keys, with a replay window and cache.
 
     ``keys``: a fixed mapping or a :class:`KeyLookup` (the server's reloading registry);
-    ``nonces``: a shared nonce store (None: the cache lives in this process's memory).
+    ``nonces``: a shared nonce store (None:
+    the cache lives in this process's memory). ``tag``: if set, only signatures with this
+    ``tag`` parameter are considered.
     """
 
     def __init__(
@@ -218,11 +168,12 @@ class Verifier:
         cache_size: int = 1_000_000,
         clock: Callable[[], float] = time.time,
         nonces: NonceStore | None = None,
+        tag: str | None = None,
     ) -> None:
         if not 0 < window <= 300:
             raise AuthError(f"replay window must be 1..300 s, found {window}", reason="config")
         self.keys: KeyLookup = StaticKeys(keys) if isinstance(keys, Mapping) else keys
-        self.window, self.skew, self.clock = window, skew, clock
+        self.window, self.skew, self.clock, self.tag = window, skew, clock, tag
         self.started = int(clock())
         self.cache_size = cache_size
         self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()
@@ -232,42 +183,62 @@ class Verifier:
     def verify(self, headers: Mapping[str, str], parts: RequestParts) -> str:
         """The client id of a correctly signed, fresh, first-seen request.
 
+        ``headers`` maps lowercase field names to the field's value (several lines joined
+        by ", ").
+
         Raises
         ------
         AuthError
-            With ``reason`` ``unsigned``, ``malformed``, ``components``, ``alg``,
-            ``expired``, ``future``, ``unknown_key``, ``bad_signature``, ``revoked``,
-            ``rotated`` (a replaced key after its grace period) or ``replayed``.
+            With one of :data:`REASONS` as ``reason``.
         """
         text, signature = headers.get("signature-input"), headers.get("signature")
         if not text or not signature:
-            raise AuthError("request is not signed (RFC 9421 headers missing)", reason="unsigned")
-        sig = parse_signature_input(text)
-        mac = parse_signature(signature, sig.label)
-        if sig.components != COMPONENTS:
-            raise AuthError(f"signature must cover exactly {COMPONENTS}", reason="components")
-        names = sorted(k for k, _ in sig.params)
-        created, keyid, nonce = sig.get("created"), sig.get("keyid"), sig.get("nonce")
-        if names != ["alg", "created", "keyid", "nonce"] or sig.get("alg") != ALG:
-            raise AuthError(f"parameters must be created, keyid, nonce, alg={ALG!r}", reason="alg")
-        if not (isinstance(created, int) and isinstance(keyid, str) and isinstance(nonce, str)):
-            raise AuthError(
-                "created must be an integer, keyid and nonce strings", reason="malformed"
-            )
-        if not 8 <= len(nonce) <= 128:
-            raise AuthError("nonce must have 8 to 128 characters", reason="malformed")
+            raise AuthError("request is not signed (RFC 9421 Signature-Input and Signature "
+                            "headers missing)", reason="missing_signature")  # fmt: skip
+        values = signature_values(signature)
+        candidates = [s for s in parse_signatures(text) if s.label in values]
+        if not candidates:
+            raise AuthError("no Signature member has the label of a Signature-Input member",
+                            reason="malformed")  # fmt: skip
+        if self.tag is not None:
+            candidates = [s for s in candidates if s.get("tag") == self.tag]
+            if not candidates:
+                raise AuthError(f"no signature has tag {self.tag!r}", reason="bad_tag")
+        fields = dict(headers)
+        failures: list[tuple[bool, AuthError]] = []
+        for sig in candidates:
+            try:
+                keyid, replay_key = self._check(sig, values[sig.label], parts, fields)
+            except AuthError as err:
+                failures.append((err.fields.get("reason") in _KNOWN_KEY, err))
+                continue
+            self._remember(keyid, replay_key, int(sig.get("created")) + self.window + self.skew)
+            return keyid
+        raise next((err for known, err in failures if known), failures[0][1])
+
+    def _check(self, sig: SignatureParams, mac: object, parts: RequestParts,
+               fields: dict[str, str]) -> tuple[str, str]:  # fmt: skip
+        """(keyid, replay-cache key) of one signature that verifies; AuthError otherwise."""
+        if not isinstance(mac, bytes):
+            raise AuthError(f"Signature {sig.label!r} is not a byte sequence", reason="malformed")
+        _check_shape(sig)
+        created, expires = sig.get("created"), sig.get("expires")
         now = self.clock()
         if created > now + self.skew:
-            raise AuthError(f"created {created} is in the future", reason="future")
+            raise AuthError(f"created {created} is in the future", reason="not_yet_valid")
         if created < now - self.window or created < self.started:
-            raise AuthError(f"created {created} is outside the replay window", reason="expired")
-        base = signature_base(parts, sig)
+            raise AuthError(f"created {created} is older than the replay window or the "
+                            "server's start", reason="too_old")  # fmt: skip
+        if expires is not None and (expires < created or expires + self.skew < now):
+            raise AuthError(f"the signature expired at {expires}", reason="expired")
+        keyid: str = sig.get("keyid")
+        base = signature_base(parts, sig, fields)
         self.keys.match(
             keyid,
             lambda key: hmac.compare_digest(hmac.new(key, base, hashlib.sha256).digest(), mac),
         )
-        self._remember(keyid, nonce, created + self.window + self.skew)
-        return keyid
+        nonce = sig.get("nonce")
+        return keyid, nonce if nonce is not None else "sig:" + mac.hex()
 
     def _remember(self, keyid: str, nonce: str, expires: float) -> None:
         if self.shared is not None:
@@ -283,5 +254,5 @@ class Verifier:
                     raise AuthError("nonce cache full; retry later", reason="busy")
                 self._nonces.popitem(last=False)
             if (keyid, nonce) in self._nonces:
-                raise AuthError("nonce already used (replayed request)", reason="replayed")
+                raise AuthError("signature already used (replayed request)", reason="replay")
             self._nonces[(keyid, nonce)] = expires

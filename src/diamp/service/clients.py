@@ -144,10 +144,10 @@ class ClientRegistry:
         Raises
         ------
         AuthError
-            ``unsigned`` (no key), ``malformed``, ``unknown_key``, ``revoked``, ``rotated``.
+            ``missing_api_key`` (no key), ``malformed``, ``unknown_key``, ``revoked``, ``rotated``.
         """
         if not value:
-            raise AuthError("request carries no x-api-key header", reason="unsigned")
+            raise AuthError("request carries no x-api-key header", reason="missing_api_key")
         try:
             given = bytes.fromhex(value) if len(value) == 64 else b""
         except ValueError:

@@ -113,6 +113,7 @@ class Service:
             self.verifier = Verifier(
                 self.clients, window=s.replay_window_seconds, skew=s.clock_skew_seconds,
                 cache_size=s.nonce_cache_size, nonces=None if db is None else SharedNonces(db),
+                tag=s.signature_tag,
             )  # fmt: skip
             rates = (s.rate_requests_per_second, s.rate_burst_requests,
                      s.rate_bytes_per_second, s.rate_burst_bytes)  # fmt: skip

@@ -64,6 +64,7 @@ class SourceError(ServiceError):
 class AuthError(ServiceError):
     """A request's signature is missing, malformed, expired, replayed or wrong (HTTP 401).
 
-    ``reason`` is a short label used in metrics (``unsigned``, ``malformed``, ``expired``,
-    ``replayed``, ``bad_signature``, ``unknown_key``, ...).
+    ``reason`` is a short label used in metrics and the 401 body: one of
+    :data:`diamp.service.auth.REASONS` (``missing_signature``, ``malformed``, ``too_old``,
+    ``replay``, ``bad_signature``, ``unknown_key``, ...).
     """

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import HTTPException  # noqa: TID253 - server-only module
@@ -36,6 +36,7 @@ __all__ = [
     "authenticate",
     "canonical_query",
     "draw_headers",
+    "field_values",
     "take",
 ]
 
@@ -54,12 +55,15 @@ def authenticate(
 
     ``headers`` maps lowercase names to the first value of each (as Starlette's do). A tier
     with ``auth = "api_key"`` takes the ``x-api-key`` header (:func:`api_key_client`);
-    every other (and an unknown) tier an RFC 9421 signature.
+    every other (and an unknown) tier an RFC 9421 signature, checked against every field
+    line of ``scope`` (:func:`field_values`). The 401's ``detail`` starts with the reason
+    label, as ``"replay: …"``.
     """
     if service.tier_auth.get(tier or service.default_tier) == "api_key":
         return api_key_client(service, headers)
     scheme = scope.get("scheme", "http")
-    authority = normalize_authority(headers.get("host", ""), scheme)
+    host = headers.get("host", "")
+    authority = normalize_authority(host, scheme)
     server = scope.get("server") or ("", None)
     public = tuple(service.settings.server.public_authorities)
     allowed = allowed_authorities(public, scheme, str(server[0]).lower(), server[1])
@@ -67,7 +71,7 @@ def authenticate(
         service.metrics.auth_failures.labels("authority").inc()
         raise HTTPException(
             401,
-            f"@authority {authority!r} is not one this server answers for "
+            f"authority: @authority {authority!r} is not one this server answers for "
             f"({', '.join(sorted(allowed))}); sign requests for this server",
             headers=_SIGNATURE,
         )
@@ -76,12 +80,25 @@ def authenticate(
         authority=authority,
         path=scope.get("raw_path", b"").decode("latin-1") or "/",
         query="?" + scope.get("query_string", b"").decode("latin-1"),
+        scheme=scheme,
+        host=host.strip(),
     )
     try:
-        return service.verifier.verify(headers, parts)
+        return service.verifier.verify(field_values(scope.get("headers", ())), parts)
     except AuthError as err:
-        service.metrics.auth_failures.labels(err.fields.get("reason", "other")).inc()
-        raise HTTPException(401, str(err), headers=_SIGNATURE) from err
+        reason = str(err.fields.get("reason", "other"))
+        service.metrics.auth_failures.labels(reason).inc()
+        raise HTTPException(401, f"{reason}: {err}", headers=_SIGNATURE) from err
+
+
+def field_values(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Lowercase field name → its lines, each trimmed, joined by ", " (RFC 9421 §2.1)."""
+    found: dict[str, list[str]] = {}
+    for name, value in raw:
+        found.setdefault(name.decode("latin-1").lower(), []).append(
+            value.decode("latin-1").strip(" \t")
+        )
+    return {name: ", ".join(values) for name, values in found.items()}
 
 
 def api_key_client(service: Service, headers: Mapping[str, str]) -> str:
@@ -89,8 +106,9 @@ def api_key_client(service: Service, headers: Mapping[str, str]) -> str:
     try:
         return service.clients.api_client(headers.get("x-api-key", ""))
     except AuthError as err:
-        service.metrics.auth_failures.labels(err.fields.get("reason", "other")).inc()
-        raise HTTPException(401, str(err), headers=_API_KEY) from err
+        reason = str(err.fields.get("reason", "other"))
+        service.metrics.auth_failures.labels(reason).inc()
+        raise HTTPException(401, f"{reason}: {err}", headers=_API_KEY) from err
 
 
 @functools.lru_cache(maxsize=64)
@@ -206,7 +224,7 @@ def canonical_query(query: bytes) -> tuple[int, str, str | None] | None:
     return nbytes, fmt, None if tier is None else tier.decode("ascii")
 
 
-_WANTED = (b"host", b"signature-input", b"signature", b"x-api-key")
+_WANTED = (b"host", b"x-api-key")
 _BINARY = (b"content-type", b"application/octet-stream")
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
 

@@ -117,6 +117,11 @@ class ServerSettings(_Section):
     allow_plain_api_keys: StrictBool = False
     """Serve `auth = "api_key"` tiers without TLS (local use only: `host` must be a loopback
     address, e.g. behind a TLS-terminating proxy on the same host)."""
+    signature_tag: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$"
+    )
+    """If set, only RFC 9421 signatures with this ``tag`` parameter are accepted (else 401
+    ``bad_tag``); unset, any tag or none."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerSettings:

@@ -93,7 +93,7 @@ class SharedNonces:
         except db.errors as err:
             raise AuthError(f"nonce cache unavailable ({err}); retry later", reason="busy") from err
         if added != 1:
-            raise AuthError("nonce already used (replayed request)", reason="replayed")
+            raise AuthError("nonce already used (replayed request)", reason="replay")
 
 
 class SharedBuckets:
