@@ -81,9 +81,13 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
 def test_samples_wider_than_declared_are_refused_like_the_tool(tmp_path: Path) -> None:
     path = tmp_path / "wide.bin"
     path.write_bytes(bytes([1, 0, 1, 2, 0]))
-    code, stdout, stderr = run(str(path), "-b", "1", "--json")
+    code, stdout, stderr = run(str(path), "-b", "1")
     assert code == 1 and stdout == ""
     assert "sample 3 has value 2" in stderr and "does not fit in 1 bit" in stderr
+    code, stdout, stderr = run(str(path), "-b", "1", "--json")  # the refusal as JSON
+    error = json.loads(stdout)
+    assert code == 1 and error["exit_code"] == 1 and stderr == ""
+    assert "sample 3 has value 2" in error["error"] and "does not fit in 1 bit" in error["error"]
 
 
 def test_a_single_value_has_no_entropy(tmp_path: Path) -> None:
