@@ -198,3 +198,16 @@ def test_wheel_ships_every_example(tmp_path: Path) -> None:
     assert shipped == {t.removeprefix(prefix) for t in tracked if t.startswith(prefix)}
     for name in NAMES:
         assert _needed(name) <= shipped, name
+
+
+def test_the_next_step_printed_is_the_command_for_that_example(tmp_path: Path) -> None:
+    run = invoke("init", tmp_path / "demo").stdout.splitlines()[-1]
+    assert run == f"next: diamp run {tmp_path / 'demo' / 'simulated.toml'}"
+    lines = invoke("init", "-e", "service", tmp_path / "svc").stdout.splitlines()
+    keys, serve = lines[-1].removeprefix("next: ").split(" && ")
+    assert serve.split()[:3] == ["diamp", "serve", str(tmp_path / "svc" / "service.toml")]
+    made = invoke(*keys.split()[1:])  # the printed `diamp keys new …` works as printed
+    assert made.exit_code == 0, made.output
+    assert (tmp_path / "svc" / "clients.toml").exists() and (
+        tmp_path / "svc" / "alice.key"
+    ).exists()

@@ -67,4 +67,15 @@ def init_command(
     else:
         for path in written:
             out.print(escape(f"wrote {path}"), highlight=False, soft_wrap=True)
-        out.print(escape(f"next: diamp run {written[0]}"), highlight=False, soft_wrap=True)
+        out.print(escape(f"next: {_next_step(written[0])}"), highlight=False, soft_wrap=True)
+
+
+def _next_step(config: Path) -> str:
+    """The command that uses the written config: a service config is served, a run run."""
+    if "[[tiers]]" not in config.read_text(encoding="utf-8"):
+        return f"diamp run {config}"
+    clients, key = config.with_name("clients.toml"), config.with_name("alice.key")
+    return (
+        f"diamp keys new alice --clients {clients} --out {key} && "
+        f"diamp serve {config} --clients {clients}"
+    )
