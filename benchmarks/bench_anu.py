@@ -26,8 +26,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_service import bench_config, drive_requests, prefill, start
-from diamp.service.client import signed_headers
+from bench_service import bench_config, drive_requests, prefill, requests_for, start
 from diamp.service.keys import add_client
 
 ROUTES = (
@@ -36,18 +35,6 @@ ROUTES = (
     ("ANU public uint8", "/API/jsonI.php?length=1024", False),
     ("ANU public hex16", "/API/jsonI.php?length=1&type=hex16&size=1024", False),
 )
-
-
-def requests_for(port: int, path: str, count: int, key: bytes | None) -> list[bytes]:
-    """Every request of one run, signed ahead when ``key`` (a fresh nonce each)."""
-    out = []
-    for _ in range(count):
-        extra = ""
-        if key is not None:
-            h = signed_headers(key, "bench", f"http://127.0.0.1:{port}{path}")
-            extra = "".join(f"{k}: {v}\r\n" for k, v in h.items())
-        out.append(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}\r\n".encode())
-    return out
 
 
 def main() -> None:

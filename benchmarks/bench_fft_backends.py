@@ -40,6 +40,9 @@ import numpy as np
 
 from diamp.extractors.fft import AUTO_ORDER, fft_backend
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_dodis_published import make_input
+
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED_N = 2_684_354_560
 BASELINE = "mkl"
@@ -93,15 +96,6 @@ def bench_lengths(names: list[str], logs: list[int], rounds: int) -> None:
             for n in names
         ]
         print(f"| 2^{log} | " + " | ".join(cells) + " |", flush=True)
-
-
-def make_input(path: Path, nbits: int, seed: int) -> None:
-    if path.exists() and path.stat().st_size == nbits // 8:
-        return
-    rng = np.random.default_rng(seed)
-    with open(path, "wb") as fh:
-        for start in range(0, nbits // 8, 2**26):
-            fh.write(rng.bytes(min(2**26, nbits // 8 - start)))
 
 
 def bench_dodis(names: list[str], nbits: int, rounds: int, workdir: Path) -> None:

@@ -91,7 +91,11 @@ async def one_connection(port: int, requests: list[bytes], lat: list[float]) -> 
 
 def prepare(port: int, nbytes: int, count: int, key: bytes | None) -> list[bytes]:
     """Every request of one run, signed ahead (fresh nonce and ``created`` each) for diamp."""
-    path = f"/v1/random?bytes={nbytes}&format=binary"
+    return requests_for(port, f"/v1/random?bytes={nbytes}&format=binary", count, key)
+
+
+def requests_for(port: int, path: str, count: int, key: bytes | None) -> list[bytes]:
+    """``count`` GETs of ``path``, each signed ahead when ``key`` (a fresh nonce each)."""
     out = []
     for _ in range(count):
         extra = ""
