@@ -19,6 +19,7 @@ __all__ = [
     "format_validation_error",
     "int_choice",
     "read_text",
+    "refuse_renamed",
     "validate_toml",
 ]
 
@@ -70,6 +71,19 @@ def _http_uri(value: str) -> str:
 
 HttpUri = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_http_uri)]
 """An absolute ``http://`` or ``https://`` URI with a host (a base for other URIs)."""
+
+
+def refuse_renamed(data: Any, renamed: Mapping[str, str]) -> Any:
+    """A ``mode="before"`` check: refuse a table that still uses a key's old name.
+
+    ``renamed`` maps each old key to the message (the new name, and why) the refusal gives;
+    the key is never read with its old meaning.
+    """
+    if isinstance(data, dict):
+        for old, message in renamed.items():
+            if old in data:
+                raise ValueError(f"{old} {message}")
+    return data
 
 
 def format_validation_error(

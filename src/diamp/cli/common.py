@@ -139,6 +139,14 @@ def bad_option(option: str, message: str) -> typer.Exit:
     return fail(ConfigError(f"{option}: {message}", key=option))
 
 
+def check_cluster(workers: int | None, scheduler: str | None) -> None:
+    """``--workers K`` (a new local Dask cluster) or ``--scheduler URL``: at most one, K >= 1."""
+    if workers is not None and workers < 1:
+        raise bad_option("--workers", f"must be >= 1, found {workers}")
+    if workers is not None and scheduler is not None:
+        raise bad_option("--workers/--scheduler", "give one of them, not both")
+
+
 def parse_mu(option: str, value: str) -> Fraction:
     """An SV bias bound: exact, 0 <= mu < 1/2, or exit with status 2 naming the option."""
     mu = parse_exact(option, value)

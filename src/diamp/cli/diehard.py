@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from diamp.cli.common import bad_option, emit_json, fail, progress_bars, verdict
+from diamp.cli.common import bad_option, check_cluster, emit_json, fail, progress_bars, verdict
 from diamp.errors import DiampError
 
 if TYPE_CHECKING:
@@ -144,10 +144,7 @@ def _check_options(
         raise bad_option("--offset", f"must be >= 0, found {offset}")
     if psamples is not None and psamples < 1:
         raise bad_option("--psamples", f"must be >= 1, found {psamples}")
-    if workers is not None and workers < 1:
-        raise bad_option("--workers", f"must be >= 1, found {workers}")
-    if workers is not None and scheduler is not None:
-        raise bad_option("--workers/--scheduler", "give one of them, not both")
+    check_cluster(workers, scheduler)
 
 
 def _run(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from diamp.cli.common import bad_option, emit_json, fail, progress_bars
+from diamp.cli.common import bad_option, check_cluster, emit_json, fail, progress_bars
 from diamp.errors import DiampError
 
 if TYPE_CHECKING:
@@ -228,10 +228,7 @@ def _dodis_options(
 
     if threads is not None and threads < 1:
         raise bad_option("--threads", f"must be >= 1, found {threads}")
-    if workers is not None and scheduler is not None:
-        raise bad_option("--workers/--scheduler", "give one of them, not both")
-    if workers is not None and workers < 1:
-        raise bad_option("--workers", f"must be >= 1, found {workers}")
+    check_cluster(workers, scheduler)
     if verify_bits < 0:
         raise bad_option("--verify-bits", f"must be >= 0, found {verify_bits}")
     _check_engine(engine)

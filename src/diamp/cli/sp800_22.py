@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from diamp.cli.common import bad_option, emit_json, fail, progress_bars
+from diamp.cli.common import bad_option, check_cluster, emit_json, fail, progress_bars
 from diamp.errors import ConfigError, DiampError, StorageError
 
 if TYPE_CHECKING:
@@ -120,10 +120,7 @@ def _check_options(
         raise bad_option("--length", f"must be >= 1, found {length}")
     if sequences is not None and sequences < 1:
         raise bad_option("--sequences", f"must be >= 1, found {sequences}")
-    if workers is not None and workers < 1:
-        raise bad_option("--workers", f"must be >= 1, found {workers}")
-    if workers is not None and scheduler is not None:
-        raise bad_option("--workers/--scheduler", "give one of them, not both")
+    check_cluster(workers, scheduler)
 
 
 def _report(result: Sp80022Result, file: Path, json_out: bool) -> None:

@@ -42,7 +42,7 @@ from diamp.service.source_settings import (
     VacuumEntropyModel,
     _Section,
 )
-from diamp.tomlconfig import ConfigPath, Seconds, read_text, validate_toml
+from diamp.tomlconfig import ConfigPath, Seconds, read_text, refuse_renamed, validate_toml
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -287,12 +287,10 @@ class ChecksSettings(_Section):
     @model_validator(mode="before")
     @classmethod
     def _renamed(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "sp800_90b_fraction" in data:
-            raise ValueError(
-                "sp800_90b_fraction was renamed min_assessed_fraction (the assessment also "
-                "caps the output length now: min(declared, assessed))"
-            )
-        return data
+        return refuse_renamed(data, {
+            "sp800_90b_fraction": "was renamed min_assessed_fraction (the assessment also caps "
+                                  "the output length now: min(declared, assessed))",
+        })  # fmt: skip
 
 
 class TierSettings(_Section):

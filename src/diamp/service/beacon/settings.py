@@ -22,7 +22,7 @@ from diamp.service.beacon.engine import BeaconEngine
 from diamp.service.beacon.provenance import ExternalValue, RandomSource
 from diamp.service.beacon.pulse import Pulse
 from diamp.service.beacon.store import PulseStore
-from diamp.tomlconfig import ConfigPath, HttpUri, read_text, validate_toml
+from diamp.tomlconfig import ConfigPath, HttpUri, read_text, refuse_renamed, validate_toml
 
 __all__ = ["BeaconSettings", "build_engine", "load_beacon_settings", "served_uri"]
 
@@ -67,12 +67,10 @@ class BeaconSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _renamed(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "base_uri" in data:
-            raise ValueError(
-                "base_uri is now public_base_uri; leave it out and pulses name the address the "
-                "service listens on"
-            )
-        return data
+        return refuse_renamed(data, {
+            "base_uri": "is now public_base_uri; leave it out and pulses name the address the "
+                        "service listens on",
+        })  # fmt: skip
 
     @field_validator("period_s")
     @classmethod
