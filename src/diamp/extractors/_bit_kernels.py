@@ -10,7 +10,6 @@ import numpy as np
 from numba import njit, types
 
 from diamp.extractors._jit import start_numba
-from diamp.extractors.bits import BitSource, read_padded
 
 start_numba()
 
@@ -66,9 +65,3 @@ def count_bits(packed, bit_offset, nbits):  # type: ignore[no-untyped-def]  # pr
         ones += (packed[b >> 3] >> (7 - (b & 7))) & 1
         b += 1
     return ones
-
-
-def window(source: BitSource, start_bit: int, count: int) -> tuple[np.ndarray, int, int]:
-    """Packed bytes covering bits [start_bit, start_bit + count), the offset, and the ones."""
-    packed = read_padded(source, start_bit // 8, (start_bit + count + 7) // 8)
-    return packed, start_bit % 8, int(count_bits(packed, start_bit % 8, count))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from diamp.errors import ExtractionError
 
-__all__ = ["BitSource", "PackedBits", "read_padded"]
+__all__ = ["BitSource", "PackedBits", "read_padded", "window"]
 
 
 @runtime_checkable
@@ -114,3 +114,15 @@ class PackedBits:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _bit_kernels() -> Any:
+    from diamp.extractors._native import load
+
+    return load("diamp.extractors._bit_kernels")
+
+
+def window(source: BitSource, start_bit: int, count: int) -> tuple[np.ndarray, int, int]:
+    """Packed bytes covering bits [start_bit, start_bit + count), the offset, and the ones."""
+    packed = read_padded(source, start_bit // 8, (start_bit + count + 7) // 8)
+    return packed, start_bit % 8, int(_bit_kernels().count_bits(packed, start_bit % 8, count))

@@ -40,9 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from diamp.errors import ExtractionError
-from diamp.extractors._bit_kernels import window
-from diamp.extractors._kernels import accumulate_product, parity_pack, unpack_to_float
-from diamp.extractors.bits import BitSource, PackedBits
+from diamp.extractors._native import load
+from diamp.extractors.bits import BitSource, PackedBits, window
 from diamp.extractors.blocks import (
     DEFAULT_MAX_FFT_LENGTH,
     DEFAULT_MAX_MEMORY,
@@ -73,6 +72,7 @@ __all__ = [
     "with_checked",
 ]
 
+_fk = load("diamp.extractors._kernels")
 UNIT_ROUNDOFF = 2.0**-53
 MAX_ERROR = 0.25
 MIN_AUTO_FFT_LENGTH = 2**20
@@ -289,7 +289,7 @@ def correlation_partial(
             return
         values = ws.real(ws.fx)
         fft.irfft(ws.acc, length, out=values)
-        residual = float(parity_pack(values, jl, scratch))
+        residual = float(_fk.parity_pack(values, jl, scratch))
         limit = bound.value
         if residual > limit or limit >= MAX_ERROR:
             raise ExtractionError(
@@ -314,11 +314,11 @@ def correlation_partial(
             if wa and wb:
                 if bound.blocks and bound.with_block(wa, wb) >= MAX_ERROR:
                     flush()  # before fx is refilled: the inverse transform writes into fx
-                unpack_to_float(xb, xoff, bl, ws.real(ws.fx))
+                _fk.unpack_to_float(xb, xoff, bl, ws.real(ws.fx))
                 fft.rfft(ws.real(ws.fx), length, out=ws.fx)
-                unpack_to_float(yb, yoff, ylen, ws.real(ws.fy))
+                _fk.unpack_to_float(yb, yoff, ylen, ws.real(ws.fy))
                 fft.rfft(ws.real(ws.fy), length, out=ws.fy)
-                accumulate_product(ws.fx, ws.fy, ws.acc)
+                _fk.accumulate_product(ws.fx, ws.fy, ws.acc)
                 bound.add(wa, wb)
         if progress is not None:
             progress(1)

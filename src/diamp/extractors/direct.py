@@ -12,10 +12,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from diamp.errors import ExtractionError
-from diamp.extractors._bit_kernels import shifted_and_parity
+from diamp.extractors._native import load
 from diamp.extractors.bits import BitSource, PackedBits, read_padded
 
 __all__ = ["check_output", "correlation_bits_direct"]
+
+_bits = load("diamp.extractors._bit_kernels")
 
 
 def _words(packed: np.ndarray) -> np.ndarray:
@@ -55,7 +57,7 @@ def correlation_bits_direct(
             for i in order[first:stop]:
                 q, r = divmod(int(positions[i]), 64)
                 window = yw[q - base : q - base + w1 - w0 + 1]
-                parities[i] ^= int(shifted_and_parity(xw, window, r))
+                parities[i] ^= int(_bits.shifted_and_parity(xw, window, r))
             first = stop
     return parities
 

@@ -53,9 +53,9 @@ from typing import Any
 import numpy as np
 
 from diamp.errors import ExtractionError
-from diamp.extractors import _ntt_kernels as k
-from diamp.extractors._bit_kernels import window
-from diamp.extractors.bits import BitSource, PackedBits
+from diamp.extractors._native import load
+from diamp.extractors._ntt_field import GENERATOR, P, R_MOD_P
+from diamp.extractors.bits import BitSource, PackedBits, window
 from diamp.extractors.blocks import (
     CorrelationPlan,
     CorrelationResult,
@@ -74,7 +74,8 @@ __all__ = [
     "plan_exact",
 ]
 
-PRIME = k.P
+k = load("diamp.extractors._ntt_kernels")
+PRIME = P
 SUM_LIMIT = PRIME - 1  # the largest value a summed entry may reach (its residue is itself)
 MAX_NTT_LENGTH = 2**30  # the 2-adicity of P
 DEFAULT_MAX_NTT_LENGTH = 2**27
@@ -166,12 +167,12 @@ def _twiddles(length: int, threads: int) -> np.ndarray:
     """The read-only twiddle table of a length-``length`` transform (see ``_ntt_kernels``)."""
     table = _zeroed(length, np.uint32)
     top = length // 2
-    omega = pow(k.GENERATOR, (PRIME - 1) // length, PRIME)  # a primitive length-th root
-    step = omega * k.R_MOD_P % PRIME
+    omega = pow(GENERATOR, (PRIME - 1) // length, PRIME)  # a primitive length-th root
+    step = omega * R_MOD_P % PRIME
     with _Pool(threads) as pool:
 
         def fill(lo: int, hi: int) -> None:
-            first = pow(omega, lo, PRIME) * k.R_MOD_P % PRIME
+            first = pow(omega, lo, PRIME) * R_MOD_P % PRIME
             k.fill_top(table, top, lo, hi, np.uint64(first), np.uint64(step))
 
         pool.run(fill, top)
@@ -290,7 +291,7 @@ def _partial(
     out = np.zeros((jl + 7) // 8, dtype=np.uint8)
     scratch = np.empty_like(out)
     # acc holds (Σ c)·L·R^{-1} after the inverse; this Montgomery factor multiplies by R/L
-    factor = np.uint64(k.R_MOD_P * k.R_MOD_P % PRIME * pow(length, -1, PRIME) % PRIME)
+    factor = np.uint64(R_MOD_P * R_MOD_P % PRIME * pow(length, -1, PRIME) % PRIME)
     ceiling = flushes = 0  # ceiling: the largest value any summed entry can have
 
     def flush() -> None:

@@ -1,0 +1,210 @@
+"""Build the native code of a kernel module from numba's IR (private; see ``_native``).
+
+Imported only when a cache file must be (re)built: it imports numba and the kernel module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from typing import Any
+
+from diamp.errors import ExtractionError
+from diamp.extractors._native import _LIBC_SYMBOLS, _kernel_names
+
+__all__ = ["build"]
+
+_DTOR = "NRT_MemInfo_call_dtor"
+# NRT_decref (inlined in every kernel) calls the destructor of a meminfo whose count drops to
+# zero; the wrappers pass no meminfo (NULL), so it is never reached: trap if it ever were.
+_DTOR_STUB = f"""
+define void @{_DTOR}(ptr %m) {{
+  call void @llvm.trap()
+  unreachable
+}}
+declare void @llvm.trap()
+"""
+
+
+def _arg_spec(nbtype: Any) -> dict[str, Any]:
+    from numba import types
+
+    if isinstance(nbtype, types.Array):
+        if nbtype.layout != "C":
+            raise ExtractionError(f"native kernels take C-order arrays, found {nbtype}")
+        return {
+            "kind": "array",
+            "dtype": str(nbtype.dtype),
+            "ndim": nbtype.ndim,
+            "readonly": not nbtype.mutable,
+        }
+    if isinstance(nbtype, types.Boolean):
+        return {"kind": "int", "bits": 8}
+    if isinstance(nbtype, types.Integer):
+        return {"kind": "int", "bits": nbtype.bitwidth}
+    if isinstance(nbtype, types.Float) and nbtype.bitwidth == 64:
+        return {"kind": "float", "bits": 64}
+    raise ExtractionError(f"native kernels cannot pass arguments of type {nbtype}")
+
+
+def _returns(nbtype: Any) -> str:
+    from numba import types
+
+    if nbtype == types.void or nbtype == types.none:
+        return "none"
+    if isinstance(nbtype, types.Integer):
+        if nbtype.bitwidth != 64:
+            raise ExtractionError(f"native kernels return 64-bit integers, found {nbtype}")
+        return "int"
+    if isinstance(nbtype, types.Float) and nbtype.bitwidth == 64:
+        return "float"
+    raise ExtractionError(f"native kernels cannot return {nbtype}")
+
+
+def _wrapper_ir(symbol: str, native: Any, specs: list[dict[str, Any]], name: str) -> str:
+    """LLVM IR of the C-ABI wrapper ``symbol`` around the numba entry point ``native``."""
+    native_args = [str(a.type) for a in native.arguments]
+    params = ["ptr %ret"]
+    call = ["ptr %ret", "ptr %exc"]
+    body: list[str] = []
+    pos = 2  # after the return and exception slots
+    for i, spec in enumerate(specs):
+        if spec["kind"] == "array":
+            nd = spec["ndim"]
+            itemsize = _itemsize(spec["dtype"])
+            params.append(f"ptr %a{i}")
+            params += [f"i64 %a{i}s{d}" for d in range(nd)]
+            for d in range(nd):  # C-order strides, in bytes
+                inner = " * ".join(f"%a{i}s{e}" for e in range(d + 1, nd)) or "1"
+                body.append(_stride_ir(i, d, nd, itemsize, inner))
+            body.append(_size_ir(i, nd))
+            call += ["ptr null", "ptr null", f"i64 %a{i}n", f"i64 {itemsize}", f"ptr %a{i}"]
+            call += [f"i64 %a{i}s{d}" for d in range(nd)]
+            call += [f"i64 %a{i}t{d}" for d in range(nd)]
+            pos += 5 + 2 * nd
+        elif spec["kind"] == "float":
+            params.append(f"double %v{i}")
+            call.append(f"{native_args[pos]} %v{i}")
+            pos += 1
+        else:
+            want = native_args[pos]
+            params.append(f"i64 %v{i}")
+            if want == "i64":
+                call.append(f"i64 %v{i}")
+            else:
+                body.append(f"  %c{i} = trunc i64 %v{i} to {want}")
+                call.append(f"{want} %c{i}")
+            pos += 1
+    if pos != len(native_args):
+        raise ExtractionError(
+            f"kernel {name}: numba's entry point takes {len(native_args)} arguments, the "
+            f"signature accounts for {pos}"
+        )
+    lines = [
+        f"declare i32 @\"{native.name}\"({', '.join(native_args)})",
+        f"define i32 @{symbol}({', '.join(params)}) {{",
+        "  %exc = alloca ptr",
+        "  store ptr null, ptr %exc",
+        *body,
+        f"  %st = call i32 @\"{native.name}\"({', '.join(call)})",
+        "  ret i32 %st",
+        "}",
+    ]
+    return "\n".join(lines)
+
+
+def _itemsize(dtype: str) -> int:
+    import numpy as np
+
+    return int(np.dtype(dtype).itemsize)
+
+
+def _stride_ir(i: int, d: int, nd: int, itemsize: int, inner: str) -> str:
+    if d == nd - 1:
+        return f"  %a{i}t{d} = add i64 0, {itemsize}"
+    factors = [f"%a{i}s{e}" for e in range(d + 1, nd)]
+    out, prev = [], str(itemsize)
+    for k, f in enumerate(factors):
+        name = f"%a{i}t{d}" if k == len(factors) - 1 else f"%a{i}t{d}_{k}"
+        out.append(f"  {name} = mul i64 {prev}, {f}")
+        prev = name
+    return "\n".join(out)
+
+
+def _size_ir(i: int, nd: int) -> str:
+    if nd == 1:
+        return f"  %a{i}n = add i64 0, %a{i}s0"
+    out, prev = [], f"%a{i}s0"
+    for d in range(1, nd):
+        name = f"%a{i}n" if d == nd - 1 else f"%a{i}n_{d}"
+        out.append(f"  {name} = mul i64 {prev}, %a{i}s{d}")
+        prev = name
+    return "\n".join(out)
+
+
+def build(module: str, key: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """Compile ``module``'s kernels to one object file; its header and the code."""
+    import llvmlite.binding as llvm
+
+    mod = importlib.import_module(module)
+    names = _kernel_names(mod)
+    if not names:
+        raise ExtractionError(f"{module} defines no typed kernels")
+    combined = None
+    target = None
+    kernels: dict[str, Any] = {}
+    wrappers: list[str] = []
+    for name in names:
+        dispatcher = getattr(mod, name)
+        if len(dispatcher.overloads) != 1:
+            raise ExtractionError(f"kernel {module}.{name} must have exactly one signature")
+        (sig, cres), = dispatcher.overloads.items()
+        library = cres.library
+        target = library._codegen._tm
+        ir = llvm.parse_bitcode(library._get_module_for_linking().as_bitcode())
+        entry = cres.fndesc.mangled_name
+        for fn in ir.functions:
+            if not fn.is_declaration:
+                fn.linkage = "external" if fn.name == entry else "internal"
+        native = ir.get_function(entry)
+        specs = [_arg_spec(t) for t in sig]
+        symbol = f"diamp_kernel_{module.rsplit('.', 1)[-1].lstrip('_')}_{name}"
+        wrappers.append(_wrapper_ir(symbol, native, specs, name))
+        kernels[name] = {"symbol": symbol, "args": specs, "returns": _returns(cres.signature.return_type)}
+        # strip the Python-object wrappers before linking the modules together
+        _dce(ir, target)
+        if combined is None:
+            combined = ir
+        else:
+            combined.link_in(ir)
+    assert combined is not None and target is not None
+    declared = {fn.name for fn in combined.functions if fn.is_declaration}
+    if _DTOR in declared:
+        combined.link_in(llvm.parse_assembly(_DTOR_STUB))
+        combined.get_function(_DTOR).linkage = "internal"
+    combined.link_in(llvm.parse_assembly("\n".join(wrappers)))
+    for fn in combined.functions:
+        if not fn.is_declaration and not fn.name.startswith("diamp_kernel_"):
+            fn.linkage = "internal"
+    _dce(combined, target)
+    combined.verify()
+    unresolved = sorted(
+        fn.name
+        for fn in combined.functions
+        if fn.is_declaration and not fn.name.startswith("llvm.") and fn.name not in _LIBC_SYMBOLS
+    )
+    if unresolved:
+        raise ExtractionError(f"{module}: native code would call {', '.join(unresolved)}")
+    obj = bytes(target.emit_object(combined))
+    header = {"key": key, "kernels": kernels, "sha256": hashlib.sha256(obj).hexdigest()}
+    return header, obj
+
+
+def _dce(ir: Any, target: Any) -> None:
+    import llvmlite.binding as llvm
+
+    builder = llvm.create_pass_builder(target, llvm.create_pipeline_tuning_options())
+    passes = llvm.create_new_module_pass_manager()
+    passes.add_global_dead_code_eliminate_pass()
+    passes.add_strip_dead_prototype_pass()
+    passes.run(ir, builder)
