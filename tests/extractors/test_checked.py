@@ -77,7 +77,9 @@ def test_same_output_as_the_unchecked_extractors() -> None:
     n, m = 200_003, 5_001
     x, y = PackedBits.from_bits(bits(rng, n)), PackedBits.from_bits(bits(rng, n))
     seed = PackedBits.from_bits(bits(rng, n + m - 1))
-    dodis = extract_checked("dodis", x, y, m, check_bits=16, max_fft_length=2**16, threads=2)
+    dodis = extract_checked(
+        "dodis", x, y, m, check_bits=16, max_fft_length=2**16, threads=2, engine="fft"
+    )
     assert dodis.output == dodis_extract(x, y, m, max_fft_length=2**16).output
     assert dodis.result.fft_length == 2**16 and dodis.extract_seconds > 0
     toeplitz = extract_checked("toeplitz", x, seed, m, check_bits=16)
@@ -85,16 +87,23 @@ def test_same_output_as_the_unchecked_extractors() -> None:
 
 
 def _flip_engine(monkeypatch: pytest.MonkeyPatch, position: int) -> None:
-    """The FFT engine returns its output with bit ``position`` flipped."""
-    real = checked_module.correlate_parity
+    """Both engines return their output with bit ``position`` flipped."""
+    import diamp.extractors.ntt as ntt_module
 
-    def corrupted(*args: Any, **kwargs: Any) -> CorrelationResult:
-        result = real(*args, **kwargs)
-        out = result.output.unpack().copy()
-        out[position] ^= 1
-        return replace(result, output=PackedBits.from_bits(out))
+    def corrupt(real: Any) -> Any:
+        def corrupted(*args: Any, **kwargs: Any) -> CorrelationResult:
+            result = real(*args, **kwargs)
+            out = result.output.unpack().copy()
+            out[position] ^= 1
+            return replace(result, output=PackedBits.from_bits(out))
 
-    monkeypatch.setattr(checked_module, "correlate_parity", corrupted)
+        return corrupted
+
+    fft_engine = checked_module.correlate_parity
+    monkeypatch.setattr(checked_module, "correlate_parity", corrupt(fft_engine))
+    monkeypatch.setattr(
+        ntt_module, "correlate_parity_exact", corrupt(ntt_module.correlate_parity_exact)
+    )
 
 
 @pytest.mark.parametrize("kind", ["dodis", "toeplitz"])

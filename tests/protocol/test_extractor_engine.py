@@ -51,10 +51,11 @@ def config(engine: str | None) -> str:
 # ----------------------------------------------------------------------------- config
 
 
-def test_the_engine_defaults_to_fft_and_accepts_exact() -> None:
-    assert parse_config(config(None), "c.toml").config.extractor.engine == "fft"
-    assert parse_config(config("exact"), "c.toml").config.extractor.engine == "exact"
-    assert params_from_config(config("exact"), "c.toml").engine == "exact"
+def test_the_engine_defaults_to_exact_and_accepts_fft() -> None:
+    assert parse_config(config(None), "c.toml").config.extractor.engine == "exact"
+    assert parse_config(config("fft"), "c.toml").config.extractor.engine == "fft"
+    assert params_from_config(config("fft"), "c.toml").engine == "fft"
+    assert params_from_config(config(None), "c.toml").engine == "exact"
 
 
 @pytest.mark.parametrize("bad", ["fast", "EXACT", "ntt", ""])

@@ -75,7 +75,7 @@ def dodis(
     ] = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
-    engine: EngineOption = "fft",
+    engine: EngineOption = "exact",
 ) -> None:
     """Dodis two-source extractor: out_j = Σ_t x_t·y_{t+j} mod 2, exact (blockwise FFT or NTT).
 
@@ -126,7 +126,7 @@ def toeplitz(
     verify_bits: VerifyBits = 64,
     as_json: AsJson = False,
     quiet: Quiet = False,
-    engine: EngineOption = "fft",
+    engine: EngineOption = "exact",
 ) -> None:
     """Toeplitz hashing: out_i = Σ_j s_{i−j+n−1}·r_j mod 2 (seed of n + m − 1 bits), exact."""
     if (threads is not None and threads < 1) or verify_bits < 0:

@@ -296,9 +296,7 @@ def _link(header: dict[str, Any], obj: bytes) -> dict[str, Callable[..., Any]]:
 _CTYPE = {"int": ctypes.c_int64, "float": ctypes.c_double}
 
 
-def _caller(
-    name: str, address: int, args: list[_Arg], returns: str
-) -> Callable[..., Any]:
+def _caller(name: str, address: int, args: list[_Arg], returns: str) -> Callable[..., Any]:
     """A Python function calling the wrapper at ``address`` with checked arguments."""
     c_args: list[Any] = [ctypes.c_void_p]  # the return slot
     for a in args:

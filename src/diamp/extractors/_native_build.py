@@ -41,7 +41,7 @@ def _arg_spec(nbtype: Any) -> dict[str, Any]:
     if isinstance(nbtype, types.Boolean):
         return {"kind": "int", "bits": 8}
     if isinstance(nbtype, types.Integer):
-        return {"kind": "int", "bits": nbtype.bitwidth}
+        return {"kind": "int", "bits": int(nbtype.bitwidth)}  # type: ignore[attr-defined]
     if isinstance(nbtype, types.Float) and nbtype.bitwidth == 64:
         return {"kind": "float", "bits": 64}
     raise ExtractionError(f"native kernels cannot pass arguments of type {nbtype}")
@@ -53,7 +53,7 @@ def _returns(nbtype: Any) -> str:
     if nbtype == types.void or nbtype == types.none:
         return "none"
     if isinstance(nbtype, types.Integer):
-        if nbtype.bitwidth != 64:
+        if nbtype.bitwidth != 64:  # type: ignore[attr-defined]
             raise ExtractionError(f"native kernels return 64-bit integers, found {nbtype}")
         return "int"
     if isinstance(nbtype, types.Float) and nbtype.bitwidth == 64:
@@ -101,12 +101,12 @@ def _wrapper_ir(symbol: str, native: Any, specs: list[dict[str, Any]], name: str
             f"signature accounts for {pos}"
         )
     lines = [
-        f"declare i32 @\"{native.name}\"({', '.join(native_args)})",
+        f'declare i32 @"{native.name}"({", ".join(native_args)})',
         f"define i32 @{symbol}({', '.join(params)}) {{",
         "  %exc = alloca ptr",
         "  store ptr null, ptr %exc",
         *body,
-        f"  %st = call i32 @\"{native.name}\"({', '.join(call)})",
+        f'  %st = call i32 @"{native.name}"({", ".join(call)})',
         "  ret i32 %st",
         "}",
     ]
@@ -158,7 +158,7 @@ def build(module: str, key: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         dispatcher = getattr(mod, name)
         if len(dispatcher.overloads) != 1:
             raise ExtractionError(f"kernel {module}.{name} must have exactly one signature")
-        (sig, cres), = dispatcher.overloads.items()
+        ((sig, cres),) = dispatcher.overloads.items()
         library = cres.library
         target = library._codegen._tm
         ir = llvm.parse_bitcode(library._get_module_for_linking().as_bitcode())
@@ -170,7 +170,8 @@ def build(module: str, key: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         specs = [_arg_spec(t) for t in sig]
         symbol = f"diamp_kernel_{module.rsplit('.', 1)[-1].lstrip('_')}_{name}"
         wrappers.append(_wrapper_ir(symbol, native, specs, name))
-        kernels[name] = {"symbol": symbol, "args": specs, "returns": _returns(cres.signature.return_type)}
+        returns = _returns(cres.signature.return_type)
+        kernels[name] = {"symbol": symbol, "args": specs, "returns": returns}
         # strip the Python-object wrappers before linking the modules together
         _dce(ir, target)
         if combined is None:

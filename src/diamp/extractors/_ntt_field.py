@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["GENERATOR", "P", "P_INV", "R_MOD_P"]
+__all__ = ["GENERATOR", "P_INV", "R_MOD_P", "P"]
 
 P = 3 * 2**30 + 1
 """The prime modulus: 3·2^30 + 1 (2-adicity 30, so transforms up to length 2^30)."""

@@ -25,11 +25,11 @@ import numpy as np
 from numba import njit, types
 
 from diamp.extractors._jit import start_numba
-from diamp.extractors._ntt_field import GENERATOR, P, P_INV, R_MOD_P
+from diamp.extractors._ntt_field import GENERATOR, P_INV, R_MOD_P, P
 
 start_numba()
 
-__all__ = ["GENERATOR", "P", "P_INV", "R_MOD_P"]
+__all__ = ["GENERATOR", "P_INV", "R_MOD_P", "P"]
 
 _P = np.uint64(P)
 _PINV = np.uint64(P_INV)

@@ -114,7 +114,7 @@ def extract_checked(
     max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
     dask: DaskTarget | None = None,
     progress: ProgressSink | None = None,
-    engine: Engine = "fft",
+    engine: Engine = "exact",
 ) -> CheckedExtraction:
     """Extract m bits with ``kind``, then recompute ``min(check_bits, m)`` of them directly.
 
@@ -135,7 +135,7 @@ def extract_checked(
     progress
         Receives two steps: the extraction and the self-check.
     engine
-        ``"fft"`` (default) or ``"exact"``; the output bits are identical.
+        ``"exact"`` (default) or ``"fft"``; the output bits are identical.
 
     Raises
     ------

@@ -157,7 +157,7 @@ def correlate_parity_dask(
     block_bits: int | None = None,
     progress: Progress | None = None,
     name: str = "correlate",
-    engine: str = "fft",
+    engine: str = "exact",
 ) -> CorrelationResult:
     """Parities c_j = Σ_t x_t·y_{t+j} mod 2 (j < m) computed on a Dask cluster.
 
@@ -236,7 +236,7 @@ def correlate_parity_on_cluster(
     max_fft_length: int = DEFAULT_MAX_FFT_LENGTH,
     progress: Progress | None = None,
     name: str = "correlate",
-    engine: str = "fft",
+    engine: str = "exact",
 ) -> CorrelationResult:
     """:func:`correlate_parity_dask` on ``target``; a LocalCluster is closed afterwards.
 

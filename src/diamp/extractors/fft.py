@@ -7,7 +7,7 @@ first.
 
 ``auto`` takes the first installed backend in :data:`AUTO_ORDER`, the order measured by
 ``benchmarks/bench_fft_backends.py`` at the transform lengths the engine plans (2^20 … 2^26):
-MKL (package ``mkl_fft``, in the core install on x86_64), else numpy's pocketfft, which
+MKL (package ``mkl_fft``, the ``mkl`` extra), else numpy's pocketfft, which
 neither ducc0, pyFFTW nor scipy beat measurably in extraction (they stay selectable). The
 environment variable ``DIAMP_FFT`` (one of :data:`BACKENDS`) overrides the choice; a named
 backend that is not installed is an error, never a silent fallback.

@@ -54,7 +54,7 @@ import numpy as np
 
 from diamp.errors import ExtractionError
 from diamp.extractors._native import load
-from diamp.extractors._ntt_field import GENERATOR, P, R_MOD_P
+from diamp.extractors._ntt_field import GENERATOR, R_MOD_P, P
 from diamp.extractors.bits import BitSource, PackedBits, window
 from diamp.extractors.blocks import (
     CorrelationPlan,

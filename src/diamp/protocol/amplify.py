@@ -58,7 +58,7 @@ class AmplifyParams:
     verify_bits: int = 64
     segment_trials: int = 2**22
     threads: int | None = None  # None: what suits the FFT backend
-    engine: Engine = "fft"  # [extractor] engine: "fft" or "exact" (same bits)
+    engine: Engine = "exact"  # [extractor] engine: "exact" or "fft" (same bits)
 
 
 @dataclass(frozen=True)
