@@ -72,6 +72,19 @@ def test_extract_dodis_refuses_size_mismatch(tmp_path: Path) -> None:
     assert bad.exit_code != 0 and "x.bin" in bad.output and "99 bits" in bad.output
 
 
+@pytest.mark.parametrize("budget", ["nan", "inf", "-inf", "-1", "0"])
+def test_extract_dodis_refuses_a_memory_budget_that_is_not_a_positive_number(
+    tmp_path: Path, budget: str
+) -> None:
+    xf = write_bits(tmp_path / "x.bin", np.ones(64, dtype=np.uint8))
+    out = tmp_path / "k.bin"
+    args = ["extract", "dodis", str(xf), str(xf), "--m", "4", "-o", str(out)]
+    result = runner.invoke(app, [*args, f"--max-memory={budget}"])
+    assert result.exit_code == 2, result.output
+    assert "--max-memory" in result.output and "positive" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
 def test_extract_dodis_from_a_trial_store(tmp_path: Path) -> None:
     from diamp.daq.store import TrialStoreWriter
 

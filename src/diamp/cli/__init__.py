@@ -32,6 +32,7 @@ from diamp.cli.common import (
 from diamp.cli.diehard import diehard_command
 from diamp.cli.entropy_model import entropy_model_command
 from diamp.cli.extract import extract_app
+from diamp.cli.fastcoerce import install as install_fast_coercion
 from diamp.cli.init import init_command
 from diamp.cli.jsonmode import DiampGroup, record_error
 from diamp.cli.otp import otp_command
@@ -45,6 +46,8 @@ from diamp.protocol.provenance import summary as provenance_summary
 if TYPE_CHECKING:
     from diamp.protocol.run import RunOutput
     from diamp.protocol.security import OutputLength
+
+install_fast_coercion()  # plain option values without pydantic (cli/fastcoerce.py)
 
 app = typer.Typer(
     name="diamp",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -97,7 +98,7 @@ def dodis(
             not quiet and not as_json,
             threads=threads,
             max_fft_length=max_fft_length,
-            max_memory=int(max_memory_gib * 2**30),
+            max_memory=_memory_bytes(max_memory_gib),
             dask=dask,
             engine=engine,
         )
@@ -213,6 +214,13 @@ def _check_paths(out: Path, *inputs: str) -> None:
         raise bad_option("--out", f"{out} is a folder; give the file to write")
     if not out.parent.is_dir():
         raise bad_option("--out", f"folder {out.parent} does not exist")
+
+
+def _memory_bytes(gib: float) -> int:
+    """``--max-memory`` in bytes; NaN, infinite or non-positive budgets are refused."""
+    if not math.isfinite(gib) or gib <= 0:
+        raise bad_option("--max-memory", f"must be a positive number of GiB, found {gib}")
+    return int(gib * 2**30)
 
 
 def _dodis_options(
