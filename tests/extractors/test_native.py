@@ -138,6 +138,46 @@ def test_a_damaged_or_foreign_cache_file_is_rebuilt_never_run(tmp_path: Path, da
     assert third.stdout.split() == ["native", "70", "False"]  # the rebuilt file is used
 
 
+_LOADER = """
+import numpy as np, sys
+from diamp.extractors._native import load
+k = load("diamp.extractors._bit_kernels")
+print(k.count_bits(np.full(10, 255, np.uint8), 3, 70), "numba" in sys.modules,
+      "llvmlite" in sys.modules)
+"""
+
+
+def test_the_linked_library_is_loaded_with_ctypes_alone(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert _python(_LOADER, cache).returncode == 0
+    (library,) = cache.glob("_bit_kernels.*.so")
+    proc = _python(_LOADER, cache)
+    assert proc.stdout.split() == ["70", "False", "False"], proc.stderr  # neither numba nor llvm
+    # without the shared library (no linker, DIAMP_NATIVE_LINK=0): llvmlite loads the object
+    mcjit = _python(_LOADER, cache, DIAMP_NATIVE_LINK="0")
+    assert mcjit.stdout.split() == ["70", "False", "True"], mcjit.stderr
+    # an edited library is refused (its digest is in the cache header), never loaded
+    data = bytearray(library.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    library.write_bytes(bytes(data))
+    edited = _python(_LOADER, cache)
+    assert edited.stdout.split() == ["70", "False", "True"], edited.stderr
+    assert "refused" in edited.stderr and library.name in edited.stderr
+    library.unlink()
+    lost = _python(_LOADER, cache)
+    assert lost.stdout.split() == ["70", "False", "True"], lost.stderr
+    assert "unreadable" in lost.stderr
+
+
+def test_without_a_system_linker_the_object_code_is_loaded(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    built = _python(_LOADER, cache, PATH=str(tmp_path / "no-tools-here"))
+    assert built.returncode == 0, built.stderr
+    assert not list(cache.glob("*.so"))
+    again = _python(_LOADER, cache, PATH=str(tmp_path / "no-tools-here"))
+    assert again.stdout.split() == ["70", "False", "True"], again.stderr
+
+
 def test_an_unwritable_cache_costs_a_rebuild_not_a_failure(tmp_path: Path) -> None:
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache directory should be")

@@ -3,9 +3,12 @@
 The extractors' kernels are numba functions (``_bit_kernels``, ``_ntt_kernels``,
 ``_kernels``). Importing numba and building its CPU target context costs about 0.5 s of CPU
 per process, more than everything else a short ``diamp extract`` does. This module keeps the
-machine code of a kernel module in a cache file and, in later processes, loads it with
-llvmlite's MCJIT (about 0.05 s) and calls it through :mod:`ctypes`; numba is imported only to
-build the file, once per machine, kernel source and tool-chain version.
+machine code of a kernel module in a cache file and calls it through :mod:`ctypes`; numba is
+imported only to build the file, once per machine, kernel source and tool-chain version.
+Where the system has a linker (``ld``), the build also links the code into a shared library
+beside the cache file, which later processes open with :mod:`ctypes` alone (about 1 ms);
+otherwise, or when that library is missing or fails its digest, the object code is loaded
+with llvmlite's MCJIT (about 0.05 s, llvmlite's import).
 
 Building (:func:`_build`): numba compiles (or loads from its own cache) each kernel of the
 module, one explicit signature per kernel. Its optimised LLVM IR is taken as is; every
@@ -15,7 +18,8 @@ runtime). A small C-ABI wrapper per kernel is added: it takes each array as (dat
 shape), scalars as 64-bit integers or doubles, and calls the entry point with numba's calling
 convention (return slot, exception slot, then each array as meminfo, parent, size, item size,
 data, shape, strides). The module is compiled with numba's own target machine (this host's CPU
-name and features, numba's optimisation level) to one object file.
+name and features, numba's optimisation level) to one object file, and for the shared library
+once more as position-independent code.
 
 Loading (:func:`load`): the file's header names the kernels, their argument kinds and the
 SHA-256 of the object code; the code is loaded only when the cache key (the kernels' sources,
@@ -26,6 +30,9 @@ writability), release the GIL (ctypes does for foreign calls, so threads run in 
 with ``nogil=True``) and turn a non-zero exception status into :class:`ExtractionError`.
 
 ``DIAMP_NATIVE=0`` (or ``off``) skips the cache: the numba functions themselves are used.
+``DIAMP_NATIVE_LINK=0`` skips the shared library (the MCJIT route);
+``DIAMP_NATIVE_CACHE_DIR`` moves the cache (default: ``__pycache__`` beside the kernels if
+writable, else ``$XDG_CACHE_HOME/diamp/native``).
 """
 
 from __future__ import annotations
@@ -124,28 +131,46 @@ def _kernel_names(mod: ModuleType) -> list[str]:
 
 
 def _host_cpu() -> tuple[str, str]:
+    """The host's CPU model and feature flags (what the machine code was compiled for).
+
+    On Linux read from ``/proc/cpuinfo`` (model name and flags of the first processor), so
+    that loading the kernels needs no llvmlite; elsewhere from LLVM.
+    """
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    first = text.split("\n\n", 1)[0]
+    fields = dict(
+        (k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in first.splitlines())
+    )
+    flags = fields.get("flags") or fields.get("Features") or ""
+    if flags:
+        model = fields.get("model name") or fields.get("CPU part") or ""
+        return f"cpuinfo:{model}", " ".join(sorted(flags.split()))
     import llvmlite.binding as llvm
 
     return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
-def _versions() -> dict[str, str]:
-    """Versions of the tool chain, without importing numba (or reading package metadata)."""
+def _file_digest(package: str, name: str) -> str:
+    """Digest of ``name`` inside ``package`` (its version file), found without importing it."""
     import importlib.util
 
-    import llvmlite
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return "absent"
+    try:
+        return hashlib.sha256(Path(spec.origin).with_name(name).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return "unknown"
 
-    spec = importlib.util.find_spec("numba")
-    numba_version = "absent"
-    if spec is not None and spec.origin is not None:
-        version_file = Path(spec.origin).with_name("_version.py")
-        try:
-            numba_version = hashlib.sha256(version_file.read_bytes()).hexdigest()[:16]
-        except OSError:
-            numba_version = "unknown"
+
+def _versions() -> dict[str, str]:
+    """Versions of the tool chain, without importing numba or llvmlite."""
     return {
-        "numba": numba_version,  # digest of numba/_version.py (holds its version string)
-        "llvmlite": llvmlite.__version__,
+        "numba": _file_digest("numba", "_version.py"),  # hold their version strings
+        "llvmlite": _file_digest("llvmlite", "_version.py"),
         "numpy": np.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -258,16 +283,51 @@ def _load(module: str) -> NativeKernels:
     if found is None:
         from diamp.extractors._native_build import build
 
-        header, obj = build(module, key)
+        shared = path.with_suffix(".so") if _linking_enabled() else None
+        header, obj = build(module, key, shared)
         _write(path, header, obj)
     else:
         header, obj = found
+    library = _shared_library(path, header)
+    if library is not None:
+        addresses = {
+            name: ctypes.cast(getattr(library, spec["symbol"]), ctypes.c_void_p).value
+            for name, spec in header["kernels"].items()
+        }
+        _libraries.append(library)
+        return NativeKernels(module, _callers(header, addresses), "native")
     return NativeKernels(module, _link(header, obj), "native")
+
+
+def _linking_enabled() -> bool:
+    return os.environ.get("DIAMP_NATIVE_LINK", "1").strip().lower() not in ("0", "off", "no")
+
+
+def _shared_library(path: Path, header: dict[str, Any]) -> ctypes.CDLL | None:
+    """The kernels' shared library, if it was linked and its digest verifies."""
+    entry = header.get("shared_object")
+    if not entry or not _linking_enabled():
+        return None
+    lib = path.parent / str(entry.get("name"))
+    try:
+        digest = hashlib.sha256(lib.read_bytes()).hexdigest()
+    except OSError as err:
+        log.warning("native kernel library %s unreadable (%s): loading the object code", lib, err)
+        return None
+    if digest != entry.get("sha256"):
+        log.warning(
+            "native kernel library %s refused: digest %s… differs from the recorded %s… "
+            "(edited or replaced); loading the object code",
+            lib, digest[:16], str(entry.get("sha256"))[:16],
+        )  # fmt: skip
+        return None
+    return ctypes.CDLL(str(lib))
 
 
 # ---------------------------------------------------------------- loading and calling
 
 _engines: list[Any] = []  # keeps every loaded engine (and so its code) alive
+_libraries: list[ctypes.CDLL] = []
 
 
 def _link(header: dict[str, Any], obj: bytes) -> dict[str, Callable[..., Any]]:
@@ -283,9 +343,17 @@ def _link(header: dict[str, Any], obj: bytes) -> dict[str, Callable[..., Any]]:
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     _engines.append(engine)
+    addresses = {
+        name: engine.get_function_address(spec["symbol"])
+        for name, spec in header["kernels"].items()
+    }
+    return _callers(header, addresses)
+
+
+def _callers(header: dict[str, Any], addresses: dict[str, int | None]) -> dict[str, Any]:
     functions = {}
     for name, spec in header["kernels"].items():
-        address = engine.get_function_address(spec["symbol"])
+        address = addresses[name]
         if not address:
             raise ExtractionError(f"native kernel {name}: symbol {spec['symbol']} not found")
         args = [_Arg(**a) for a in spec["args"]]

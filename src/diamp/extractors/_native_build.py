@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from diamp.errors import ExtractionError
 from diamp.extractors._native import _LIBC_SYMBOLS, _kernel_names
 
 __all__ = ["build"]
+
+log = logging.getLogger("diamp.extractors._native")
 
 _DTOR = "NRT_MemInfo_call_dtor"
 # NRT_decref (inlined in every kernel) calls the destructor of a meminfo whose count drops to
@@ -142,8 +150,15 @@ def _size_ir(i: int, nd: int) -> str:
     return "\n".join(out)
 
 
-def build(module: str, key: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-    """Compile ``module``'s kernels to one object file; its header and the code."""
+def build(
+    module: str, key: dict[str, Any], shared: Path | None = None
+) -> tuple[dict[str, Any], bytes]:
+    """Compile ``module``'s kernels to one object file; its header and the code.
+
+    With ``shared`` and a system linker (``ld``), the kernels are also linked into the shared
+    library ``shared`` (position-independent code), which later processes load with
+    :mod:`ctypes` alone; the header records its name and SHA-256.
+    """
     import llvmlite.binding as llvm
 
     mod = importlib.import_module(module)
@@ -198,7 +213,43 @@ def build(module: str, key: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         raise ExtractionError(f"{module}: native code would call {', '.join(unresolved)}")
     obj = bytes(target.emit_object(combined))
     header = {"key": key, "kernels": kernels, "sha256": hashlib.sha256(obj).hexdigest()}
+    if shared is not None:
+        linked = _link_shared(combined, library._codegen, shared)
+        if linked is not None:
+            header["shared_object"] = linked
     return header, obj
+
+
+def _link_shared(ir: Any, codegen: Any, path: Path) -> dict[str, str] | None:
+    """Link ``ir`` into the shared library ``path``; its name and digest, or None."""
+    import llvmlite.binding as llvm
+
+    linker = shutil.which("ld")
+    if linker is None:
+        log.info("no system linker (ld): native kernels load through llvmlite")
+        return None
+    machine = llvm.Target.from_default_triple().create_target_machine(
+        cpu=codegen._get_host_cpu_name(),
+        features=codegen._tm_features,
+        opt=3,
+        reloc="pic",
+        codemodel="default",
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            obj, lib = Path(tmp) / "kernels.o", Path(tmp) / path.name
+            obj.write_bytes(bytes(machine.emit_object(ir)))
+            subprocess.run(
+                [linker, "-shared", "-o", str(lib), str(obj)],
+                check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
+            data = lib.read_bytes()
+            os.replace(lib, path)
+    except (OSError, subprocess.SubprocessError) as err:
+        log.warning("linking %s failed (%s): native kernels load through llvmlite", path, err)
+        return None
+    return {"name": path.name, "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _dce(ir: Any, target: Any) -> None:
