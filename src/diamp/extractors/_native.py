@@ -50,7 +50,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -66,7 +65,7 @@ FORMAT = 1
 _MAGIC = b"diamp-native-kernels\n"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _RETCODE_OK = (0, -2)  # numba: OK, and OK returning None
-_LIBC_SYMBOLS = ("memset", "memcpy", "memmove")
+_LIBC_SYMBOLS = ("memset", "memcpy", "memmove")  # resolved from the C library when loading
 _lock = threading.Lock()
 _loaded: dict[str, NativeKernels] = {}
 
@@ -109,22 +108,11 @@ def load(module: str) -> NativeKernels:
 
 
 def _from_numba(module: str) -> NativeKernels:
+    from diamp.extractors._native_build import _kernel_names
+
     mod = importlib.import_module(module)
     names = _kernel_names(mod)
     return NativeKernels(module, {n: getattr(mod, n) for n in names}, "numba")
-
-
-def _kernel_names(mod: ModuleType) -> list[str]:
-    from numba.core.registry import CPUDispatcher
-
-    return sorted(
-        name
-        for name, value in vars(mod).items()
-        if isinstance(value, CPUDispatcher)
-        and value.__module__ == mod.__name__
-        and value.signatures
-        and not name.startswith("_")
-    )
 
 
 # ---------------------------------------------------------------- cache key and file

@@ -13,12 +13,14 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from diamp.errors import ExtractionError
-from diamp.extractors._native import _LIBC_SYMBOLS, _kernel_names
 
 __all__ = ["build"]
+
+_LIBC_SYMBOLS = ("memset", "memcpy", "memmove")  # the only external calls allowed (libc)
 
 log = logging.getLogger("diamp.extractors._native")
 
@@ -32,6 +34,19 @@ define void @{_DTOR}(ptr %m) {{
 }}
 declare void @llvm.trap()
 """
+
+
+def _kernel_names(mod: ModuleType) -> list[str]:
+    from numba.core.registry import CPUDispatcher
+
+    return sorted(
+        name
+        for name, value in vars(mod).items()
+        if isinstance(value, CPUDispatcher)
+        and value.__module__ == mod.__name__
+        and value.signatures
+        and not name.startswith("_")
+    )
 
 
 def _arg_spec(nbtype: Any) -> dict[str, Any]:
