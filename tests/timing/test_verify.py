@@ -155,3 +155,11 @@ def test_excluded_blocks_needs_both_bracketing_checks() -> None:
     assert excluded_blocks([True]) == ()  # no blocks
     with pytest.raises(TimingError):
         excluded_blocks([])
+
+
+@pytest.mark.parametrize("hours", [float("nan"), float("inf"), -1.0])
+def test_a_duration_that_is_not_a_finite_nonnegative_number_is_refused(hours: float) -> None:
+    with pytest.raises(TimingError, match="finite hours >= 0"):
+        simulated_checks(
+            load_timing(ETH), checks=3, hours=hours, offset_ns=0.5, rng=np.random.default_rng(2)
+        )

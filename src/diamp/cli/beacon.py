@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -100,6 +101,8 @@ def verify(
     from diamp.service.beacon.client import verify_files, verify_url
 
     certs = certificate or []
+    if not 0 < timeout < math.inf:  # NaN fails the comparison too
+        raise bad_option("--timeout", f"must be a positive number of seconds, found {timeout}")
     is_url = len(targets) == 1 and targets[0].startswith(("http://", "https://"))
     try:
         if is_url:

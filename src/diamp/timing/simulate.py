@@ -9,6 +9,7 @@ Granularity-step jitter can be injected on a device from a given check on.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -91,8 +92,8 @@ def simulated_checks(
     rng: np.random.Generator,
 ) -> list[TimingCheck]:
     """``checks`` evenly spaced timing checks over ``hours`` (see the module docs)."""
-    if checks < 1 or hours < 0:
-        raise TimingError(f"need checks >= 1 and hours >= 0, found {checks}, {hours}")
+    if checks < 1 or not 0 <= hours < math.inf:  # NaN fails the comparison too
+        raise TimingError(f"need checks >= 1 and finite hours >= 0, found {checks}, {hours}")
     if jitter_device is not None and (jitter_device, "edge") not in timing_traces(section):
         raise TimingError(
             f"--jitter-device {jitter_device!r} is not a declared device with a threshold"

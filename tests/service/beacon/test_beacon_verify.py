@@ -224,3 +224,12 @@ def test_keygen_cli(tmp_path: Path) -> None:
     assert load_certificate(Path(info["certificate"])).id_hex == info["certificate_id"]
     again = runner.invoke(cli_app, ["beacon", "keygen", "--out", str(tmp_path), "--bits", "2048"])
     assert again.exit_code == 1 and "refusing to overwrite" in again.stderr
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "0", "-1"])
+def test_verify_refuses_a_timeout_that_is_not_a_positive_number(timeout: str) -> None:
+    result = CliRunner().invoke(
+        cli_app, ["beacon", "verify", "http://127.0.0.1:9/beacon", f"--timeout={timeout}"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--timeout" in result.output and "Traceback" not in result.output
