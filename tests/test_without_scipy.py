@@ -58,8 +58,9 @@ def cli(name, *args):
 cli("sp800_22", "test", "sp800-22", str(tmp / "bits.bin"), "-n", "1048576", "--workers", "1")
 cli("sp800_90b", "test", "sp800-90b", str(tmp / "samples.bin"), "-b", "8")
 cli("sp800_90b_iid", "test", "sp800-90b", str(tmp / "samples.bin"), "-b", "8", "--iid")
+diehard = ["sums", "runs", "birthdays", "count_1s_str", "parking_lot", "3dsphere"]
 cli("diehard", "test", "diehard", str(tmp / "words.bin"), "-p", "4", "--workers", "1",
-    "-d", "diehard_sums,diehard_runs,diehard_birthdays,diehard_count_1s_str,diehard_parking_lot,diehard_3dsphere")
+    "-d", ",".join(f"diehard_{name}" for name in diehard))
 
 from diamp.analysis import entropy_models as em
 from diamp.analysis.sp800_90b import HealthMonitor, adaptive_proportion_cutoff

@@ -25,7 +25,7 @@ _BAND = 1e-6  # relative distance from α inside which a comparison is made exac
 
 
 def binom_log_sf(n: int, p: float) -> NDArray[np.float64]:
-    """ln P(X > k) for k = 0 … n − 1, X ~ Binomial(n, p), 0 < p < 1 (−inf where it is 0).
+    """Log tails ln P(X > k), k = 0 … n − 1, X ~ Binomial(n, p), 0 < p < 1 (−inf where 0).
 
     Notes
     -----
@@ -71,7 +71,7 @@ def _exceeds_exact(k: int, n: int, p: float, alpha: float) -> bool:
     for j in range(k + 1, n):
         num, den = (j + 1) * rest, (n - j) * m
         a, b = den * b + num * a, den * b
-    return m**n * a * af.denominator > af.numerator * d**n * b
+    return bool(m**n * a * af.denominator > af.numerator * d**n * b)
 
 
 def binom_isf(alpha: float, n: int, p: float) -> int:

@@ -24,6 +24,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+
 from diamp.analysis._special import ndtr_array
 from diamp.analysis.diehard.stats import ks_uniform, kstest
 

@@ -313,9 +313,7 @@ def vacuum_min_entropy_worst_case(
     adc = _adc(bits, v_min, v_max, gamma, sigma_total, centre)
     k = _real("max_offset_sigma_c", max_offset_sigma_c, 0.0)
     e_max = k * adc.sigma_c
-    p_inner = (
-        math.erf(adc.bin_width / (2.0 * _SQRT2 * adc.sigma_q)) if adc.bits > 1 else 0.0
-    )
+    p_inner = math.erf(adc.bin_width / (2.0 * _SQRT2 * adc.sigma_q)) if adc.bits > 1 else 0.0
     first = adc.v_min + adc.bin_width
     last = adc.v_max - adc.bin_width
     p_first = ndtr((first - adc.centre + e_max) / adc.sigma_q)
