@@ -11,8 +11,8 @@ Three measurements, each optional:
   interleaved; wall time, ratio to MKL, and whether every backend wrote the same key.
 - ``--sizes``: installed size (``du -sm``) of throwaway venvs in /tmp: the core install
   (``pip install -c constraints.txt -e .``, MKL included on x86_64), that venv without MKL
-  (numpy and scipy bring their own FFTs), with each other candidate backend, and with each
-  extra.
+  (numpy's own FFT; scipy is no longer in the core), with each other candidate backend
+  (scipy included), and with each extra.
 
 Backends that do not import are skipped and named. Run on purpose:
 
@@ -46,7 +46,7 @@ from bench_dodis_published import make_input
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED_N = 2_684_354_560
 BASELINE = "mkl"
-EXTRA_PACKAGES = {"ducc0": "ducc0", "pyfftw": "pyfftw"}
+EXTRA_PACKAGES = {"ducc0": "ducc0", "pyfftw": "pyfftw", "scipy": "scipy"}
 MKL_PACKAGES = ["mkl_fft", "mkl", "intel-openmp", "intel-cmplr-lib-ur", "tbb", "tcmlib", "umf"]
 
 
@@ -159,7 +159,7 @@ def bench_sizes(base: Path) -> None:
     shutil.copytree(core, lean, symlinks=True)
     python = str(lean / "bin" / "python")
     subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", *MKL_PACKAGES], check=False)
-    print(f"core without MKL (numpy and scipy FFTs only): {du_mb(lean)} MB")
+    print(f"core without MKL (numpy's FFT only): {du_mb(lean)} MB")
     for name, package in EXTRA_PACKAGES.items():
         venv = base / f"lean-{name}"
         shutil.copytree(lean, venv, symlinks=True)

@@ -1,6 +1,6 @@
 """Every FFT backend gives the same output bits, equal to the definition's.
 
-numpy and scipy are in every install and ducc0 and pyFFTW in the ``test`` extra, so those
+numpy is in every install and scipy, ducc0 and pyFFTW in the ``test`` extra, so those
 four are never skipped; MKL (the core install on x86_64 only) is tested wherever it imports.
 Each backend runs the correlation engine against the exact (NTT) engine and the direct
 definition, the real-time Toeplitz batch path (2-D transforms along the last axis), and the

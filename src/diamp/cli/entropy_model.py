@@ -1,7 +1,7 @@
 """``diamp entropy-model``: min-entropy per raw sample of the QRNG source models.
 
 :func:`entropy_model_command` is a plain function whose parameters carry their typer
-options; the ``diamp`` app registers it. The models (numpy, scipy) are imported inside the
+options; the ``diamp`` app registers it. The models (numpy) are imported inside the
 command so that ``diamp --help`` stays fast.
 """
 

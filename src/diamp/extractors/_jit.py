@@ -12,6 +12,9 @@ jitted function would use its plain loop: the same numbers, more slowly) and "no
 (cffi functions could not be called from jitted code); nothing else changes, and no kernel
 output can change since no kernel calls either. A process that has already imported
 ``scipy.linalg`` or ``cffi`` keeps them: a module in ``sys.modules`` is never looked up again.
+SciPy is not in the core install (only in the ``test`` extra); without it numba's probe fails
+the same way in every thread and records the same "no BLAS" (``tests/test_without_scipy.py``
+runs the FFT engine's kernels with scipy hidden).
 """
 
 from __future__ import annotations

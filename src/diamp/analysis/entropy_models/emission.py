@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
+from diamp.analysis._special import xlogy
 from diamp.analysis.entropy_models._common import (
     _LN2,
     _SQRT2,
@@ -241,7 +241,7 @@ def spatial_entropy(click_probabilities: Sequence[float] | np.ndarray) -> Spatia
             "are per-emission click rates of a QRNG that keeps only clicks, divide by their sum",
             parameter="click_probabilities",
         )
-    shannon = -math.fsum(special.xlogy(p, p).tolist()) / _LN2 + 0.0
+    shannon = -math.fsum(xlogy(p, p).tolist()) / _LN2 + 0.0
     return SpatialEntropy(
         probabilities=tuple(float(v) for v in p),
         intrinsic_randomness=shannon,
@@ -331,9 +331,9 @@ def phase_fluctuation_entropy(lam: float, tau: float) -> PhaseFluctuationEntropy
         )
     z = x / _SQRT2
     if z < 1.0:
-        p_max = float(special.erf(z))
+        p_max = math.erf(z)
         bits = -math.log2(p_max)
     else:
-        tail = float(special.erfc(z))
+        tail = math.erfc(z)
         p_max, bits = 1.0 - tail, _bits_of(tail)
     return PhaseFluctuationEntropy(lam=lam, tau=tau, ratio=x, p_max=p_max, min_entropy=bits)

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special
 
+from diamp.analysis._special import erf_array, ndtr, ndtr_array
 from diamp.analysis.entropy_models._common import (
     _SQRT2,
     MAX_ADC_BITS,
@@ -92,14 +92,17 @@ def _normal_mass(a: np.ndarray, b: np.ndarray, width: float | None = None) -> np
     finite bins (rounded edges far from 0 would otherwise perturb a narrow bin's width).
     """
     a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
-    right = special.ndtr(-a) - special.ndtr(-b)  # both upper tails: exact when a ≥ 0
-    left = special.ndtr(b) - special.ndtr(a)  # both lower tails: exact when b ≤ 0
-    middle = 0.5 * (special.erf(b / _SQRT2) - special.erf(a / _SQRT2))  # a sum when a < 0 < b
-    mass = np.where(a >= 0, right, np.where(b <= 0, left, middle))
     with np.errstate(invalid="ignore"):  # inf − inf for the end bins: never narrow
         half = 0.5 * (b - a) if width is None else np.where(np.isfinite(b - a), 0.5 * width, np.inf)
         scale = np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))
         narrow = np.isfinite(half) & (2.0 * half * scale <= 1.0)
+    mass = np.empty(a.shape, dtype=np.float64)
+    right = ~narrow & (a >= 0)  # both upper tails: exact when a ≥ 0
+    mass[right] = ndtr_array(-a[right]) - ndtr_array(-b[right])
+    left = ~narrow & (b <= 0) & ~right  # both lower tails: exact when b ≤ 0
+    mass[left] = ndtr_array(b[left]) - ndtr_array(a[left])
+    middle = ~(narrow | right | left)  # a sum when a < 0 < b
+    mass[middle] = 0.5 * (erf_array(b[middle] / _SQRT2) - erf_array(a[middle] / _SQRT2))
     if narrow.any():
         mid, h = 0.5 * (a[narrow] + b[narrow]), half[narrow]
         x = mid[:, None] + h[:, None] * _GL_NODES[None, :]
@@ -310,13 +313,11 @@ def vacuum_min_entropy_worst_case(
     adc = _adc(bits, v_min, v_max, gamma, sigma_total, centre)
     k = _real("max_offset_sigma_c", max_offset_sigma_c, 0.0)
     e_max = k * adc.sigma_c
-    p_inner = (
-        float(special.erf(adc.bin_width / (2.0 * _SQRT2 * adc.sigma_q))) if adc.bits > 1 else 0.0
-    )
+    p_inner = math.erf(adc.bin_width / (2.0 * _SQRT2 * adc.sigma_q)) if adc.bits > 1 else 0.0
     first = adc.v_min + adc.bin_width
     last = adc.v_max - adc.bin_width
-    p_first = float(special.ndtr((first - adc.centre + e_max) / adc.sigma_q))
-    p_last = float(special.ndtr((adc.centre + e_max - last) / adc.sigma_q))  # 1 − Φ(−x) = Φ(x)
+    p_first = ndtr((first - adc.centre + e_max) / adc.sigma_q)
+    p_last = ndtr((adc.centre + e_max - last) / adc.sigma_q)  # 1 − Φ(−x) = Φ(x)
     p_max = max(p_inner, p_first, p_last)
     return VacuumWorstCase(
         bits=adc.bits,

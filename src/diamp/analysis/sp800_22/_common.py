@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
+from diamp.analysis._special import gammaincc
 from diamp.errors import ConfigError
 
 __all__ = ["as_bits", "erfc", "igamc", "require"]
@@ -50,7 +50,7 @@ def require(condition: bool, message: str, key: str) -> None:
 
 def igamc(a: float, x: float) -> float:
     """Regularised upper incomplete gamma function Q(a, x) (the reference's ``cephes_igamc``)."""
-    return float(special.gammaincc(a, x))
+    return gammaincc(a, x)
 
 
 def erfc(x: float) -> float:

@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 import diamp.analysis.sp800_22._kernels as _kernels
+from diamp.analysis._special import gammaincc_array
 from diamp.analysis.sp800_22._common import as_bits, require
 
 __all__ = [
@@ -92,7 +92,7 @@ def random_excursions(bits: np.ndarray, stats: ExcursionStats | None = None) -> 
             expected = j * _PI[abs(x) - 1, k]
             total += (float(st.nu[k, i]) - expected) ** 2 / expected
         chi2[i] = total
-    return np.asarray(special.gammaincc(2.5, chi2 / 2.0), dtype=np.float64)
+    return gammaincc_array(2.5, chi2 / 2.0)
 
 
 def random_excursions_variant(

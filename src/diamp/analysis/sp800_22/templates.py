@@ -11,9 +11,9 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy import special
 
 import diamp.analysis.sp800_22._kernels as _kernels
+from diamp.analysis._special import gammaincc_array
 from diamp.analysis.sp800_22._common import as_bits, igamc, require
 
 __all__ = [
@@ -93,7 +93,7 @@ def non_overlapping_template(bits: np.ndarray, m: int = 9) -> np.ndarray:
     chi2 = np.zeros(counts.shape[1])
     for j in range(_BLOCKS):
         chi2 += ((counts[j] - mean) / sd) ** 2
-    return np.asarray(special.gammaincc(_BLOCKS / 2.0, chi2 / 2.0), dtype=np.float64)
+    return gammaincc_array(_BLOCKS / 2.0, chi2 / 2.0)
 
 
 def _class_probability(u: int, eta: float) -> float:

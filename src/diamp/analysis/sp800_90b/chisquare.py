@@ -4,8 +4,8 @@ Computed as by the reference tool (``cpp/iid/chi_square_tests.h``, ``len_LRS_tes
 ``cpp/shared/lrs_test.h``): proportions are accumulated as 1/L per occurrence in double,
 expected counts are pooled into bins of at least 5 after sorting by (expectation, value),
 a test passes when its p-value is at least 0.001. p-values are the regularised upper
-incomplete gamma function Q(df/2, T/2) (scipy's ``gammaincc``; the tool uses Cephes
-``igamc``, of which scipy's is a descendant); df ≤ 0 gives p = 1, as in Cephes.
+incomplete gamma function Q(df/2, T/2) (:func:`diamp.analysis._special.chi2_sf`; the tool
+uses Cephes ``igamc``); df ≤ 0 gives p = 1, as in Cephes.
 
 Known behaviour of the tool's independence test for k > 2, kept here: when the pair cells
 p_a p_b ⌊L/2⌋ are mostly below 5 and pooled, the statistic's mean is close to bins − 1
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from diamp.analysis._special import chi2_sf
 from diamp.analysis.sp800_90b._kernels.counting import accumulated_proportions
 from diamp.analysis.sp800_90b.tuples import longest_common_prefixes, suffix_array
 
@@ -47,9 +48,7 @@ class ChiSquareResult:
 
 
 def _result(statistic: float, df: int) -> ChiSquareResult:
-    from scipy.special import gammaincc
-
-    p = 1.0 if df <= 0 or statistic <= 0 else float(gammaincc(df / 2.0, statistic / 2.0))
+    p = 1.0 if df <= 0 or statistic <= 0 else chi2_sf(float(statistic), float(df))
     return ChiSquareResult(float(statistic), int(df), p, p >= _ALPHA)
 
 

@@ -8,7 +8,8 @@ Adaptive proportion test (§4.4.2): non-overlapping windows of W samples (1024 f
 sources, 512 otherwise, as §4.4.2 prescribes); the window's first sample A counts itself,
 and the window fails when the count B of A reaches C. Under the hypothesis that A recurs
 with probability p = 2^{−H}, B − 1 ~ Binomial(W − 1, p), and C here is the smallest value
-with P(B ≥ C) ≤ α, taken directly from that distribution (``scipy.stats.binom``). The
+with P(B ≥ C) ≤ α, taken directly from that distribution (exactly, with the tails compared
+to α in integers where they come close: :func:`diamp.analysis._binomial.binom_isf`). The
 standard's formula C = 1 + CRITBINOM(W, p, 1 − α) uses Binomial(W, p) instead: it equals
 this cutoff for most H and is one lower for some (W = 512: H = 0.5, 2, 4, 8 give 410, 177,
 62, 13 by the formula and 411, 178, 63, 14 here), where its false-alarm rate exceeds α.
@@ -27,6 +28,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from diamp.analysis._binomial import binom_isf
 from diamp.analysis.sp800_90b._kernels.health import (
     PROPORTION,
     SEEN,
@@ -106,26 +108,16 @@ def adaptive_proportion_cutoff(
         For an invalid h, α or window, or when even C = W would not reach α (the entropy
         is too low for the test to detect anything in a window of this size).
     """
-    from scipy.stats import binom
-
     _check(h, alpha)
     if window < 2:
         raise AnalysisError(f"window must be at least 2, found {window}", key="window")
     p = 2.0**-h
     if method == "sp800-90b":
-        k = int(binom.ppf(1.0 - alpha, window, p))
-        while k > 0 and binom.cdf(k - 1, window, p) >= 1.0 - alpha:
-            k -= 1
-        while binom.cdf(k, window, p) < 1.0 - alpha:
-            k += 1
-        cutoff = 1 + k
+        # CRITBINOM(W, p, 1 − α): the smallest k with P(Binomial(W, p) ≤ k) ≥ 1 − α
+        cutoff = 1 + binom_isf(alpha, window, p)
     elif method == "binomial":
-        k = int(binom.isf(alpha, window - 1, p))
-        while k > 0 and binom.sf(k - 1, window - 1, p) <= alpha:
-            k -= 1
-        while binom.sf(k, window - 1, p) > alpha:
-            k += 1
-        cutoff = k + 2  # P(B − 1 ≥ k + 1) = sf(k) ≤ α, so B ≥ k + 2 fails
+        # the smallest k with P(B − 1 > k) ≤ α: B ≥ k + 2 fails
+        cutoff = binom_isf(alpha, window - 1, p) + 2
     else:
         raise AnalysisError(f"unknown cutoff method {method!r}", key="method")
     if cutoff > window:
