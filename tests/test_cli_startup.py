@@ -107,3 +107,25 @@ def test_exact_engine_loads_only_its_own_kernels(tmp_path: Path) -> None:
         )
         assert not heavy, sorted(heavy)
     assert outputs["exact"] == outputs["fft"]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, "1"), ({"OPENBLAS_NUM_THREADS": "3"}, "3"), ({"OMP_NUM_THREADS": "2"}, None)],
+)
+def test_the_command_line_asks_for_one_blas_thread_unless_told(
+    env: dict[str, str], expected: str | None
+) -> None:
+    import os
+
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS")
+    }
+    script = "import os, diamp.cli; print(os.environ.get('OPENBLAS_NUM_THREADS'))"
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        check=True, env={**base, **env},
+    )  # fmt: skip
+    assert proc.stdout.strip() == str(expected)
