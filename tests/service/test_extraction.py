@@ -38,13 +38,13 @@ def _tiers(names: list[str], chunk: int) -> str:
 
 
 def _pipeline(
-    tmp: Path, sizes: dict[str, int], workers: int, chunk: int = 64
+    tmp: Path, sizes: dict[str, int], workers: int, chunk: int = 64, engine: str = "auto"
 ) -> tuple[Pipeline, Pool]:
     text = config_text(
         sources=_sources(tmp, sizes),
         tiers=_tiers(list(sizes), chunk),
         pool="",
-        extractor=f"block_bits = 1024\nworkers = {workers}",
+        extractor=f'block_bits = 1024\nworkers = {workers}\nengine = "{engine}"',
     ).replace("target_bytes = 262144", f"target_bytes = {1 << 30}")
     s, _ = settings_for(tmp, text)
     pool = Pool(tmp / "pool.sqlite")
@@ -117,8 +117,19 @@ def test_an_impossible_block_shape_is_refused_at_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("diamp.extractors.realtime.MAX_ERROR", 1e-30)
-    with pytest.raises(ServiceConfigError, match="round-off bound"):
-        _pipeline(tmp_path, {"a": 4096}, workers=1)
+    with pytest.raises(ServiceConfigError, match="round-off bound") as info:
+        _pipeline(tmp_path, {"a": 4096}, workers=1, engine="fft")
+    assert info.value.key == "extractor.engine"
+    (tmp_path / "auto").mkdir()
+    p, _ = _pipeline(tmp_path / "auto", {"a": 4096}, workers=1)  # auto: the exact engine
+    assert p.extraction.describe(p.sources["a"].params) == {  # type: ignore[arg-type]
+        "engine": "gf2", "exactness": "exact"}  # fmt: skip
+    p.stop()
+    monkeypatch.setattr("diamp.extractors.gf2.MAX_TABLE_BYTES", 1000)
+    (tmp_path / "gf2").mkdir()
+    with pytest.raises(ServiceConfigError, match=r"window table .* use smaller blocks") as info:
+        _pipeline(tmp_path / "gf2", {"a": 4096}, workers=1, engine="gf2")
+    assert info.value.key == "extractor.engine"
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", '"2"', "2.0", "true", "1025"])

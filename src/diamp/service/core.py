@@ -232,7 +232,8 @@ class Service:
             info.update(kind=rt.kind, simulated=rt.simulated, origin=rt.origin, tiers=rt.tiers,
                         raw_samples=rt.raw_samples, output_bytes=rt.extracted_bytes)  # fmt: skip
             if rt.params is not None:
-                info["extractor"] = {"n": rt.params.n, "m": rt.params.m, "eps": rt.params.eps}
+                info["extractor"] = {"n": rt.params.n, "m": rt.params.m, "eps": rt.params.eps,
+                                     **self.pipeline.extraction.describe(rt.params)}
             if rt.dira is not None:
                 info["dira"] = {"run_id": rt.dira.run_id,
                                 "certificate_sha512": rt.dira.certificate_sha512,
