@@ -142,9 +142,7 @@ class Extraction:
                 self._engines[key] = ENGINES[name](seed, params.n, params.m)
             except DiampError as err:
                 where = "extractor.block_bits" if self.setting == "auto" else "extractor.engine"
-                raise ServiceConfigError(
-                    f"extractor ({name} engine): {err}", key=where
-                ) from err
+                raise ServiceConfigError(f"extractor ({name} engine): {err}", key=where) from err
         return self._engines[key]
 
     def full(self, jobs: Jobs) -> bool:
