@@ -85,3 +85,28 @@ def test_a_seeded_device_repeats_its_blocks_and_resumes() -> None:
     assert np.array_equal(first[2], b.next_block())
     assert not np.array_equal(first[0], first[1])
     assert max(int(x.max()) for x in first) < 64  # 6-bit samples
+
+
+def test_a_stream_reads_the_due_blocks_at_most_max_read_blocks() -> None:
+    from diamp.service.sources import SimulatedStream
+
+    text = (
+        '{"kind": "simulated", "name": "v", "family": "photon-counting", "seed": 3, '
+        '"samples_per_second": %s, "entropy": {"model": "declared", "min_entropy": 7.0}}'
+    )
+    now = [0.0]
+    paced = SimulatedStream(SimulatedSource.model_validate_json(text % "65536.0"), lambda: now[0])
+    assert paced.read().size == BLOCK_SAMPLES  # type: ignore[union-attr]  # block 0 is due
+    assert paced.read() is None  # block 1 is not, yet
+    now[0] = 3.5  # blocks 1-3 are due
+    got = paced.read()
+    assert got is not None and got.size == 3 * BLOCK_SAMPLES and paced.position == 4
+    now[0] = 100.0
+    assert paced.read().size == 16 * BLOCK_SAMPLES  # type: ignore[union-attr]  # the cap
+    fast = SimulatedStream(SimulatedSource.model_validate_json(text % "null"))
+    fast.max_read_blocks = 5
+    whole = fast.read()
+    one = SimulatedStream(SimulatedSource.model_validate_json(text % "null"))
+    one.max_read_blocks = 1
+    singles = np.concatenate([one.read() for _ in range(5)])  # type: ignore[misc]
+    assert whole is not None and np.array_equal(whole, singles)  # the same stream

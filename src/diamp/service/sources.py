@@ -41,7 +41,7 @@ from diamp.service.settings import (
     SimulatedSource,
     VacuumEntropyModel,
 )
-from diamp.service.simulated import SimulatedDevice
+from diamp.service.simulated import BLOCK_SAMPLES, SimulatedDevice
 
 __all__ = [
     "DiraKey",
@@ -125,7 +125,12 @@ def declared_min_entropy(cfg: SimulatedSource | SerialSource | FileSource, bits:
 
 @dataclass
 class SimulatedStream:
-    """A :class:`~diamp.service.simulated.SimulatedDevice` paced at ``samples_per_second``."""
+    """A :class:`~diamp.service.simulated.SimulatedDevice` paced at ``samples_per_second``.
+
+    A read returns the device blocks that are due, at most :attr:`max_read_blocks` (all of
+    them when unpaced): one persisted position per read, so a fast device costs one durable
+    cursor write per 2^20 samples, not per block.
+    """
 
     cfg: SimulatedSource
     clock: Callable[[], float] = time.monotonic
@@ -147,14 +152,21 @@ class SimulatedStream:
         """Resume at block ``position``."""
         self.device.block = position
 
+    max_read_blocks: int = 16
+
     def read(self) -> np.ndarray | None:
-        """The next block, or None while the pacing rate holds it back."""
+        """The next due blocks (at least one), or None while the pacing rate holds them back."""
         rate = self.cfg.samples_per_second
-        if rate is not None and self._emitted > rate * (self.clock() - self._started):
-            return None
-        block = self.device.next_block()
-        self._emitted += block.size
-        return block
+        count = self.max_read_blocks
+        if rate is not None:
+            due = rate * (self.clock() - self._started) - self._emitted
+            if due < 0:
+                return None
+            count = min(count, 1 + int(due) // BLOCK_SAMPLES)
+        blocks = [self.device.next_block() for _ in range(count)]
+        out = blocks[0] if count == 1 else np.concatenate(blocks)
+        self._emitted += out.size
+        return out
 
 
 @dataclass
