@@ -156,3 +156,46 @@ def test_blocks_in_flight_at_an_old_min_entropy_are_dropped(tmp_path: Path) -> N
     p._collect_all(block=True, every=True)
     assert rt.extracted_bytes == 2 * (old.m // 8) == len(rt.out)
     p.stop()
+
+
+@pytest.mark.parametrize(
+    ("block_bits", "engine", "want"),
+    [(1024, "auto", ("gf2", "exact")), (1 << 18, "auto", ("fft", "fft-bound")),
+     (1024, "fft", ("fft", "fft-bound")), (1 << 18, "gf2", ("gf2", "exact"))],
+)  # fmt: skip
+def test_status_metrics_and_provenance_name_the_engine(
+    tmp_path: Path, block_bits: int, engine: str, want: tuple[str, str]
+) -> None:
+    from diamp.service.core import Service
+    from diamp.service.metrics import Metrics
+
+    text = config_text(
+        sources=_sources(tmp_path, {"a": 1 << 16}),
+        tiers=_tiers(["a"], 64),
+        extractor=f'block_bits = {block_bits}\nengine = "{engine}"',
+    )
+    s, _ = settings_for(tmp_path, text)
+    svc = Service(s)
+    try:
+        info = svc.status()["sources"]["a"]["extractor"]
+        metrics = Metrics()
+        metrics.watch(svc.pipeline, svc.pool)
+        rendered = metrics.render().decode()
+        rt = svc.pipeline.sources["a"]
+        parts = svc.pipeline._provenance(svc.pipeline.tiers["ta"], [rt])["sources"]["a"]
+    finally:
+        svc.stop()
+    assert (info["engine"], info["exactness"]) == want
+    assert (parts["extractor"]["engine"], parts["extractor"]["exactness"]) == want
+    assert (
+        f'diamp_source_extractor_info{{engine="{want[0]}",exactness="{want[1]}",source="a"}} 1.0'
+        in rendered
+    )
+
+
+@pytest.mark.parametrize("bad", ['"GF2"', '"exact"', "1", '""'])
+def test_invalid_engines_are_refused(tmp_path: Path, bad: str) -> None:
+    text = config_text(extractor=f"block_bits = 1024\nengine = {bad}")
+    with pytest.raises(ServiceConfigError, match=r"extractor\.engine: Input should be 'auto', "
+                       r"'gf2' or 'fft'"):  # fmt: skip
+        settings_for(tmp_path, text)
