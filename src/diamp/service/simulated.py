@@ -142,11 +142,17 @@ class SimulatedDevice:
 
     def next_block(self) -> np.ndarray:
         """The next :data:`BLOCK_SAMPLES` samples (``uint8``, each < 2^bits_per_sample)."""
-        rng = np.random.Generator(np.random.Philox(key=self._key, counter=[0, 0, 0, self.block]))
-        x = self._draw(rng)
-        start = self.samples_before(self.block)
         self.block += 1
-        return self._faulted(x, start, rng)
+        return self.block_at(self.block - 1)
+
+    def block_at(self, block: int) -> np.ndarray:
+        """Block ``block`` of the stream: a pure function of the key and the index.
+
+        Thread-safe (a generator of its own per call; numpy and the kernel release the GIL),
+        so several blocks can be drawn at once.
+        """
+        rng = np.random.Generator(np.random.Philox(key=self._key, counter=[0, 0, 0, block]))
+        return self._faulted(self._draw(rng), self.samples_before(block), rng)
 
     def _draw(self, rng: np.random.Generator) -> np.ndarray:
         n = BLOCK_SAMPLES

@@ -20,8 +20,10 @@ output is simulated (true), from hardware (false) or of unknown provenance (null
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -127,9 +129,9 @@ def declared_min_entropy(cfg: SimulatedSource | SerialSource | FileSource, bits:
 class SimulatedStream:
     """A :class:`~diamp.service.simulated.SimulatedDevice` paced at ``samples_per_second``.
 
-    A read returns the device blocks that are due, at most :attr:`max_read_blocks` (all of
-    them when unpaced): one persisted position per read, so a fast device costs one durable
-    cursor write per 2^20 samples, not per block.
+    A read returns the device blocks that are due, at most :attr:`max_read_blocks` (that many
+    when unpaced), drawn on one thread per core: one persisted position per read, so a fast
+    device costs one durable cursor write per 2^20 samples, not per block.
     """
 
     cfg: SimulatedSource
@@ -142,6 +144,7 @@ class SimulatedStream:
         self.bits_per_sample = self.device.bits_per_sample
         self._started = self.clock()
         self._emitted = 0
+        self._threads: ThreadPoolExecutor | None = None
 
     @property
     def position(self) -> int:
@@ -163,10 +166,23 @@ class SimulatedStream:
             if due < 0:
                 return None
             count = min(count, 1 + int(due) // BLOCK_SAMPLES)
-        blocks = [self.device.next_block() for _ in range(count)]
-        out = blocks[0] if count == 1 else np.concatenate(blocks)
+        first = self.device.block
+        if count == 1:
+            out = self.device.block_at(first)
+        else:  # the blocks are independent: drawn on every core
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(os.cpu_count() or 1, "diamp-device")
+            out = np.concatenate(list(self._threads.map(self.device.block_at,
+                                                        range(first, first + count))))  # fmt: skip
+        self.device.block = first + count
         self._emitted += out.size
         return out
+
+    def close(self) -> None:
+        """Stop the drawing threads."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
 
 
 @dataclass
