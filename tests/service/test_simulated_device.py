@@ -105,8 +105,10 @@ def test_a_stream_reads_the_due_blocks_at_most_max_read_blocks() -> None:
     assert paced.read().size == 16 * BLOCK_SAMPLES  # type: ignore[union-attr]  # the cap
     fast = SimulatedStream(SimulatedSource.model_validate_json(text % "null"))
     fast.max_read_blocks = 5
-    whole = fast.read()
+    whole = fast.read()  # five blocks drawn on the stream's threads
+    fast.close()
     one = SimulatedStream(SimulatedSource.model_validate_json(text % "null"))
     one.max_read_blocks = 1
     singles = np.concatenate([one.read() for _ in range(5)])  # type: ignore[misc]
+    one.close()
     assert whole is not None and np.array_equal(whole, singles)  # the same stream
