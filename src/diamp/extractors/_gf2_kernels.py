@@ -30,7 +30,8 @@ def table_hash(raw, nbits, table, last_mask, out):  # type: ignore[no-untyped-de
     table of the seed (``window_table``): bit k is ⊕_{u: bit 7−u of v} s_{k+u}, so that byte
     j of x contributes bits 8j … 8j + m − 1 of its row, i.e. bytes j … j + M − 1, to the
     correlation c_i = ⊕_t x_t s_{t+i}. ``out`` has M = ⌈m/8⌉ bytes per row; the last byte is
-    ANDed with ``last_mask`` (output bits past m are zero).
+    ANDed with ``last_mask`` (output bits past m are zero). Row 0 of the table is zero, so
+    zero bytes need no test; four bytes of x share one pass over the accumulator.
     """
     nb = raw.shape[1]
     count = out.shape[1]
@@ -44,11 +45,16 @@ def table_hash(raw, nbits, table, last_mask, out):  # type: ignore[no-untyped-de
             for j in range(nb):  # drop the pad bits that now lead: x_t = reversed_{t+pad}
                 x[j] = np.uint8(((x[j] << pad) | (x[j + 1] >> (8 - pad))) & 0xFF)
         acc[:] = 0
-        for j in range(nb):
-            v = x[j]
-            if v:
-                row = table[v]
-                for k in range(count):
-                    acc[k] ^= row[j + k]
+        j = 0
+        while j + 4 <= nb:  # four rows per pass over the accumulator: fewer loads and stores
+            r0, r1, r2, r3 = table[x[j]], table[x[j + 1]], table[x[j + 2]], table[x[j + 3]]
+            for k in range(count):
+                acc[k] ^= r0[j + k] ^ r1[j + 1 + k] ^ r2[j + 2 + k] ^ r3[j + 3 + k]
+            j += 4
+        while j < nb:
+            row = table[x[j]]
+            for k in range(count):
+                acc[k] ^= row[j + k]
+            j += 1
         acc[count - 1] &= last_mask
         out[b, :] = acc
