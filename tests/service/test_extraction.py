@@ -51,8 +51,9 @@ def _pipeline(
     return Pipeline(s, pool), pool
 
 
-def test_background_steps_deliver_every_block_in_order(tmp_path: Path) -> None:
-    p, pool = _pipeline(tmp_path, {"a": 8192, "b": 4096}, workers=2)
+@pytest.mark.parametrize("engine", ["gf2", "fft"])
+def test_background_steps_deliver_every_block_in_order(tmp_path: Path, engine: str) -> None:
+    p, pool = _pipeline(tmp_path, {"a": 8192, "b": 4096}, workers=2, engine=engine)
     for rt in p.sources.values():
         rt.stream.block_bytes = 384  # type: ignore[union-attr]  # 3 blocks a read, many jobs
     for _ in range(400):
