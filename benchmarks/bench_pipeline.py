@@ -52,7 +52,9 @@ ENGINE = tuple[str, int]  # (engine, block_bits)
 
 
 def config(tmp: Path, engine: ENGINE, workers: int, paced: bool, checks: bool) -> Path:
-    pace = "samples_per_second = 50e6\n" if paced else ""
+    # "unpaced": a pace far above any rate, so that reads take up to 16 device blocks at once
+    # as at device speed (an unpaced simulated source reads one block at a time)
+    pace = f"samples_per_second = {50e6 if paced else 1e12}\n"
     name = f"{engine[0]}-{engine[1]}-{workers}-{paced}-{checks}"
     text = (
         "schema_version = 1\n[server]\nport = 0\n"

@@ -181,8 +181,6 @@ def test_health_failure_mid_stream_quarantines_and_discards(tmp_path: Path) -> N
     s, _ = settings_for(tmp_path, _cfg(sources, tiers))
     pool = Pool(tmp_path / "pool.sqlite")
     p = Pipeline(s, pool)
-    for rt in p.sources.values():
-        rt.stream.max_read_blocks = 1  # type: ignore[union-attr]  # one device block a step
     for _ in range(3):  # blocks 0-2 (196,608 samples) are healthy
         p.step()
     assert pool.level("both") > 0 and p.sources["bad"].health.status == "ok"

@@ -103,12 +103,13 @@ def test_a_stream_reads_the_due_blocks_at_most_max_read_blocks() -> None:
     assert got is not None and got.size == 3 * BLOCK_SAMPLES and paced.position == 4
     now[0] = 100.0
     assert paced.read().size == 16 * BLOCK_SAMPLES  # type: ignore[union-attr]  # the cap
-    fast = SimulatedStream(SimulatedSource.model_validate_json(text % "null"))
+    paced.close()
+    fast = SimulatedStream(SimulatedSource.model_validate_json(text % "1e12"), lambda: now[0])
+    now[0] = 101.0
     fast.max_read_blocks = 5
     whole = fast.read()  # five blocks drawn on the stream's threads
     fast.close()
     one = SimulatedStream(SimulatedSource.model_validate_json(text % "null"))
-    one.max_read_blocks = 1
     singles = np.concatenate([one.read() for _ in range(5)])  # type: ignore[misc]
-    one.close()
+    assert one.position == 5  # unpaced: one block a read
     assert whole is not None and np.array_equal(whole, singles)  # the same stream

@@ -129,9 +129,9 @@ def declared_min_entropy(cfg: SimulatedSource | SerialSource | FileSource, bits:
 class SimulatedStream:
     """A :class:`~diamp.service.simulated.SimulatedDevice` paced at ``samples_per_second``.
 
-    A read returns the device blocks that are due, at most :attr:`max_read_blocks` (that many
-    when unpaced), drawn on one thread per core: one persisted position per read, so a fast
-    device costs one durable cursor write per 2^20 samples, not per block.
+    A paced read returns the device blocks that are due, at most :attr:`max_read_blocks`,
+    drawn on one thread per core: one persisted position per read, so a fast device costs one
+    durable cursor write per 2^20 samples, not per block. An unpaced read returns one block.
     """
 
     cfg: SimulatedSource
@@ -160,12 +160,12 @@ class SimulatedStream:
     def read(self) -> np.ndarray | None:
         """The next due blocks (at least one), or None while the pacing rate holds them back."""
         rate = self.cfg.samples_per_second
-        count = self.max_read_blocks
+        count = 1  # unpaced: one block a read, as fast as the reader asks
         if rate is not None:
             due = rate * (self.clock() - self._started) - self._emitted
             if due < 0:
                 return None
-            count = min(count, 1 + int(due) // BLOCK_SAMPLES)
+            count = min(self.max_read_blocks, 1 + int(due) // BLOCK_SAMPLES)
         first = self.device.block
         if count == 1:
             out = self.device.block_at(first)
