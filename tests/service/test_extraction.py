@@ -200,3 +200,21 @@ def test_invalid_engines_are_refused(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ServiceConfigError, match=r"extractor\.engine: Input should be 'auto', "
                        r"'gf2' or 'fft'"):  # fmt: skip
         settings_for(tmp_path, text)
+
+
+def test_engines_of_old_block_shapes_are_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    monkeypatch.setattr(extraction, "KEPT_ENGINES", 2)
+    p, _ = _pipeline(tmp_path, {"a": 4096}, workers=1)
+    params = p.sources["a"].params
+    assert params is not None
+    first = p.extraction.engine(params)
+    for m in (params.m - 8, params.m - 16):  # new in-force values, as assessments set them
+        p.extraction.engine(replace(params, m=m))
+    assert len(p.extraction._engines) == 2 and (params.n, params.m) not in p.extraction._engines
+    rebuilt = p.extraction.engine(params)
+    assert rebuilt is not first and np.array_equal(rebuilt.seed_words, first.seed_words)
+    p.stop()

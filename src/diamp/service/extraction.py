@@ -36,6 +36,7 @@ from diamp.service.errors import ServiceConfigError
 __all__ = [
     "AUTO_GF2_MAX_BITS",
     "ENGINES",
+    "KEPT_ENGINES",
     "Extraction",
     "Job",
     "Jobs",
@@ -46,6 +47,8 @@ __all__ = [
 AUTO_GF2_MAX_BITS = 1 << 17
 """``engine = "auto"``: the GF(2) engine up to this block length, the FFT engine above (the
 measured crossover: ``benchmarks/bench_pipeline.py``, docs/service.md)."""
+KEPT_ENGINES = 16
+"""Engines (window tables, seed spectra) kept at once; see :meth:`Extraction.engine`."""
 ENGINES: dict[str, type[TableToeplitz] | type[FixedSeedToeplitz]] = {
     "gf2": TableToeplitz,
     "fft": FixedSeedToeplitz,
@@ -133,9 +136,15 @@ class Extraction:
         return {"engine": name, "exactness": ENGINES[name].exactness}
 
     def engine(self, params: ToeplitzParams) -> TableToeplitz | FixedSeedToeplitz:
-        """The fixed-seed engine of ``params`` (built once per (n, m))."""
+        """The fixed-seed engine of ``params`` (built once per (n, m)).
+
+        At most :data:`KEPT_ENGINES` are kept, the least recently built dropped first (every
+        assessment may set a new m; a job in flight holds its own reference).
+        """
         key = (params.n, params.m)
         if key not in self._engines:
+            while len(self._engines) >= KEPT_ENGINES:
+                del self._engines[next(iter(self._engines))]
             seed = PackedBits.from_bits(np.unpackbits(self.material)[: params.seed_bits])
             name = self.choice(params.n)
             try:
