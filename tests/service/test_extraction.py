@@ -213,7 +213,7 @@ def test_engines_of_old_block_shapes_are_dropped(
     assert params is not None
     first = p.extraction.engine(params)
     for m in (params.m - 8, params.m - 16):  # new in-force values, as assessments set them
-        p.extraction.engine(replace(params, m=m))
+        p.extraction.engine(replace(params, m=m, seed_bits=params.n + m - 1))
     assert len(p.extraction._engines) == 2 and (params.n, params.m) not in p.extraction._engines
     rebuilt = p.extraction.engine(params)
     assert rebuilt is not first and np.array_equal(rebuilt.seed_words, first.seed_words)
