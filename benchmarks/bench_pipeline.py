@@ -84,7 +84,7 @@ def _engine(kind: str, n: int, h: float, rng: np.random.Generator) -> tuple[obje
 
 def engines(new: ENGINE, old: ENGINE, rounds: int) -> None:
     rng = np.random.default_rng(0)
-    data = rng.integers(0, 256, (1 << 23) // 8, dtype=np.uint8)  # 8 Mbit of raw input
+    data = rng.integers(0, 256, (1 << 25) // 8, dtype=np.uint8)  # 4 MiB of raw input
     for h in (4.45, 6.2571):
         built = {e: _engine(e[0], e[1], h, rng) for e in (new, old)}
         probe = {e: data[: 2 * e[1] // 8].reshape(2, -1) for e in built}
