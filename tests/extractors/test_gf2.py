@@ -89,6 +89,8 @@ def test_property_against_the_definition(
     )
     for b in range(blocks):
         assert np.array_equal(np.unpackbits(out.output[b], count=m), toeplitz_matrix(raw[b], s, m))
+    generic = toeplitz_extract(PackedBits.from_bits(raw[0]), PackedBits.from_bits(s), m)
+    assert out.output[0].tobytes() == generic.output.data.tobytes()
 
 
 def test_bits_past_n_in_the_last_byte_are_ignored() -> None:

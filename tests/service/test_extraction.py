@@ -75,6 +75,8 @@ def test_background_steps_deliver_every_block_in_order(tmp_path: Path, engine: s
         got = pool.take(pool.level(f"t{name}"), f"t{name}").data + bytes(rt.out)
         assert rt.health.status == "exhausted" and rt.extracted_bytes == len(want)
         assert got == want
+        pieces = [got[i : i + m // 8] for i in range(0, len(got), m // 8)]
+        assert len(set(pieces)) == len(pieces) == size // 128  # no block's output repeated
     p.stop()
 
 
