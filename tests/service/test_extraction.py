@@ -38,21 +38,22 @@ def _tiers(names: list[str], chunk: int) -> str:
 
 
 def _pipeline(
-    tmp: Path, sizes: dict[str, int], workers: int, chunk: int = 64
+    tmp: Path, sizes: dict[str, int], workers: int, chunk: int = 64, engine: str = "auto"
 ) -> tuple[Pipeline, Pool]:
     text = config_text(
         sources=_sources(tmp, sizes),
         tiers=_tiers(list(sizes), chunk),
         pool="",
-        extractor=f"block_bits = 1024\nworkers = {workers}",
+        extractor=f'block_bits = 1024\nworkers = {workers}\nengine = "{engine}"',
     ).replace("target_bytes = 262144", f"target_bytes = {1 << 30}")
     s, _ = settings_for(tmp, text)
     pool = Pool(tmp / "pool.sqlite")
     return Pipeline(s, pool), pool
 
 
-def test_background_steps_deliver_every_block_in_order(tmp_path: Path) -> None:
-    p, pool = _pipeline(tmp_path, {"a": 8192, "b": 4096}, workers=2)
+@pytest.mark.parametrize("engine", ["gf2", "fft"])
+def test_background_steps_deliver_every_block_in_order(tmp_path: Path, engine: str) -> None:
+    p, pool = _pipeline(tmp_path, {"a": 8192, "b": 4096}, workers=2, engine=engine)
     for rt in p.sources.values():
         rt.stream.block_bytes = 384  # type: ignore[union-attr]  # 3 blocks a read, many jobs
     for _ in range(400):
@@ -74,6 +75,8 @@ def test_background_steps_deliver_every_block_in_order(tmp_path: Path) -> None:
         got = pool.take(pool.level(f"t{name}"), f"t{name}").data + bytes(rt.out)
         assert rt.health.status == "exhausted" and rt.extracted_bytes == len(want)
         assert got == want
+        pieces = [got[i : i + m // 8] for i in range(0, len(got), m // 8)]
+        assert len(set(pieces)) == len(pieces) == size // 128  # no block's output repeated
     p.stop()
 
 
@@ -117,8 +120,19 @@ def test_an_impossible_block_shape_is_refused_at_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("diamp.extractors.realtime.MAX_ERROR", 1e-30)
-    with pytest.raises(ServiceConfigError, match="round-off bound"):
-        _pipeline(tmp_path, {"a": 4096}, workers=1)
+    with pytest.raises(ServiceConfigError, match="round-off bound") as info:
+        _pipeline(tmp_path, {"a": 4096}, workers=1, engine="fft")
+    assert info.value.key == "extractor.engine"
+    (tmp_path / "auto").mkdir()
+    p, _ = _pipeline(tmp_path / "auto", {"a": 4096}, workers=1)  # auto: the exact engine
+    assert p.extraction.describe(p.sources["a"].params) == {  # type: ignore[arg-type]
+        "engine": "gf2", "exactness": "exact"}  # fmt: skip
+    p.stop()
+    monkeypatch.setattr("diamp.extractors.gf2.MAX_TABLE_BYTES", 1000)
+    (tmp_path / "gf2").mkdir()
+    with pytest.raises(ServiceConfigError, match=r"window table .* use smaller blocks") as info:
+        _pipeline(tmp_path / "gf2", {"a": 4096}, workers=1, engine="gf2")
+    assert info.value.key == "extractor.engine"
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", '"2"', "2.0", "true", "1025"])
@@ -144,4 +158,65 @@ def test_blocks_in_flight_at_an_old_min_entropy_are_dropped(tmp_path: Path) -> N
     p._produce(rt)
     p._collect_all(block=True, every=True)
     assert rt.extracted_bytes == 2 * (old.m // 8) == len(rt.out)
+    p.stop()
+
+
+@pytest.mark.parametrize(
+    ("block_bits", "engine", "want"),
+    [(1024, "auto", ("gf2", "exact")), (1 << 18, "auto", ("fft", "fft-bound")),
+     (1024, "fft", ("fft", "fft-bound")), (1 << 18, "gf2", ("gf2", "exact"))],
+)  # fmt: skip
+def test_status_metrics_and_provenance_name_the_engine(
+    tmp_path: Path, block_bits: int, engine: str, want: tuple[str, str]
+) -> None:
+    from diamp.service.core import Service
+    from diamp.service.metrics import Metrics
+
+    text = config_text(
+        sources=_sources(tmp_path, {"a": 1 << 16}),
+        tiers=_tiers(["a"], 64),
+        extractor=f'block_bits = {block_bits}\nengine = "{engine}"',
+    )
+    s, _ = settings_for(tmp_path, text)
+    svc = Service(s)
+    try:
+        info = svc.status()["sources"]["a"]["extractor"]
+        metrics = Metrics()
+        metrics.watch(svc.pipeline, svc.pool)
+        rendered = metrics.render().decode()
+        rt = svc.pipeline.sources["a"]
+        parts = svc.pipeline._provenance(svc.pipeline.tiers["ta"], [rt])["sources"]["a"]
+    finally:
+        svc.stop()
+    assert (info["engine"], info["exactness"]) == want
+    assert (parts["extractor"]["engine"], parts["extractor"]["exactness"]) == want
+    assert (
+        f'diamp_source_extractor_info{{engine="{want[0]}",exactness="{want[1]}",source="a"}} 1.0'
+        in rendered
+    )
+
+
+@pytest.mark.parametrize("bad", ['"GF2"', '"exact"', "1", '""'])
+def test_invalid_engines_are_refused(tmp_path: Path, bad: str) -> None:
+    text = config_text(extractor=f"block_bits = 1024\nengine = {bad}")
+    with pytest.raises(ServiceConfigError, match=r"extractor\.engine: Input should be 'auto', "
+                       r"'gf2' or 'fft'"):  # fmt: skip
+        settings_for(tmp_path, text)
+
+
+def test_engines_of_old_block_shapes_are_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    monkeypatch.setattr(extraction, "KEPT_ENGINES", 2)
+    p, _ = _pipeline(tmp_path, {"a": 4096}, workers=1)
+    params = p.sources["a"].params
+    assert params is not None
+    first = p.extraction.engine(params)
+    for m in (params.m - 8, params.m - 16):  # new in-force values, as assessments set them
+        p.extraction.engine(replace(params, m=m, seed_bits=params.n + m - 1))
+    assert len(p.extraction._engines) == 2 and (params.n, params.m) not in p.extraction._engines
+    rebuilt = p.extraction.engine(params)
+    assert rebuilt is not first and np.array_equal(rebuilt.seed_words, first.seed_words)
     p.stop()

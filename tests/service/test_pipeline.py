@@ -68,18 +68,24 @@ def test_toeplitz_and_xor_tiers_match_the_definition(tmp_path: Path) -> None:
     assert pool.take(64, "xor").data == (expect["f2"][:64] ^ expect["f3"][:64]).tobytes()
 
 
+@pytest.mark.parametrize("engine", ["gf2", "fft"])
 @pytest.mark.parametrize(("extra", "flip_all"), [("", True), ("check_bits = 2048", False)])
 def test_corrupted_extraction_is_caught_and_never_served(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str, flip_all: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str, flip_all: bool, engine: str
 ) -> None:
+    import diamp.extractors.gf2 as gf2
     import diamp.extractors.realtime as realtime
 
-    real = realtime.parity_rows
+    module, kernel, out_arg = (
+        (gf2, "table_hash", 4) if engine == "gf2" else (realtime, "parity_rows", 2)
+    )
+    real = getattr(module, kernel)
     calls: list[int] = []
 
-    def corrupted(values: Any, count: int, out: Any, residual: Any) -> None:
+    def corrupted(*args: Any) -> None:
         """The first batch (blocks 0, 1) is right; from the second on one bit (or all) flips."""
-        real(values, count, out, residual)
+        real(*args)
+        out = args[out_arg]
         calls.append(1)
         if len(calls) >= 2:
             if flip_all:
@@ -87,7 +93,8 @@ def test_corrupted_extraction_is_caught_and_never_served(
             else:
                 out[0, 0] ^= 0x04  # output bit 5 of the batch's first block
 
-    monkeypatch.setattr(realtime, "parity_rows", corrupted)
+    monkeypatch.setattr(module, kernel, corrupted)
+    extra += f'\nengine = "{engine}"'
     tier = '[[tiers]]\nname = "one"\nsources = ["f1"]\nchunk_bytes = 64\n'
     config = _cfg(_file_sources(tmp_path, ("f1",)), tier, f"block_bits = 1024\n{extra}")
     s, _ = settings_for(tmp_path, config)

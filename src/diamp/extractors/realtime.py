@@ -44,7 +44,14 @@ from diamp.extractors.bits import BitSource, read_padded
 from diamp.extractors.correlate import MAX_ERROR, _eps_fft, _gamma, fft_error_bound
 from diamp.extractors.fft import fft_backend
 
-__all__ = ["BatchExtraction", "FixedSeedToeplitz", "batch_positions", "block_bounds"]
+__all__ = [
+    "BatchExtraction",
+    "FixedSeedToeplitz",
+    "batch_positions",
+    "block_bounds",
+    "seed_words",
+    "self_check",
+]
 
 DEFAULT_BATCH_POINTS = 1 << 21  # rows × L per transform call: about 16 MiB of buffers
 _REVERSE_BYTE = np.array([int(f"{v:08b}"[::-1], 2) for v in range(256)], dtype=np.uint8)
@@ -96,6 +103,63 @@ def _words(packed: np.ndarray, words: int) -> np.ndarray:
     return np.ascontiguousarray(buf.view(">u8").astype(np.uint64))
 
 
+def seed_words(packed: np.ndarray, nbits: int) -> np.ndarray:
+    """The seed's MSB-first bytes as read-only uint64 words plus one zero padding word."""
+    words: np.ndarray = _words(packed[None, :], -(-nbits // 64) + 1)[0]
+    words.flags.writeable = False
+    return words
+
+
+def _reversed_words(raw: np.ndarray, n: int) -> np.ndarray:
+    """Each row's n bits in reverse order, as MSB-first uint64 words."""
+    if n % 8 == 0:
+        reversed_bytes = _REVERSE_BYTE[raw[:, ::-1]]
+    else:
+        bits = np.unpackbits(raw, axis=1, count=n)[:, ::-1]
+        reversed_bytes = np.packbits(bits, axis=1)
+    return _words(reversed_bytes, -(-n // 64))
+
+
+def self_check(
+    raw: np.ndarray,
+    out: np.ndarray,
+    n: int,
+    m: int,
+    seed: np.ndarray,
+    check_bits: int,
+    rng: np.random.Generator | int | None,
+) -> np.ndarray:
+    """Recompute ``check_bits`` random output bits of every block from the definition.
+
+    ``raw``: blocks × ⌈n/8⌉ bytes, ``out``: blocks × ⌈m/8⌉ bytes (both MSB-first), ``seed``:
+    :func:`seed_words`. Positions are drawn by ``rng`` (a generator, a seed, or None:
+    seeded from :mod:`secrets`); returns them (blocks × count, sorted).
+
+    Raises
+    ------
+    ExtractionError
+        When a recomputed bit differs (``block`` and ``position`` name the first).
+    """
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(secrets.randbits(128) if rng is None else rng)
+    positions = batch_positions(rng, raw.shape[0], m, min(check_bits, m))
+    want = np.empty_like(positions)
+    direct_parities(_reversed_words(raw, n), seed, positions, want)
+    rows = np.arange(raw.shape[0])[:, None]
+    got = (out[rows, positions >> 3] >> (7 - (positions & 7))) & 1
+    bad = np.argwhere(got != want)
+    if bad.size:
+        b, k = (int(v) for v in bad[0])
+        j = int(positions[b, k])
+        raise ExtractionError(
+            f"self-check failed at output bit {j} of block {b}: direct definition gives "
+            f"{int(want[b, k])}, extractor gave {int(got[b, k])}",
+            block=b,
+            position=j,
+        )
+    return positions
+
+
 class _Workspace:
     """One thread's transform buffers: ``rows`` blocks of L reals and L/2 + 1 complex."""
 
@@ -136,6 +200,9 @@ class FixedSeedToeplitz:
         1/4 at this length (the generic engine, which splits blocks, must be used).
     """
 
+    exactness = "fft-bound"
+    """How an output's exactness is established: the round-off bound, then the self-check."""
+
     def __init__(
         self, seed: BitSource, n: int, m: int, *, batch_points: int = DEFAULT_BATCH_POINTS
     ) -> None:
@@ -165,8 +232,7 @@ class FixedSeedToeplitz:
         self.fft.rfft(real, self.length, out=spectrum)
         spectrum.flags.writeable = False
         self.spectrum = spectrum
-        self.seed_words = _words(packed[None, :], -(-seed.nbits // 64) + 1)[0]
-        self.seed_words.flags.writeable = False
+        self.seed_words = seed_words(packed, seed.nbits)
 
     def extract(
         self,
@@ -220,42 +286,6 @@ class FixedSeedToeplitz:
                 "result",
                 block=b,
             )
-        positions = self._check(raw, out, check_bits, rng)
+        positions = self_check(raw, out, self.n, self.m, self.seed_words, check_bits, rng)
         return BatchExtraction(out, float(bounds.max(initial=0.0)),
                                float(residuals.max(initial=0.0)), positions)  # fmt: skip
-
-    def _reversed_words(self, raw: np.ndarray) -> np.ndarray:
-        """Each row's n bits in reverse order, as MSB-first uint64 words."""
-        if self.n % 8 == 0:
-            reversed_bytes = _REVERSE_BYTE[raw[:, ::-1]]
-        else:
-            bits = np.unpackbits(raw, axis=1, count=self.n)[:, ::-1]
-            reversed_bytes = np.packbits(bits, axis=1)
-        return _words(reversed_bytes, -(-self.n // 64))
-
-    def _check(
-        self,
-        raw: np.ndarray,
-        out: np.ndarray,
-        check_bits: int,
-        rng: np.random.Generator | int | None,
-    ) -> np.ndarray:
-        """Recompute ``check_bits`` random output bits per block from the definition."""
-        if not isinstance(rng, np.random.Generator):
-            rng = np.random.default_rng(secrets.randbits(128) if rng is None else rng)
-        positions = batch_positions(rng, raw.shape[0], self.m, min(check_bits, self.m))
-        want = np.empty_like(positions)
-        direct_parities(self._reversed_words(raw), self.seed_words, positions, want)
-        rows = np.arange(raw.shape[0])[:, None]
-        got = (out[rows, positions >> 3] >> (7 - (positions & 7))) & 1
-        bad = np.argwhere(got != want)
-        if bad.size:
-            b, k = (int(v) for v in bad[0])
-            j = int(positions[b, k])
-            raise ExtractionError(
-                f"self-check failed at output bit {j} of block {b}: direct definition gives "
-                f"{int(want[b, k])}, extractor gave {int(got[b, k])}",
-                block=b,
-                position=j,
-            )
-        return positions

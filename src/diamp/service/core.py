@@ -232,7 +232,9 @@ class Service:
             info.update(kind=rt.kind, simulated=rt.simulated, origin=rt.origin, tiers=rt.tiers,
                         raw_samples=rt.raw_samples, output_bytes=rt.extracted_bytes)  # fmt: skip
             if rt.params is not None:
-                info["extractor"] = {"n": rt.params.n, "m": rt.params.m, "eps": rt.params.eps}
+                p = rt.params
+                info["extractor"] = {"n": p.n, "m": p.m, "eps": p.eps,
+                                     **self.pipeline.extraction.describe(p)}  # fmt: skip
             if rt.dira is not None:
                 info["dira"] = {"run_id": rt.dira.run_id,
                                 "certificate_sha512": rt.dira.certificate_sha512,

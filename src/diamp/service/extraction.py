@@ -2,10 +2,14 @@
 
 Each raw source's full blocks are handed to a shared pool of ``[extractor] workers`` threads
 as one job per read (:meth:`Extraction.submit`); a job hashes its blocks with the source's
-:class:`~diamp.extractors.realtime.FixedSeedToeplitz` (one per (n, m): the seed's spectrum
-is computed once and shared by every source with that block shape) and re-checks
-``check_bits`` output bits of every block from the definition. The heavy work (FFT, numba
-kernels) releases the GIL, so the threads run in parallel.
+fixed-seed engine and re-checks ``check_bits`` output bits of every block from the
+definition. The engine is built once per (n, m) and shared by every source with that block
+shape; ``[extractor] engine`` picks it (:meth:`Extraction.choice`): the exact GF(2) table
+engine :class:`~diamp.extractors.gf2.TableToeplitz` (its window table computed once) or the
+FFT engine :class:`~diamp.extractors.realtime.FixedSeedToeplitz` (the seed's spectrum
+computed once), by default the GF(2) one up to :data:`AUTO_GF2_MAX_BITS` raw bits per block,
+where it is the faster. The heavy work (numba kernels, FFT) releases the GIL, so the threads
+run in parallel.
 
 Fairness: jobs run first in, first out, and a source may have at most ``workers`` jobs in
 flight (:meth:`Extraction.full`); the pipeline visits every source once per step. A fast
@@ -24,11 +28,31 @@ import numpy as np
 
 from diamp.errors import DiampError
 from diamp.extractors.bits import PackedBits
+from diamp.extractors.gf2 import TableToeplitz
 from diamp.extractors.params import ToeplitzParams
 from diamp.extractors.realtime import FixedSeedToeplitz
 from diamp.service.errors import ServiceConfigError
 
-__all__ = ["Extraction", "Job", "Jobs", "available_cores", "packed_blocks"]
+__all__ = [
+    "AUTO_GF2_MAX_BITS",
+    "ENGINES",
+    "KEPT_ENGINES",
+    "Extraction",
+    "Job",
+    "Jobs",
+    "available_cores",
+    "packed_blocks",
+]
+
+AUTO_GF2_MAX_BITS = 1 << 17
+"""``engine = "auto"``: the GF(2) engine up to this block length, the FFT engine above (the
+measured crossover: ``benchmarks/bench_pipeline.py``, docs/service.md)."""
+KEPT_ENGINES = 16
+"""Engines (window tables, seed spectra) kept at once; see :meth:`Extraction.engine`."""
+ENGINES: dict[str, type[TableToeplitz] | type[FixedSeedToeplitz]] = {
+    "gf2": TableToeplitz,
+    "fft": FixedSeedToeplitz,
+}
 
 
 def available_cores() -> int:
@@ -81,22 +105,53 @@ class Extraction:
     """Extraction jobs of every raw source on ``workers`` threads (see the module docs)."""
 
     def __init__(
-        self, material: np.ndarray, check_bits: int, workers: int, rng: np.random.Generator
+        self,
+        material: np.ndarray,
+        check_bits: int,
+        workers: int,
+        rng: np.random.Generator,
+        engine: str = "auto",
     ) -> None:
+        if engine != "auto" and engine not in ENGINES:
+            raise ServiceConfigError(
+                f"extractor.engine must be one of 'auto', {', '.join(map(repr, ENGINES))}, "
+                f"found {engine!r}",
+                key="extractor.engine",
+            )
         self.material, self.check_bits, self.workers = material, check_bits, workers
+        self.setting = engine
         self._rng = rng
-        self._engines: dict[tuple[int, int], FixedSeedToeplitz] = {}
+        self._engines: dict[tuple[int, int], TableToeplitz | FixedSeedToeplitz] = {}
         self._pool: ThreadPoolExecutor | None = None
 
-    def engine(self, params: ToeplitzParams) -> FixedSeedToeplitz:
-        """The fixed-seed engine of ``params`` (built once per (n, m))."""
+    def choice(self, n: int) -> str:
+        """The engine (a key of :data:`ENGINES`) that hashes blocks of ``n`` raw bits."""
+        if self.setting != "auto":
+            return self.setting
+        return "gf2" if n <= AUTO_GF2_MAX_BITS else "fft"
+
+    def describe(self, params: ToeplitzParams) -> dict[str, str]:
+        """The engine of ``params`` and how its exactness is established (status, provenance)."""
+        name = self.choice(params.n)
+        return {"engine": name, "exactness": ENGINES[name].exactness}
+
+    def engine(self, params: ToeplitzParams) -> TableToeplitz | FixedSeedToeplitz:
+        """The fixed-seed engine of ``params`` (built once per (n, m)).
+
+        At most :data:`KEPT_ENGINES` are kept, the least recently built dropped first (every
+        assessment may set a new m; a job in flight holds its own reference).
+        """
         key = (params.n, params.m)
         if key not in self._engines:
+            while len(self._engines) >= KEPT_ENGINES:
+                del self._engines[next(iter(self._engines))]
             seed = PackedBits.from_bits(np.unpackbits(self.material)[: params.seed_bits])
+            name = self.choice(params.n)
             try:
-                self._engines[key] = FixedSeedToeplitz(seed, params.n, params.m)
+                self._engines[key] = ENGINES[name](seed, params.n, params.m)
             except DiampError as err:
-                raise ServiceConfigError(f"extractor: {err}", key="extractor.block_bits") from err
+                where = "extractor.block_bits" if self.setting == "auto" else "extractor.engine"
+                raise ServiceConfigError(f"extractor ({name} engine): {err}", key=where) from err
         return self._engines[key]
 
     def full(self, jobs: Jobs) -> bool:
@@ -120,7 +175,7 @@ class Extraction:
 
 
 def _hash(
-    engine: FixedSeedToeplitz,
+    engine: TableToeplitz | FixedSeedToeplitz,
     samples: np.ndarray,
     bits: int,
     check_bits: int,

@@ -39,6 +39,9 @@ registry (two apps in one process do not share counters).
                                                min(declared, assessed)
 ``diamp_source_raw_samples_total``             raw samples read, by source (throughput)
 ``diamp_source_output_bytes_total``            extracted (or DIRA) bytes produced, by source
+``diamp_source_extractor_info``                the Toeplitz engine of a raw source (value 1), by
+                                               source, engine (gf2, fft) and exactness (exact,
+                                               fft-bound)
 ``diamp_check_failures_total``                 failed periodic checks, by source and check
 ``diamp_source_quarantined``                   1 while the source is quarantined, by source
 ``diamp_source_quarantines_total``             quarantines since the start, by source
@@ -163,8 +166,15 @@ class _PipelineCollector(Collector):
         blocks = CounterMetricFamily(
             "diamp_health_blocks", "Raw blocks tested", labels=["source", "result"]
         )
+        engine = GaugeMetricFamily(
+            "diamp_source_extractor_info", "Toeplitz engine of a raw source",
+            labels=["source", "engine", "exactness"],
+        )  # fmt: skip
         for name, rt in p.sources.items():
             h = rt.health
+            if rt.params is not None:
+                e = p.extraction.describe(rt.params)
+                engine.add_metric([name, e["engine"], e["exactness"]], 1)
             healthy.add_metric([name], 1 if h.status == "ok" else 0)
             rate.add_metric([name], h.pass_rate)
             for kind, value in (
@@ -188,7 +198,7 @@ class _PipelineCollector(Collector):
             out.add_metric([name], rt.extracted_bytes)
             for kind in ("sp800_90b", "sp800_22"):
                 fails.add_metric([name, kind], h.check_failures.get(kind, 0))
-        yield from (healthy, rate, ent, bits, raw, out, fails, quar, quars, blocks)
+        yield from (healthy, rate, ent, bits, raw, out, fails, quar, quars, blocks, engine)
 
 
 def late_tolerance(period_s: float) -> float:

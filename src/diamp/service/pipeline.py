@@ -3,7 +3,8 @@
 raw samples ──(position persisted first)──> SP 800-90B health tests ──> Toeplitz hashing of
 ``block_bits`` raw bits, output length by the leftover hash lemma at ``eps``
 (:class:`diamp.extractors.params.ToeplitzParams`), on the extraction workers
-(:mod:`diamp.service.extraction`: the fixed-seed engine
+(:mod:`diamp.service.extraction`: a fixed-seed engine, the exact GF(2) table one
+:class:`diamp.extractors.gf2.TableToeplitz` or the FFT one
 :class:`diamp.extractors.realtime.FixedSeedToeplitz`, every configured core, fair between
 sources), ``check_bits`` output bits of every block re-checked from the definition (a
 mismatch quarantines the source) ──> the source's output buffer, in block order ──> a tier
@@ -93,7 +94,7 @@ class Pipeline:
         self._check_rng = np.random.default_rng(secrets.randbits(128))  # self-check positions
         ex = settings.extractor
         self.extraction = Extraction(
-            material, ex.check_bits, ex.workers or available_cores(), self._check_rng
+            material, ex.check_bits, ex.workers or available_cores(), self._check_rng, ex.engine
         )
         self.sources: dict[str, SourceRuntime] = {}
         for cfg in settings.sources:
@@ -431,7 +432,8 @@ class Pipeline:
                     "kind": rt.kind,
                     "simulated": rt.simulated,
                     "extractor": {"name": "toeplitz", "n": p.n, "m": p.m, "eps": p.eps,
-                                  "error": p.error, "min_entropy": p.min_entropy},
+                                  "error": p.error, "min_entropy": p.min_entropy,
+                                  **self.extraction.describe(p)},
                     "health": "passed SP 800-90B repetition count and adaptive proportion",
                 }  # fmt: skip
         flags = [rt.simulated for rt in runtimes]

@@ -214,11 +214,15 @@ class ExtractorSettings(_Section):
     After hashing a block, ``check_bits`` output bits at random positions are recomputed
     from the definition (O(block_bits) each); a mismatch quarantines the source and the
     block is never served. ``workers`` threads hash the blocks of all sources (default:
-    one per core this process may run on).
+    one per core this process may run on). ``engine`` picks the Toeplitz engine.
     """
 
     block_bits: int = Field(default=1 << 20, ge=1024, le=1 << 24)
     """Raw bits hashed per Toeplitz block."""
+    engine: Literal["auto", "gf2", "fft"] = "auto"
+    """Toeplitz engine: ``gf2`` (exact table look-up, fastest on small blocks), ``fft``
+    (floating point with a round-off bound, for large blocks), or ``auto``: ``gf2`` for blocks
+    of at most 2^17 raw bits, ``fft`` above (the measured crossover, docs/service.md)."""
     eps: float = Field(default=2.0**-64, gt=0, lt=1)
     """Leftover-hash-lemma error per block; the output length follows from it and the in-force
     entropy."""

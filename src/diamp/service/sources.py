@@ -20,8 +20,10 @@ output is simulated (true), from hardware (false) or of unknown provenance (null
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,7 +43,7 @@ from diamp.service.settings import (
     SimulatedSource,
     VacuumEntropyModel,
 )
-from diamp.service.simulated import SimulatedDevice
+from diamp.service.simulated import BLOCK_SAMPLES, SimulatedDevice
 
 __all__ = [
     "DiraKey",
@@ -125,7 +127,12 @@ def declared_min_entropy(cfg: SimulatedSource | SerialSource | FileSource, bits:
 
 @dataclass
 class SimulatedStream:
-    """A :class:`~diamp.service.simulated.SimulatedDevice` paced at ``samples_per_second``."""
+    """A :class:`~diamp.service.simulated.SimulatedDevice` paced at ``samples_per_second``.
+
+    A paced read returns the device blocks that are due, at most :attr:`max_read_blocks`,
+    drawn on one thread per core: one persisted position per read, so a fast device costs one
+    durable cursor write per 2^20 samples, not per block. An unpaced read returns one block.
+    """
 
     cfg: SimulatedSource
     clock: Callable[[], float] = time.monotonic
@@ -137,6 +144,7 @@ class SimulatedStream:
         self.bits_per_sample = self.device.bits_per_sample
         self._started = self.clock()
         self._emitted = 0
+        self._threads: ThreadPoolExecutor | None = None
 
     @property
     def position(self) -> int:
@@ -147,14 +155,34 @@ class SimulatedStream:
         """Resume at block ``position``."""
         self.device.block = position
 
+    max_read_blocks: int = 16
+
     def read(self) -> np.ndarray | None:
-        """The next block, or None while the pacing rate holds it back."""
+        """The next due blocks (at least one), or None while the pacing rate holds them back."""
         rate = self.cfg.samples_per_second
-        if rate is not None and self._emitted > rate * (self.clock() - self._started):
-            return None
-        block = self.device.next_block()
-        self._emitted += block.size
-        return block
+        count = 1  # unpaced: one block a read, as fast as the reader asks
+        if rate is not None:
+            due = rate * (self.clock() - self._started) - self._emitted
+            if due < 0:
+                return None
+            count = min(self.max_read_blocks, 1 + int(due) // BLOCK_SAMPLES)
+        first = self.device.block
+        if count == 1:
+            out = self.device.block_at(first)
+        else:  # the blocks are independent: drawn on every core
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(os.cpu_count() or 1, "diamp-device")
+            out = np.concatenate(list(self._threads.map(self.device.block_at,
+                                                        range(first, first + count))))  # fmt: skip
+        self.device.block = first + count
+        self._emitted += out.size
+        return out
+
+    def close(self) -> None:
+        """Stop the drawing threads."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
 
 
 @dataclass
