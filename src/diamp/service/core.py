@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diamp.service.auth import Verifier
+from diamp.service.auth import Accepted, Verifier
 from diamp.service.clients import ClientRegistry
-from diamp.service.errors import PoolEmpty, TierUnavailable
+from diamp.service.errors import PoolEmpty, PoolError, TierUnavailable
 from diamp.service.metrics import Metrics
 from diamp.service.pipeline import Pipeline
 from diamp.service.pool import Draw
@@ -69,6 +69,20 @@ class RateLimiter:
         self._buckets = {k: b for k, b in self._buckets.items() if b.stamp > full}
         self._limit = max(self.max_idle, 2 * len(self._buckets))
 
+    def admit_request(
+        self, client: str, nbytes: int, nonce: Accepted | None = None
+    ) -> tuple[float, str | None]:
+        """:meth:`admit`, recording ``nonce`` in the same transaction (shared buckets only).
+
+        Returns (seconds to wait, the pool's discard counter if it was read, else None); see
+        :meth:`diamp.service.shared.SharedBuckets.admit_request` for what it raises.
+        """
+        if self.shared is not None:
+            return self.shared.admit_request(client, nbytes, nonce)
+        if nonce is not None:  # nonces are deferred only to a shared store (a wiring error)
+            raise PoolError("a nonce to record, but the rate limits are in memory")
+        return self.admit(client, nbytes), None
+
     def admit(self, client: str, nbytes: int) -> float:
         """0 if the request may go ahead (tokens spent), else seconds to wait."""
         if self.shared is not None:
@@ -110,16 +124,16 @@ class Service:
             if shared or settings.pool.url is not None:
                 self._shared = open_shared(self.pool.path, settings.pool.url)
             db = self._shared
+            nonces = None if db is None else SharedNonces(db)
             self.verifier = Verifier(
                 self.clients, window=s.replay_window_seconds, skew=s.clock_skew_seconds,
-                cache_size=s.nonce_cache_size, nonces=None if db is None else SharedNonces(db),
-                tag=s.signature_tag,
+                cache_size=s.nonce_cache_size, nonces=nonces, tag=s.signature_tag,
             )  # fmt: skip
             rates = (s.rate_requests_per_second, s.rate_burst_requests,
                      s.rate_bytes_per_second, s.rate_burst_bytes)  # fmt: skip
-            self.limiter = RateLimiter(
-                *rates, shared=None if db is None else SharedBuckets(db, *rates)
-            )
+            self.limiter = RateLimiter(*rates, shared=None if db is None else SharedBuckets(
+                db, *rates, nonces=nonces, epoch=self.pool.database.dialect == "postgresql"
+            ))  # fmt: skip
             public = (s.public_rate_requests_per_second, s.public_rate_burst_requests,
                       s.public_rate_bytes_per_second, s.public_rate_burst_bytes)  # fmt: skip
             self.public_limiter = RateLimiter(
@@ -177,14 +191,16 @@ class Service:
         self.metrics.bytes_served.labels(name).inc(nbytes)
         return draw
 
-    def draw_held(self, nbytes: int, tier: str | None = None) -> Draw | None:
+    def draw_held(
+        self, nbytes: int, tier: str | None = None, epoch: str | None = None
+    ) -> Draw | None:
         """Like :meth:`draw`, from the pool's memory only: None rather than wait.
 
         See :meth:`Pool.take_held`: it never waits for the database, so an event loop may
-        call it.
+        call it. ``epoch``: the pool's discard counter, if the caller just read it.
         """
         name = self._servable(tier)
-        draw = self.pool.take_held(nbytes, name)
+        draw = self.pool.take_held(nbytes, name, epoch)
         if draw is not None:
             self.metrics.bytes_served.labels(name).inc(nbytes)
         return draw
