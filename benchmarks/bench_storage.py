@@ -23,6 +23,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,13 +85,25 @@ def setup(folder: Path, url: str | None, nbytes: int) -> tuple[Path, bytes]:
 def measure(config: Path, workers: int, key: bytes, requests: int, conns: int) -> float:
     cmd = [sys.executable, "-c", "from diamp.cli import main; main()", "serve", str(config),
            "--port", "0", "--workers", str(workers)]  # fmt: skip
-    proc, port = start(cmd, config.parent / f"serve-{workers}.log")
+    log = config.parent / f"serve-{workers}.log"
+    proc, port = start(cmd, log)
     try:
+        ready(log, workers)
         drive(port, 32, 400, conns, key)  # warm-up: every process reserves and imports
         return drive(port, 32, requests, conns, key)["rps"]
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def ready(log: Path, workers: int, timeout_s: float = 120.0) -> None:
+    """Wait until every process serves: connections made before a worker listens all go
+    to the first process (they are kept alive, so the whole run would measure one)."""
+    deadline = time.monotonic() + timeout_s
+    while log.read_text().count("Application startup complete") < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} processes did not start: {log.read_text()}")
+        time.sleep(0.1)
 
 
 def main() -> None:
