@@ -223,6 +223,7 @@ class WorkerBuckets:
     ) -> None:  # fmt: skip
         self.state, self.name, self.clock = state, name, clock
         self.rps, self.burst, self.bps, self.burst_bytes = rps, burst, bps, burst_bytes
+        self._keys: dict[str, int] = {}
 
     def admit(self, client: str, nbytes: int) -> float:
         """0 if the request may go ahead (tokens spent), else seconds to wait."""
@@ -237,7 +238,11 @@ class WorkerBuckets:
         bucket table is full.
         """
         state = self.state
-        key = state._hash(self.name, client)
+        key = self._keys.get(client)
+        if key is None:
+            if len(self._keys) >= 4096:  # a cache of hashes, not of state: bounded
+                self._keys.clear()
+            key = self._keys[client] = state._hash(self.name, client)
         fp = None if nonce is None else state._hash(nonce.keyid, nonce.nonce)
         with state.locked():
             if fp is not None:
