@@ -185,8 +185,16 @@ def report(found: dict[tuple[str, str, int], list[dict[str, float]]]) -> None:
         print(f"{b:10} {state:9} {w:7d} {m['rps']:7.0f} {m['client']:9.1f} {m['server']:9.1f}  "
               f"{rounds}")  # fmt: skip
     one = med[("SQLite", "memory", 1)]["rps"]
+    ones, twos = found[("SQLite", "memory", 1)], found[("SQLite", "memory", 2)]
+    paired = [b["rps"] / a["rps"] for a, b in zip(ones, twos, strict=True)]
     print(f"SQLite --workers 2 (shared memory) / 1 process: "
-          f"{med[('SQLite', 'memory', 2)]['rps'] / one:.2f}  (target >= 1.3)")  # fmt: skip
+          f"{med[('SQLite', 'memory', 2)]['rps'] / one:.2f} (medians), per round (measured one "
+          f"after the other) {' '.join(f'{r:.2f}' for r in paired)}, their median "
+          f"{statistics.median(paired):.2f}  (target >= 1.3)")  # fmt: skip
+    c1, c2 = med[("SQLite", "memory", 1)], med[("SQLite", "memory", 2)]
+    print(f"  from CPU per request: 2 cores / (server + client) of 2 workers over 1 / server of "
+          f"1 process = {2 * c1['server'] / (c2['server'] + c2['client']):.2f} (an estimate for "
+          "2 idle cores, not a measurement)")  # fmt: skip
     print(f"SQLite --workers 2 (shared = true, database) / 1 process: "
           f"{med[('SQLite', 'database', 2)]['rps'] / one:.2f}")  # fmt: skip
     if ("PostgreSQL", "database", 1) in med:

@@ -147,7 +147,11 @@ def _worker_main(
     # request queued on the shared socket while this one was starting is not refused.
     app.state.service.verifier.started = int(options["started"])
     if hasattr(socket, "SO_REUSEPORT") and options.get("reuse_port"):
-        own = bind(settings.server.host, sock.getsockname()[1], reuse_port=True)
+        try:
+            own = bind(settings.server.host, sock.getsockname()[1], reuse_port=True)
+        except OSError as err:
+            log.error("worker %d: cannot listen on the port: %s (the others serve)", index, err)
+            sys.exit(1)
         sock.close()  # the kernel spreads new connections over the processes' sockets
         sock = own
     uvicorn.Server(_uvicorn_config(app, settings, options)).run(sockets=[sock])
