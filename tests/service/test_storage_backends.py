@@ -233,3 +233,21 @@ def test_the_discard_counter_reaches_a_shared_pool_without_a_take(
         server.take(8, TIER)
     for closing in (db, server, filler):
         closing.close()
+
+
+def test_only_the_requests_file_gives_up_durability(tmp_path: Path) -> None:
+    """Nonces and buckets: synchronous = OFF (shared.py says why); the pool keeps FULL."""
+    shared = open_shared(tmp_path / "pool.sqlite", None)
+    pool = _pool(tmp_path, None)
+    try:
+        assert shared.query("PRAGMA synchronous") == [(0,)]  # OFF
+        assert pool.database.query("PRAGMA synchronous") == [(2,)]  # FULL
+    finally:
+        shared.close()
+        pool.close()
+
+
+def test_a_corrupt_requests_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "pool.requests.sqlite").write_bytes(b"not a database, " * 512)
+    with pytest.raises(PoolError, match=r"pool\.requests\.sqlite: .*delete it while no server"):
+        open_shared(tmp_path / "pool.sqlite", None)
