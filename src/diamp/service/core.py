@@ -4,10 +4,11 @@ Routes stay thin and call :class:`Service`; another component in the same proces
 beacon) uses :meth:`Service.draw` or :meth:`Service.source` to take bytes that are then
 never served to anyone else.
 
-A service that shares its pool with other processes (``diamp serve --workers N``) or hosts
-(``[pool] url``) keeps nonces and rate limits in the database too (:mod:`diamp.service.shared`);
-one process alone keeps them in memory. A ``worker`` (one of ``--workers N`` other than the
-first) serves from the pool and runs no source (:class:`diamp.service.serving.ServingOnly`).
+One process alone keeps nonces and rate limits in its memory; the processes of ``diamp serve
+--workers N`` on a SQLite pool in memory they share (:mod:`diamp.service.workerstate`);
+processes started apart (``[pool] shared``) and hosts (``[pool] url``) in the database
+(:mod:`diamp.service.shared`). A ``worker`` (one of ``--workers N`` other than the first)
+serves from the pool and runs no source (:class:`diamp.service.serving.ServingOnly`).
 """
 
 from __future__ import annotations

@@ -70,10 +70,11 @@ def authenticate_deferred(
 ) -> tuple[str, Accepted | None]:  # fmt: skip
     """:func:`authenticate`, leaving the nonce to :func:`take` when the state is shared.
 
-    Returns the client id and, when ``defer`` and the nonces and buckets live in a shared
-    database, the checked request whose nonce :func:`take` must record (in one transaction
-    with the client's tokens: :meth:`diamp.service.core.RateLimiter.admit_request`); else
-    None (the nonce is recorded already, or the tier takes an API key).
+    Returns the client id and, when ``defer`` and the nonces and buckets are shared with other
+    processes (shared memory or a database), the checked request whose nonce :func:`take`
+    must record, under one lock or in one transaction with the client's tokens
+    (:meth:`diamp.service.core.RateLimiter.admit_request`); else None (the nonce is recorded
+    already, or the tier takes an API key).
     """
     if service.tier_auth.get(tier or service.default_tier) == "api_key":
         return api_key_client(service, headers), None
