@@ -31,8 +31,11 @@ buckets that have refilled completely are dropped (a full bucket is what a new c
 if half is still in use, a new client is answered 503 (``BUCKET_SLOTS`` clients at most).
 
 **Kills.** A process killed while it holds the lock leaves at most its own unanswered
-request's nonce or one bucket's update half written: a nonce whose request was never
-answered, or one request's tokens, never a byte served twice.
+request's nonce or one bucket's update half written (a nonce whose request was never
+answered, or one request's tokens), or, in the middle of dropping refilled buckets, every
+bucket full again, as after a restart; an interrupted emptying of an old generation is done
+again by the next process (its count is reset last). Never a byte served twice: bytes are
+reserved in the pool database (:mod:`diamp.service.pool`), not here.
 """
 
 from __future__ import annotations
