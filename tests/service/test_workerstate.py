@@ -10,15 +10,18 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from _svc import config_text, settings_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diamp.service.auth import Accepted
-from diamp.service.core import RateLimiter
+from diamp.service.core import RateLimiter, Service
 from diamp.service.errors import AuthError, PoolError
+from diamp.service.shared import SharedNonces
 from diamp.service.workerstate import BUCKET_SLOTS, WorkerState, available
 
 pytestmark = pytest.mark.skipif(not available(), reason="no memfd_create on this system")
@@ -236,3 +239,43 @@ def test_a_process_killed_holding_the_lock_releases_it() -> None:
         assert _reason(state, "alice", "after-the-kill") == "ok"  # not blocked for ever
     finally:
         state.close()
+
+
+def _service(tmp_path: Path, processes: int) -> Service:
+    tmp_path.mkdir(exist_ok=True)
+    settings, _ = settings_for(tmp_path, config_text(pool="fill = false\n"))
+    return Service(settings, processes=processes)
+
+
+def test_the_first_of_several_processes_shares_memory_and_one_alone_does_not(
+    tmp_path: Path,
+) -> None:
+    alone = _service(tmp_path / "one", 1)
+    try:
+        assert alone.worker_state is None and alone.verifier.shared is None
+    finally:
+        alone.stop()
+    first = _service(tmp_path / "two", 2)
+    try:
+        assert first.worker_state is not None
+        assert first.verifier.shared is first.worker_state
+        assert not (tmp_path / "two" / "pool.requests.sqlite").exists()
+    finally:
+        first.stop()
+
+
+def test_without_shared_memory_the_workers_use_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refused(*args: object) -> WorkerState:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(WorkerState, "create", refused)
+    first = _service(tmp_path, 2)
+    try:
+        assert first.worker_state is None
+        assert isinstance(first.verifier.shared, SharedNonces)
+        assert (tmp_path / "pool.requests.sqlite").exists()
+        assert "no shared memory for the workers" in caplog.text
+    finally:
+        first.stop()

@@ -13,6 +13,7 @@ serves from the pool and runs no source (:class:`diamp.service.serving.ServingOn
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,8 @@ from diamp.service.storage import Database
 from diamp.service.workerstate import WorkerState, available
 
 __all__ = ["RateLimiter", "Service"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -187,9 +190,17 @@ class Service:
         """
         p, s = self.settings.pool, self.settings.server
         alone = p.shared or p.url is not None
-        if state is not None or (processes > 1 and not worker and not alone and available()):
-            self.worker_state = ws = state.open() if state is not None else WorkerState.create(
-                s.nonce_cache_size, s.replay_window_seconds, s.clock_skew_seconds)  # fmt: skip
+        ws = None if state is None else state.open()
+        if ws is None and processes > 1 and not worker and not alone and available():
+            try:
+                ws = WorkerState.create(
+                    s.nonce_cache_size, s.replay_window_seconds, s.clock_skew_seconds
+                )
+            except OSError as err:  # e.g. memfd refused: the database way still works
+                log.warning("no shared memory for the workers (%s): nonces and buckets go to "
+                            "the database", err)  # fmt: skip
+        if ws is not None:
+            self.worker_state = ws
             return ws, ws.buckets("signed", *_rates(self.settings, False)), ws.buckets(
                 KEY_PREFIX, *_rates(self.settings, True))  # fmt: skip
         if not (processes > 1 or worker or alone):
