@@ -1,15 +1,29 @@
 """Requests/s at 32 B: 1 vs 2 worker processes, SQLite vs PostgreSQL, in the same run.
 
-Four servers are measured in turn, in rounds (the order alternates, so load from other
-processes on the machine falls on all of them alike): ``diamp serve`` on a SQLite pool with
-1 process (nonces and rate limits in memory: the default) and with ``--workers 2`` (nonces
-and rate limits in ``POOL.requests.sqlite``), and on a PostgreSQL pool with 1 and 2
-processes (everything in the database). Auth on, pool prefilled, pipeline off: only the
-serving path is measured. The client is the light keep-alive one of ``bench_service.py``.
-PostgreSQL is the distribution's server, started in a temporary directory as the tests do,
-unless ``--postgres-url`` names one.
+Five servers are measured in turn, in rounds (the order alternates, so load from other
+processes on the machine falls on all of them alike), each ``diamp serve`` with auth on, the
+pool prefilled and the pipeline off (only the serving path is measured):
+
+* SQLite, 1 process: nonces and rate limits in its memory (the default);
+* SQLite, ``--workers 2``: nonces and rate limits in memory the two processes share
+  (:mod:`diamp.service.workerstate`), each process on a socket of its own (``SO_REUSEPORT``);
+* SQLite, ``--workers 2`` with ``[pool] shared = true``: nonces and rate limits in
+  ``POOL.requests.sqlite`` (the way for processes started apart), one transaction each;
+* PostgreSQL, 1 and 2 processes: everything in the database, one statement per request.
+
+The client must not be the bottleneck on the same 2 cores. It signs every request before the
+timed phase (RFC 9421, a fresh nonce and ``created`` each: the server still verifies each
+signature and records each nonce) and sends them over raw keep-alive HTTP/1.1 connections
+(asyncio streams, the light client of ``bench_service.py``), so it costs a few tens of µs of
+CPU per request, which is printed (``client µs``) next to the servers' CPU per request
+(``server µs``: user + system time of every server process, from ``/proc``). Connections are
+opened only once every process serves: a connection opened before a worker listens goes to
+the first process and, kept alive, stays there for the whole run. PostgreSQL is the
+distribution's server, started in a temporary directory as the tests do, unless
+``--postgres-url`` names one. The load average is printed before and after.
 
     .venv/bin/python benchmarks/bench_storage.py [--requests 6000] [--conns 16] [--rounds 3]
+        [--no-postgres]
 
 Target (issue 16): 2 workers >= 1.3 x 1 worker at 32 B on 2 cores.
 """
@@ -23,10 +37,11 @@ import platform
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench_service import drive, start
+from bench_service import drive_requests, prepare, start
 from diamp.service.keys import add_client
 from diamp.service.pool import Pool
 
@@ -55,6 +70,13 @@ entropy = {{ model = "declared", min_entropy = 4.0 }}
 name = "standard"
 sources = ["vac"]
 """
+RUNS = (
+    ("SQLite", "memory", 1),
+    ("SQLite", "memory", 2),
+    ("SQLite", "database", 2),
+    ("PostgreSQL", "database", 1),
+    ("PostgreSQL", "database", 2),
+)
 
 
 @contextlib.contextmanager
@@ -69,10 +91,10 @@ def postgres(url: str | None) -> Iterator[str]:
         yield server.new_database()
 
 
-def setup(folder: Path, url: str | None, nbytes: int) -> tuple[Path, bytes]:
+def setup(folder: Path, url: str | None, nbytes: int, shared: bool = False) -> tuple[Path, bytes]:
     folder.mkdir()
     key = add_client(folder / "clients.toml", "bench")
-    pool = f"url = '{url}'" if url else "path = 'pool.sqlite'"
+    pool = f"url = '{url}'" if url else "path = 'pool.sqlite'" + ("\nshared = true" * shared)
     (folder / "service.toml").write_text(CONFIG.format(pool=pool))
     p = Pool(folder / "pool.sqlite", url=url)
     for _ in range(-(-nbytes // (1 << 20))):
@@ -81,16 +103,45 @@ def setup(folder: Path, url: str | None, nbytes: int) -> tuple[Path, bytes]:
     return folder / "service.toml", key
 
 
-def measure(config: Path, workers: int, key: bytes, requests: int, conns: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its children (the workers), from /proc."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    total = 0
+    for p in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure(config: Path, workers: int, key: bytes, requests: int, conns: int) -> dict[str, float]:
+    """req/s, and client and server CPU µs per request, of one server."""
     cmd = [sys.executable, "-c", "from diamp.cli import main; main()", "serve", str(config),
            "--port", "0", "--workers", str(workers)]  # fmt: skip
-    proc, port = start(cmd, config.parent / f"serve-{workers}.log")
+    log = config.parent / f"serve-{workers}.log"
+    proc, port = start(cmd, log)
     try:
-        drive(port, 32, 400, conns, key)  # warm-up: every process reserves and imports
-        return drive(port, 32, requests, conns, key)["rps"]
+        ready(log, workers)
+        drive_requests(port, prepare(port, 32, 400, key), conns)  # warm-up: reserves, imports
+        signed = prepare(port, 32, requests, key)  # not timed: the client's signing
+        client, server = time.process_time(), cpu_seconds(proc.pid)
+        rps = drive_requests(port, signed, conns)["rps"]
+        client, server = time.process_time() - client, cpu_seconds(proc.pid) - server
+        return {"rps": rps, "client": client / requests * 1e6, "server": server / requests * 1e6}
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def ready(log: Path, workers: int, timeout_s: float = 120.0) -> None:
+    """Wait until every process serves (see the module docs)."""
+    deadline = time.monotonic() + timeout_s
+    while log.read_text().count("Application startup complete") < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} processes did not start: {log.read_text()}")
+        time.sleep(0.1)
 
 
 def main() -> None:
@@ -99,29 +150,60 @@ def main() -> None:
     parser.add_argument("--conns", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres-url", default=None)
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")  # fmt: skip
-    need = 32 * (args.requests + 400) * 4 * args.rounds + (16 << 20)
-    with tempfile.TemporaryDirectory() as d, postgres(args.postgres_url) as url:
+          f"Python {platform.python_version()}; load average {os.getloadavg()}")  # fmt: skip
+    runs = [r for r in RUNS if not (args.no_postgres and r[0] == "PostgreSQL")]
+    need = 32 * (args.requests + 400) * 2 * args.rounds + (16 << 20)
+    with tempfile.TemporaryDirectory() as d, contextlib.ExitStack() as stack:
         tmp = Path(d)
-        backends = {"SQLite": setup(tmp / "sqlite", None, need),
-                    "PostgreSQL": setup(tmp / "pg", url, need)}  # fmt: skip
-        runs = [(b, w) for b in backends for w in (1, 2)]
-        found: dict[tuple[str, int], list[float]] = {r: [] for r in runs}
+        url = None if args.no_postgres else stack.enter_context(postgres(args.postgres_url))
+        configs = {
+            ("SQLite", "memory"): setup(tmp / "sqlite", None, need),
+            ("SQLite", "database"): setup(tmp / "shared", None, need, shared=True),
+        }
+        if url is not None:
+            configs[("PostgreSQL", "database")] = setup(tmp / "pg", url, need * 2)
+        found: dict[tuple[str, str, int], list[dict[str, float]]] = {r: [] for r in runs}
         for i in range(args.rounds):
-            for b, w in runs if i % 2 == 0 else runs[::-1]:
-                config, key = backends[b]
-                found[(b, w)].append(measure(config, w, key, args.requests, args.conns))
-    med = {r: statistics.median(v) for r, v in found.items()}
-    print(f"{'backend':11} {'workers':>7} {'req/s (median)':>15}  rounds")
-    for (b, w), v in found.items():
-        print(f"{b:11} {w:7d} {med[(b, w)]:15.0f}  {' '.join(f'{x:.0f}' for x in v)}")
-    for b in backends:
-        print(f"{b}: 2 workers / 1 worker = {med[(b, 2)] / med[(b, 1)]:.2f}")
-    for w in (1, 2):
-        print(f"{w} worker(s): PostgreSQL / SQLite = "
-              f"{med[('PostgreSQL', w)] / med[('SQLite', w)]:.2f}")  # fmt: skip
+            for b, state, w in runs if i % 2 == 0 else runs[::-1]:
+                config, key = configs[(b, state)]
+                found[(b, state, w)].append(measure(config, w, key, args.requests, args.conns))
+    report(found)
+    print(f"load average after: {os.getloadavg()}")
+
+
+def report(found: dict[tuple[str, str, int], list[dict[str, float]]]) -> None:
+    """Medians per server, then the ratios the issue asks for."""
+    med = {r: {k: statistics.median(x[k] for x in v) for k in v[0]} for r, v in found.items()}
+    print(f"{'backend':10} {'state':9} {'workers':>7} {'req/s':>7} {'client µs':>9} "
+          f"{'server µs':>9}  req/s per round")  # fmt: skip
+    for (b, state, w), v in found.items():
+        m = med[(b, state, w)]
+        rounds = " ".join(f"{x['rps']:.0f}" for x in v)
+        print(f"{b:10} {state:9} {w:7d} {m['rps']:7.0f} {m['client']:9.1f} {m['server']:9.1f}  "
+              f"{rounds}")  # fmt: skip
+    one = med[("SQLite", "memory", 1)]["rps"]
+    ones, twos = found[("SQLite", "memory", 1)], found[("SQLite", "memory", 2)]
+    paired = [b["rps"] / a["rps"] for a, b in zip(ones, twos, strict=True)]
+    print(f"SQLite --workers 2 (shared memory) / 1 process: "
+          f"{med[('SQLite', 'memory', 2)]['rps'] / one:.2f} (medians), per round (measured one "
+          f"after the other) {' '.join(f'{r:.2f}' for r in paired)}, their median "
+          f"{statistics.median(paired):.2f}  (target >= 1.3)")  # fmt: skip
+    c1, c2 = med[("SQLite", "memory", 1)], med[("SQLite", "memory", 2)]
+    print(f"  from CPU per request: 2 cores / (server + client) of 2 workers over 1 / server of "
+          f"1 process = {2 * c1['server'] / (c2['server'] + c2['client']):.2f} (an estimate for "
+          "2 idle cores, not a measurement)")  # fmt: skip
+    print(f"SQLite --workers 2 (shared = true, database) / 1 process: "
+          f"{med[('SQLite', 'database', 2)]['rps'] / one:.2f}")  # fmt: skip
+    if ("PostgreSQL", "database", 1) in med:
+        pg1, pg2 = (
+            med[("PostgreSQL", "database", 1)]["rps"],
+            med[("PostgreSQL", "database", 2)]["rps"],
+        )
+        print(f"PostgreSQL: 2 workers / 1 worker = {pg2 / pg1:.2f}; 1 worker PostgreSQL / "
+              f"SQLite = {pg1 / one:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

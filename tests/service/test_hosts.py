@@ -213,3 +213,58 @@ def test_a_clients_rate_is_limited_across_servers_and_workers(
             _stop(b)
     assert statuses.count(200) == 12, statuses  # the burst, once, across every process
     assert statuses.count(429) == 18, statuses
+
+
+def _served(metrics: bytes) -> float:
+    m = re.search(rb'diamp_bytes_served_total\{tier="standard"\} ([0-9.e+]+)', metrics)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_workers_in_shared_memory_refuse_a_replay_and_share_a_burst(tmp_path: Path) -> None:
+    """``--workers 2`` on a plain SQLite pool: nonces and buckets in shared memory.
+
+    Each process has a socket of its own on the port (``SO_REUSEPORT``); the test finds a
+    connection the other process accepted (its ``/metrics`` shows nothing served), so the
+    replay and the rest of the burst are sent to the process that did not see the first.
+    """
+    server = f"public_authorities = ['{AUTHORITY}']\n"
+    server += "rate_burst_requests = 6\nrate_requests_per_second = 0.001\n"
+    pool = "fill = false\nreserve_bytes = 4096\n"
+    config, keys = write_config(tmp_path, config_text(server=server, pool=pool))
+    _fill(tmp_path, None, 4096)
+    proc, port = _start(config, "--workers", "2")
+    log = max(tmp_path.glob("serve-*.log"), key=lambda p: p.stat().st_mtime)
+    metrics = f"GET /metrics HTTP/1.1\r\nHost: {AUTHORITY}\r\n\r\n".encode()
+
+    async def scenario() -> tuple[list[int], list[int], bytes]:
+        first = await asyncio.open_connection("127.0.0.1", port)
+        request = _signed(keys["alice"], "/v1/random?bytes=8")
+        statuses = [(await _roundtrip(*first, request))[0]]
+        other = None
+        for _ in range(64):  # a connection the other process accepted
+            conn = await asyncio.open_connection("127.0.0.1", port)
+            if _served((await _roundtrip(*conn, metrics))[1]) == 0:
+                other = conn
+                break
+            conn[1].close()
+            await conn[1].wait_closed()
+        assert other is not None, "every connection went to one process"
+        status, body = await _roundtrip(*other, request)
+        fresh = [(await _roundtrip(*conn, _signed(keys["alice"], "/v1/random?bytes=8")))[0]
+                 for conn in (other, first) * 4]  # fmt: skip
+        for conn in (first, other):
+            conn[1].close()
+            await conn[1].wait_closed()
+        return [*statuses, status], fresh, body
+
+    try:
+        deadline = time.monotonic() + 90
+        while log.read_text().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        (first, replay), fresh, body = asyncio.run(scenario())
+    finally:
+        _stop(proc)
+    assert not (tmp_path / "pool.requests.sqlite").exists()  # no database for these
+    assert (first, replay) == (200, 401) and body.startswith(b'{"detail":"replay:'), body
+    assert fresh == [200] * 5 + [429] * 3  # burst 6: the first and five more, across both

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from _svc import config_text, settings_for, words
 
-from diamp.service.auth import RequestParts, Verifier, sign_request
+from diamp.service.auth import Accepted, RequestParts, Verifier, sign_request
 from diamp.service.errors import AuthError, PoolEmpty, PoolError, StateError
 from diamp.service.pool import Pool
 from diamp.service.settings import parse_settings
@@ -171,3 +171,83 @@ def test_a_failed_rate_limit_store_is_an_error_not_a_rate_decision(tmp_path: Pat
     db.close()
     with pytest.raises(PoolError, match="rate-limit state unavailable"):
         buckets.admit("alice", 64)
+
+
+def test_one_transaction_refuses_a_replay_sent_to_the_other_process(
+    tmp_path: Path, backend: str | None
+) -> None:
+    """Nonce and tokens in one transaction: a replay elsewhere is refused and spends nothing."""
+    key = b"k" * 32
+    stores = [open_shared(tmp_path / "pool.sqlite", backend) for _ in range(2)]
+    nonces = [SharedNonces(db) for db in stores]
+    verifiers = [Verifier({"alice": key}, nonces=n) for n in nonces]
+    buckets = [
+        SharedBuckets(db, 1e-6, 3, 1e9, 1 << 30, nonces=n)
+        for db, n in zip(stores, nonces, strict=True)
+    ]
+    headers, parts = _request("n" * 16, key, verifiers[0].started)
+    accepted = verifiers[0].check(headers, parts)
+    assert buckets[0].admit_request("alice", 32, accepted) == (0.0, None)
+    again = verifiers[1].check(headers, parts)  # the signature still verifies ...
+    with pytest.raises(AuthError) as err:  # ... but its nonce was recorded by the other one
+        buckets[1].admit_request("alice", 32, again)
+    assert err.value.fields["reason"] == "replay"
+    with pytest.raises(AuthError):  # nor does the first process accept it twice
+        verifiers[0].verify(headers, parts)
+    fresh = [verifiers[i % 2].check(*_request(f"fresh-{i:04d}", key, verifiers[0].started))
+             for i in range(3)]  # fmt: skip
+    waits = [buckets[i % 2].admit_request("alice", 32, a)[0] for i, a in enumerate(fresh)]
+    assert waits[:2] == [0.0, 0.0] and waits[2] > 0  # burst 3: the replay spent no token
+    with pytest.raises(AuthError):  # a rate-limited request's nonce is recorded all the same
+        verifiers[0].verify(*_request("fresh-0002", key, verifiers[0].started))
+    for db in stores:
+        db.close()
+
+
+def test_a_nonce_without_a_nonce_store_is_a_wiring_error(tmp_path: Path) -> None:
+    db = open_shared(tmp_path / "pool.sqlite", None)
+    buckets = SharedBuckets(db, 1.0, 5, 1e9, 1 << 30)
+    with pytest.raises(PoolError, match="no shared nonce store"):
+        buckets.admit_request("alice", 32, Accepted("alice", "n" * 16, 1e12))
+    db.close()
+
+
+def test_the_discard_counter_reaches_a_shared_pool_without_a_take(
+    tmp_path: Path, backend: str | None
+) -> None:
+    """take_held follows discards too: read in the admission (PostgreSQL) or by itself."""
+    server, filler = _pool(tmp_path, backend, reserve_bytes=4096), _pool(tmp_path, backend)
+    _fill(filler, 4096)
+    server.take(8, TIER)  # 4096 bytes reserved in memory
+    db = open_shared(tmp_path / "pool.sqlite", backend)
+    bucket = SharedBuckets(db, 1e9, 10**9, 1e12, 1 << 40, epoch=True)
+    epoch = bucket.admit_request("alice", 8)[1]
+    assert epoch == ("" if backend else None)  # PostgreSQL: read in the same statement
+    assert server.take_held(8, TIER, epoch) is not None
+    assert filler.discard_source("vac") > 0
+    epoch = bucket.admit_request("alice", 8)[1]
+    assert epoch == ("1" if backend else None)
+    assert server.take_held(8, TIER, epoch) is None  # the reservation was dropped
+    assert server.take_held(8, TIER) is None  # and stays dropped
+    with pytest.raises(PoolEmpty):
+        server.take(8, TIER)
+    for closing in (db, server, filler):
+        closing.close()
+
+
+def test_only_the_requests_file_gives_up_durability(tmp_path: Path) -> None:
+    """Nonces and buckets: synchronous = OFF (shared.py says why); the pool keeps FULL."""
+    shared = open_shared(tmp_path / "pool.sqlite", None)
+    pool = _pool(tmp_path, None)
+    try:
+        assert shared.query("PRAGMA synchronous") == [(0,)]  # OFF
+        assert pool.database.query("PRAGMA synchronous") == [(2,)]  # FULL
+    finally:
+        shared.close()
+        pool.close()
+
+
+def test_a_corrupt_requests_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "pool.requests.sqlite").write_bytes(b"not a database, " * 512)
+    with pytest.raises(PoolError, match=r"pool\.requests\.sqlite: .*delete it while no server"):
+        open_shared(tmp_path / "pool.sqlite", None)

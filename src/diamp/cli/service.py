@@ -76,7 +76,7 @@ def serve_command(
     try:
         settings = _serve_settings(config, host, port, clients, beacon_period)
         tls = settings.tls_files()  # before anything opens: a bad file is exit 2, no traceback
-        sock = _bind(settings)  # first: the beacon's pulse uris name the port actually bound
+        sock = _bind(settings, workers)  # first: the beacon's pulse uris name the port bound
         try:
             settings = settings.with_server(port=sock.getsockname()[1])
             app = create_app(settings, new_pool=new_pool, new_chain=new_chain, processes=workers)
@@ -98,18 +98,21 @@ def _serve(app: Any, settings: ServiceSettings, tls: tuple[str, str] | None,
     running = f"{workers} processes running" if workers > 1 else "running"
     console.print(f"diamp serve: {running} on {scheme}://{host_shown}:{bound}",
                   soft_wrap=True, highlight=False)  # fmt: skip
+    service = app.state.service
+    state = None if service.worker_state is None else service.worker_state.handle()
     options = {"log_level": log_level, "tls": tls, "parent": os.getpid(),
-               "started": app.state.service.verifier.started}  # fmt: skip
+               "started": service.verifier.started, "state": state,
+               "reuse_port": workers > 1}  # fmt: skip
     serve_processes(app, settings, workers, sock, options)
 
 
-def _bind(settings: ServiceSettings) -> socket.socket:
-    """The listening socket (every ``--workers`` process accepts on it; exit 1 if taken)."""
+def _bind(settings: ServiceSettings, workers: int) -> socket.socket:
+    """The listening socket (``--workers``: the port is reused by each worker; exit 1 if taken)."""
     from diamp.service.workers import bind
 
     host, port = settings.server.host, settings.server.port
     try:
-        return bind(host, port)
+        return bind(host, port, reuse_port=workers > 1)
     except OSError as err:
         raise DiampError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
 

@@ -263,6 +263,7 @@ def create_app(
     new_chain: bool = False,
     processes: int = 1,
     worker: bool = False,
+    state: Any = None,
 ) -> FastAPI:
     """The service as a FastAPI app (nothing runs until the app's lifespan starts).
 
@@ -278,9 +279,10 @@ def create_app(
     new_pool, new_chain
         Explicit recovery after lost state (``diamp serve --new-pool`` / ``--new-chain``):
         see :mod:`diamp.service.state` and :mod:`diamp.service.beacon.anchor`.
-    processes, worker
+    processes, worker, state
         ``diamp serve --workers N``: N processes serve this pool; ``worker``: this one is not
-        the first (it runs no source and no beacon clock; :mod:`diamp.service.workers`).
+        the first (it runs no source and no beacon clock; :mod:`diamp.service.workers`);
+        ``state``: its handle on the first process's shared nonces and buckets, if any.
 
     Raises
     ------
@@ -289,7 +291,8 @@ def create_app(
         :class:`~diamp.service.errors.StateError` if the pool or beacon state disagrees
         with its anchor.
     """
-    service = Service(settings, new_pool=new_pool, processes=processes, worker=worker)
+    service = Service(settings, new_pool=new_pool, processes=processes, worker=worker,
+                      state=state)  # fmt: skip
     try:
         beacon = beacon_host(service, new_chain=new_chain)
     except BaseException:

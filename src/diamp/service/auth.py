@@ -42,7 +42,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from diamp.service.errors import AuthError
 from diamp.service.sigbase import (
@@ -63,6 +63,7 @@ from diamp.service.sigbase import (
 __all__ = [
     "COMPONENTS",
     "REASONS",
+    "Accepted",
     "KeyLookup",
     "RequestParts",
     "SignatureParams",
@@ -111,6 +112,18 @@ class StaticKeys:
         if not verifies(key or b"\0" * 32) or key is None:
             reason = "unknown_key" if key is None else "bad_signature"
             raise AuthError(f"signature does not verify ({reason})", reason=reason)
+
+
+class Accepted(NamedTuple):
+    """A request whose signature verified, before its nonce is recorded (:meth:`Verifier.check`).
+
+    ``nonce``: the replay-cache key (the nonce, or ``"sig:"`` and the signature value in hex);
+    ``expires``: Unix seconds until which it must be remembered.
+    """
+
+    keyid: str
+    nonce: str
+    expires: float
 
 
 class NonceStore(Protocol):
@@ -191,6 +204,17 @@ class Verifier:
         AuthError
             With one of :data:`REASONS` as ``reason``.
         """
+        accepted = self.check(headers, parts)
+        self.remember(accepted)
+        return accepted.keyid
+
+    def check(self, headers: Mapping[str, str], parts: RequestParts) -> Accepted:
+        """:meth:`verify` without recording the nonce: the caller must record it before serving.
+
+        A shared store records it in the same transaction as the client's rate-limit
+        spending (:meth:`diamp.service.shared.SharedBuckets.admit`); otherwise call
+        :meth:`remember`. Raises as :meth:`verify` does, except ``replay`` and ``busy``.
+        """
         text, signature = headers.get("signature-input"), headers.get("signature")
         if not text or not signature:
             raise AuthError("request is not signed (RFC 9421 Signature-Input and Signature "
@@ -212,8 +236,7 @@ class Verifier:
             except AuthError as err:
                 failures.append((err.fields.get("reason") in _KNOWN_KEY, err))
                 continue
-            self._remember(keyid, replay_key, int(sig.get("created")) + self.window + self.skew)
-            return keyid
+            return Accepted(keyid, replay_key, int(sig.get("created")) + self.window + self.skew)
         raise next((err for known, err in failures if known), failures[0][1])
 
     def _check(self, sig: SignatureParams, mac: object, parts: RequestParts,
@@ -240,7 +263,9 @@ class Verifier:
         nonce = sig.get("nonce")
         return keyid, nonce if nonce is not None else "sig:" + mac.hex()
 
-    def _remember(self, keyid: str, nonce: str, expires: float) -> None:
+    def remember(self, accepted: Accepted) -> None:
+        """Record a checked request's nonce (``AuthError``: ``replay`` if seen, or ``busy``)."""
+        keyid, nonce, expires = accepted
         if self.shared is not None:
             self.shared.remember(keyid, nonce, expires)
             return

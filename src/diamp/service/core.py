@@ -4,24 +4,26 @@ Routes stay thin and call :class:`Service`; another component in the same proces
 beacon) uses :meth:`Service.draw` or :meth:`Service.source` to take bytes that are then
 never served to anyone else.
 
-A service that shares its pool with other processes (``diamp serve --workers N``) or hosts
-(``[pool] url``) keeps nonces and rate limits in the database too (:mod:`diamp.service.shared`);
-one process alone keeps them in memory. A ``worker`` (one of ``--workers N`` other than the
-first) serves from the pool and runs no source (:class:`diamp.service.serving.ServingOnly`).
+One process alone keeps nonces and rate limits in its memory; the processes of ``diamp serve
+--workers N`` on a SQLite pool in memory they share (:mod:`diamp.service.workerstate`);
+processes started apart (``[pool] shared``) and hosts (``[pool] url``) in the database
+(:mod:`diamp.service.shared`). A ``worker`` (one of ``--workers N`` other than the first)
+serves from the pool and runs no source (:class:`diamp.service.serving.ServingOnly`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from diamp.service.auth import Verifier
+from diamp.service.auth import Accepted, NonceStore, Verifier
 from diamp.service.clients import ClientRegistry
-from diamp.service.errors import PoolEmpty, TierUnavailable
+from diamp.service.errors import PoolEmpty, PoolError, TierUnavailable
 from diamp.service.metrics import Metrics
 from diamp.service.pipeline import Pipeline
 from diamp.service.pool import Draw
@@ -32,8 +34,11 @@ from diamp.service.shared import SharedBuckets, SharedNonces, open_shared
 from diamp.service.sources import combine_simulated
 from diamp.service.state import open_pool
 from diamp.service.storage import Database
+from diamp.service.workerstate import WorkerState, available
 
 __all__ = ["RateLimiter", "Service"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,7 +59,7 @@ class RateLimiter:
 
     def __init__(
         self, rps: float, burst: int, bps: float, burst_bytes: int,
-        shared: SharedBuckets | None = None, max_idle: int = 10_000,
+        shared: BucketStore | None = None, max_idle: int = 10_000,
     ) -> None:  # fmt: skip
         self.rps, self.burst, self.bps, self.burst_bytes = rps, burst, bps, burst_bytes
         self._buckets: dict[str, _Bucket] = {}
@@ -68,6 +73,20 @@ class RateLimiter:
         full = now - self._refill
         self._buckets = {k: b for k, b in self._buckets.items() if b.stamp > full}
         self._limit = max(self.max_idle, 2 * len(self._buckets))
+
+    def admit_request(
+        self, client: str, nbytes: int, nonce: Accepted | None = None
+    ) -> tuple[float, str | None]:
+        """:meth:`admit`, recording ``nonce`` in the same transaction (shared buckets only).
+
+        Returns (seconds to wait, the pool's discard counter if it was read, else None); see
+        :meth:`diamp.service.shared.SharedBuckets.admit_request` for what it raises.
+        """
+        if self.shared is not None:
+            return self.shared.admit_request(client, nbytes, nonce)
+        if nonce is not None:  # nonces are deferred only to a shared store (a wiring error)
+            raise PoolError("a nonce to record, but the rate limits are in memory")
+        return self.admit(client, nbytes), None
 
     def admit(self, client: str, nbytes: int) -> float:
         """0 if the request may go ahead (tokens spent), else seconds to wait."""
@@ -91,12 +110,34 @@ class RateLimiter:
             return max((1 - b.requests) / self.rps, (nbytes - b.nbytes) / self.bps, 0.001)
 
 
+def _rates(settings: ServiceSettings, public: bool) -> tuple[float, int, float, int]:
+    """(requests/s, burst, bytes/s, burst bytes) of the signed or the public clients."""
+    s = settings.server
+    if public:
+        return (s.public_rate_requests_per_second, s.public_rate_burst_requests,
+                s.public_rate_bytes_per_second, s.public_rate_burst_bytes)  # fmt: skip
+    return (s.rate_requests_per_second, s.rate_burst_requests, s.rate_bytes_per_second,
+            s.rate_burst_bytes)  # fmt: skip
+
+
+class BucketStore(Protocol):
+    """Token buckets shared with other processes (database or shared memory)."""
+
+    def admit(self, client: str, nbytes: int) -> float:
+        """0 if admitted (tokens spent), else seconds to wait."""
+
+    def admit_request(
+        self, client: str, nbytes: int, nonce: Accepted | None = None
+    ) -> tuple[float, str | None]:
+        """:meth:`admit`, recording ``nonce`` first; also the discard counter if read."""
+
+
 class Service:
     """Everything one ``diamp serve`` process runs (see the module docs)."""
 
     def __init__(
         self, settings: ServiceSettings, *, new_pool: bool = False, processes: int = 1,
-        worker: bool = False,
+        worker: bool = False, state: Any = None,
     ) -> None:  # fmt: skip
         self.settings, self.worker = settings, worker
         s = settings.server
@@ -106,25 +147,15 @@ class Service:
         shared = processes > 1 or worker or settings.pool.shared
         self.pool = open_pool(settings, new_pool=new_pool, shared=shared)  # checked: anchor
         self._shared: Database | None = None
+        self.worker_state: WorkerState | None = None
         try:
-            if shared or settings.pool.url is not None:
-                self._shared = open_shared(self.pool.path, settings.pool.url)
-            db = self._shared
+            nonces, signed, public = self._request_state(processes, worker, state)
             self.verifier = Verifier(
                 self.clients, window=s.replay_window_seconds, skew=s.clock_skew_seconds,
-                cache_size=s.nonce_cache_size, nonces=None if db is None else SharedNonces(db),
-                tag=s.signature_tag,
+                cache_size=s.nonce_cache_size, nonces=nonces, tag=s.signature_tag,
             )  # fmt: skip
-            rates = (s.rate_requests_per_second, s.rate_burst_requests,
-                     s.rate_bytes_per_second, s.rate_burst_bytes)  # fmt: skip
-            self.limiter = RateLimiter(
-                *rates, shared=None if db is None else SharedBuckets(db, *rates)
-            )
-            public = (s.public_rate_requests_per_second, s.public_rate_burst_requests,
-                      s.public_rate_bytes_per_second, s.public_rate_burst_bytes)  # fmt: skip
-            self.public_limiter = RateLimiter(
-                *public, shared=None if db is None else SharedBuckets(db, *public, sweep=KEY_PREFIX)
-            )
+            self.limiter = RateLimiter(*_rates(settings, False), shared=signed)
+            self.public_limiter = RateLimiter(*_rates(settings, True), shared=public)
             self.pipeline = ServingOnly(settings, self.pool) if worker else Pipeline(
                 settings, self.pool)  # fmt: skip
             runs = dira_keys(settings) if worker else [
@@ -147,6 +178,39 @@ class Service:
             k.certificate_sha512: k.origin() for k in runs
         }
 
+    def _request_state(
+        self, processes: int, worker: bool, state: Any
+    ) -> tuple[NonceStore | None, BucketStore | None, BucketStore | None]:
+        """Where nonces and buckets live: this process's memory, shared memory, or a database.
+
+        ``--workers N`` on a SQLite pool: memory shared by the N processes (the first makes
+        it, ``state`` is a worker's handle on it; :mod:`diamp.service.workerstate`).
+        Processes started apart (``[pool] shared``) and hosts (``[pool] url``): the database
+        (:mod:`diamp.service.shared`). One process alone: None (its own memory).
+        """
+        p, s = self.settings.pool, self.settings.server
+        alone = p.shared or p.url is not None
+        ws = None if state is None else state.open()
+        if ws is None and processes > 1 and not worker and not alone and available():
+            try:
+                ws = WorkerState.create(
+                    s.nonce_cache_size, s.replay_window_seconds, s.clock_skew_seconds
+                )
+            except OSError as err:  # e.g. memfd refused: the database way still works
+                log.warning("no shared memory for the workers (%s): nonces and buckets go to "
+                            "the database", err)  # fmt: skip
+        if ws is not None:
+            self.worker_state = ws
+            return ws, ws.buckets("signed", *_rates(self.settings, False)), ws.buckets(
+                KEY_PREFIX, *_rates(self.settings, True))  # fmt: skip
+        if not (processes > 1 or worker or alone):
+            return None, None, None
+        db = self._shared = open_shared(self.pool.path, p.url)
+        nonces = SharedNonces(db)
+        epoch = self.pool.database.dialect == "postgresql"  # read with the tokens: one trip
+        signed = SharedBuckets(db, *_rates(self.settings, False), nonces=nonces, epoch=epoch)
+        return nonces, signed, SharedBuckets(db, *_rates(self.settings, True), sweep=KEY_PREFIX)
+
     def start(self) -> None:
         """Start filling the pool (unless ``[pool] fill = false`` or a worker)."""
         if self.settings.pool.fill and not self.worker:
@@ -161,6 +225,9 @@ class Service:
         self.pool.close()
         if self._shared is not None:
             self._shared.close()
+        if self.worker_state is not None:
+            self.worker_state.close()
+            self.worker_state = None
 
     def draw(self, nbytes: int, tier: str | None = None) -> Draw:
         """``nbytes`` fresh bytes of ``tier`` that nobody else will ever get.
@@ -177,14 +244,16 @@ class Service:
         self.metrics.bytes_served.labels(name).inc(nbytes)
         return draw
 
-    def draw_held(self, nbytes: int, tier: str | None = None) -> Draw | None:
+    def draw_held(
+        self, nbytes: int, tier: str | None = None, epoch: str | None = None
+    ) -> Draw | None:
         """Like :meth:`draw`, from the pool's memory only: None rather than wait.
 
         See :meth:`Pool.take_held`: it never waits for the database, so an event loop may
-        call it.
+        call it. ``epoch``: the pool's discard counter, if the caller just read it.
         """
         name = self._servable(tier)
-        draw = self.pool.take_held(nbytes, name)
+        draw = self.pool.take_held(nbytes, name, epoch)
         if draw is not None:
             self.metrics.bytes_served.labels(name).inc(nbytes)
         return draw

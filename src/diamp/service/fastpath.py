@@ -24,7 +24,7 @@ from fastapi import HTTPException  # noqa: TID253 - server-only module
 from fastapi.concurrency import run_in_threadpool  # noqa: TID253 - server-only module
 from fastapi.responses import JSONResponse  # noqa: TID253 - server-only module
 
-from diamp.service.auth import RequestParts, normalize_authority
+from diamp.service.auth import Accepted, RequestParts, normalize_authority
 from diamp.service.core import RateLimiter, Service
 from diamp.service.draw import Draw, Segment
 from diamp.service.errors import AuthError, PoolEmpty, PoolError, TierUnavailable
@@ -34,6 +34,7 @@ __all__ = [
     "SIMULATED_FLAG",
     "RandomFastPath",
     "authenticate",
+    "authenticate_deferred",
     "canonical_query",
     "draw_headers",
     "field_values",
@@ -59,8 +60,24 @@ def authenticate(
     line of ``scope`` (:func:`field_values`). The 401's ``detail`` starts with the reason
     label, as ``"replay: …"``.
     """
+    client, _ = authenticate_deferred(service, headers, scope, tier, defer=False)
+    return client
+
+
+def authenticate_deferred(
+    service: Service, headers: Mapping[str, str], scope: Mapping[str, Any], tier: str | None,
+    *, defer: bool = True,
+) -> tuple[str, Accepted | None]:  # fmt: skip
+    """:func:`authenticate`, leaving the nonce to :func:`take` when the state is shared.
+
+    Returns the client id and, when ``defer`` and the nonces and buckets are shared with other
+    processes (shared memory or a database), the checked request whose nonce :func:`take`
+    must record, under one lock or in one transaction with the client's tokens
+    (:meth:`diamp.service.core.RateLimiter.admit_request`); else None (the nonce is recorded
+    already, or the tier takes an API key).
+    """
     if service.tier_auth.get(tier or service.default_tier) == "api_key":
-        return api_key_client(service, headers)
+        return api_key_client(service, headers), None
     scheme = scope.get("scheme", "http")
     host = headers.get("host", "")
     authority = normalize_authority(host, scheme)
@@ -83,12 +100,22 @@ def authenticate(
         scheme=scheme,
         host=host.strip(),
     )
+    verifier = service.verifier
     try:
-        return service.verifier.verify(field_values(scope.get("headers", ())), parts)
+        accepted = verifier.check(field_values(scope.get("headers", ())), parts)
+        if defer and verifier.shared is not None and service.limiter.shared is not None:
+            return accepted.keyid, accepted
+        verifier.remember(accepted)
     except AuthError as err:
-        reason = str(err.fields.get("reason", "other"))
-        service.metrics.auth_failures.labels(reason).inc()
-        raise HTTPException(401, f"{reason}: {err}", headers=_SIGNATURE) from err
+        raise _refused(service, err) from err
+    return accepted.keyid, None
+
+
+def _refused(service: Service, err: AuthError) -> HTTPException:
+    """The 401 for a refused signature, counted by its reason."""
+    reason = str(err.fields.get("reason", "other"))
+    service.metrics.auth_failures.labels(reason).inc()
+    return HTTPException(401, f"{reason}: {err}", headers=_SIGNATURE)
 
 
 def field_values(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -133,13 +160,17 @@ def allowed_authorities(
 
 async def take(
     service: Service, client: str, nbytes: int, tier: str | None,
-    limiter: RateLimiter | None = None,
+    limiter: RateLimiter | None = None, nonce: Accepted | None = None,
 ) -> Draw:  # fmt: skip
     """Check tier, size cap and rate limit, then draw (422, 413, 429 or 503 otherwise).
 
     The draw comes from the pool's memory on the event loop when it holds enough; otherwise
     (a reservation must be committed first) it is made in a worker thread. ``limiter``: the
     buckets ``client`` spends from (default: the signed clients', ``service.limiter``).
+    ``nonce``: a checked request whose nonce is recorded with the rate limit, in one
+    transaction (:func:`authenticate_deferred`; 401 ``replay`` if it was seen before). A
+    request refused 422 or 413 records no nonce: its replay, which carries the same signed
+    query, is refused the same way and gets nothing either.
     """
     if tier is not None and tier not in service.pipeline.tiers:
         raise HTTPException(
@@ -149,7 +180,9 @@ async def take(
     if nbytes > cap:
         raise HTTPException(413, f"at most {cap} bytes per request, asked for {nbytes}")
     try:
-        wait = (limiter or service.limiter).admit(client, nbytes)
+        wait, epoch = (limiter or service.limiter).admit_request(client, nbytes, nonce)
+    except AuthError as err:  # the deferred nonce was a replay
+        raise _refused(service, err) from err
     except PoolError as err:  # the shared rate-limit state failed: nothing was decided
         retry = {"Retry-After": "5"}
         raise HTTPException(503, f"service unavailable: {err}", headers=retry) from err
@@ -159,7 +192,7 @@ async def take(
             429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait)))}
         )
     try:
-        draw = service.draw_held(nbytes, tier)
+        draw = service.draw_held(nbytes, tier, epoch)
         if draw is None:
             draw = await run_in_threadpool(service.draw, nbytes, tier)
     except (TierUnavailable, PoolEmpty) as err:
@@ -254,8 +287,8 @@ class RandomFastPath:
             name = name.lower()
             if name in _WANTED and name.decode() not in headers:  # the first, as Starlette's
                 headers[name.decode()] = value.decode("latin-1")
-        client = authenticate(self.service, headers, scope, tier)
-        draw = await take(self.service, client, nbytes, tier)
+        client, nonce = authenticate_deferred(self.service, headers, scope, tier)
+        draw = await take(self.service, client, nbytes, tier, nonce=nonce)
         origins = tuple((s.sources, s.dira_certificates, s.provenance) for s in draw.segments)
         if fmt == "binary":
             body, kind = draw.data, _BINARY

@@ -62,6 +62,7 @@ _BATCH = 16  # chunk rows claimed per query (PostgreSQL locks only the rows it r
 LARGE_DRAW = 1 << 16  # draws of at least this many bytes reserve ahead for AHEAD more
 AHEAD = 8
 AHEAD_CAP = 1 << 24  # the most reserved ahead (16 MiB: the most a crash can then lose)
+_UPSERT_CURSOR = "INSERT INTO cursor VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET position = ?"
 
 
 class Pool:
@@ -213,18 +214,23 @@ class Pool:
                 self._reserve(tier, queue, nbytes - have, max(ahead - have, 0))
             return serve_reserved(queue, tier, nbytes)
 
-    def take_held(self, nbytes: int, tier: str) -> Draw | None:
+    def take_held(self, nbytes: int, tier: str, epoch: str | None = None) -> Draw | None:
         """Like :meth:`take`, but only from memory already reserved: None rather than wait.
 
-        None when the reservation in memory holds fewer than ``nbytes`` fresh bytes, another
-        thread holds the pool, or the pool is shared (its discard counter is read from the
-        database first); nothing is consumed then.
+        None (nothing consumed) when memory holds fewer than ``nbytes`` fresh bytes or another
+        thread holds the pool. A shared pool follows the discard counter as :meth:`take`
+        does: ``epoch`` if the caller just read it (``""``: no discard yet), else read here
+        on SQLite (a WAL read waits for no writer); on PostgreSQL, None without ``epoch``.
         """
         if nbytes < 1:
             raise PoolError(f"a draw needs at least 1 byte, asked for {nbytes}", tier=tier)
-        if self.shared or not self._lock.acquire(blocking=False):
+        if self.shared and epoch is None and self._db.dialect != "sqlite":
+            return None
+        if not self._lock.acquire(blocking=False):
             return None
         try:
+            if self.shared:
+                self._follow_discards(epoch)
             queue = self._reserved.get(tier)
             if not queue:
                 return None
@@ -233,13 +239,15 @@ class Pool:
         finally:
             self._lock.release()
 
-    def _follow_discards(self) -> None:
-        """Drop every in-memory reservation if another process discarded since the last look."""
-        try:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'discard_epoch'").fetchone()
-        except self._db.errors as err:
-            raise PoolError(f"{self.where}: cannot read the discard counter: {err}") from err
-        epoch = None if row is None else str(row[0])
+    def _follow_discards(self, read: str | None = None) -> None:
+        """Drop all in-memory reservations if another process discarded since the last look."""
+        if read is None:  # not read by the caller (``""``: read, no discard yet)
+            try:
+                row = self._db.execute("SELECT value FROM meta WHERE key = 'discard_epoch'")
+                read = str((row.fetchone() or ("",))[0])
+            except self._db.errors as err:
+                raise PoolError(f"{self.where}: cannot read the discard counter: {err}") from err
+        epoch = read or None
         if epoch != self._epoch:
             if self._epoch is not None or epoch is not None:
                 self._reserved.clear()  # lost, never repeated: the discarded source may be in it
@@ -385,16 +393,13 @@ class Pool:
         db = self._db
         with self._lock:
             floor = None if self.anchor is None else self.anchor.cursors.get(source)
-            upsert = (
-                "INSERT INTO cursor VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET position ="
-                " excluded.position"
-            )
+            upsert = _UPSERT_CURSOR
             try:
                 if self.anchor is None or (floor is not None and position <= floor):
-                    db.execute(upsert, (source, position))
+                    db.execute(upsert, (source, position, position))
                     return
                 with db.tx():
-                    db.execute(upsert, (source, position))
+                    db.execute(upsert, (source, position, position))
                     self._anchored(cursors={source: max(position, reserve_to or position)})
             except db.errors as err:
                 raise PoolError(f"{self.where}: cannot move cursor {source!r}: {err}") from err
@@ -437,10 +442,7 @@ class Pool:
     def restore(
         self, pool_id: str, seq: int, cursors: dict[str, int], taken: dict[int, int]
     ) -> None:
-        """Set identity and state counter, raise cursors and ``taken`` to at least these.
-
-        The counter never moves back (another host may have counted past ``seq``).
-        """
+        """Set identity and state counter (never moved back), raise cursors and ``taken``."""
         db = self._db
         big, small = db.greatest, db.least
         try:
@@ -479,10 +481,7 @@ class Pool:
         return None if not rows else str(rows[0][0])
 
     def set_meta(self, key: str, value: str) -> None:
-        """Store a metadata value once; a second, different value is refused.
-
-        With an anchor, the value's SHA-256 is anchored first.
-        """
+        """Store a metadata value once (anchored first); a second, different one is refused."""
         db = self._db
         with self._lock:
             old = self.meta(key)

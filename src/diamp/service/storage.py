@@ -136,9 +136,13 @@ class Database:
 def open_sqlite(
     path: Path, schema: str, *, durable: bool = True, lock: bool = False, timeout_s: float = 30.0
 ) -> Database:
-    """A SQLite database in WAL mode (``synchronous = FULL`` when ``durable``, else NORMAL).
+    """A SQLite database in WAL mode (``synchronous = FULL`` when ``durable``, else OFF).
 
-    ``lock``: other processes write to it too; serialise writers on ``FILE.lock``.
+    Not ``durable``: a commit survives the process (it is in the kernel's page cache when
+    ``COMMIT`` returns) but not an OS crash or power cut, which may also corrupt the file;
+    only for state that every process started afterwards can do without (the shared nonces
+    and token buckets, :mod:`diamp.service.shared`). ``lock``: other processes write to it
+    too; serialise writers on ``FILE.lock``.
 
     Raises ``OSError`` or ``sqlite3.Error``; each store turns them into its own error.
     """
@@ -155,7 +159,7 @@ def open_sqlite(
         raise
     try:
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'OFF'}")
         conn.executescript(schema)
     except sqlite3.Error:
         conn.close()

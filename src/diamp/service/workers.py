@@ -1,4 +1,4 @@
-"""``diamp serve --workers N``: N server processes on one listening socket, one pool.
+"""``diamp serve --workers N``: N server processes on one port, one pool.
 
 The first process (the *leader*, the one ``diamp serve`` started) opens the pool and checks
 it against its anchor (``--new-pool`` recovery included), runs the extraction pipeline and
@@ -10,11 +10,18 @@ source, the pipeline or the beacon's clock:
 * bytes: every process reserves from the pool database in its own transactions, so no
   byte goes to two processes (:mod:`diamp.service.pool`); a discard by the leader (a
   quarantined source) makes every worker drop its in-memory reservations at its next take;
-* nonces and rate limits: shared in the database (:mod:`diamp.service.shared`), so a
-  replayed request is refused and a client's rate is limited whichever process answers;
+* nonces and rate limits: in memory the first process shares with the workers
+  (:mod:`diamp.service.workerstate`; on PostgreSQL, or with ``[pool] shared = true``, in the
+  database: :mod:`diamp.service.shared`), so a replayed request is refused and a client's
+  rate is limited whichever process answers;
 * the beacon routes read the pulse store the leader writes.
 
-The kernel spreads connections over the processes (one accept queue). A worker exits when the
+Each process listens on a socket of its own, all bound to the port with ``SO_REUSEPORT``
+(Linux): the kernel spreads new connections over them by a hash of their addresses. One
+socket shared by all (the fallback where ``SO_REUSEPORT`` is missing) lets whichever process
+wakes first accept every connection that is waiting: 16 keep-alive connections opened at once
+all went to one process, the others idle. A worker binds its socket only once it can serve;
+until then the first process answers alone. A worker exits when the
 leader does (``PR_SET_PDEATHSIG``, and a check of the parent's pid), so a killed leader
 never leaves workers serving a pool that nobody fills or checks.
 """
@@ -41,11 +48,17 @@ __all__ = ["bind", "serve_processes"]
 log = logging.getLogger(__name__)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (IPv6 when ``host`` has a colon), shared by every process."""
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket (IPv6 when ``host`` has a colon).
+
+    ``reuse_port``: ``SO_REUSEPORT``, so that each ``--workers`` process listens on a socket
+    of its own on the same port (see the module docs).
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
         sock.listen(2048)
@@ -83,7 +96,7 @@ def serve_processes(
     procs = [
         context.Process(target=_worker_main, args=(settings, sock, options, i), daemon=False)
         for i in range(1, workers)
-    ]
+    ]  # each binds its own socket once ready; until then the first process answers alone
     server = uvicorn.Server(_uvicorn_config(app, settings, options))
     try:
         for p in procs:
@@ -126,11 +139,19 @@ def _worker_main(
 
     logging.basicConfig(level=logging.WARNING)
     try:
-        app = create_app(settings, worker=True)
+        app = create_app(settings, worker=True, state=options.get("state"))
     except DiampError as err:
         log.error("worker %d: %s", index, err)  # the library logs; the CLI prints
         sys.exit(1)
     # Requests signed after the first process started are fresh for every process: a
     # request queued on the shared socket while this one was starting is not refused.
     app.state.service.verifier.started = int(options["started"])
+    if hasattr(socket, "SO_REUSEPORT") and options.get("reuse_port"):
+        try:
+            own = bind(settings.server.host, sock.getsockname()[1], reuse_port=True)
+        except OSError as err:
+            log.error("worker %d: cannot listen on the port: %s (the others serve)", index, err)
+            sys.exit(1)
+        sock.close()  # the kernel spreads new connections over the processes' sockets
+        sock = own
     uvicorn.Server(_uvicorn_config(app, settings, options)).run(sockets=[sock])
