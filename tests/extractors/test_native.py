@@ -254,3 +254,15 @@ def test_an_integer_too_large_for_64_bits_is_refused() -> None:
         k.shifted_and_parity(words, words, 1 << 64)
     with pytest.raises(ExtractionError, match="not found"):
         _native._sources_digest("diamp.extractors._no_such_kernels")
+
+
+def test_a_read_only_install_caches_under_the_users_cache_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DIAMP_NATIVE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert _native._cache_dir() == _native._PACKAGE_DIR / "__pycache__"  # writable checkout
+    monkeypatch.setattr(_native.os, "access", lambda path, mode: False)  # site-packages, root-owned
+    assert _native._cache_dir() == tmp_path / "xdg" / "diamp" / "native"
+    monkeypatch.setenv("DIAMP_NATIVE_CACHE_DIR", str(tmp_path / "explicit"))
+    assert _native._cache_dir() == tmp_path / "explicit"
