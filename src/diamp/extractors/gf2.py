@@ -28,7 +28,13 @@ import numpy as np
 from diamp.errors import ExtractionError
 from diamp.extractors._gf2_kernels import table_hash
 from diamp.extractors.bits import BitSource, read_padded
-from diamp.extractors.realtime import BatchExtraction, seed_words, self_check
+from diamp.extractors.realtime import (
+    BatchExtraction,
+    check_batch,
+    check_lengths,
+    seed_words,
+    self_check,
+)
 
 __all__ = ["MAX_TABLE_BYTES", "TableToeplitz", "window_table"]
 
@@ -78,13 +84,7 @@ class TableToeplitz:
     """Integer XORs only: exact by construction; the self-check still runs."""
 
     def __init__(self, seed: BitSource, n: int, m: int) -> None:
-        if n < 1 or m < 1:
-            raise ExtractionError(f"Toeplitz needs n >= 1 raw bits and m >= 1, found {n}, {m}")
-        if seed.nbits != n + m - 1:
-            raise ExtractionError(
-                f"Toeplitz seed must hold n + m - 1 = {n + m - 1} bits (n = {n}, m = {m}), "
-                f"found {seed.nbits}"
-            )
+        check_lengths(seed, n, m)
         self.n, self.m = n, m
         row_bytes = (n + 7) // 8 + (m + 7) // 8
         if 256 * row_bytes > MAX_TABLE_BYTES:
@@ -116,16 +116,7 @@ class TableToeplitz:
             On a malformed batch, or an output bit that differs from the definition
             (``block`` and ``position`` name it).
         """
-        raw = np.ascontiguousarray(packed, dtype=np.uint8)
-        if raw.ndim != 2 or raw.shape[1] != (self.n + 7) // 8:
-            raise ExtractionError(
-                f"a batch must have one row of {(self.n + 7) // 8} bytes per block "
-                f"(n = {self.n} bits), found shape {raw.shape}"
-            )
-        if check_bits < 0:
-            raise ExtractionError(
-                f"the number of self-checked bits must be >= 0, found {check_bits}"
-            )
+        raw = check_batch(packed, self.n, check_bits)
         out = np.empty((raw.shape[0], (self.m + 7) // 8), dtype=np.uint8)
         table_hash(raw, self.n, self.table, self._last_mask, out)
         positions = self_check(raw, out, self.n, self.m, self.seed_words, check_bits, rng)

@@ -49,6 +49,8 @@ __all__ = [
     "FixedSeedToeplitz",
     "batch_positions",
     "block_bounds",
+    "check_batch",
+    "check_lengths",
     "seed_words",
     "self_check",
 ]
@@ -118,6 +120,30 @@ def _reversed_words(raw: np.ndarray, n: int) -> np.ndarray:
         bits = np.unpackbits(raw, axis=1, count=n)[:, ::-1]
         reversed_bytes = np.packbits(bits, axis=1)
     return _words(reversed_bytes, -(-n // 64))
+
+
+def check_lengths(seed: BitSource, n: int, m: int) -> None:
+    """Refuse block lengths below 1 and a seed that is not n + m − 1 bits long."""
+    if n < 1 or m < 1:
+        raise ExtractionError(f"Toeplitz needs n >= 1 raw bits and m >= 1, found {n}, {m}")
+    if seed.nbits != n + m - 1:
+        raise ExtractionError(
+            f"Toeplitz seed must hold n + m - 1 = {n + m - 1} bits (n = {n}, m = {m}), "
+            f"found {seed.nbits}"
+        )
+
+
+def check_batch(packed: np.ndarray, n: int, check_bits: int) -> np.ndarray:
+    """``packed`` as contiguous bytes, one row of ⌈n/8⌉ per block; refuse any other shape."""
+    raw = np.ascontiguousarray(packed, dtype=np.uint8)
+    if raw.ndim != 2 or raw.shape[1] != (n + 7) // 8:
+        raise ExtractionError(
+            f"a batch must have one row of {(n + 7) // 8} bytes per block "
+            f"(n = {n} bits), found shape {raw.shape}"
+        )
+    if check_bits < 0:
+        raise ExtractionError(f"the number of self-checked bits must be >= 0, found {check_bits}")
+    return raw
 
 
 def self_check(
@@ -206,13 +232,7 @@ class FixedSeedToeplitz:
     def __init__(
         self, seed: BitSource, n: int, m: int, *, batch_points: int = DEFAULT_BATCH_POINTS
     ) -> None:
-        if n < 1 or m < 1:
-            raise ExtractionError(f"Toeplitz needs n >= 1 raw bits and m >= 1, found {n}, {m}")
-        if seed.nbits != n + m - 1:
-            raise ExtractionError(
-                f"Toeplitz seed must hold n + m - 1 = {n + m - 1} bits (n = {n}, m = {m}), "
-                f"found {seed.nbits}"
-            )
+        check_lengths(seed, n, m)
         self.n, self.m = n, m
         self.length = max(2, 1 << (n + m - 2).bit_length())  # smallest power of two >= n + m - 1
         self.rows = max(1, batch_points // self.length)
@@ -253,16 +273,7 @@ class FixedSeedToeplitz:
             On a malformed batch, a residual above its round-off bound, or an output bit
             that differs from the definition (``block`` and ``position`` name it).
         """
-        raw = np.ascontiguousarray(packed, dtype=np.uint8)
-        if raw.ndim != 2 or raw.shape[1] != (self.n + 7) // 8:
-            raise ExtractionError(
-                f"a batch must have one row of {(self.n + 7) // 8} bytes per block "
-                f"(n = {self.n} bits), found shape {raw.shape}"
-            )
-        if check_bits < 0:
-            raise ExtractionError(
-                f"the number of self-checked bits must be >= 0, found {check_bits}"
-            )
+        raw = check_batch(packed, self.n, check_bits)
         blocks = raw.shape[0]
         out = np.empty((blocks, (self.m + 7) // 8), dtype=np.uint8)
         bounds = np.zeros(blocks)
