@@ -13,6 +13,7 @@ import diamp.extractors.realtime as realtime
 from diamp.errors import ExtractionError
 from diamp.extractors.bits import PackedBits
 from diamp.extractors.correlate import fft_error_bound
+from diamp.extractors.gf2 import TableToeplitz
 from diamp.extractors.realtime import FixedSeedToeplitz, batch_positions, block_bounds
 from diamp.extractors.toeplitz import toeplitz_extract
 
@@ -105,13 +106,14 @@ def test_checked_positions_are_distinct_sorted_and_in_range() -> None:
         batch_positions(rng, 1, 4, 5)
 
 
-def test_invalid_inputs_are_refused() -> None:
+@pytest.mark.parametrize("engine_class", [FixedSeedToeplitz, TableToeplitz])
+def test_invalid_inputs_are_refused(engine_class: Any) -> None:
     seed = PackedBits.from_bits(np.ones(20, np.uint8))
     with pytest.raises(ExtractionError, match="n \\+ m - 1 = 19"):
-        FixedSeedToeplitz(seed, 10, 10)
+        engine_class(seed, 10, 10)
     with pytest.raises(ExtractionError, match="n >= 1"):
-        FixedSeedToeplitz(seed, 0, 21)
-    engine = FixedSeedToeplitz(seed, 10, 11)
+        engine_class(seed, 0, 21)
+    engine = engine_class(seed, 10, 11)
     for bad in (np.zeros((2, 3), np.uint8), np.zeros(2, np.uint8), np.zeros((1, 2, 2), np.uint8)):
         with pytest.raises(ExtractionError, match="one row of 2 bytes"):
             engine.extract(bad, check_bits=1)
