@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,45 +65,45 @@ def _in_child(
     return found
 
 
-def test_a_nonce_seen_by_one_process_is_a_replay_in_another() -> None:
-    state = WorkerState.create(10_000, WINDOW, SKEW)
+@pytest.fixture
+def state() -> Iterator[WorkerState]:
+    """Shared state of the default size, closed after the test."""
+    shared = WorkerState.create(10_000, WINDOW, SKEW)
     try:
-        assert _reason(state, "alice", "first-nonce") == "ok"
-        reasons, _ = _in_child(state, ["first-nonce", "other-nonce", "other-nonce"])
-        assert reasons == ["replay", "ok", "replay"]
-        assert _reason(state, "alice", "other-nonce") == "replay"  # and back
-        assert _reason(state, "bob", "other-nonce") == "ok"  # per key id
+        yield shared
     finally:
-        state.close()
+        shared.close()
 
 
-def test_a_clients_burst_is_spent_once_across_processes() -> None:
-    state = WorkerState.create(10_000, WINDOW, SKEW)
-    try:
-        mine = state.buckets("signed", 1e-6, 5, 1e9, 1 << 30)
-        assert [mine.admit("alice", 8) for _ in range(2)] == [0.0, 0.0]
-        _, waits = _in_child(state, [], spend=4)
-        assert waits[:3] == [0.0, 0.0, 0.0] and waits[3] > 0  # 5 in all, whoever asks
-        assert mine.admit("alice", 8) > 0
-        assert mine.admit("bob", 8) == 0.0  # per client
-        public = state.buckets("public ", 1e-6, 1, 1e9, 1 << 30)
-        assert public.admit("alice", 8) == 0.0  # another limiter, another bucket
-    finally:
-        state.close()
+def test_a_nonce_seen_by_one_process_is_a_replay_in_another(state: WorkerState) -> None:
+    assert _reason(state, "alice", "first-nonce") == "ok"
+    reasons, _ = _in_child(state, ["first-nonce", "other-nonce", "other-nonce"])
+    assert reasons == ["replay", "ok", "replay"]
+    assert _reason(state, "alice", "other-nonce") == "replay"  # and back
+    assert _reason(state, "bob", "other-nonce") == "ok"  # per key id
 
 
-def test_a_replay_spends_no_token_and_the_nonce_is_recorded_with_the_tokens() -> None:
-    state = WorkerState.create(10_000, WINDOW, SKEW)
-    try:
-        buckets = state.buckets("signed", 1e-6, 2, 1e9, 1 << 30)
-        accepted = Accepted("alice", "n" * 16, 0.0)
-        assert buckets.admit_request("alice", 8, accepted) == (0.0, None)
-        with pytest.raises(AuthError, match="replayed"):
-            buckets.admit_request("alice", 8, accepted)
-        assert buckets.admit_request("alice", 8, Accepted("alice", "m" * 16, 0.0))[0] == 0.0
-        assert buckets.admit("alice", 8) > 0  # burst 2: the replay took none
-    finally:
-        state.close()
+def test_a_clients_burst_is_spent_once_across_processes(state: WorkerState) -> None:
+    mine = state.buckets("signed", 1e-6, 5, 1e9, 1 << 30)
+    assert [mine.admit("alice", 8) for _ in range(2)] == [0.0, 0.0]
+    _, waits = _in_child(state, [], spend=4)
+    assert waits[:3] == [0.0, 0.0, 0.0] and waits[3] > 0  # 5 in all, whoever asks
+    assert mine.admit("alice", 8) > 0
+    assert mine.admit("bob", 8) == 0.0  # per client
+    public = state.buckets("public ", 1e-6, 1, 1e9, 1 << 30)
+    assert public.admit("alice", 8) == 0.0  # another limiter, another bucket
+
+
+def test_a_replay_spends_no_token_and_the_nonce_is_recorded_with_the_tokens(
+    state: WorkerState,
+) -> None:
+    buckets = state.buckets("signed", 1e-6, 2, 1e9, 1 << 30)
+    accepted = Accepted("alice", "n" * 16, 0.0)
+    assert buckets.admit_request("alice", 8, accepted) == (0.0, None)
+    with pytest.raises(AuthError, match="replayed"):
+        buckets.admit_request("alice", 8, accepted)
+    assert buckets.admit_request("alice", 8, Accepted("alice", "m" * 16, 0.0))[0] == 0.0
+    assert buckets.admit("alice", 8) > 0  # burst 2: the replay took none
 
 
 class _Clock:
@@ -228,17 +229,13 @@ def _die_holding_the_lock(handle: Any) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def test_a_process_killed_holding_the_lock_releases_it() -> None:
-    state = WorkerState.create(10_000, WINDOW, SKEW)
-    try:
-        context = multiprocessing.get_context("spawn")
-        proc = context.Process(target=_die_holding_the_lock, args=(state.handle(),))
-        proc.start()
-        proc.join(timeout=120)
-        assert proc.exitcode == -signal.SIGKILL
-        assert _reason(state, "alice", "after-the-kill") == "ok"  # not blocked for ever
-    finally:
-        state.close()
+def test_a_process_killed_holding_the_lock_releases_it(state: WorkerState) -> None:
+    context = multiprocessing.get_context("spawn")
+    proc = context.Process(target=_die_holding_the_lock, args=(state.handle(),))
+    proc.start()
+    proc.join(timeout=120)
+    assert proc.exitcode == -signal.SIGKILL
+    assert _reason(state, "alice", "after-the-kill") == "ok"  # not blocked for ever
 
 
 def _service(tmp_path: Path, processes: int) -> Service:
