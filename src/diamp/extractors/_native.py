@@ -38,6 +38,7 @@ writable, else ``$XDG_CACHE_HOME/diamp/native``).
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import importlib
 import json
@@ -65,7 +66,6 @@ FORMAT = 1
 _MAGIC = b"diamp-native-kernels\n"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _RETCODE_OK = (0, -2)  # numba: OK, and OK returning None
-_LIBC_SYMBOLS = ("memset", "memcpy", "memmove")  # resolved from the C library when loading
 _lock = threading.Lock()
 _loaded: dict[str, NativeKernels] = {}
 
@@ -118,6 +118,7 @@ def _from_numba(module: str) -> NativeKernels:
 # ---------------------------------------------------------------- cache key and file
 
 
+@functools.cache
 def _host_cpu() -> tuple[str, str]:
     """The host's CPU model and feature flags (what the machine code was compiled for).
 
@@ -154,6 +155,7 @@ def _file_digest(package: str, name: str) -> str:
         return "unknown"
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
     """Versions of the tool chain, without importing numba or llvmlite."""
     return {
@@ -185,7 +187,7 @@ def _key(module: str) -> dict[str, Any]:
         "format": FORMAT,
         "module": module,
         "sources": _sources_digest(module),
-        "versions": _versions(),
+        "versions": dict(_versions()),  # a copy: the cached one stays as read
         "cpu": cpu,
         "features": features,
         "numba_env": sorted(env.items()),
@@ -324,7 +326,9 @@ def _link(header: dict[str, Any], obj: bytes) -> dict[str, Callable[..., Any]]:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     libc = ctypes.CDLL(None)
-    for name in _LIBC_SYMBOLS:
+    from diamp.extractors._native_build import LIBC_SYMBOLS  # the fallback route only
+
+    for name in LIBC_SYMBOLS:
         llvm.add_symbol(name, ctypes.cast(getattr(libc, name), ctypes.c_void_p).value)
     target = llvm.Target.from_default_triple().create_target_machine()
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target)

@@ -18,9 +18,10 @@ from typing import Any
 
 from diamp.errors import ExtractionError
 
-__all__ = ["build"]
+__all__ = ["LIBC_SYMBOLS", "build"]
 
-_LIBC_SYMBOLS = ("memset", "memcpy", "memmove")  # the only external calls allowed (libc)
+LIBC_SYMBOLS = ("memset", "memcpy", "memmove")
+"""The only external calls the kernels may make (the C library's, resolved when loading)."""
 
 log = logging.getLogger("diamp.extractors._native")
 
@@ -98,8 +99,7 @@ def _wrapper_ir(symbol: str, native: Any, specs: list[dict[str, Any]], name: str
             params.append(f"ptr %a{i}")
             params += [f"i64 %a{i}s{d}" for d in range(nd)]
             for d in range(nd):  # C-order strides, in bytes
-                inner = " * ".join(f"%a{i}s{e}" for e in range(d + 1, nd)) or "1"
-                body.append(_stride_ir(i, d, nd, itemsize, inner))
+                body.append(_stride_ir(i, d, nd, itemsize))
             body.append(_size_ir(i, nd))
             call += ["ptr null", "ptr null", f"i64 %a{i}n", f"i64 {itemsize}", f"ptr %a{i}"]
             call += [f"i64 %a{i}s{d}" for d in range(nd)]
@@ -142,7 +142,7 @@ def _itemsize(dtype: str) -> int:
     return int(np.dtype(dtype).itemsize)
 
 
-def _stride_ir(i: int, d: int, nd: int, itemsize: int, inner: str) -> str:
+def _stride_ir(i: int, d: int, nd: int, itemsize: int) -> str:
     if d == nd - 1:
         return f"  %a{i}t{d} = add i64 0, {itemsize}"
     factors = [f"%a{i}s{e}" for e in range(d + 1, nd)]
@@ -208,7 +208,8 @@ def build(
             combined = ir
         else:
             combined.link_in(ir)
-    assert combined is not None and target is not None
+    if combined is None or target is None:  # not reached: names is not empty
+        raise ExtractionError(f"{module}: no kernel was compiled")
     declared = {fn.name for fn in combined.functions if fn.is_declaration}
     if _DTOR in declared:
         combined.link_in(llvm.parse_assembly(_DTOR_STUB))
@@ -222,7 +223,7 @@ def build(
     unresolved = sorted(
         fn.name
         for fn in combined.functions
-        if fn.is_declaration and not fn.name.startswith("llvm.") and fn.name not in _LIBC_SYMBOLS
+        if fn.is_declaration and not fn.name.startswith("llvm.") and fn.name not in LIBC_SYMBOLS
     )
     if unresolved:
         raise ExtractionError(f"{module}: native code would call {', '.join(unresolved)}")
