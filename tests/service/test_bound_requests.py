@@ -63,4 +63,6 @@ def test_two_host_headers_and_huge_headers_are_refused(tmp_path: Path) -> None:
         assert reply.split(b"\r\n", 1)[0].split()[1] == b"400", reply[:200]
         huge = get(base, keys["alice"], **{"X-Padding": "a" * (1 << 20)})
         assert huge.status_code in (400, 431), huge.status_code
+        over = get(base, keys["alice"], **{"X-Padding": "a" * (20 << 10)})  # over 16 KiB
+        assert over.status_code == 431 and "exceeds 16384" in over.json()["detail"], over.text
         assert get(base, keys["alice"]).status_code != 401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,12 @@ PAIRS = [
 def test_both_paths_give_the_same_answers_and_never_the_same_bytes(served) -> None:  # type: ignore[no-untyped-def]
     base, key, _ = served
     seen: list[int] = []
-    with httpx.Client() as c:
+    answered: collections.Counter[int] = collections.Counter()
+
+    def count(r: httpx.Response) -> None:
+        answered[r.status_code] += r.url.path == "/v1/random"
+
+    with httpx.Client(event_hooks={"response": [count]}) as c:
         for plain, other in PAIRS:
             a, b = _get(c, base, key, plain), _get(c, base, key, other)
             assert _shape(a) == _shape(b), (plain, other)
@@ -123,6 +129,9 @@ def test_both_paths_give_the_same_answers_and_never_the_same_bytes(served) -> No
         metrics = c.get(f"{base}/metrics").text
     assert len(seen) == len(set(seen)) == 3 * 2 * 3  # three 200 pairs of 3 words, none twice
     assert 'diamp_requests_total{route="/v1/random",status="422"} 2.0' in metrics
+    for status, n in answered.items():  # each request counted once, whichever path took it
+        assert f'diamp_requests_total{{route="/v1/random",status="{status}"}} {n}.0' in metrics
+    assert f'diamp_request_seconds_count{{route="/v1/random"}} {answered.total()}.0' in metrics
     assert 'diamp_auth_failures_total{reason="replay"} 1.0' in metrics
     assert "diamp_rate_limited_total" in metrics
 
@@ -132,11 +141,7 @@ def test_the_handler_passes_every_other_request_on(tmp_path: Path) -> None:
     fill_counter(tmp_path / "pool.sqlite", "standard", 1000)
     service = create_app(settings).state.service
     passed: list[str] = []
-
-    async def inner(scope: Any, receive: Any, send: Any) -> None:
-        passed.append(f"{scope['method']} {scope['path']}?{scope['query_string'].decode()}")
-
-    handler = RandomFastPath(inner, service)
+    handler = RandomFastPath(service)
     sent: list[Any] = []
 
     async def send(message: Any) -> None:
@@ -145,16 +150,19 @@ def test_the_handler_passes_every_other_request_on(tmp_path: Path) -> None:
     async def receive() -> Any:
         return {"type": "http.request", "body": b""}
 
-    def call(method: str, path: str, query: str, signed: bool = True) -> None:
+    def call(method: str, path: str, query: str, signed: bool = True, hosts: int = 1) -> None:
         url = f"http://127.0.0.1:8000{path}?{query}"
         h = signed_headers(keys["alice"], "alice", url) if signed else {}
         scope = {
             "type": "http", "method": method, "scheme": "http", "path": path,
             "raw_path": path.encode(), "query_string": query.encode(),
-            "server": ("127.0.0.1", 8000), "headers": [(b"host", b"127.0.0.1:8000")]
+            "server": ("127.0.0.1", 8000), "headers": [(b"host", b"127.0.0.1:8000")] * hosts
             + [(k.lower().encode(), v.encode()) for k, v in h.items()],
         }  # fmt: skip
-        asyncio.run(handler(scope, receive, send))
+        before = len(sent)
+        if not asyncio.run(handler.serve(scope, receive, send)):
+            assert len(sent) == before  # nothing sent for a request passed on
+            passed.append(f"{method} {path}?{query}")
 
     try:
         call("GET", "/v1/random", "bytes=16")
@@ -163,6 +171,7 @@ def test_the_handler_passes_every_other_request_on(tmp_path: Path) -> None:
         call("HEAD", "/v1/random", "bytes=16")
         call("GET", "/v1/random/json", "length=4")
         call("GET", "/v1/random/", "bytes=16")
+        call("GET", "/v1/random", "bytes=15", hosts=2)  # the header guard refuses it
     finally:
         service.stop()
     starts = [m for m in sent if m["type"] == "http.response.start"]
@@ -176,6 +185,7 @@ def test_the_handler_passes_every_other_request_on(tmp_path: Path) -> None:
         "HEAD /v1/random?bytes=16",
         "GET /v1/random/json?length=4",
         "GET /v1/random/?bytes=16",
+        "GET /v1/random?bytes=15",
     ]
 
 

@@ -57,6 +57,7 @@ from diamp.service.fastpath import (
     RandomFastPath,
     authenticate,
     draw_headers,
+    header_problem,
     take,
 )
 from diamp.service.settings import ServiceSettings
@@ -65,10 +66,6 @@ from diamp.service.status_page import PAGE_HEADERS, full_status, render_status_p
 __all__ = ["BackgroundTask", "create_app"]
 
 BackgroundTask = Callable[[Service], Coroutine[Any, Any, None]]
-
-
-MAX_HEADER_BYTES = 16 * 1024
-"""Largest request header block accepted (names, values and separators); more is 431."""
 
 
 class _HeaderGuard:
@@ -83,16 +80,7 @@ class _HeaderGuard:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            headers = scope.get("headers", [])
-            size = sum(len(k) + len(v) + 4 for k, v in headers)
-            hosts = sum(1 for k, _ in headers if k.lower() == b"host")
-            problem = (
-                (431, f"request header block of {size} bytes exceeds {MAX_HEADER_BYTES}")
-                if size > MAX_HEADER_BYTES
-                else (400, f"{hosts} Host headers: a request names exactly one authority")
-                if hosts > 1
-                else None
-            )
+            problem = header_problem(scope.get("headers", []))
             if problem is not None:
                 await _plain(send, *problem)
                 return
@@ -112,17 +100,11 @@ class _Timing:
 
     def __init__(self, app: Any, service: Service) -> None:
         self.app, self.metrics = app, service.metrics
-        self._latency: dict[str, Any] = {}  # the metrics' children, looked up once each
-        self._count: dict[tuple[str, int], Any] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        route = "/v1/certificates" if path.startswith("/v1/certificates/") else path
-        if route not in _ROUTES:
-            route = "other"
         status = 500
         start = time.perf_counter()
 
@@ -135,29 +117,24 @@ class _Timing:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            self._observe(route, status, time.perf_counter() - start)
-
-    def _observe(self, route: str, status: int, seconds: float) -> None:
-        latency = self._latency.get(route)
-        if latency is None:
-            latency = self._latency[route] = self.metrics.latency.labels(route)
-        count = self._count.get((route, status))
-        if count is None:
-            count = self._count[route, status] = self.metrics.requests.labels(route, str(status))
-        latency.observe(seconds)
-        count.inc()
+            self.metrics.observe_request(scope["path"], status, time.perf_counter() - start)
 
 
-_ROUTES = {
-    "/v1/random",
-    "/v1/random/json",
-    "/API/jsonI.php",
-    "/v1/status",
-    "/status",
-    "/v1/certificates",
-    "/healthz",
-    "/metrics",
-}
+class _ServiceApp(FastAPI):
+    """FastAPI, with a plain ``GET /v1/random`` answered before its middleware stack.
+
+    :class:`~diamp.service.fastpath.RandomFastPath` checks the header block and times the
+    request itself, as ``_HeaderGuard`` and ``_Timing`` do for every other request; what it
+    does not take (another route, a query in another form, a header block to refuse) goes
+    through the whole stack.
+    """
+
+    fast_path: RandomFastPath | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        fast = self.fast_path
+        if fast is None or not await fast.serve(scope, receive, send):
+            await super().__call__(scope, receive, send)
 
 
 async def _service(request: Request) -> Service:
@@ -319,12 +296,12 @@ def create_app(
                 beacon.stop()
             service.stop()
 
-    app = FastAPI(title="diamp randomness service", version="1", lifespan=lifespan)
+    app = _ServiceApp(title="diamp randomness service", version="1", lifespan=lifespan)
     app.state.service = service
     app.state.beacon = beacon
     for router in (_random_router(), anu_router(), _info_router(), *routers):
         app.include_router(router)
-    app.add_middleware(RandomFastPath, service=service)  # inside the timing, as the routes
     app.add_middleware(_Timing, service=service)
     app.add_middleware(_HeaderGuard)
+    app.fast_path = RandomFastPath(service)
     return app

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import re
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ from diamp.service.errors import AuthError, PoolEmpty, PoolError, TierUnavailabl
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_HEADER_BYTES",
     "SIMULATED_FLAG",
     "RandomFastPath",
     "authenticate",
@@ -38,9 +40,12 @@ __all__ = [
     "canonical_query",
     "draw_headers",
     "field_values",
+    "header_problem",
     "take",
 ]
 
+MAX_HEADER_BYTES = 16 * 1024
+"""Largest request header block accepted (names, values and separators); more is 431."""
 MAX_BYTES = 1 << 26
 """Largest ``bytes`` a request may name (the largest ``[server] max_request_bytes``)."""
 SIMULATED_FLAG = {True: "true", False: "false", None: "unknown"}
@@ -262,24 +267,51 @@ _BINARY = (b"content-type", b"application/octet-stream")
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
 
 
+def header_problem(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, str] | None:
+    """Why a request's header block is refused, as (status, detail), or None.
+
+    431 for a block over :data:`MAX_HEADER_BYTES`, 400 for more than one ``Host`` header
+    (no single authority to bind a signature to).
+    """
+    size = hosts = 0
+    for name, value in headers:
+        size += len(name) + len(value) + 4
+        hosts += len(name) == 4 and name.lower() == b"host"
+    if size > MAX_HEADER_BYTES:
+        return 431, f"request header block of {size} bytes exceeds {MAX_HEADER_BYTES}"
+    if hosts > 1:
+        return 400, f"{hosts} Host headers: a request names exactly one authority"
+    return None
+
+
 class RandomFastPath:
-    """Pure ASGI middleware: ``GET /v1/random`` with a plain query (see the module docs)."""
+    """``GET /v1/random`` with a plain query, answered before FastAPI (see the module docs)."""
 
-    def __init__(self, app: Any, service: Service) -> None:
-        self.app, self.service = app, service
+    def __init__(self, service: Service) -> None:
+        self.service = service
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Serve a plain ``GET /v1/random`` here, pass anything else on."""
-        if scope["type"] == "http" and scope["path"] == "/v1/random" and scope["method"] == "GET":
-            query = canonical_query(scope.get("query_string", b""))
-            if query is not None:
-                try:
-                    await self._serve(scope, send, *query)
-                except HTTPException as err:
-                    answer = JSONResponse({"detail": err.detail}, err.status_code, err.headers)
-                    await answer(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    async def serve(self, scope: Any, receive: Any, send: Any) -> bool:
+        """Answer a plain ``GET /v1/random`` (and count it in the request metrics).
+
+        False, with nothing sent, for any other request and for a header block
+        :func:`header_problem` refuses: the app's routes and middleware answer those.
+        """
+        if scope["type"] != "http" or scope["path"] != "/v1/random" or scope["method"] != "GET":
+            return False
+        query = canonical_query(scope.get("query_string", b""))
+        if query is None or header_problem(scope["headers"]) is not None:
+            return False
+        status, start = 500, time.perf_counter()  # 500: an exception goes on to the server
+        try:
+            await self._serve(scope, send, *query)
+            status = 200
+        except HTTPException as err:
+            status = err.status_code
+            answer = JSONResponse({"detail": err.detail}, err.status_code, err.headers)
+            await answer(scope, receive, send)
+        finally:
+            self.service.metrics.observe_request("/v1/random", status, time.perf_counter() - start)
+        return True
 
     async def _serve(self, scope: Any, send: Any, nbytes: int, fmt: str, tier: str | None) -> None:
         headers: dict[str, str] = {}

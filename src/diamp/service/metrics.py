@@ -256,6 +256,13 @@ class _BeaconCollector(Collector):
             )
 
 
+_ROUTES = frozenset({
+    "/v1/random", "/v1/random/json", "/API/jsonI.php", "/v1/status", "/status",
+    "/v1/certificates", "/healthz", "/metrics",
+})  # fmt: skip
+"""The ``route`` labels of the request metrics (any other path is counted as ``other``)."""
+
+
 class Metrics:
     """The service's registry with its request-side metrics."""
 
@@ -271,6 +278,8 @@ class Metrics:
             "diamp_auth_failures", "Requests answered 401", ["reason"], registry=r
         )
         self.rate_limited = Counter("diamp_rate_limited", "Requests answered 429", registry=r)
+        self._latency: dict[str, Any] = {}  # the metrics' children, looked up once each
+        self._count: dict[tuple[str, int], Any] = {}
         self._beacon: _BeaconCollector | None = None
         self.public_requests = Counter(
             "diamp_public_requests", "Unsigned requests to public tiers", ["tier", "result"],
@@ -286,6 +295,20 @@ class Metrics:
         )
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
+
+    def observe_request(self, path: str, status: int, seconds: float) -> None:
+        """Count one answered request of ``path`` by status, and its latency."""
+        route = "/v1/certificates" if path.startswith("/v1/certificates/") else path
+        if route not in _ROUTES:
+            route = "other"
+        latency = self._latency.get(route)
+        if latency is None:
+            latency = self._latency[route] = self.latency.labels(route)
+        count = self._count.get((route, status))
+        if count is None:
+            count = self._count[route, status] = self.requests.labels(route, str(status))
+        latency.observe(seconds)
+        count.inc()
 
     def watch(self, pipeline: Pipeline, pool: Pool) -> None:
         """Report the pipeline's state at every scrape."""
