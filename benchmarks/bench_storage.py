@@ -11,19 +11,23 @@ pool prefilled and the pipeline off (only the serving path is measured):
   ``POOL.requests.sqlite`` (the way for processes started apart), one transaction each;
 * PostgreSQL, 1 and 2 processes: everything in the database, one statement per request.
 
-The client must not be the bottleneck on the same 2 cores. It signs every request before the
-timed phase (RFC 9421, a fresh nonce and ``created`` each: the server still verifies each
-signature and records each nonce) and sends them over raw keep-alive HTTP/1.1 connections
-(asyncio streams, the light client of ``bench_service.py``), so it costs a few tens of µs of
-CPU per request, which is printed (``client µs``) next to the servers' CPU per request
-(``server µs``: user + system time of every server process, from ``/proc``). Connections are
-opened only once every process serves: a connection opened before a worker listens goes to
-the first process and, kept alive, stays there for the whole run. PostgreSQL is the
-distribution's server, started in a temporary directory as the tests do, unless
-``--postgres-url`` names one. The load average is printed before and after.
+The client shares the 2 cores with the servers, so every CPU-second it takes is one the
+servers lack: it must cost as little as possible. It signs every request before the timed
+phase (RFC 9421, a fresh nonce and ``created`` each: the server still verifies each signature
+and records each nonce) and sends them over keep-alive HTTP/1.1 connections with ``wrk``
+(``--client wrk``, the default where ``wrk`` is installed, e.g. ``apt-get install wrk``: a C
+load generator, each request sent once by ``benchmarks/wrk_signed.lua`` for ``--seconds``)
+or with the raw asyncio client of ``bench_service.py`` (``--client python``, ``--requests``
+each run), which takes several times more CPU per request. Its CPU per request is printed
+(``client µs``) next to the servers' (``server µs``: user + system time of every server
+process, from ``/proc``). Connections are opened only once every process serves: a
+connection opened before a worker listens goes to the first process and, kept alive, stays
+there for the whole run. PostgreSQL is the distribution's server, started in a temporary
+directory as the tests do, unless ``--postgres-url`` names one. The load average is printed
+before and after.
 
-    .venv/bin/python benchmarks/bench_storage.py [--requests 6000] [--conns 16] [--rounds 3]
-        [--no-postgres]
+    .venv/bin/python benchmarks/bench_storage.py [--client wrk|python] [--seconds 5]
+        [--requests 6000] [--conns 16] [--rounds 3] [--no-postgres]
 
 Target (issue 16): 2 workers >= 1.3 x 1 worker at 32 B on 2 cores.
 """
@@ -34,7 +38,11 @@ import argparse
 import contextlib
 import os
 import platform
+import re
+import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -116,7 +124,7 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def measure(config: Path, workers: int, key: bytes, requests: int, conns: int) -> dict[str, float]:
+def measure(config: Path, workers: int, key: bytes, args: argparse.Namespace) -> dict[str, float]:
     """req/s, and client and server CPU µs per request, of one server."""
     cmd = [sys.executable, "-c", "from diamp.cli import main; main()", "serve", str(config),
            "--port", "0", "--workers", str(workers)]  # fmt: skip
@@ -124,15 +132,53 @@ def measure(config: Path, workers: int, key: bytes, requests: int, conns: int) -
     proc, port = start(cmd, log)
     try:
         ready(log, workers)
-        drive_requests(port, prepare(port, 32, 400, key), conns)  # warm-up: reserves, imports
-        signed = prepare(port, 32, requests, key)  # not timed: the client's signing
-        client, server = time.process_time(), cpu_seconds(proc.pid)
-        rps = drive_requests(port, signed, conns)["rps"]
-        client, server = time.process_time() - client, cpu_seconds(proc.pid) - server
-        return {"rps": rps, "client": client / requests * 1e6, "server": server / requests * 1e6}
+        drive_requests(port, prepare(port, 32, 400, key), args.conns)  # warm-up: reserves
+        if args.client == "wrk":
+            signed = prepare(port, 32, args.seconds * MAX_RPS, key)  # not timed: the signing
+            server = cpu_seconds(proc.pid)
+            rps, count, client = drive_wrk(port, signed, args.conns, args.seconds, config.parent)
+        else:
+            signed = prepare(port, 32, args.requests, key)  # not timed: the client's signing
+            client, server = time.process_time(), cpu_seconds(proc.pid)
+            rps, count = drive_requests(port, signed, args.conns)["rps"], args.requests
+            client = time.process_time() - client
+        server = cpu_seconds(proc.pid) - server
+        return {"rps": rps, "client": client / count * 1e6, "server": server / count * 1e6}
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+MAX_RPS = 15_000
+"""Requests signed per second of a ``wrk`` run: more than one 2-core host answers."""
+
+
+def drive_wrk(
+    port: int, signed: list[bytes], conns: int, seconds: int, folder: Path
+) -> tuple[float, int, float]:
+    """Requests/s, requests answered and client CPU seconds of one ``wrk`` run.
+
+    Refuses a run with any answer but 200 or any socket error (e.g. a request sent twice,
+    answered 401 replay, when ``signed`` ran out).
+    """
+    file = folder / "signed.requests"
+    file.write_bytes(b"".join(r + b"\0" for r in signed))
+    script = Path(__file__).with_name("wrk_signed.lua")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "-s", str(script),
+         f"http://127.0.0.1:{port}", "--", str(file), "1"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    file.unlink()
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk: answers other than 200 or socket errors:\n{out}")
+    found = re.search(r"(\d+) requests in .*?Requests/sec:\s+([\d.]+)", out, re.S)
+    if found is None:
+        raise RuntimeError(f"wrk printed no rate:\n{out}")
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return float(found.group(2)), int(found.group(1)), cpu
 
 
 def ready(log: Path, workers: int, timeout_s: float = 120.0) -> None:
@@ -146,16 +192,22 @@ def ready(log: Path, workers: int, timeout_s: float = 120.0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=6000, help="32-byte requests per run")
+    parser.add_argument("--client", choices=("wrk", "python"),
+                        default="wrk" if shutil.which("wrk") else "python",
+                        help="load generator (default: wrk where installed)")  # fmt: skip
+    parser.add_argument("--seconds", type=int, default=5, help="length of a wrk run")
+    parser.add_argument("--requests", type=int, default=6000, help="requests per python run")
     parser.add_argument("--conns", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres-url", default=None)
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; load average {os.getloadavg()}")  # fmt: skip
+          f"Python {platform.python_version()}; load average {os.getloadavg()}; "
+          f"client {args.client}")  # fmt: skip
     runs = [r for r in RUNS if not (args.no_postgres and r[0] == "PostgreSQL")]
-    need = 32 * (args.requests + 400) * 2 * args.rounds + (16 << 20)
+    per_run = args.seconds * MAX_RPS if args.client == "wrk" else args.requests
+    need = 32 * (per_run + 400) * 2 * args.rounds + (16 << 20)
     with tempfile.TemporaryDirectory() as d, contextlib.ExitStack() as stack:
         tmp = Path(d)
         url = None if args.no_postgres else stack.enter_context(postgres(args.postgres_url))
@@ -169,7 +221,7 @@ def main() -> None:
         for i in range(args.rounds):
             for b, state, w in runs if i % 2 == 0 else runs[::-1]:
                 config, key = configs[(b, state)]
-                found[(b, state, w)].append(measure(config, w, key, args.requests, args.conns))
+                found[(b, state, w)].append(measure(config, w, key, args))
     report(found)
     print(f"load average after: {os.getloadavg()}")
 
