@@ -9,12 +9,16 @@ measured by ``benchmarks/bench_startup.py``.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import typer.main
+
+from diamp.cli import COMMANDS, COMPLETION_VARIABLE, build, invoked
 
 # Runs the CLI in-process, then prints the modules it left loaded and its exit status.
 RUNNER = """
@@ -106,7 +110,65 @@ def test_exact_engine_loads_only_its_own_kernels(tmp_path: Path) -> None:
             {"scipy.linalg"} & modules
         )
         assert not heavy, sorted(heavy)
+        # only the invoked command's module, and no rich: it prints with typer.echo
+        commands = {m for m in modules if m.startswith("diamp.cli.")} & OTHER_COMMAND_MODULES
+        assert not commands and "rich" not in _top(modules), sorted(commands)
     assert outputs["exact"] == outputs["fft"]
+
+
+OTHER_COMMAND_MODULES = {
+    module for module, _ in COMMANDS.values() if module != "diamp.cli.extract"
+} | {"diamp.cli.keys", "diamp.cli.sp800_22", "diamp.cli.sp800_90b", "diamp.cli.diehard"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], None),
+        (["--help"], None),
+        (["--version"], []),
+        (["--version", "run"], None),
+        (["extract", "dodis", "x", "y"], ["extract"]),
+        (["--json", "run", "c.toml"], ["run"]),
+        (["entropy-model", "--json"], ["entropy-model"]),
+        (["nosuch"], None),  # its usage error lists every command
+        (["--", "run"], None),
+    ],
+)
+def test_the_entry_point_registers_only_the_named_command(
+    argv: list[str], expected: list[str] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(COMPLETION_VARIABLE, raising=False)
+    assert invoked(argv) == expected
+    if expected == []:
+        assert typer.main.get_command(build(expected)).name == "diamp"
+    monkeypatch.setenv(COMPLETION_VARIABLE, "complete_bash")
+    assert invoked(argv) is None  # shell completion needs every command
+
+
+def test_each_command_alone_is_the_command_of_the_whole_application() -> None:
+    """A command registered alone (as the entry point does) has the same options and help."""
+    from diamp.cli import app
+
+    whole = typer.main.get_command(app)
+    assert list(whole.commands) == list(COMMANDS)  # type: ignore[attr-defined]
+    for name in COMMANDS:
+        alone = typer.main.get_command(build([name]))
+        assert list(alone.commands) == [name]  # type: ignore[attr-defined]
+        ctx = typer.Context(whole)
+        a, b = alone.commands[name], whole.commands[name]  # type: ignore[attr-defined]
+        assert a.get_help(ctx) == b.get_help(ctx), name
+        assert [p.opts for p in a.params] == [p.opts for p in b.params], name
+
+
+def test_shell_completion_offers_every_command() -> None:
+    env = {**os.environ, COMPLETION_VARIABLE: "complete_bash", "COMP_WORDS": "diamp e",
+           "COMP_CWORD": "1"}  # fmt: skip
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("diamp"))],  # the console script: its name counts
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert set(proc.stdout.split()) == {"entropy-model", "extract"}, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize(
@@ -116,8 +178,6 @@ def test_exact_engine_loads_only_its_own_kernels(tmp_path: Path) -> None:
 def test_the_command_line_asks_for_one_blas_thread_unless_told(
     env: dict[str, str], expected: str | None
 ) -> None:
-    import os
-
     base = {
         k: v
         for k, v in os.environ.items()

@@ -5,6 +5,13 @@ imported inside the commands so that ``diamp --help`` starts fast; the help is p
 (``rich_markup_mode=None``) for the same reason. ``benchmarks/bench_startup.py`` measures it,
 and ``tests/test_cli_startup.py`` checks which modules a command imports.
 
+The commands live in their own modules, listed in :data:`COMMANDS`. The console entry point
+(:func:`main`) imports and registers only the one its arguments name (``diamp extract
+dodis …`` imports ``diamp.cli.extract`` and no other command module), and all of them for
+the top-level help, shell completion or a name it does not know (whose usage error then
+lists every command). ``diamp.cli.app``, the whole application (for tests and the
+documentation), is built at its first use.
+
 OpenBLAS starts a pool of threads when numpy is imported, which took half of numpy's import
 time here (0.19 s against 0.10 s on the loaded 2-core machine). diamp's BLAS calls are all
 on small matrices (Diehard's covariance matrices, the simulated Bell device's 4x4 products),
@@ -20,78 +27,54 @@ import os
 if not {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS"} & set(os.environ):
     os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before numpy is first imported (see above)
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from diamp.cli.common import (
-    ABORT_EXIT,
-    bad_option,
-    console,
-    emit_json,
-    fail,
-    invalid_parameter,
-    out,
-    parse_exact,
-    parse_mu,
-    progress_bars,
-    verdict,
-)
-from diamp.cli.diehard import diehard_command
-from diamp.cli.entropy_model import entropy_model_command
-from diamp.cli.extract import extract_app
 from diamp.cli.fastcoerce import install as install_fast_coercion
-from diamp.cli.init import init_command
-from diamp.cli.jsonmode import DiampGroup, record_error
-from diamp.cli.otp import otp_command
-from diamp.cli.report import report_command
-from diamp.cli.sp800_22 import sp800_22_command
-from diamp.cli.sp800_90b import sp800_90b_command
-from diamp.cli.timing import timing_app
-from diamp.errors import DiampError
-from diamp.protocol.provenance import summary as provenance_summary
+from diamp.cli.jsonmode import JSON_FLAG, DiampGroup
 
-if TYPE_CHECKING:
-    from diamp.protocol.run import RunOutput
-    from diamp.protocol.security import OutputLength
+__all__ = ["COMMANDS", "app", "build", "invoked", "main"]
 
 install_fast_coercion()  # plain option values without pydantic (cli/fastcoerce.py)
 
-app = typer.Typer(
-    name="diamp",
-    help=(
-        "Device-independent randomness amplification: run Bell-test experiments (simulated or "
-        "on lab hardware), certify their randomness with the MDL/EAT security proof, extract "
-        "it with the Dodis two-source extractor, and serve it."
-    ),
-    no_args_is_help=True,
-    # Plain help and usage errors (every sub-app too): typer's rich formatting costs about
-    # 0.2 s of CPU at every start, and it read "[server]" in option help as markup and
-    # dropped it.
-    rich_markup_mode=None,
-    # --json makes every outcome, usage errors included, one JSON object (cli/jsonmode.py)
-    cls=DiampGroup,
-    pretty_exceptions_enable=False,
-)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("diamp.cli.experiment", "run"),
+    "amplify": ("diamp.cli.experiment", "amplify"),
+    "stats": ("diamp.cli.experiment", "stats"),
+    "rate": ("diamp.cli.experiment", "rate"),
+    "init": ("diamp.cli.init", "init_command"),
+    "entropy-model": ("diamp.cli.entropy_model", "entropy_model_command"),
+    "otp": ("diamp.cli.otp", "otp_command"),
+    "report": ("diamp.cli.report", "report_command"),
+    "serve": ("diamp.cli.service", "serve_command"),
+    "extract": ("diamp.cli.extract", "extract_app"),
+    "timing": ("diamp.cli.timing", "timing_app"),
+    "test": ("diamp.cli.battery", "test_app"),
+    "beacon": ("diamp.cli.beacon", "beacon_app"),
+    "keys": ("diamp.cli.service", "keys_app"),
+    "client": ("diamp.cli.service", "client_app"),
+}
+"""Each top-level command: the module and attribute of its function or its typer group (a
+group keeps its own name), in the order ``diamp --help`` lists them (commands, then groups)."""
+
+COMPLETION_VARIABLE = "_DIAMP_COMPLETE"
+"""Set by the shell completion script: every command is then registered."""
+
+app: typer.Typer  # the whole application, built at its first use (module ``__getattr__``)
 
 
 def _version(value: bool) -> None:
     if value:
         from diamp import __version__
 
-        out.print(f"diamp {__version__}")
+        typer.echo(f"diamp {__version__}")
         raise typer.Exit()
 
 
-app.add_typer(extract_app)
-app.add_typer(timing_app)
-
-
-@app.callback()
 def main_callback(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
@@ -100,378 +83,58 @@ def main_callback(
     """Device-independent randomness amplification."""
 
 
-def _summary(output: RunOutput) -> None:
-    from rich.table import Table
-
-    result = output.result
-    total = result.scan.total
-    table = Table(show_header=False, box=None, pad_edge=False)
-    simulated = result.provenance.get("simulated")
-    colour = "green" if simulated is False else "bold yellow"
-    table.add_row("provenance", f"[{colour}]{escape(provenance_summary(result.provenance))}[/]")
-    table.add_row("run", result.scan.run_id)
-    table.add_row("trials n", f"{total.n:,} in {len(result.scan.blocks)} blocks")
-    table.add_row("CHSH S", f"{total.chsh():.5f}")
-    table.add_row("S_mu,obs", f"{float(result.s_mu_obs):.6g}  (mu = {float(result.params.mu)})")
-    if result.length is not None:
-        at = f"at S_mu = {float(result.length.s_mu):.6g}"
-        bound = result.params.protocol.bound
-        table.add_row("eta", f"{result.length.eta:.8f} bits/trial {at} ({bound} bound)")
-    table.add_row(
-        "status",
-        "[green]ok[/]" if result.status == "ok" else f"[red]abort[/]: {result.abort_reason}",
-    )
-    table.add_row("certified m", f"{result.m:,} bits")
-    if result.length is not None and result.m > 0:
-        length = result.length
-        colour = "green" if length.certified else "bold yellow"
-        table.add_row("epsilon", f"[{colour}]{escape(length.eps_statement)}[/]")
-        if length.post_selection_blocks:
-            table.add_row(
-                "post-selection",
-                f"paid for {length.post_selection_blocks} blocks chosen after the data "
-                f"(eps_EA * 2^-{length.post_selection_blocks}, spec §11b)",
-            )
-    table.add_row("certificate", escape(str(output.certificate_path)))
-    if output.key_path is not None and result.key is not None:
-        table.add_row("key", escape(f"{output.key_path} (sha256 {result.key.sha256()})"))
-    out.print(table)
-
-
-def _finish(output: RunOutput, as_json: bool) -> None:
-    """Print the certificate or the summary, then the report's status; exit as they say."""
-    cert = output.certificate
-    if as_json:
-        emit_json({k: cert[k] for k in cert if k != "series"})
-    else:
-        _summary(output)
-    report = output.report
-    if report is not None and report.error is not None:
-        retry = f" (the run's results are saved; retry with: diamp report {output.run_dir})"
-        if not record_error(report.error + retry):
-            console.print(f"[bold red]error:[/] {escape(report.error + retry)}")
-    elif report is not None and not as_json:
-        out.print(escape(f"report: {report.path}"))
-    if output.result.status != "ok":  # the protocol's verdict outranks a report failure
-        raise verdict(ABORT_EXIT, f"protocol aborted: {output.result.abort_reason}")
-    if report is not None and not report.ok:
-        raise typer.Exit(1)
-
-
-@app.command()
-def run(
-    config: Annotated[Path, typer.Argument(help="Run config (TOML), e.g. configs/simulated.toml.")],
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", help="Run directory to create (default: runs/<name>-<run id>)."),
-    ] = None,
-    resume: Annotated[
-        Path | None,
-        typer.Option("--resume", help="Continue the interrupted run in this directory."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the certificate as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-) -> None:
-    """Run a complete DIRA experiment: trials, Z, statistics, output length, extraction.
-
-    Writes DIR/trials.h5 (trial store v3, block files in DIR/trials.blocks/),
-    DIR/certificate.json and, unless the protocol aborts, DIR/key.bin (packed MSB-first),
-    then the HTML report DIR/report.html (also after an abort; see ``diamp report``).
-    Exit status 3 means the protocol aborted: the certificate says why and no key is
-    written. Exit status 1 after a complete run means only the report failed (the
-    certificate and key are kept; ``diamp report DIR`` retries).
-    Ctrl-C stops cleanly after the current block (exit status 130); a kill at any
-    moment loses at most the block in flight. ``diamp run CONFIG --resume DIR`` continues
-    the same run (same config required) and produces the store an uninterrupted run would
-    have.
-    """
-    from diamp.protocol.acquire import Interrupted
-    from diamp.protocol.run import run as run_experiment
-
-    if resume is not None:
-        _finished_already(config, resume, as_json)
-    stop, where = _StopFlag(), [resume]
-    try:
-        with progress_bars(not quiet) as progress, stop.installed():
-            output = run_experiment(
-                config,
-                out_dir=out_dir,
-                resume=resume,
-                progress=progress,
-                should_stop=stop.is_set,
-                on_run_dir=lambda d: where.__setitem__(0, d),
-            )
-    except Interrupted as err:
-        resume_with = f"resume with: diamp run {config} --resume {where[0]}"
-        if not record_error(f"interrupted: {err}; {resume_with}", run_dir=str(where[0])):
-            console.print(f"[yellow]interrupted:[/] {escape(str(err))}")
-            console.print(escape(resume_with))
-        raise typer.Exit(err.exit_code) from err
-    except DiampError as err:
-        raise fail(err) from err
-    _finish(output, as_json)
-
-
-def _finished_already(config: Path, run_dir: Path, as_json: bool) -> None:
-    """``--resume`` of a finished run: verify it against its certificate, change nothing."""
-    from diamp.protocol.run import finished_run
-
-    try:
-        done = finished_run(config, run_dir)
-    except DiampError as err:
-        raise fail(err) from err
-    if done is None:
-        return
-    cert = done.certificate
-    said = (
-        f"run {cert.run_id} finished earlier (status {cert.status}, m = {cert.m:,} bits); "
-        f"store, Z, key and {done.path.name} verified; nothing changed"
-    )
-    if as_json:
-        emit_json({"run_id": cert.run_id, "status": cert.status, "m": cert.m,
-                   "certificate": str(done.path), "finished_earlier": True})  # fmt: skip
-    else:
-        out.print(escape(said))
-    if cert.status != "ok":
-        raise verdict(ABORT_EXIT, f"protocol aborted earlier: {said}")
-    raise typer.Exit(0)
-
-
-class _StopFlag:
-    """SIGINT sets a flag (polled between blocks) instead of killing the run mid-block."""
-
-    def __init__(self) -> None:
-        self._set = False
-
-    def is_set(self) -> bool:
-        return self._set
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        import signal
-
-        def handler(signum: int, frame: object) -> None:
-            if self._set:  # a second Ctrl-C: stop now
-                raise KeyboardInterrupt
-            self._set = True
-            console.print("[yellow]stopping after the current block (Ctrl-C again to abort)[/]")
-
-        try:
-            previous = signal.signal(signal.SIGINT, handler)
-        except ValueError:  # not the main thread (e.g. in-process test runners)
-            yield
-            return
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-
-@app.command()
-def amplify(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory holding trials.h5.")],
-    mu: Annotated[
-        str | None, typer.Option(help="SV bias bound mu (default: the run's config).")
-    ] = None,
-    eps: Annotated[float | None, typer.Option(help="Security parameter epsilon.")] = None,
-    eps_s: Annotated[float | None, typer.Option("--eps-s", help="Smoothing parameter.")] = None,
-    eps_ea: Annotated[float | None, typer.Option("--eps-ea", help="EAT abort parameter.")] = None,
-    bound: Annotated[str | None, typer.Option(help="Output-length bound: strict or paper.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the certificate as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-) -> None:
-    """Re-run parameter estimation and extraction on a stored run (batch post-processing).
-
-    Writes certificate.amplify-NNN.json and key.amplify-NNN.bin beside the run's files; the
-    store is only read.
-    """
-    from diamp.protocol.run import reamplify
-
-    if bound is not None and bound not in ("strict", "paper"):
-        raise bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
-    given = {"eps": eps, "eps_s": eps_s, "eps_ea": eps_ea, "bound": bound}
-    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-    if mu is not None:
-        overrides["mu"] = parse_mu("--mu", mu)
-    try:
-        with progress_bars(not quiet) as progress:
-            output = reamplify(run_dir, overrides, progress)
-    except DiampError as err:
-        raise fail(err) from err
-    _finish(output, as_json)
-
-
-@app.command()
-def stats(
-    trials: Annotated[Path, typer.Argument(help="Trial store (HDF5) to analyse.")],
-    mu: Annotated[str, typer.Option(help="SV bias bound mu used in S_mu.")],
-    segment: Annotated[int, typer.Option(help="Trials per series segment.")] = 2**22,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-) -> None:
-    """Recompute Bell statistics (counts, CHSH, exact S_mu, per-block series) from a store."""
-    from rich.table import Table
-
-    from diamp.protocol.certificate import fraction_str
-    from diamp.protocol.scan import scan_store, series_dict
-
-    mu_value = parse_mu("--mu", mu)
-    if segment < 1:
-        raise bad_option("--segment", f"must be >= 1 trial, found {segment}")
-    try:
-        with progress_bars(not quiet and not as_json) as progress:
-            scan = scan_store(trials, segment, with_ab=False, progress=progress)
-        total = scan.total
-        s_mu = total.s_mu(mu_value)
-    except DiampError as err:
-        raise fail(err) from err
-    provenance = _stored_provenance(trials)
-    data = {
-        "run_id": scan.run_id,
-        "provenance": provenance,
-        "n_trials": total.n,
-        "mu": fraction_str(mu_value),
-        "counts": total.as_abxy(),
-        "chsh": total.chsh(),
-        "s_mu_obs": str(s_mu),
-        "s_mu_obs_float": float(s_mu),
-        "series": series_dict(scan, mu_value),
-    }
-    if as_json:
-        emit_json(data)
-        return
-    table = Table(title=escape(f"{trials} — run {scan.run_id}"))
-    table.add_column("block", justify="right")
-    table.add_column("trials", justify="right")
-    table.add_column("CHSH", justify="right")
-    table.add_column("S_mu", justify="right")
-    for i, c in enumerate(scan.block_counts):
-        table.add_row(str(i), f"{c.n:,}", f"{c.chsh():.5f}", f"{float(c.s_mu(mu_value)):.6g}")
-    table.add_row("all", f"{total.n:,}", f"{total.chsh():.5f}", f"{float(s_mu):.6g}", style="bold")
-    out.print(table)
-    out.print(f"S_mu,obs = {s_mu}  (exact)")
-    out.print(escape(f"provenance: {provenance_summary(provenance)}"))
-
-
-def _stored_provenance(trials: Path) -> dict[str, Any]:
-    from diamp.daq.store import TrialStoreReader
-    from diamp.protocol.provenance import parse_provenance
-
-    with TrialStoreReader(trials) as reader:
-        return parse_provenance(reader.attribute("provenance"))
-
-
-@app.command()
-def rate(
-    n: Annotated[int, typer.Option("--n", help="Number of Bell trials n.")],
-    mu: Annotated[str, typer.Option("--mu", help="SV bias bound mu, e.g. 0.0075.")],
-    s_mu: Annotated[str, typer.Option("--s-mu", help="S_mu threshold (Theorem 5).")],
-    eps: Annotated[float, typer.Option(help="Security parameter epsilon.")] = 1e-12,
-    eps_s: Annotated[
-        float | None, typer.Option("--eps-s", help="Smoothing (default eps/12).")
-    ] = None,
-    eps_ea: Annotated[
-        float | None, typer.Option("--eps-ea", help="EAT abort (default eps).")
-    ] = None,
-    bound: Annotated[
-        str, typer.Option(help="strict (re-derived chain, default) or paper (eq. 18).")
-    ] = "strict",
-    post_selection_blocks: Annotated[
-        int,
-        typer.Option(
-            "--post-selection-blocks",
-            help=(
-                "B: the trials were chosen among B blocks after seeing data (timing policy "
-                "'exclude'); pays a union bound over 2^B block sets (eps_EA * 2^-B)."
-            ),
+def build(names: Sequence[str] | None = None) -> typer.Typer:
+    """A ``diamp`` application with the commands ``names`` of :data:`COMMANDS` (default: all)."""
+    root = typer.Typer(
+        name="diamp",
+        help=(
+            "Device-independent randomness amplification: run Bell-test experiments (simulated "
+            "or on lab hardware), certify their randomness with the MDL/EAT security proof, "
+            "extract it with the Dodis two-source extractor, and serve it."
         ),
-    ] = 0,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (keys include eta, m, chain_error).")
-    ] = False,
-) -> None:
-    """Rate eta and output length m for n trials at an S_mu threshold (Theorem 5)."""
-    from diamp.protocol.security import output_length
-
-    if bound not in ("strict", "paper"):
-        raise bad_option("--bound", f"expected 'strict' or 'paper', found {bound!r}")
-    if post_selection_blocks < 0:
-        raise bad_option(
-            "--post-selection-blocks", f"expected an integer >= 0, found {post_selection_blocks}"
-        )
-    mu_value, s_value = parse_mu("--mu", mu), parse_exact("--s-mu", s_mu)
-    if s_value <= 0:
-        raise bad_option("--s-mu", f"must be > 0 (at S_mu <= 0 nothing is certified), found {s_mu}")
-    try:
-        result = output_length(
-            n,
-            mu_value,
-            s_value,
-            eps,
-            eps_s,
-            eps_ea,
-            bound,  # type: ignore[arg-type]
-            post_selection_blocks,
-        )
-    except DiampError as err:
-        raise invalid_parameter(err, _RATE_OPTIONS) from err
-    if as_json:
-        emit_json(result.to_dict())
-    else:
-        _print_rate(result)
+        no_args_is_help=True,
+        # Plain help and usage errors (every sub-app too): typer's rich formatting costs
+        # about 0.2 s of CPU at every start, and it read "[server]" in option help as markup
+        # and dropped it.
+        rich_markup_mode=None,
+        # --json makes every outcome, usage errors included, one JSON object (cli/jsonmode.py)
+        cls=DiampGroup,
+        pretty_exceptions_enable=False,
+    )
+    root.callback()(main_callback)
+    for name in COMMANDS if names is None else names:
+        module, attribute = COMMANDS[name]
+        found = getattr(importlib.import_module(module), attribute)
+        if isinstance(found, typer.Typer):
+            root.add_typer(found)
+        else:
+            root.command(name)(found)
+    return root
 
 
-_RATE_OPTIONS = {
-    "n": "--n",
-    "mu": "--mu",
-    "s_mu": "--s-mu",
-    "eps": "--eps",
-    "eps_s": "--eps-s",
-    "eps_ea": "--eps-ea",
-    "bound": "--bound",
-}
+def invoked(argv: Sequence[str]) -> list[str] | None:
+    """The one command ``argv`` names, or None when every command is needed.
+
+    None for no command (the top-level help), a top-level option other than ``--json``
+    before the command, a name not in :data:`COMMANDS`, or shell completion; no command at
+    all for ``--version`` alone.
+    """
+    if COMPLETION_VARIABLE in os.environ:
+        return None
+    if list(argv) == ["--version"]:
+        return []
+    for token in argv:
+        if token == JSON_FLAG:
+            continue
+        return [token] if token in COMMANDS else None
+    return None
 
 
-def _print_rate(result: OutputLength) -> None:
-    out.print(f"eta = {result.eta:.8f} bits/trial   m = {result.m:,} bits   ({result.bound} bound)")
-    blocks = result.post_selection_blocks
-    if blocks:
-        out.print(f"post-selection: {blocks} blocks, eps_EA * 2^-{blocks}")
-    out.print(result.eps_statement)
-
-
-test_app = typer.Typer(
-    name="test",
-    help=(
-        "Statistical tests of random data: NIST SP 800-22 on bits packed MSB-first (the 15 "
-        "tests and the reference finalAnalysisReport) and NIST SP 800-90B entropy assessment "
-        "of raw samples (one per byte); the Diehard battery as dieharder 3.31.1 runs it on a file."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-test_app.command("sp800-22")(sp800_22_command)
-test_app.command("sp800-90b")(sp800_90b_command)
-test_app.command("diehard")(diehard_command)
-app.add_typer(test_app)
-app.command("init")(init_command)
-app.command("entropy-model")(entropy_model_command)
-app.command("otp")(otp_command)
-app.command("report")(report_command)
-
-from diamp.cli.beacon import beacon_app  # noqa: E402  (issue 8: registered at the end)
-
-app.add_typer(beacon_app)
-
-from diamp.cli.keys import keys_list, keys_revoke, keys_rotate  # noqa: E402
-from diamp.cli.service import client_app, keys_app, serve_command  # noqa: E402
-
-app.command("serve")(serve_command)
-keys_app.command("list")(keys_list)
-keys_app.command("revoke")(keys_revoke)
-keys_app.command("rotate")(keys_rotate)
-app.add_typer(keys_app)
-app.add_typer(client_app)
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        whole = globals()["app"] = build()
+        return whole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
@@ -480,7 +143,8 @@ def main() -> None:
 
     from diamp.cli.extras import run_with_extras
 
-    run_with_extras(app, lambda: typer.main.get_command(app))
+    root = build(invoked(sys.argv[1:]))
+    run_with_extras(root, lambda: typer.main.get_command(root))
 
 
 if __name__ == "__main__":

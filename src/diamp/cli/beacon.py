@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from diamp.cli.common import bad_option, console, emit_json, fail, out, verdict
+from diamp.cli.common import bad_option, console, emit_json, escape, fail, out, verdict
 from diamp.errors import DiampError
 
 if TYPE_CHECKING:

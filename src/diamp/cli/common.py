@@ -1,4 +1,10 @@
-"""Helpers shared by the ``diamp`` command modules: progress bars, JSON, error exits."""
+"""Helpers shared by the ``diamp`` command modules: progress bars, JSON, error exits.
+
+rich (about 30 ms to import) is imported when a command first prints through it:
+:data:`console` and :data:`out` make their rich ``Console`` at first use and :func:`escape`
+imports rich's on its first call, so a command that prints with ``typer.echo`` (as
+``diamp extract`` does) or only fails never imports it.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,12 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from diamp.cli.jsonmode import hold_result, record_error, verdict
 from diamp.errors import ConfigError, DiampError
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
     from diamp.progress import Update
@@ -27,6 +32,7 @@ __all__ = [
     "bad_option",
     "console",
     "emit_json",
+    "escape",
     "fail",
     "invalid_parameter",
     "out",
@@ -36,8 +42,37 @@ __all__ = [
     "verdict",
 ]
 
-console = Console(stderr=True, soft_wrap=True)  # errors stay one line: scripts grep them
-out = Console()
+
+class LazyConsole:
+    """A rich ``Console`` with ``options``, made at its first use (see the module docs)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def rich(self) -> Console:
+        """The console itself (made now if not yet)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rich, name)
+
+
+console = LazyConsole(stderr=True, soft_wrap=True)  # errors stay one line: scripts grep them
+out = LazyConsole()
+
+
+def escape(text: str) -> str:
+    """``text`` with rich markup escaped (rich's own ``escape``, imported at first use)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 ABORT_EXIT = 3
 
@@ -92,7 +127,7 @@ def progress_bars(enabled: bool) -> Iterator[RichProgress]:
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=console.rich,
         transient=False,
     ) as progress:
         yield RichProgress(progress)

@@ -12,9 +12,8 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from diamp.cli.common import bad_option, emit_json, out
+from diamp.cli.common import bad_option, emit_json, escape, out
 from diamp.errors import ConfigError
 
 __all__ = ["ENTROPY_KINDS", "entropy_model_command"]

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from diamp.cli.common import bad_option, emit_json, fail, out
+from diamp.cli.common import bad_option, emit_json, escape, fail, out
 from diamp.errors import DiampError, StorageError
 
 __all__ = ["otp_command"]

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from diamp.cli.common import bad_option, console, emit_json, fail, out
+from diamp.cli.common import bad_option, console, emit_json, escape, fail, out
 from diamp.cli.jsonmode import record_error
 from diamp.errors import DiampError
 

@@ -245,3 +245,10 @@ def client_fetch(
         )
     elif output is None:
         sys.stdout.write(data.hex() + "\n")
+
+
+from diamp.cli.keys import keys_list, keys_revoke, keys_rotate  # noqa: E402  (one group)
+
+keys_app.command("list")(keys_list)
+keys_app.command("revoke")(keys_revoke)
+keys_app.command("rotate")(keys_rotate)

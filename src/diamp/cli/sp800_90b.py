@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from diamp.cli.common import (
     bad_option,
     console,
     emit_json,
+    escape,
     fail,
     out,
     progress_bars,
