@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from _svc import fill_counter, words
 
+import diamp.service.pool as pool_module
 from diamp.service.errors import PoolEmpty, PoolError
 from diamp.service.pool import Pool
 
@@ -45,6 +46,27 @@ def test_reopen_after_unclean_stop_continues_after_the_reservation(tmp_path: Pat
     b = words(second.take(80, "t").data)
     assert b == list(range(1000, 1010))  # the reserved-but-unserved range is lost, not repeated
     assert second.level("t") == 8 * (10_000 - 1010)
+
+
+def test_new_pools_get_large_pages_and_old_ones_keep_theirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def page_size(path: Path) -> int:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+    fill_counter(tmp_path / "new.sqlite", "t", 100)
+    assert page_size(tmp_path / "new.sqlite") == pool_module.PAGE_SIZE == 1 << 16
+    monkeypatch.setattr(pool_module, "PAGE_SIZE", 4096)  # a pool made before the change
+    fill_counter(tmp_path / "old.sqlite", "t", 10_000, chunk_words=1000)
+    monkeypatch.undo()
+    old = Pool(tmp_path / "old.sqlite", reserve_bytes=8)
+    assert words(old.take(80, "t").data) == list(range(10))
+    old.close()
+    assert page_size(tmp_path / "old.sqlite") == 4096  # opened, served from, unchanged
+    again = Pool(tmp_path / "old.sqlite", reserve_bytes=8)
+    assert words(again.take(8000, "t").data) == list(range(10, 1010))
+    again.close()
 
 
 def test_take_spans_chunks_and_reports_provenance(tmp_path: Path) -> None:

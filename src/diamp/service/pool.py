@@ -25,7 +25,10 @@ and counts the discard in ``meta.discard_epoch``; a pool opened with ``shared = 
 several processes or hosts) reads that counter at every :meth:`Pool.take` and drops its
 in-memory reservations when another process discarded. Served bytes are not erased from a
 SQLite file: a used-up chunk's pages are freed, not zeroed (``secure_delete = FAST``; a partly
-served chunk keeps its served prefix anyway), so the pool is as secret as what it serves.
+served chunk keeps its served prefix anyway), so the pool is as secret as what it serves. A
+new SQLite pool has 64 KiB pages (``PAGE_SIZE``): a 1 MiB chunk is then read and freed as 16
+pages instead of 256, which took about a quarter off a 1 MiB draw; a pool made before keeps
+its 4 KiB pages (SQLite fixes a WAL database's page size) and works as before.
 
 With an anchor (:class:`diamp.service.state.PoolAnchor`, set by
 :func:`diamp.service.state.open_pool`), every reservation, every cursor move past its anchored
@@ -61,6 +64,7 @@ SCHEMA = 1
 _BATCH = 16  # chunk rows claimed per query (PostgreSQL locks only the rows it returns)
 LARGE_DRAW = 1 << 16  # draws of at least this many bytes reserve ahead for AHEAD more
 AHEAD = 8
+PAGE_SIZE = 1 << 16  # of a new SQLite pool: a 1 MiB chunk spans 16 pages, not 256 (module docs)
 AHEAD_CAP = 1 << 24  # the most reserved ahead (16 MiB: the most a crash can then lose)
 _UPSERT_CURSOR = "INSERT INTO cursor VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET position = ?"
 
@@ -106,7 +110,7 @@ class Pool:
             if url is not None:
                 self._db: Database = open_postgres(url, POSTGRES_DDL)
             else:
-                self._db = open_sqlite(self.path, SQLITE_DDL, lock=shared)
+                self._db = open_sqlite(self.path, SQLITE_DDL, lock=shared, page_size=PAGE_SIZE)
                 # zeroing every freed page doubled the I/O of a used-up chunk (module docs)
                 self._db.execute("PRAGMA secure_delete = FAST")
         except Exception as err:  # OSError, sqlite3.Error, psycopg.Error, a missing driver

@@ -134,9 +134,12 @@ class Database:
 
 
 def open_sqlite(
-    path: Path, schema: str, *, durable: bool = True, lock: bool = False, timeout_s: float = 30.0
-) -> Database:
+    path: Path, schema: str, *, durable: bool = True, lock: bool = False, timeout_s: float = 30.0,
+    page_size: int | None = None,
+) -> Database:  # fmt: skip
     """A SQLite database in WAL mode (``synchronous = FULL`` when ``durable``, else OFF).
+
+    ``page_size``: the page size of a database created here (an existing file keeps its own).
 
     Not ``durable``: a commit survives the process (it is in the kernel's page cache when
     ``COMMIT`` returns) but not an OS crash or power cut, which may also corrupt the file;
@@ -158,6 +161,8 @@ def open_sqlite(
             os.close(lock_fd)
         raise
     try:
+        if page_size is not None:  # before WAL mode: a WAL database keeps its page size
+            conn.execute(f"PRAGMA page_size = {int(page_size)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'OFF'}")
         conn.executescript(schema)
