@@ -320,11 +320,7 @@ class Pool:
         out = []
         db = self._db
         for chunk_id, size, taken, created, sources, dira, provenance, n in plan:
-            (data,) = db.execute(
-                "SELECT substr(data, CAST(? AS INTEGER), CAST(? AS INTEGER)) FROM chunk"
-                " WHERE id = ?",
-                (taken + 1, n, chunk_id),
-            ).fetchone()
+            data = db.read_bytes("chunk", "data", chunk_id, taken, n)
             if data is None or len(data) != n:
                 raise PoolError(f"chunk {chunk_id}: stored data shorter than its size {size}")
             if taken + n == size:
@@ -335,7 +331,7 @@ class Pool:
             seg = Segment(int(chunk_id), int(taken), n, float(created),
                           tuple(json.loads(sources)), tuple(json.loads(dira)),
                           provenance)  # fmt: skip
-            out.append(Reserved(seg, data if isinstance(data, bytes) else bytes(data)))
+            out.append(Reserved(seg, data))
         return out
 
     # --- housekeeping --------------------------------------------------------------------

@@ -87,6 +87,25 @@ class Database:
         if rows:
             self._conn.executemany(self._sql(sql), [tuple(r) for r in rows])
 
+    def read_bytes(self, table: str, column: str, row: int, offset: int, size: int) -> bytes | None:
+        """Bytes ``offset`` to ``offset + size`` of the blob in ``column`` of row ``row``.
+
+        None if there is no such row or no blob in it; fewer bytes where the blob ends
+        sooner. SQLite reads only those bytes (incremental blob I/O): ``substr`` on a blob
+        loads the whole value first, four times slower for a whole 1 MiB chunk and 16 times
+        the reading for 64 KiB of one. ``table`` and ``column`` are the caller's constants.
+        """
+        try:
+            blob = self._conn.blobopen(table, column, row, readonly=True)
+        except sqlite3.OperationalError:  # no such row, or a NULL or non-blob value
+            return None
+        with blob:
+            if offset > len(blob):
+                return b""
+            blob.seek(offset)
+            data: bytes = blob.read(size)
+            return data
+
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """Every row of one statement, under the lock."""
         with self.lock:
@@ -185,6 +204,15 @@ class _Postgres(Database):
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s")
+
+    def read_bytes(self, table: str, column: str, row: int, offset: int, size: int) -> bytes | None:
+        """:meth:`Database.read_bytes`, with ``substr`` (PostgreSQL slices the value itself)."""
+        found = self.execute(
+            f"SELECT substr({column}, CAST(? AS INTEGER), CAST(? AS INTEGER)) FROM {table}"
+            " WHERE id = ?",
+            (offset + 1, size, row),
+        ).fetchone()
+        return None if found is None or found[0] is None else bytes(found[0])
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for every row of ``rows``."""

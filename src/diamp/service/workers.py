@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from diamp.service.settings import ServiceSettings
 
-__all__ = ["bind", "serve_processes"]
+__all__ = ["MALLOC_TUNING", "bind", "keep_large_buffers", "serve_processes"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ def serve_processes(
     """
     import uvicorn
 
+    keep_large_buffers()
     context = multiprocessing.get_context("spawn")
     procs = [
         context.Process(target=_worker_main, args=(settings, sock, options, i), daemon=False)
@@ -113,6 +114,32 @@ def serve_processes(
                 p.join()
 
 
+MALLOC_TUNING = (("MALLOC_MMAP_THRESHOLD_", -3, 32 << 20), ("MALLOC_TRIM_THRESHOLD_", -1, 64 << 20))
+"""glibc ``mallopt`` settings of a server process: (environment variable, parameter, value)."""
+
+
+def keep_large_buffers() -> bool:
+    """Let glibc reuse the memory of large freed buffers instead of returning it at once.
+
+    A server process allocates and frees megabytes per large draw (a reservation holds up
+    to 8 chunks, a response its body). glibc gives buffers over its mmap threshold their
+    own mappings and hands freed memory above its trim threshold back to the kernel, so
+    every new buffer was fresh memory, and its first touch a page fault per 4 KiB: reading
+    8 held chunks of 1 MiB took 0.72 ms per MiB against 0.21 ms with these settings
+    (``M_MMAP_THRESHOLD`` 32 MiB, glibc's largest; ``M_TRIM_THRESHOLD`` 64 MiB, at most
+    what a process keeps beyond its use). Nothing is changed where the operator set
+    either environment variable, or where the C library has no ``mallopt`` (not glibc);
+    returns whether both took effect.
+    """
+    if any(name in os.environ for name, _, _ in MALLOC_TUNING):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(param, value) == 1 for _, param, value in MALLOC_TUNING)
+
+
 def _die_with_parent(parent: int) -> None:
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -132,6 +159,7 @@ def _worker_main(
 ) -> None:
     """A worker process: open the pool, serve on the leader's socket until told to stop."""
     _die_with_parent(int(options["parent"]))
+    keep_large_buffers()
     import uvicorn
 
     from diamp.errors import DiampError
