@@ -72,6 +72,7 @@ def start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 async def one_connection(port: int, requests: list[bytes], lat: list[float]) -> int:
+    """Send ``requests`` one after the other, keep-alive; reconnect after ``Connection: close``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     received = 0
     for request in requests:
@@ -85,6 +86,9 @@ async def one_connection(port: int, requests: list[bytes], lat: list[float]) -> 
         if status != 200:
             raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
         received += len(body)
+        if re.search(rb"(?i)\r\nconnection: close\r\n", head):  # e.g. --workers rebalancing
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.close()
     return received
 

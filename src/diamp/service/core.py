@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from diamp.service.auth import Accepted, NonceStore, Verifier
+from diamp.service.balance import Balance
 from diamp.service.clients import ClientRegistry
 from diamp.service.errors import PoolEmpty, PoolError, TierUnavailable
 from diamp.service.metrics import Metrics
@@ -148,6 +149,7 @@ class Service:
         self.pool = open_pool(settings, new_pool=new_pool, shared=shared)  # checked: anchor
         self._shared: Database | None = None
         self.worker_state: WorkerState | None = None
+        self.balance: Balance | None = None  # --workers N: set by diamp.service.workers
         try:
             nonces, signed, public = self._request_state(processes, worker, state)
             self.verifier = Verifier(

@@ -265,6 +265,7 @@ def canonical_query(query: bytes) -> tuple[int, str, str | None] | None:
 _WANTED = (b"host", b"x-api-key")
 _BINARY = (b"content-type", b"application/octet-stream")
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
+_CLOSE = (b"connection", b"close")
 
 
 def header_problem(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, str] | None:
@@ -328,5 +329,8 @@ class RandomFastPath:
             text = draw.data.hex() if fmt == "hex" else base64.b64encode(draw.data).decode()
             body, kind = text.encode(), _TEXT
         head = [*_raw_headers(draw.tier, origins), (b"content-length", b"%d" % len(body)), kind]
+        balance = self.service.balance
+        if balance is not None and balance.should_close():  # more connections than its share
+            head.append(_CLOSE)
         await send({"type": "http.response.start", "status": 200, "headers": head})
         await send({"type": "http.response.body", "body": body})

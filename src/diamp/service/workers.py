@@ -40,6 +40,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from diamp.service.balance import Balance
+from diamp.service.balance import available as balance_available
+
 if TYPE_CHECKING:
     from diamp.service.settings import ServiceSettings
 
@@ -94,11 +97,15 @@ def serve_processes(
 
     keep_large_buffers()
     context = multiprocessing.get_context("spawn")
+    balance = Balance.create(workers) if workers > 1 and balance_available() else None
+    if balance is not None:
+        options = {**options, "balance": balance.handle()}
     procs = [
         context.Process(target=_worker_main, args=(settings, sock, options, i), daemon=False)
         for i in range(1, workers)
     ]  # each binds its own socket once ready; until then the first process answers alone
     server = uvicorn.Server(_uvicorn_config(app, settings, options))
+    _balanced(app, server, balance)
     try:
         for p in procs:
             p.start()
@@ -182,4 +189,14 @@ def _worker_main(
             sys.exit(1)
         sock.close()  # the kernel spreads new connections over the processes' sockets
         sock = own
-    uvicorn.Server(_uvicorn_config(app, settings, options)).run(sockets=[sock])
+    server = uvicorn.Server(_uvicorn_config(app, settings, options))
+    handle = options.get("balance")
+    _balanced(app, server, None if handle is None else handle.open(index))
+    server.run(sockets=[sock])
+
+
+def _balanced(app: Any, server: Any, balance: Balance | None) -> None:
+    """Let ``app`` answer with ``Connection: close`` beyond its share (:mod:`.balance`)."""
+    if balance is not None:
+        balance.count = lambda: len(server.server_state.connections)
+        app.state.service.balance = balance
