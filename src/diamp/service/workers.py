@@ -20,7 +20,11 @@ Each process listens on a socket of its own, all bound to the port with ``SO_REU
 (Linux): the kernel spreads new connections over them by a hash of their addresses. One
 socket shared by all (the fallback where ``SO_REUSEPORT`` is missing) lets whichever process
 wakes first accept every connection that is waiting: 16 keep-alive connections opened at once
-all went to one process, the others idle. A worker binds its socket only once it can serve;
+all went to one process, the others idle. The hash spreads connections only roughly (16 of
+them 12/4 as often as 8/8), so the processes publish their connection counts and one above its
+share closes a connection after an answer (:mod:`diamp.service.balance`). Every process also
+keeps large freed buffers for reuse (:func:`keep_large_buffers`). A worker binds its socket
+only once it can serve;
 until then the first process answers alone. A worker exits when the
 leader does (``PR_SET_PDEATHSIG``, and a check of the parent's pid), so a killed leader
 never leaves workers serving a pool that nobody fills or checks.
