@@ -200,7 +200,12 @@ def _worker_main(
 
 
 def _balanced(app: Any, server: Any, balance: Balance | None) -> None:
-    """Let ``app`` answer with ``Connection: close`` beyond its share (:mod:`.balance`)."""
-    if balance is not None:
-        balance.count = lambda: len(server.server_state.connections)
+    """Let ``app`` answer with ``Connection: close`` beyond its share (:mod:`.balance`).
+
+    The count is uvicorn's set of open connections; without it (another uvicorn), nothing
+    is balanced rather than every answer failing.
+    """
+    connections = getattr(getattr(server, "server_state", None), "connections", None)
+    if balance is not None and isinstance(connections, set):
+        balance.count = lambda: len(connections)
         app.state.service.balance = balance
