@@ -69,6 +69,33 @@ def test_new_pools_get_large_pages_and_old_ones_keep_theirs(
     again.close()
 
 
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        ("UPDATE chunk SET data = substr(data, 1, 100) WHERE id = 2", "shorter than its size"),
+        ("UPDATE chunk SET data = NULL WHERE id = 2", "shorter than its size"),
+        ("UPDATE chunk SET data = zeroblob(0) WHERE id = 2", "shorter than its size"),
+    ],
+)
+def test_edited_chunk_data_is_refused_and_nothing_served(
+    tmp_path: Path, edit: str, reason: str
+) -> None:
+    path = tmp_path / "p.sqlite"
+    fill_counter(path, "t", 3000, chunk_words=1000)
+    with sqlite3.connect(path) as conn:
+        conn.execute(edit)
+    pool = Pool(path, reserve_bytes=8)
+    first = words(pool.take(8000, "t").data)  # chunk 1, untouched
+    assert first == list(range(1000))
+    with pytest.raises(PoolError, match=f"chunk 2: stored data {reason}"):
+        pool.take(800, "t")  # past what is left of chunk 2's data
+    pool.close()
+    again = Pool(path, reserve_bytes=8)
+    with pytest.raises(PoolError, match="chunk 2"):  # still refused: never served short
+        again.take(800, "t")
+    again.close()
+
+
 def test_take_spans_chunks_and_reports_provenance(tmp_path: Path) -> None:
     pool = Pool(tmp_path / "p.sqlite", reserve_bytes=1)
     pool.append("t", b"\x01" * 10, {"n": 1}, ["a"], ["aa" * 64])

@@ -97,8 +97,10 @@ class Database:
         """
         try:
             blob = self._conn.blobopen(table, column, row, readonly=True)
-        except sqlite3.OperationalError:  # no such row, or a NULL or non-blob value
-            return None
+        except sqlite3.OperationalError as err:
+            if err.sqlite_errorcode != sqlite3.SQLITE_ERROR:  # I/O, lock, …: not a value's fault
+                raise
+            return None  # no such row, or a NULL or non-blob value
         with blob:
             if offset > len(blob):
                 return b""
