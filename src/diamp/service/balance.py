@@ -26,18 +26,14 @@ from collections.abc import Callable
 from multiprocessing import reduction
 from typing import Any
 
-__all__ = ["Balance", "available"]
-
-
-def available() -> bool:
-    """True where anonymous shared memory files exist (Linux ``memfd_create``)."""
-    return hasattr(os, "memfd_create")
+__all__ = ["Balance"]
 
 
 class Balance:
     """Connection counts of ``processes`` processes; this one is number ``index``.
 
-    Make it with :meth:`create` (first process, index 0) and pass :meth:`handle` to each
+    Make it with :meth:`create` (first process, index 0; where
+    :func:`diamp.service.workerstate.available`) and pass :meth:`handle` to each
     worker, which calls ``handle.open(index)``. Set :attr:`count` to this process's count of
     open connections (the server's), then ask :meth:`should_close` at each answer.
     """

@@ -24,8 +24,7 @@ all went to one process, the others idle. The hash spreads connections only roug
 them 12/4 as often as 8/8), so the processes publish their connection counts and one above its
 share closes a connection after an answer (:mod:`diamp.service.balance`). Every process also
 keeps large freed buffers for reuse (:func:`keep_large_buffers`). A worker binds its socket
-only once it can serve;
-until then the first process answers alone. A worker exits when the
+only once it can serve; until then the first process answers alone. A worker exits when the
 leader does (``PR_SET_PDEATHSIG``, and a check of the parent's pid), so a killed leader
 never leaves workers serving a pool that nobody fills or checks.
 """
@@ -45,7 +44,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from diamp.service.balance import Balance
-from diamp.service.balance import available as balance_available
+from diamp.service.workerstate import available as memfd_available
 
 if TYPE_CHECKING:
     from diamp.service.settings import ServiceSettings
@@ -101,7 +100,7 @@ def serve_processes(
 
     keep_large_buffers()
     context = multiprocessing.get_context("spawn")
-    balance = Balance.create(workers) if workers > 1 and balance_available() else None
+    balance = Balance.create(workers) if workers > 1 and memfd_available() else None
     if balance is not None:
         options = {**options, "balance": balance.handle()}
     procs = [
